@@ -1,0 +1,48 @@
+"""Domain errors, one module, each named for what went wrong.
+
+Messages never contain a phone number: they may reach logs or stderr.
+"""
+
+
+class SafetyNumberError(Exception):
+    """Base class of every domain error."""
+
+
+class InvalidPhoneNumber(SafetyNumberError):
+    """Input could not be read as a working phone number."""
+
+
+class WithheldNumber(SafetyNumberError):
+    """The caller withheld their number; there is nothing to normalise."""
+
+
+class DuplicateMember(SafetyNumberError):
+    """A member with this registered phone already exists."""
+
+
+class NumberPoolEmpty(SafetyNumberError):
+    """No Safety Number is free to assign."""
+
+
+class UnknownMember(SafetyNumberError):
+    """No active member matches."""
+
+
+class PinTooShort(SafetyNumberError):
+    """The PIN is shorter than the configured minimum or not all digits."""
+
+
+class UnknownCategory(SafetyNumberError):
+    """A warning or report category outside the agreed list."""
+
+
+class DuplicateSafetyNumber(SafetyNumberError):
+    """The number is already in the pool."""
+
+
+class DuplicateStaff(SafetyNumberError):
+    """Staff with this email already exist."""
+
+
+class ConfigurationError(SafetyNumberError):
+    """Settings are missing or unusable."""

@@ -1,0 +1,174 @@
+"""Provisioning commands: ``flask --app ivr <group> <command>``.
+
+Every command either succeeds completely or writes nothing and exits
+non-zero with a clear message on stderr. No command prints a real number.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from callflows.errors import SafetyNumberError, UnknownMember
+from callflows.phone import normalise
+from storage import repositories as repo
+from storage.migrate import upgrade
+from storage.models import CATEGORIES, Member
+from worker.services import Services
+
+db_cli = AppGroup("db", help="Database schema.")
+numbers_cli = AppGroup("numbers", help="The pool of Safety Numbers.")
+members_cli = AppGroup("members", help="Members of the scheme.")
+warnings_cli = AppGroup("warnings", help="Warnings about callers.")
+staff_cli = AppGroup("staff", help="Caseworkers and admins.")
+keys_cli = AppGroup("keys", help="Encryption keys.")
+
+
+def _services() -> Services:
+    services: Services = current_app.extensions["safety"]
+    return services
+
+
+def _number(raw: str) -> str:
+    """Normalise a number typed by an operator, or fail with a clear message."""
+    try:
+        return normalise(raw, _services().settings.default_region)
+    except SafetyNumberError as exc:
+        raise click.ClickException(f"{exc} (check the number and try again)") from exc
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations up to the newest."""
+    upgrade(_services().db.engine)
+    click.echo("database is up to date")
+
+
+@numbers_cli.command("add")
+@click.argument("numbers", nargs=-1, required=True)
+def numbers_add(numbers: tuple[str, ...]) -> None:
+    """Add Twilio numbers to the pool of free Safety Numbers."""
+    normalised = [_number(n) for n in numbers]
+    try:
+        with _services().db.session() as session:
+            lines = repo.add_numbers(session, normalised)
+    except (SafetyNumberError, ValueError) as exc:
+        raise _fail(exc) from exc
+    for line in lines:
+        click.echo(f"added {line.e164}")
+
+
+@members_cli.command("enrol")
+@click.option("--name", required=True, help="The member's working name.")
+@click.option("--phone", required=True, help="The member's real phone (national or E.164).")
+@click.option("--pin", required=True, help="Menu PIN, digits only.")
+def members_enrol(name: str, phone: str, pin: str) -> None:
+    """Create a member, assign a free Safety Number and print it."""
+    services = _services()
+    phone_e164 = _number(phone)
+    try:
+        with services.db.session() as session:
+            member, line = repo.enrol_member(
+                session,
+                services.vault,
+                name=name,
+                phone_e164=phone_e164,
+                pin=pin,
+                pin_min_length=services.settings.pin_min_length,
+            )
+            number = line.e164
+            member_id = member.id
+    except (SafetyNumberError, ValueError) as exc:
+        raise _fail(exc) from exc
+    click.echo(f"member {member_id} enrolled; Safety Number {number}")
+
+
+@members_cli.command("list")
+def members_list() -> None:
+    """Id, working name, Safety Number and status of each member."""
+    with _services().db.session() as session:
+        rows = repo.list_members(session)
+        click.echo(f"{'id':>5}  {'name':<24} {'safety number':<16} status")
+        for member, number in rows:
+            name = member.working_name or "(erased)"
+            click.echo(f"{member.id:>5}  {name:<24} {number or '-':<16} {member.status}")
+
+
+@members_cli.command("cancel")
+@click.argument("member")
+def members_cancel(member: str) -> None:
+    """Cancel MEMBER (id or registered phone): erase their data, quarantine the number."""
+    services = _services()
+    try:
+        with services.db.session() as session:
+            found: Member | None
+            if member.isdigit() and len(member) < 10:
+                found = repo.active_member(session, int(member))
+            else:
+                found = repo.member_by_phone(session, services.vault, _number(member))
+            if found is None:
+                raise UnknownMember("no active member with that phone")
+            member_id = found.id
+            repo.cancel_member(session, found)
+    except (SafetyNumberError, ValueError) as exc:
+        raise _fail(exc) from exc
+    click.echo(f"member {member_id} cancelled; personal data erased, number quarantined")
+
+
+@warnings_cli.command("add")
+@click.option("--number", required=True, help="The caller's number.")
+@click.option("--category", required=True, type=click.Choice(CATEGORIES))
+@click.option("--summary", required=True, help="Short text read to members; numbers are removed.")
+def warnings_add(number: str, category: str, summary: str) -> None:
+    """Add a warning about a caller."""
+    services = _services()
+    index = services.vault.index(_number(number))
+    try:
+        with services.db.session() as session:
+            warning = repo.add_warning(session, caller_index=index, category=category, summary=summary)
+            warning_id = warning.id
+    except (SafetyNumberError, ValueError) as exc:
+        raise _fail(exc) from exc
+    click.echo(f"warning {warning_id} added ({category})")
+
+
+@staff_cli.command("add")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["caseworker", "admin"]))
+def staff_add(email: str, role: str) -> None:
+    """Create a staff account; the password comes from a prompt or stdin."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        with _services().db.session() as session:
+            staff = repo.add_staff(session, email=email, password=password, role=role)
+            staff_id = staff.id
+    except (SafetyNumberError, ValueError) as exc:
+        raise _fail(exc) from exc
+    click.echo(f"staff {staff_id} added ({role})")
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored number under the newest of SAFETY_DATA_KEYS."""
+    services = _services()
+    with services.db.session() as session:
+        result = repo.rotate_encrypted_fields(session, services.vault.cipher)
+    click.echo(f"re-encrypted {result.rotated} field(s); {result.already_current} already current")
+
+
+def register(app: Flask) -> None:
+    from ivr.demo import demo
+
+    for group in (db_cli, numbers_cli, members_cli, warnings_cli, staff_cli, keys_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(demo)

@@ -1,0 +1,170 @@
+"""One settings object, read from the environment once (CONTRACT.md).
+
+In development, secrets that are not set are generated once into the
+instance folder and reused on every later start. In production the app
+refuses to start without them and names each one that is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from callflows.errors import ConfigurationError
+from storage.crypto import new_fernet_key, new_index_key
+
+REQUIRED_IN_PRODUCTION = (
+    "TWILIO_AUTH_TOKEN",
+    "PUBLIC_BASE_URL",
+    "SAFETY_DATA_KEYS",
+    "SAFETY_INDEX_KEY",
+    "SECRET_KEY",
+)
+GENERATED_SECRETS = ("TWILIO_AUTH_TOKEN", "SAFETY_DATA_KEYS", "SAFETY_INDEX_KEY", "SECRET_KEY")
+SECRETS_FILE = "secrets.json"
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of CONTRACT.md, plus the tunable limits of the call flows."""
+
+    env: str = "development"
+    database_url: str = ""
+    redis_url: str | None = None
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = ""
+    public_base_url: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
+    recordings_path: str = ""
+    data_keys: tuple[str, ...] = ()
+    index_key: str = ""
+    secret_key: str = ""
+    default_region: str = "GB"
+    # Call-flow limits (not in the contract's table; overridable in tests).
+    pin_min_length: int = 4
+    pin_max_attempts: int = 3
+    pin_lockout_minutes: int = 15
+    dial_timeout_seconds: int = 20
+    gather_timeout_seconds: int = 6
+    outbound_time_limit_seconds: int = 3600
+    outbound_daily_calls: int = 20
+    outbound_daily_minutes: int = 120
+    record_max_seconds: int = 180
+    call_log_retention_days: int = 90
+    caller_number_retention_days: int = 30
+    report_retention_days: int = 365
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
+# environment variable -> (field, parser)
+_ENV: dict[str, tuple[str, Any]] = {
+    "SAFETY_ENV": ("env", str),
+    "DATABASE_URL": ("database_url", str),
+    "REDIS_URL": ("redis_url", str),
+    "TWILIO_ACCOUNT_SID": ("twilio_account_sid", str),
+    "TWILIO_AUTH_TOKEN": ("twilio_auth_token", str),
+    "PUBLIC_BASE_URL": ("public_base_url", lambda v: v.rstrip("/")),
+    "TWILIO_API_BASE_URL": ("twilio_api_base_url", lambda v: v.rstrip("/")),
+    "RECORDINGS_PATH": ("recordings_path", str),
+    "SAFETY_DATA_KEYS": ("data_keys", lambda v: tuple(k.strip() for k in v.split(",") if k.strip())),
+    "SAFETY_INDEX_KEY": ("index_key", str),
+    "SECRET_KEY": ("secret_key", str),
+    "DEFAULT_REGION": ("default_region", lambda v: v.upper()),
+    "PIN_LOCKOUT_MINUTES": ("pin_lockout_minutes", int),
+    "OUTBOUND_DAILY_CALLS": ("outbound_daily_calls", int),
+    "OUTBOUND_DAILY_MINUTES": ("outbound_daily_minutes", int),
+    "CALL_LOG_RETENTION_DAYS": ("call_log_retention_days", int),
+    "CALLER_NUMBER_RETENTION_DAYS": ("caller_number_retention_days", int),
+    "REPORT_RETENTION_DAYS": ("report_retention_days", int),
+}
+
+
+def load_settings(
+    environ: Mapping[str, str],
+    instance_path: str | os.PathLike[str],
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from ``environ``, then apply ``overrides``.
+
+    ``overrides`` may use either the environment names (``DATABASE_URL``) or
+    the field names (``database_url``).
+    """
+    values: dict[str, Any] = {}
+    merged: dict[str, Any] = {k: v for k, v in environ.items() if k in _ENV and v != ""}
+    field_names = {f.name for f in fields(Settings)}
+    extra: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if key in _ENV:
+            merged[key] = value
+        elif key in field_names:
+            values[key] = value
+        else:
+            extra[key] = value
+    for name, raw in merged.items():
+        attr, parse = _ENV[name]
+        values[attr] = parse(raw) if isinstance(raw, str) else raw
+    settings = Settings(**values, extra=extra)
+
+    if settings.env not in ("development", "production"):
+        raise ConfigurationError("SAFETY_ENV must be 'development' or 'production'")
+    if settings.production:
+        missing = [name for name in REQUIRED_IN_PRODUCTION if not _field_set(settings, name)]
+        if missing:
+            raise ConfigurationError("refusing to start in production without: " + ", ".join(missing))
+    else:
+        settings = _fill_development_secrets(settings, Path(instance_path))
+        if not settings.public_base_url:
+            settings = replace(settings, public_base_url=DEVELOPMENT_BASE_URL)
+
+    instance = Path(instance_path)
+    if not settings.database_url:
+        settings = replace(settings, database_url=f"sqlite:///{instance / 'safety.db'}")
+    if not settings.recordings_path:
+        settings = replace(settings, recordings_path=str(instance / "recordings"))
+    return settings
+
+
+def _field_set(settings: Settings, env_name: str) -> bool:
+    attr = _ENV[env_name][0]
+    return bool(getattr(settings, attr))
+
+
+def _fill_development_secrets(settings: Settings, instance: Path) -> Settings:
+    """Generate missing secrets once into ``instance/secrets.json`` and reuse them."""
+    if all(_field_set(settings, name) for name in GENERATED_SECRETS):
+        return settings
+    path = instance / SECRETS_FILE
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    generators = {
+        "TWILIO_AUTH_TOKEN": lambda: new_index_key()[:32],
+        "SAFETY_DATA_KEYS": new_fernet_key,
+        "SAFETY_INDEX_KEY": new_index_key,
+        "SECRET_KEY": new_index_key,
+    }
+    changed = False
+    for name in GENERATED_SECRETS:
+        if name not in stored:
+            stored[name] = generators[name]()
+            changed = True
+    if changed:
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh, indent=2)
+    updates: dict[str, Any] = {}
+    for name in GENERATED_SECRETS:
+        if not _field_set(settings, name):
+            attr, parse = _ENV[name]
+            updates[attr] = parse(stored[name])
+    return replace(settings, **updates)

@@ -1,0 +1,46 @@
+# Shared helpers of scripts/test.sh and scripts/demo.sh. Sourced, not run.
+VENV="${SAFETY_VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+  local log="$VENV/install.log"
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e ".[test]" >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "pip install failed (full log: $log)" >&2
+    exit 1
+  fi
+  "$VENV/bin/python" -c "import ivr, flask, sqlalchemy, rq, twilio" \
+    || { echo "installing the package failed" >&2; exit 1; }
+}
+
+ensure_postgres() {
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return 0; fi
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "starting PostgreSQL" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && return 0; sleep 1; done
+  fi
+  echo "PostgreSQL is not running on 127.0.0.1:5432 and could not be started" >&2
+  exit 1
+}
+
+ensure_redis() {
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return 0; fi
+  if command -v redis-server >/dev/null 2>&1; then
+    echo "starting Redis" >&2
+    mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+    for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0; sleep 1; done
+  fi
+  echo "Redis is not running on 127.0.0.1:6379 and could not be started" >&2
+  exit 1
+}
+
+# Hook for test-only system packages (a browser for the staff console's
+# browser tests); a no-op until something needs it.
+ensure_test_extras() { :; }

@@ -1,0 +1,283 @@
+"""SQLAlchemy 2 typed models: the whole data model of DESIGN.md.
+
+Real phone numbers appear only as ``*_encrypted`` (Fernet token) and
+``*_index`` (keyed HMAC) pairs; no column ever holds a plaintext number except
+``safety_numbers.e164``, which is the service's own public number.
+All timestamps are naive UTC, so SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: one clock for every timestamp column."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+intpk = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+created = Annotated[datetime, mapped_column(DateTime, default=utcnow, nullable=False)]
+# 64 hex chars of HMAC-SHA256.
+blind_index = Annotated[str, mapped_column(String(64))]
+ciphertext = Annotated[str, mapped_column(Text)]
+e164 = Annotated[str, mapped_column(String(20))]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, bytes: LargeBinary}
+
+
+class MemberStatus(enum.StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class Greeting(enum.StrEnum):
+    NEUTRAL = "neutral"
+    LOGGED = "logged"  # "calls to this number are logged for safety"
+
+
+class CallerIdShown(enum.StrEnum):
+    CALLER = "caller"  # the member's phone shows the caller's own number
+    SAFETY_NUMBER = "safety_number"
+
+
+class LineStatus(enum.StrEnum):
+    AVAILABLE = "available"
+    ASSIGNED = "assigned"
+    QUARANTINED = "quarantined"
+
+
+class CallDirection(enum.StrEnum):
+    INBOUND = "inbound"  # a client calling the Safety Number
+    MEMBER_LEG = "member_leg"  # the leg that rings the member
+    MENU = "menu"  # the member calling in to the menu
+    MASKED = "masked"  # the leg a member's masked call places
+
+
+class ReportStatus(enum.StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    IN_REVIEW = "in_review"
+    CLOSED = "closed"
+
+
+class RecordingState(enum.StrEnum):
+    AWAITED = "awaited"
+    STORED = "stored"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class StaffRole(enum.StrEnum):
+    CASEWORKER = "caseworker"
+    ADMIN = "admin"
+
+
+CATEGORIES = (
+    "physical-assault",
+    "sexual-assault",
+    "robbery",
+    "threats",
+    "stalking",
+    "nuisance",
+    "other",
+)
+
+
+def _enum(e: type[enum.StrEnum]) -> String:
+    # Plain strings rather than native enums: identical DDL on SQLite and
+    # PostgreSQL, and adding a value needs no ALTER TYPE.
+    return String(max(len(m.value) for m in e) + 4)
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[intpk]
+    working_name: Mapped[str | None] = mapped_column(String(80))
+    phone_encrypted: Mapped[ciphertext | None]
+    # Unique among live members; erased (NULL) on cancellation.
+    phone_index: Mapped[blind_index | None] = mapped_column(unique=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(_enum(MemberStatus), default=MemberStatus.ACTIVE)
+    greeting: Mapped[str] = mapped_column(_enum(Greeting), default=Greeting.NEUTRAL)
+    accept_withheld: Mapped[bool] = mapped_column(Boolean, default=True)
+    caller_id_shown: Mapped[str] = mapped_column(_enum(CallerIdShown), default=CallerIdShown.SAFETY_NUMBER)
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    menu_locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[created]
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    line: Mapped[SafetyNumber | None] = relationship(back_populates="member", uselist=False)
+
+
+class SafetyNumber(Base):
+    __tablename__ = "safety_numbers"
+
+    id: Mapped[intpk]
+    e164: Mapped[e164] = mapped_column(unique=True)
+    status: Mapped[str] = mapped_column(_enum(LineStatus), default=LineStatus.AVAILABLE)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), unique=True)
+    quarantined_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[created]
+
+    member: Mapped[Member | None] = relationship(back_populates="line")
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_member_created", "member_id", "created_at"),)
+
+    id: Mapped[intpk]
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    parent_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    direction: Mapped[str] = mapped_column(_enum(CallDirection))
+    safety_number_id: Mapped[int | None] = mapped_column(ForeignKey("safety_numbers.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    # The other party (caller, or masked-call destination). The encrypted
+    # number is dropped after CALLER_NUMBER_RETENTION_DAYS; the index stays
+    # for blocks and warnings.
+    other_party_index: Mapped[blind_index | None] = mapped_column(index=True)
+    other_party_encrypted: Mapped[ciphertext | None]
+    other_party_last3: Mapped[str | None] = mapped_column(String(3))
+    withheld: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="initiated")
+    last_sequence: Mapped[int] = mapped_column(Integer, default=-1)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    bridged: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    declined: Mapped[bool] = mapped_column(Boolean, default=False)
+    warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[created] = mapped_column(index=True)
+
+
+class CallEvent(Base):
+    __tablename__ = "call_events"
+    __table_args__ = (UniqueConstraint("call_sid", "sequence_number"),)
+
+    id: Mapped[intpk]
+    call_sid: Mapped[str] = mapped_column(String(64))
+    sequence_number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[created]
+
+
+class Block(Base):
+    __tablename__ = "blocks"
+    __table_args__ = (UniqueConstraint("member_id", "caller_index"),)
+
+    id: Mapped[intpk]
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    caller_index: Mapped[blind_index]
+    caller_last3: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[created]
+
+
+class CallerWarning(Base):
+    """A warning about a caller, found by the caller's blind index."""
+
+    __tablename__ = "warnings"
+
+    id: Mapped[intpk]
+    caller_index: Mapped[blind_index] = mapped_column(index=True)
+    category: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str] = mapped_column(Text)
+    source_report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    created_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[created]
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_status_created", "status", "created_at"),)
+
+    id: Mapped[intpk]
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    # The member's reporting call, and the inbound call it is about.
+    report_call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    caller_index: Mapped[blind_index | None]
+    recording_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    recording_state: Mapped[str] = mapped_column(_enum(RecordingState), default=RecordingState.AWAITED)
+    recording_path: Mapped[str | None] = mapped_column(String(300))
+    recording_seconds: Mapped[int | None] = mapped_column(Integer)
+    recording_error: Mapped[str | None] = mapped_column(Text)
+    police_consent: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(_enum(ReportStatus), default=ReportStatus.NEW)
+    category: Mapped[str | None] = mapped_column(String(20))
+    notes: Mapped[str | None] = mapped_column(Text)
+    caseworker_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    created_at: Mapped[created] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[intpk]
+    email: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(_enum(StaffRole))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    totp_secret_encrypted: Mapped[ciphertext | None]
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[created]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[intpk]
+    at: Mapped[created] = mapped_column(index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    action: Mapped[str] = mapped_column(String(60))
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxEntry(Base):
+    """A job that could not be queued (Redis down), waiting to be replayed."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[intpk]
+    job_name: Mapped[str] = mapped_column(String(60))
+    args: Mapped[dict[str, Any]]
+    created_at: Mapped[created]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)

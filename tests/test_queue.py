@@ -1,0 +1,43 @@
+"""The one enqueue point: RQ on Redis, outbox when Redis is down, inline without Redis."""
+
+import pytest
+from flask import Flask
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import OutboxEntry
+from worker.queue import QUEUE_NAME, InlineQueue, RedisQueue, redis_client
+
+
+def test_redis_queue_enqueues_by_dotted_path_with_ids_only(app: Flask, redis: Redis) -> None:
+    queue = app.extensions["safety"].queue
+    assert isinstance(queue, RedisQueue)
+    queue.enqueue("ping", "abc")
+    jobs = Queue(QUEUE_NAME, connection=redis).jobs
+    assert [(j.func_name, j.args) for j in jobs] == [("worker.jobs.ping", ("abc",))]
+
+
+def test_jobs_refuse_anything_but_ids(app: Flask) -> None:
+    queue = app.extensions["safety"].queue
+    with pytest.raises(TypeError):
+        queue.enqueue("ping", {"From": "+442079460123"})  # type: ignore[arg-type]
+    with pytest.raises(KeyError):
+        queue.enqueue("no_such_job", "x")
+
+
+def test_redis_down_puts_the_job_in_the_outbox(db: Database) -> None:
+    dead = redis_client("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    RedisQueue(dead, db).enqueue("ping", "abc")
+    with db.session() as s:
+        entry = s.scalars(select(OutboxEntry)).one()
+    assert entry.job_name == "ping" and entry.args == {"args": ["abc"]} and entry.sent_at is None
+
+
+def test_without_redis_jobs_run_in_process(inline_app: Flask, db: Database) -> None:
+    queue = inline_app.extensions["safety"].queue
+    assert isinstance(queue, InlineQueue)
+    queue.enqueue("ping", "abc")  # runs now; nothing is left behind
+    with db.session() as s:
+        assert s.scalars(select(OutboxEntry)).all() == []

@@ -1,0 +1,84 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from callflows.errors import ConfigurationError
+from ivr import create_app
+from ivr.settings import load_settings
+
+
+def test_production_refuses_to_start_naming_every_missing_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({"SAFETY_ENV": "production", "SECRET_KEY": "x" * 40}, tmp_path)
+    message = str(info.value)
+    for name in ("TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "SAFETY_DATA_KEYS", "SAFETY_INDEX_KEY"):
+        assert name in message
+    assert "SECRET_KEY" not in message
+
+
+def test_create_app_in_production_without_secrets_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "TWILIO_AUTH_TOKEN",
+        "PUBLIC_BASE_URL",
+        "SAFETY_DATA_KEYS",
+        "SAFETY_INDEX_KEY",
+        "SECRET_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SAFETY_ENV", "production")
+    with pytest.raises(ConfigurationError, match="TWILIO_AUTH_TOKEN"):
+        create_app({"instance_path": str(tmp_path)})
+    assert not (tmp_path / "secrets.json").exists()
+
+
+def test_development_generates_secrets_once_and_reuses_them(tmp_path: Path) -> None:
+    first = load_settings({}, tmp_path)
+    second = load_settings({}, tmp_path)
+    assert first.data_keys and first.index_key and first.secret_key and first.twilio_auth_token
+    assert (first.data_keys, first.index_key, first.secret_key) == (
+        second.data_keys,
+        second.index_key,
+        second.secret_key,
+    )
+    stored = json.loads((tmp_path / "secrets.json").read_text())
+    assert stored["SECRET_KEY"] == first.secret_key
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_embedded_defaults(tmp_path: Path) -> None:
+    settings = load_settings({}, tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'safety.db'}"
+    assert settings.redis_url is None
+    assert settings.default_region == "GB"
+    assert settings.twilio_api_base_url == "https://api.twilio.com"
+    assert settings.recordings_path == str(tmp_path / "recordings")
+
+
+def test_environment_is_read_exactly_as_the_contract_names_it(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": "postgresql+psycopg://u@h/db",
+        "REDIS_URL": "redis://127.0.0.1:6379/3",
+        "TWILIO_ACCOUNT_SID": "ACabc",
+        "TWILIO_AUTH_TOKEN": "tok",
+        "PUBLIC_BASE_URL": "https://sn.example.org/",
+        "TWILIO_API_BASE_URL": "http://127.0.0.1:9999",
+        "RECORDINGS_PATH": "/srv/rec",
+        "SAFETY_DATA_KEYS": "k1, k2",
+        "SAFETY_INDEX_KEY": "i" * 40,
+        "SECRET_KEY": "s",
+        "DEFAULT_REGION": "ie",
+        "SAFETY_ENV": "production",
+    }
+    s = load_settings(env, tmp_path)
+    assert s.database_url == env["DATABASE_URL"]
+    assert s.redis_url == env["REDIS_URL"]
+    assert s.twilio_account_sid == "ACabc"
+    assert s.public_base_url == "https://sn.example.org"
+    assert s.twilio_api_base_url == "http://127.0.0.1:9999"
+    assert s.recordings_path == "/srv/rec"
+    assert s.data_keys == ("k1", "k2")
+    assert s.default_region == "IE"
+    assert s.production
