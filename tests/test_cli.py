@@ -1,6 +1,5 @@
 """The provisioning CLI: the happy path, and every bad input writes nothing."""
 
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
