@@ -48,10 +48,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     worker_services.install(services)
     _quiet_third_party_loggers()
 
-    from ivr import cli, health, requestdb
+    from ivr import cli, health, menu, requestdb, sms, staff, voice
 
     requestdb.init_app(app)
-    app.register_blueprint(health.bp)
+    for blueprint in (health.bp, voice.bp, menu.bp, sms.bp, staff.bp):
+        app.register_blueprint(blueprint)
     cli.register(app)
     return app
 

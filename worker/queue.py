@@ -24,6 +24,18 @@ QUEUE_NAME = "safety"
 # job name -> dotted path of a top-level function taking the ids.
 JOBS: dict[str, str] = {
     "ping": "worker.jobs.ping",
+    # (call_sid, sequence_number, status, duration_seconds|None, parent_call_sid|None)
+    "call_event": "worker.calllog.record_call_event",
+    # (report_id, recording_sid)
+    "ingest_recording": "worker.recordings.ingest_recording",
+    # (report_id)
+    "assign_report": "worker.handoff.assign_report",
+    # (member_id)
+    "pin_lockout_alert": "worker.handoff.alert_pin_lockout",
+    # ()
+    "flush_outbox": "worker.outbox.flush_outbox",
+    # ()
+    "apply_retention": "worker.retention.apply_retention",
 }
 JobArg = str | int | None
 

@@ -1,0 +1,1 @@
+"""A local stand-in for Twilio: places calls against the app, offline."""
