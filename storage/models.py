@@ -79,7 +79,8 @@ class CallDirection(enum.StrEnum):
     INBOUND = "inbound"  # a client calling the Safety Number
     MEMBER_LEG = "member_leg"  # the leg that rings the member
     MENU = "menu"  # the member calling in to the menu
-    MASKED = "masked"  # the leg a member's masked call places
+    MASKED = "masked"  # the member's call in which they place a masked call
+    MASKED_LEG = "masked_leg"  # the leg that rings the masked call's destination
 
 
 class ReportStatus(enum.StrEnum):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from storage.crypto import BlindIndex, FieldCipher
 from storage.db import Database
+from storage.recordings import LocalRecordingStore, RecordingStore
 from storage.vault import NumberVault
 
 if TYPE_CHECKING:
@@ -58,3 +59,8 @@ def current() -> Services:
         instance = os.environ.get("SAFETY_INSTANCE_PATH", str(Path.cwd() / "instance"))
         _current = build_services(load_settings(os.environ, instance))
     return _current
+
+
+def recording_store(services: Services) -> RecordingStore:
+    """The configured store of encrypted recordings (a local folder by default)."""
+    return LocalRecordingStore(services.settings.recordings_path, services.vault.cipher)
