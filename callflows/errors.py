@@ -46,3 +46,15 @@ class DuplicateStaff(SafetyNumberError):
 
 class ConfigurationError(SafetyNumberError):
     """Settings are missing or unusable."""
+
+
+class TwilioUnavailable(SafetyNumberError):
+    """Twilio's REST or media API failed or timed out; worth retrying."""
+
+
+class TwilioResourceGone(SafetyNumberError):
+    """Twilio answered 404: the recording, call or number is not (or no longer) there."""
+
+
+class RecordingCorrupted(SafetyNumberError):
+    """What the recording store holds does not match the audio downloaded."""
