@@ -1,0 +1,459 @@
+"""A small local fake of Twilio's REST and media API, for tests and the simulator.
+
+It listens on 127.0.0.1 (a random free port), demands HTTP basic auth with
+the account SID and auth token on every request (401 otherwise), and keeps
+everything in memory with attributes tests can inspect::
+
+    with FakeTwilio("AC…", "token") as fake:        # or FakeTwilio(...).start()
+        fake.add_recording("RE…", wav_bytes)         # served as .wav/.mp3/bare
+        settings.twilio_api_base_url = fake.base_url
+        ...
+        assert fake.deleted_recordings == ["RE…"]
+
+Only the handful of endpoints Safety Number uses exist; anything else is 404.
+It is not Twilio: it places no calls and charges nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+API = "/2010-04-01/Accounts/"
+
+# Fields of an IncomingPhoneNumber that "numbers sync" sets: form name -> JSON name.
+NUMBER_FIELDS = {
+    "VoiceUrl": "voice_url",
+    "VoiceMethod": "voice_method",
+    "StatusCallback": "status_callback",
+    "StatusCallbackMethod": "status_callback_method",
+    "VoiceFallbackUrl": "voice_fallback_url",
+    "VoiceFallbackMethod": "voice_fallback_method",
+    "SmsUrl": "sms_url",
+    "SmsMethod": "sms_method",
+    "FriendlyName": "friendly_name",
+}
+
+
+@dataclass
+class FakeRecording:
+    sid: str
+    audio: bytes
+    call_sid: str | None = None
+    duration: int | None = None
+    content_type: str = "audio/x-wav"
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    form: dict[str, list[str]]
+    status: int = 0
+
+
+@dataclass
+class _Faults:
+    """Scripted trouble for the next requests (retry and timeout tests)."""
+
+    fail: int = 0
+    fail_status: int = 500
+    stall: int = 0
+    stall_seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> tuple[int | None, float]:
+        with self.lock:
+            if self.stall:
+                self.stall -= 1
+                return None, self.stall_seconds
+            if self.fail:
+                self.fail -= 1
+                return self.fail_status, 0.0
+        return None, 0.0
+
+
+class FakeTwilio:
+    """Twilio REST + media API on loopback, with its state in memory."""
+
+    def __init__(self, account_sid: str, auth_token: str) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.recordings: dict[str, FakeRecording] = {}
+        self.deleted_recordings: list[str] = []
+        self.deleted_calls: list[str] = []
+        # PN sid -> the number's JSON resource (phone_number, voice_url, …).
+        self.numbers: dict[str, dict[str, Any]] = {}
+        # area code -> numbers on offer; unlisted area codes get generated ones.
+        self.available: dict[str, list[str]] = {}
+        self.requests: list[LoggedRequest] = []
+        # Set when a media download starts; media downloads wait while
+        # hold_media() is on (kill-during-download tests).
+        self.media_requested = threading.Event()
+        self._media_gate = threading.Event()
+        self._media_gate.set()
+        self._faults = _Faults()
+        self._lock = threading.Lock()
+        self._sids = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def start(self) -> FakeTwilio:
+        """Listen on a random free port of 127.0.0.1 in a background thread."""
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-twilio", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._media_gate.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeTwilio:
+        return self.start() if self._server is None else self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """The origin to use as TWILIO_API_BASE_URL, e.g. ``http://127.0.0.1:54321``."""
+        if self._server is None:
+            raise RuntimeError("FakeTwilio is not started")
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
+
+    # --- state set up by tests ------------------------------------------------
+
+    def add_recording(
+        self,
+        sid: str,
+        audio: bytes,
+        *,
+        call_sid: str | None = None,
+        duration: int | None = None,
+        content_type: str = "audio/x-wav",
+    ) -> str:
+        """Make a recording downloadable; return its media URL (as Twilio sends it)."""
+        with self._lock:
+            self.recordings[sid] = FakeRecording(sid, audio, call_sid, duration, content_type)
+        return self.recording_url(sid)
+
+    def recording_url(self, sid: str) -> str:
+        """The RecordingUrl Twilio would post in a recording callback (no extension)."""
+        return f"{self.base_url}{API}{self.account_sid}/Recordings/{sid}"
+
+    def add_number(self, e164: str, **fields: str) -> str:
+        """An incoming number the account already owns; return its PN sid."""
+        return self._create_number({"phone_number": e164, **fields})
+
+    def add_available(self, area_code: str, *numbers: str) -> None:
+        """Numbers offered by AvailablePhoneNumbers/GB/Local for ``area_code``."""
+        self.available.setdefault(area_code, []).extend(numbers)
+
+    def fail_next(self, count: int, status: int = 500) -> None:
+        """Answer the next ``count`` requests with ``status`` (after auth)."""
+        with self._faults.lock:
+            self._faults.fail, self._faults.fail_status = count, status
+
+    def stall_next(self, count: int, seconds: float) -> None:
+        """Sleep ``seconds`` before answering the next ``count`` requests (client timeouts)."""
+        with self._faults.lock:
+            self._faults.stall, self._faults.stall_seconds = count, seconds
+
+    def hold_media(self) -> None:
+        """Make media downloads wait (after sending headers) until release_media()."""
+        self.media_requested.clear()
+        self._media_gate.clear()
+
+    def release_media(self) -> None:
+        self._media_gate.set()
+
+    def number_by_e164(self, e164: str) -> dict[str, Any] | None:
+        with self._lock:
+            return next((n for n in self.numbers.values() if n["phone_number"] == e164), None)
+
+    # --- internals -------------------------------------------------------------
+
+    def new_sid(self, prefix: str) -> str:
+        return f"{prefix}{next(self._sids):032x}"
+
+    def _create_number(self, values: dict[str, Any]) -> str:
+        sid = self.new_sid("PN")
+        now = format_datetime(datetime.now(UTC), usegmt=True)
+        resource: dict[str, Any] = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "friendly_name": values.get("phone_number"),
+            "capabilities": {"voice": True, "sms": True, "mms": False, "fax": False},
+            "date_created": now,
+            "date_updated": now,
+            "uri": f"{API}{self.account_sid}/IncomingPhoneNumbers/{sid}.json",
+            "api_version": "2010-04-01",
+            **{name: None for name in NUMBER_FIELDS.values() if name != "friendly_name"},
+        }
+        resource.update(values)
+        with self._lock:
+            self.numbers[sid] = resource
+        return sid
+
+    def _offer(self, area_code: str) -> list[str]:
+        if area_code in self.available:
+            return list(self.available[area_code])
+        # Ofcom's drama ranges: numbers reserved for fiction, never real lines.
+        if area_code == "20":
+            return [f"+44207946{n:04d}" for n in range(100, 103)]
+        return [f"+44{area_code}4960{n:03d}"[:13] for n in range(100, 103)]
+
+
+def _page(key: str, items: list[dict[str, Any]], uri: str) -> dict[str, Any]:
+    return {
+        key: items,
+        "page": 0,
+        "page_size": 50,
+        "first_page_uri": uri,
+        "next_page_uri": None,
+        "previous_page_uri": None,
+        "uri": uri,
+        "start": 0,
+        "end": max(len(items) - 1, 0),
+    }
+
+
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("GET", re.compile(r"^/Recordings/(RE\w+)\.json$"), "recording_meta"),
+    ("GET", re.compile(r"^/Recordings/(RE\w+)(\.wav|\.mp3)?$"), "recording_media"),
+    ("DELETE", re.compile(r"^/Recordings/(RE\w+)\.json$"), "recording_delete"),
+    ("DELETE", re.compile(r"^/Calls/(CA\w+)\.json$"), "call_delete"),
+    ("GET", re.compile(r"^/AvailablePhoneNumbers/([A-Z]{2})/Local\.json$"), "available"),
+    ("GET", re.compile(r"^/IncomingPhoneNumbers\.json$"), "numbers_list"),
+    ("POST", re.compile(r"^/IncomingPhoneNumbers\.json$"), "numbers_buy"),
+    ("POST", re.compile(r"^/IncomingPhoneNumbers/(PN\w+)\.json$"), "number_update"),
+    ("GET", re.compile(r"^/IncomingPhoneNumbers/(PN\w+)\.json$"), "number_fetch"),
+]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeTwilio
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Quiet: the request log is self.fake.requests.
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # --- plumbing -------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        fake = self.fake
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        entry = LoggedRequest(method, parts.path, parse_qs(parts.query), form)
+        with fake._lock:
+            fake.requests.append(entry)
+        if not self._authorised():
+            entry.status = 401
+            self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+            return
+        fail_status, stall = fake._faults.take()
+        if stall:
+            time.sleep(stall)
+        if fail_status:
+            entry.status = fail_status
+            self._json(
+                fail_status, {"code": 20500, "message": "Internal Server Error", "status": fail_status}
+            )
+            return
+        prefix = f"{API}{fake.account_sid}"
+        if not parts.path.startswith(prefix + "/"):
+            entry.status = 404
+            self._not_found()
+            return
+        rest = parts.path[len(prefix) :]
+        for verb, pattern, name in _ROUTES:
+            match = pattern.match(rest)
+            if verb == method and match:
+                entry.status = getattr(self, "_" + name)(*match.groups(), query=entry.query, form=form)
+                return
+        entry.status = 404
+        self._not_found()
+
+    def _authorised(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        return user == self.fake.account_sid and password == self.fake.auth_token
+
+    def _json(self, status: int, payload: dict[str, Any]) -> int:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return status
+
+    def _empty(self, status: int = 204) -> int:
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return status
+
+    def _not_found(self) -> int:
+        return self._json(
+            404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
+        )
+
+    # --- endpoints --------------------------------------------------------------
+
+    def _recording_json(self, rec: FakeRecording) -> dict[str, Any]:
+        fake = self.fake
+        return {
+            "sid": rec.sid,
+            "account_sid": fake.account_sid,
+            "call_sid": rec.call_sid,
+            "duration": None if rec.duration is None else str(rec.duration),
+            "status": "completed",
+            "channels": 1,
+            "source": "RecordVerb",
+            "uri": f"{API}{fake.account_sid}/Recordings/{rec.sid}.json",
+            "media_url": fake.recording_url(rec.sid),
+        }
+
+    def _recording_meta(self, sid: str, **_: Any) -> int:
+        rec = self.fake.recordings.get(sid)
+        return self._json(200, self._recording_json(rec)) if rec else self._not_found()
+
+    def _recording_media(self, sid: str, ext: str | None, **_: Any) -> int:
+        fake = self.fake
+        rec = fake.recordings.get(sid)
+        if rec is None:
+            return self._not_found()
+        content_type = "audio/mpeg" if ext == ".mp3" else rec.content_type
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(rec.audio)))
+        self.end_headers()
+        # Half the body now, the rest once released: a killed client sees a
+        # download that started but never finished.
+        half = len(rec.audio) // 2
+        self.wfile.write(rec.audio[:half])
+        self.wfile.flush()
+        fake.media_requested.set()
+        fake._media_gate.wait(timeout=60)
+        self.wfile.write(rec.audio[half:])
+        return 200
+
+    def _recording_delete(self, sid: str, **_: Any) -> int:
+        fake = self.fake
+        with fake._lock:
+            rec = fake.recordings.pop(sid, None)
+            if rec is not None:
+                fake.deleted_recordings.append(sid)
+        return self._empty() if rec else self._not_found()
+
+    def _call_delete(self, sid: str, **_: Any) -> int:
+        fake = self.fake
+        with fake._lock:
+            if sid in fake.deleted_calls:
+                gone = True
+            else:
+                fake.deleted_calls.append(sid)
+                gone = False
+        return self._not_found() if gone else self._empty()
+
+    def _available(self, country: str, query: dict[str, list[str]], **_: Any) -> int:
+        area = (query.get("AreaCode") or [""])[0]
+        owned = {n["phone_number"] for n in self.fake.numbers.values()}
+        offer = [n for n in self.fake._offer(area) if n not in owned] if country == "GB" else []
+        items = [
+            {
+                "phone_number": n,
+                "friendly_name": n,
+                "iso_country": "GB",
+                "locality": None,
+                "region": None,
+                "capabilities": {"voice": True, "SMS": True, "MMS": False},
+            }
+            for n in offer
+        ]
+        return self._json(200, _page("available_phone_numbers", items, self.path))
+
+    def _numbers_list(self, query: dict[str, list[str]], **_: Any) -> int:
+        wanted: str | None = (query.get("PhoneNumber") or [""])[0] or None
+        with self.fake._lock:
+            items = [dict(n) for n in self.fake.numbers.values() if wanted in (None, n["phone_number"])]
+        return self._json(200, _page("incoming_phone_numbers", items, self.path))
+
+    def _numbers_buy(self, form: dict[str, list[str]], **_: Any) -> int:
+        fake = self.fake
+        number = (form.get("PhoneNumber") or [""])[0]
+        if not number:
+            return self._json(400, {"code": 21601, "message": "PhoneNumber is required", "status": 400})
+        if fake.number_by_e164(number):
+            return self._json(400, {"code": 21422, "message": "Number not available", "status": 400})
+        values: dict[str, Any] = {"phone_number": number}
+        values.update({NUMBER_FIELDS[k]: v[0] for k, v in form.items() if k in NUMBER_FIELDS})
+        sid = fake._create_number(values)
+        return self._json(201, fake.numbers[sid])
+
+    def _number_fetch(self, sid: str, **_: Any) -> int:
+        number = self.fake.numbers.get(sid)
+        return self._json(200, number) if number else self._not_found()
+
+    def _number_update(self, sid: str, form: dict[str, list[str]], **_: Any) -> int:
+        fake = self.fake
+        with fake._lock:
+            number = fake.numbers.get(sid)
+            if number is not None:
+                number.update({NUMBER_FIELDS[k]: v[0] for k, v in form.items() if k in NUMBER_FIELDS})
+                number["date_updated"] = format_datetime(datetime.now(UTC), usegmt=True)
+        return self._json(200, number) if number else self._not_found()
+
+
+def running(account_sid: str, auth_token: str) -> Iterator[FakeTwilio]:
+    """Generator for pytest fixtures: a started FakeTwilio, stopped afterwards."""
+    fake = FakeTwilio(account_sid, auth_token).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
