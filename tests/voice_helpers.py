@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from storage.db import Database
@@ -36,14 +37,10 @@ def _pairs(form: Form) -> list[tuple[str, str]]:
 def sign(url: str, form: Form, token: str = AUTH_TOKEN) -> str:
     """The ``X-Twilio-Signature`` Twilio would send for ``url`` and ``form``.
 
-    Repeated keys are signed the way Twilio signs them: every value, in
-    order, under its key (the validator takes a dict of lists).
+    Repeated keys are signed the way Twilio signs them: every value under
+    its key (the validator reads a MultiDict with ``getlist``).
     """
-    grouped: dict[str, list[str]] = {}
-    for key, value in _pairs(form):
-        grouped.setdefault(key, []).append(value)
-    params: dict[str, Any] = {k: v if len(v) > 1 else v[0] for k, v in grouped.items()}
-    return RequestValidator(token).compute_signature(url, params)
+    return RequestValidator(token).compute_signature(url, MultiDict(_pairs(form)))
 
 
 def post_twilio(
