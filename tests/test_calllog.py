@@ -1,0 +1,198 @@
+"""The call_event job: idempotent, order-independent call log."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from storage.db import Database
+from storage.models import Call, CallDirection, CallEvent
+from tests.worker_helpers import committing_database, job_services, seed_member
+from worker.calllog import record_call_event
+
+# A bridged inbound call's member leg, as Twilio reports it.
+LEG_EVENTS = [
+    (0, "initiated", None),
+    (1, "ringing", None),
+    (2, "in-progress", None),
+    (3, "completed", 37),
+]
+
+
+def _sid(prefix: str = "CA") -> str:
+    return prefix + uuid.uuid4().hex
+
+
+def _inbound(db: Database, member_id: int, line_id: int, **flags: bool) -> str:
+    sid = _sid()
+    with db.session() as s:
+        s.add(
+            Call(
+                call_sid=sid,
+                direction=CallDirection.INBOUND,
+                member_id=member_id,
+                safety_number_id=line_id,
+                other_party_last3="123",
+                **flags,
+            )
+        )
+    return sid
+
+
+def _call(db: Database, sid: str) -> Call:
+    with db.session() as s:
+        return s.scalars(select(Call).where(Call.call_sid == sid)).one()
+
+
+def test_events_build_the_call_row(db: Database, tmp_path: Path) -> None:
+    with job_services(tmp_path, db):
+        member_id, line_id = seed_member(db)
+        parent = _inbound(db, member_id, line_id, bridged=True, warned=True)
+        leg = _sid()
+        for seq, status, duration in LEG_EVENTS:
+            record_call_event(leg, seq, status, duration, parent)
+        record_call_event(parent, 0, "in-progress", None, None)
+        record_call_event(parent, 1, "completed", 45, None)
+
+    child = _call(db, leg)
+    assert child.direction == CallDirection.MEMBER_LEG
+    assert (child.member_id, child.safety_number_id) == (member_id, line_id)
+    assert child.parent_call_sid == parent
+    assert (child.status, child.last_sequence, child.duration_seconds) == ("completed", 3, 37)
+    assert child.started_at is not None and child.ended_at is not None
+    assert child.started_at <= child.ended_at
+    inbound = _call(db, parent)
+    assert (inbound.status, inbound.duration_seconds) == ("completed", 45)
+    # Flags the webhook set stay set.
+    assert inbound.bridged and inbound.warned
+    assert not inbound.blocked and not inbound.declined
+
+
+def test_duplicate_callbacks_are_ignored(db: Database, tmp_path: Path) -> None:
+    sid = _sid()
+    with job_services(tmp_path, db):
+        for _ in range(3):
+            record_call_event(sid, 1, "ringing", None, None)
+        record_call_event(sid, 2, "completed", 5, None)
+        record_call_event(sid, 1, "ringing", None, None)  # a late duplicate changes nothing
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(CallEvent).where(CallEvent.call_sid == sid)) == 2
+    assert _call(db, sid).status == "completed"
+
+
+def test_failed_and_unanswered_calls_have_an_end_but_no_start(db: Database, tmp_path: Path) -> None:
+    with job_services(tmp_path, db):
+        for status in ("busy", "no-answer", "failed", "canceled"):
+            sid = _sid()
+            record_call_event(sid, 0, "ringing", None, None)
+            record_call_event(sid, 1, status, 0, None)
+            call = _call(db, sid)
+            assert call.status == status and call.ended_at is not None and call.started_at is None
+
+
+def test_masked_call_legs_are_masked_legs(db: Database, tmp_path: Path) -> None:
+    with job_services(tmp_path, db):
+        member_id, line_id = seed_member(db)
+        parent = _sid()
+        with db.session() as s:
+            s.add(
+                Call(
+                    call_sid=parent,
+                    direction=CallDirection.MASKED,
+                    member_id=member_id,
+                    safety_number_id=line_id,
+                )
+            )
+        leg = _sid()
+        record_call_event(leg, 0, "initiated", None, parent)
+    assert _call(db, leg).direction == CallDirection.MASKED_LEG
+    assert _call(db, leg).member_id == member_id
+
+
+def test_a_leg_seen_before_its_parent_adopts_it_later(db: Database, tmp_path: Path) -> None:
+    with job_services(tmp_path, db):
+        member_id, line_id = seed_member(db)
+        parent, leg = _sid(), _sid()
+        record_call_event(leg, 0, "initiated", None, parent)
+        assert _call(db, leg).member_id is None
+        with db.session() as s:
+            s.add(
+                Call(
+                    call_sid=parent,
+                    direction=CallDirection.MASKED,
+                    member_id=member_id,
+                    safety_number_id=line_id,
+                )
+            )
+        record_call_event(leg, 1, "ringing", None, parent)
+    call = _call(db, leg)
+    assert (call.member_id, call.direction) == (member_id, CallDirection.MASKED_LEG)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_any_order_gives_the_same_final_row(db: Database, tmp_path: Path, seed: int) -> None:
+    events = LEG_EVENTS * 2  # each one twice, as Twilio retries do
+    random.Random(seed).shuffle(events)
+    with job_services(tmp_path, db):
+        member_id, line_id = seed_member(db)
+        parent = _inbound(db, member_id, line_id)
+        leg = _sid()
+        for seq, status, duration in events:
+            record_call_event(leg, seq, status, duration, parent)
+    call = _call(db, leg)
+    assert (call.status, call.last_sequence, call.duration_seconds, call.direction, call.member_id) == (
+        "completed",
+        3,
+        37,
+        CallDirection.MEMBER_LEG,
+        member_id,
+    )
+    assert call.ended_at is not None and call.started_at is not None and call.started_at <= call.ended_at
+    with db.session() as s:
+        statuses = s.scalars(
+            select(CallEvent.status).where(CallEvent.call_sid == leg).order_by(CallEvent.sequence_number)
+        ).all()
+    assert statuses == [status for _, status, _ in LEG_EVENTS]
+
+
+@pytest.mark.usefixtures("pg_engine")  # migrated
+def test_the_same_callback_posted_100_times_concurrently_leaves_one_event(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Real commits from 20 threads (each job its own session), so no rolled-back fixture here."""
+    db = committing_database(pg_url, pool_size=20)
+    sid, other = _sid(), _sid()
+    try:
+        with job_services(tmp_path, db), ThreadPoolExecutor(max_workers=20) as pool:
+            jobs = [pool.submit(record_call_event, sid, 3, "completed", 12, None) for _ in range(100)]
+            # Different events of one call racing each other, too.
+            jobs += [
+                pool.submit(record_call_event, other, seq, st, d, None) for seq, st, d in LEG_EVENTS * 10
+            ]
+            for job in jobs:
+                job.result()
+        with db.session() as s:
+            count = s.scalar(select(func.count()).select_from(CallEvent).where(CallEvent.call_sid == sid))
+            calls = s.scalars(select(Call).where(Call.call_sid.in_([sid, other]))).all()
+            other_events = s.scalar(
+                select(func.count()).select_from(CallEvent).where(CallEvent.call_sid == other)
+            )
+        assert count == 1
+        assert other_events == len(LEG_EVENTS)
+        by_sid = {c.call_sid: c for c in calls}
+        assert (by_sid[sid].status, by_sid[sid].duration_seconds) == ("completed", 12)
+        assert (by_sid[other].status, by_sid[other].last_sequence, by_sid[other].duration_seconds) == (
+            "completed",
+            3,
+            37,
+        )
+    finally:
+        with db.session() as s:
+            s.execute(delete(CallEvent).where(CallEvent.call_sid.in_([sid, other])))
+            s.execute(delete(Call).where(Call.call_sid.in_([sid, other])))
+        db.engine.dispose()

@@ -1,0 +1,57 @@
+"""Helpers of the worker tests: services for jobs, committing databases, seed rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete
+
+from ivr.settings import load_settings
+from storage.db import Database, make_engine
+from storage.models import Call, CallEvent, Member, OutboxEntry, Report, SafetyNumber, Staff
+from tests.conftest import base_config
+from worker import services as worker_services
+from worker.services import Services, build_services
+
+
+@contextmanager
+def job_services(tmp_path: Path, db: Database, **overrides: Any) -> Iterator[Services]:
+    """Install services built from the test config (``db`` as the database) for jobs to use."""
+    config = base_config(tmp_path, **overrides)
+    instance = config.pop("instance_path")
+    config.pop("TESTING", None)
+    settings = load_settings({}, instance, config)
+    services = build_services(settings, db=db)
+    previous = worker_services._current
+    worker_services.install(services)
+    try:
+        yield services
+    finally:
+        worker_services._current = previous
+
+
+def committing_database(pg_url: str, pool_size: int = 5) -> Database:
+    """A Database whose commits are real (for concurrency and subprocess tests)."""
+    return Database(pg_url, engine=make_engine(pg_url, pool_size=pool_size, max_overflow=0))
+
+
+def wipe(db: Database) -> None:
+    """Delete every row the worker tests may have committed, children first."""
+    with db.session() as s:
+        for model in (CallEvent, Report, Call, OutboxEntry, SafetyNumber, Member, Staff):
+            s.execute(delete(model))
+
+
+def seed_member(db: Database, name: str = "Ruby", phone: str = "+447700900123") -> tuple[int, int]:
+    """An active member with a Safety Number: (member_id, safety_number_id)."""
+    from storage import repositories as repo
+
+    services = worker_services.current()
+    with db.session() as s:
+        line_e164 = f"+4420794600{abs(hash(phone)) % 100:02d}"
+        repo.add_numbers(s, [line_e164])
+        member, line = repo.enrol_member(s, services.vault, name=name, phone_e164=phone, pin="4821")
+        return member.id, line.id

@@ -1,0 +1,179 @@
+"""The call log job: status callbacks become call_events and one calls row.
+
+Twilio may post a status callback twice and in any order, and several
+workers may run the same job at once. So:
+
+- events are inserted with ``ON CONFLICT DO NOTHING`` on (call_sid,
+  sequence_number): a duplicate is a no-op, whoever commits first;
+- the call row is created the same way, then locked (``FOR UPDATE``) and
+  recomputed from *all* its events, so the final row depends only on which
+  events arrived, never on their order.
+
+The flags the inbound webhook sets (bridged, blocked, declined, warned) are
+never written here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Call, CallDirection, CallEvent, utcnow
+from worker import services
+
+ANSWERED = frozenset({"in-progress", "answered"})
+TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+# The leg a child call is, by the direction of its parent.
+CHILD_DIRECTION = {
+    CallDirection.INBOUND: CallDirection.MEMBER_LEG,
+    CallDirection.MASKED: CallDirection.MASKED_LEG,
+    CallDirection.MENU: CallDirection.MASKED_LEG,
+}
+
+
+def record_call_event(
+    call_sid: str,
+    sequence_number: int,
+    status: str,
+    duration_seconds: int | None = None,
+    parent_call_sid: str | None = None,
+) -> None:
+    """Job "call_event": log one status callback of one call leg (idempotent)."""
+    with services.current().db.session() as session:
+        apply_call_event(
+            session,
+            call_sid,
+            int(sequence_number),
+            status,
+            None if duration_seconds is None else int(duration_seconds),
+            parent_call_sid or None,
+        )
+
+
+def insert_ignoring_duplicates(
+    session: Session, model: type[Any], values: dict[str, Any], keys: list[str]
+) -> bool:
+    """INSERT … ON CONFLICT (keys) DO NOTHING; True when a row was inserted."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+        raise NotImplementedError(dialect)
+    result: Any = session.execute(stmt)
+    return bool(result.rowcount)
+
+
+def apply_call_event(
+    session: Session,
+    call_sid: str,
+    sequence_number: int,
+    status: str,
+    duration_seconds: int | None,
+    parent_call_sid: str | None,
+    now: datetime | None = None,
+) -> bool:
+    """Record the event and bring the call row up to date; False for a duplicate."""
+    now = now or utcnow()
+    inserted = insert_ignoring_duplicates(
+        session,
+        CallEvent,
+        {
+            "call_sid": call_sid,
+            "sequence_number": sequence_number,
+            "status": status[:20],
+            "duration_seconds": duration_seconds,
+            "received_at": now,
+        },
+        ["call_sid", "sequence_number"],
+    )
+    if not inserted:
+        return False
+    call = _locked_call(session, call_sid, parent_call_sid, now)
+    _adopt_parent(session, call)
+    _recompute(session, call)
+    session.flush()
+    return True
+
+
+def _locked_call(session: Session, call_sid: str, parent_call_sid: str | None, now: datetime) -> Call:
+    """The call row, created if Twilio made this leg (no webhook saw it), then locked."""
+    insert_ignoring_duplicates(
+        session,
+        Call,
+        {
+            "call_sid": call_sid,
+            "parent_call_sid": parent_call_sid,
+            # Refined by _adopt_parent once the parent row is known.
+            "direction": CallDirection.MEMBER_LEG if parent_call_sid else CallDirection.INBOUND,
+            "status": "initiated",
+            "last_sequence": -1,
+            "withheld": False,
+            "bridged": False,
+            "blocked": False,
+            "declined": False,
+            "warned": False,
+            "created_at": now,
+        },
+        ["call_sid"],
+    )
+    call = session.scalars(
+        select(Call)
+        .where(Call.call_sid == call_sid)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if parent_call_sid and not call.parent_call_sid:
+        call.parent_call_sid = parent_call_sid
+    return call
+
+
+def _adopt_parent(session: Session, call: Call) -> None:
+    """A child leg takes its member, line and direction from its parent call."""
+    if not call.parent_call_sid or call.member_id is not None:
+        return
+    parent = session.scalars(select(Call).where(Call.call_sid == call.parent_call_sid)).first()
+    if parent is None:
+        return
+    call.member_id = parent.member_id
+    call.safety_number_id = parent.safety_number_id
+    if call.direction in (CallDirection.MEMBER_LEG, CallDirection.MASKED_LEG):
+        call.direction = CHILD_DIRECTION.get(CallDirection(parent.direction), CallDirection.MEMBER_LEG)
+
+
+def _recompute(session: Session, call: Call) -> None:
+    """Status, duration and times as a function of the set of events only."""
+    events = list(
+        session.scalars(
+            select(CallEvent).where(CallEvent.call_sid == call.call_sid).order_by(CallEvent.sequence_number)
+        )
+    )
+    if not events:
+        return
+    last = events[-1]
+    call.status = last.status
+    call.last_sequence = last.sequence_number
+    durations = [e.duration_seconds for e in events if e.duration_seconds is not None]
+    if durations:
+        call.duration_seconds = durations[-1]
+    answered = [e.received_at for e in events if e.status in ANSWERED]
+    ended = [e.received_at for e in events if e.status in TERMINAL]
+    call.ended_at = max(ended) if ended else None
+    call.started_at = min(answered) if answered else None
+    duration = call.duration_seconds or 0
+    if (
+        call.ended_at is not None
+        and duration > 0
+        and (call.started_at is None or call.started_at > call.ended_at)
+    ):
+        # Callbacks can arrive late or out of order; the duration Twilio
+        # measured is the better witness of when the call was answered.
+        call.started_at = call.ended_at - timedelta(seconds=duration)
