@@ -1,0 +1,190 @@
+"""What the member hears in the menu: PIN, options, blocking, warnings,
+cancellation and masked calls. Plain functions returning ``VoiceResponse``;
+every action URL is handed in by the caller.
+
+Nothing here ever speaks a number beyond its last three digits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from callflows.sanitise import sanitise_summary
+
+VOICE = "Polly.Amy"
+LANGUAGE = "en-GB"
+
+NOT_AVAILABLE = "Sorry, this number is not available. Goodbye."
+ENTER_PIN = "Please enter your PIN, then press hash."
+WRONG_PIN = "That PIN is not right."
+NO_PIN = "No PIN was entered. Goodbye."
+MENU_LOCKED = "The menu is locked after too many wrong PINs. Please try again later. Goodbye."
+MENU_OPTIONS = (
+    "Press 1 to make a call showing your Safety Number. "
+    "Press 2 to record an incident report. "
+    "Press 3 to block your last caller. "
+    "Press 4 to hear current warnings. "
+    "Press 9 to cancel your membership."
+)
+NOT_AN_OPTION = "Sorry, that is not an option."
+NO_CHOICE = "We did not hear a choice. Goodbye."
+NO_CALLER_TO_BLOCK = "There is no caller to block."
+NO_WARNINGS = "There are no current warnings."
+CONFIRM_CANCEL = (
+    "You chose to cancel your membership. Your Safety Number will stop working "
+    "and your details will be deleted. Press 9 again to confirm, or any other key to go back."
+)
+NOT_CANCELLED = "Your membership has not been cancelled."
+CANCELLED = "Your membership is cancelled and your details have been deleted. Take care. Goodbye."
+ENTER_DESTINATION = "Please key the number you want to call, then press hash."
+NO_DESTINATION = "No number was entered."
+DAILY_LIMIT = "You have reached today's limit for calls from your Safety Number. Please try again tomorrow."
+CALL_ENDED = "Your call has ended. Goodbye."
+
+
+def say(response: VoiceResponse, text: str) -> None:
+    """Speak ``text`` in the service's one voice."""
+    response.say(text, voice=VOICE, language=LANGUAGE)
+
+
+def spoken_digits(digits: str) -> str:
+    """``"123"`` -> ``"1 2 3"``: read as digits, not as a hundred and twenty-three."""
+    return " ".join(digits)
+
+
+def gather_keys(
+    response: VoiceResponse,
+    *,
+    action: str,
+    timeout: int,
+    prompts: Iterable[str],
+    num_digits: int | None = None,
+    finish_on_key: str | None = None,
+    action_on_empty: bool = True,
+) -> None:
+    """A keypad ``<Gather>``. With ``action_on_empty`` silence also reaches
+    ``action`` (with no Digits): Twilio's ``actionOnEmptyResult``, backed by a
+    ``<Redirect>`` to the same URL for anything that ignores it."""
+    options: dict[str, str] = {}
+    if action_on_empty:
+        options["actionOnEmptyResult"] = "true"
+    with response.gather(
+        input="dtmf",
+        action=action,
+        method="POST",
+        timeout=timeout,
+        num_digits=num_digits,
+        finish_on_key=finish_on_key,
+        **options,
+    ) as gather:
+        for text in prompts:
+            gather.say(text, voice=VOICE, language=LANGUAGE)
+    if action_on_empty:
+        response.redirect(action, method="POST")
+
+
+def goodbye(*sentences: str) -> VoiceResponse:
+    """Say ``sentences``, then hang up."""
+    response = VoiceResponse()
+    for text in sentences:
+        say(response, text)
+    response.hangup()
+    return response
+
+
+def not_available() -> VoiceResponse:
+    """The neutral answer to anything that is not a member on their own line."""
+    return goodbye(NOT_AVAILABLE)
+
+
+def menu_locked() -> VoiceResponse:
+    return goodbye(MENU_LOCKED)
+
+
+def ask_pin(action: str, timeout: int, *, wrong: bool = False) -> VoiceResponse:
+    """Ask for the PIN (``finishOnKey="#"``); silence ends the call."""
+    response = VoiceResponse()
+    prompts = [WRONG_PIN, ENTER_PIN] if wrong else [ENTER_PIN]
+    gather_keys(
+        response,
+        action=action,
+        timeout=timeout,
+        prompts=prompts,
+        finish_on_key="#",
+        action_on_empty=False,
+    )
+    say(response, NO_PIN)
+    response.hangup()
+    return response
+
+
+def main_menu(action: str, timeout: int, before: Sequence[str] = ()) -> VoiceResponse:
+    """Say ``before`` (a confirmation, warnings ...), then offer the options."""
+    response = VoiceResponse()
+    for text in before:
+        say(response, text)
+    gather_keys(response, action=action, timeout=timeout, prompts=[MENU_OPTIONS], num_digits=1)
+    return response
+
+
+def caller_blocked(last3: str) -> str:
+    return f"Blocked the caller ending {spoken_digits(last3)}."
+
+
+@dataclass(frozen=True)
+class SpokenWarning:
+    category: str
+    summary: str
+
+
+def warnings_read_out(warnings: Sequence[SpokenWarning]) -> list[str]:
+    """Sentences reading current warnings: category, then the sanitised summary."""
+    if not warnings:
+        return [NO_WARNINGS]
+    count = len(warnings)
+    sentences = [f"There {'is' if count == 1 else 'are'} {count} current warning{'' if count == 1 else 's'}."]
+    for n, warning in enumerate(warnings, start=1):
+        category = warning.category.replace("-", " ")
+        # Summaries are sanitised when written; again here because they are
+        # about to be spoken and a number must never be read out.
+        summary = sanitise_summary(warning.summary)
+        sentences.append(f"Warning {n}: {category}. {summary}")
+    return sentences
+
+
+def ask_cancel_confirmation(action: str, timeout: int) -> VoiceResponse:
+    response = VoiceResponse()
+    gather_keys(response, action=action, timeout=timeout, prompts=[CONFIRM_CANCEL], num_digits=1)
+    return response
+
+
+def ask_destination(action: str, timeout: int, before: Sequence[str] = ()) -> VoiceResponse:
+    """Ask for the number to call (``finishOnKey="#"``), after ``before``."""
+    response = VoiceResponse()
+    for text in before:
+        say(response, text)
+    gather_keys(response, action=action, timeout=timeout, prompts=[ENTER_DESTINATION], finish_on_key="#")
+    return response
+
+
+def masked_dial(
+    *,
+    safety_number: str,
+    destination: str,
+    time_limit: int,
+    action: str,
+    status_callback: str,
+) -> VoiceResponse:
+    """Ring ``destination`` showing the Safety Number, never the member's own."""
+    response = VoiceResponse()
+    dial = response.dial(caller_id=safety_number, time_limit=time_limit, action=action, method="POST")
+    dial.number(
+        destination,
+        status_callback=status_callback,
+        status_callback_event="initiated ringing answered completed",
+        status_callback_method="POST",
+    )
+    return response

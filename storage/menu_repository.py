@@ -1,0 +1,218 @@
+"""Queries and writes of the member menu, over a Session the caller owns.
+
+The menu keeps its state server-side, keyed by the member's CallSid: a
+``calls`` row of direction "menu" exists only once that call has passed the
+PIN, so a forged or replayed request with another CallSid finds nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    Call,
+    CallDirection,
+    LineStatus,
+    Member,
+    MemberStatus,
+    RecordingState,
+    Report,
+    SafetyNumber,
+)
+from storage.vault import ProtectedNumber
+
+# Directions a call has once it passed the PIN.
+AUTHENTICATED = (CallDirection.MENU, CallDirection.MASKED)
+
+# --- the PIN -----------------------------------------------------------------
+
+
+def member_for_update(session: Session, member_id: int) -> Member | None:
+    """The member row, locked so two calls cannot both count one failure."""
+    return session.scalars(select(Member).where(Member.id == member_id).with_for_update()).first()
+
+
+def is_locked(member: Member, now: datetime) -> bool:
+    return member.menu_locked_until is not None and member.menu_locked_until > now
+
+
+def record_pin_failure(member: Member, now: datetime, max_attempts: int, lockout_minutes: int) -> bool:
+    """Count one wrong PIN; lock the menu at ``max_attempts``. True if it locked now.
+
+    The counter starts again from zero once the lock is set, so after the
+    lock runs out the member has the full number of attempts again.
+    """
+    member.pin_failures = (member.pin_failures or 0) + 1
+    if member.pin_failures < max_attempts:
+        return False
+    member.pin_failures = 0
+    member.menu_locked_until = now + timedelta(minutes=lockout_minutes)
+    return True
+
+
+def record_pin_success(member: Member) -> None:
+    member.pin_failures = 0
+    member.menu_locked_until = None
+
+
+# --- the authenticated menu call -----------------------------------------------
+
+
+def open_menu_call(session: Session, call_sid: str, member_id: int, line_id: int) -> Call:
+    """Mark ``call_sid`` as having passed the PIN.
+
+    A row already logged for this CallSid (say by the call log) is adopted:
+    it is the member's own call, so it carries no other party.
+    """
+    call = session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
+    if call is None:
+        call = Call(call_sid=call_sid)
+        session.add(call)
+    call.direction = CallDirection.MENU
+    call.member_id = member_id
+    call.safety_number_id = line_id
+    call.other_party_index = None
+    call.other_party_encrypted = None
+    call.other_party_last3 = None
+    session.flush()
+    return call
+
+
+@dataclass(frozen=True)
+class MenuCall:
+    """A call that passed the PIN, with its still-active member and line."""
+
+    call: Call
+    member: Member
+    line: SafetyNumber
+
+
+def menu_call(session: Session, call_sid: str) -> MenuCall | None:
+    """The authenticated menu call of ``call_sid``, or None.
+
+    None too when the member has since been cancelled or lost the line.
+    """
+    if not call_sid:
+        return None
+    row = session.execute(
+        select(Call, Member, SafetyNumber)
+        .join(Member, Member.id == Call.member_id)
+        .join(SafetyNumber, SafetyNumber.id == Call.safety_number_id)
+        .where(
+            Call.call_sid == call_sid,
+            Call.direction.in_(AUTHENTICATED),
+            Member.status == MemberStatus.ACTIVE,
+            SafetyNumber.member_id == Member.id,
+            SafetyNumber.status == LineStatus.ASSIGNED,
+        )
+    ).first()
+    if row is None:
+        return None
+    call, member, line = row
+    return MenuCall(call, member, line)
+
+
+# --- the last caller ---------------------------------------------------------
+
+
+def last_inbound_call(session: Session, member_id: int, *, with_number: bool) -> Call | None:
+    """The member's newest inbound call that reached them (not rejected as blocked).
+
+    ``with_number`` skips withheld callers: they cannot be blocked.
+    """
+    query = select(Call).where(
+        Call.member_id == member_id,
+        Call.direction == CallDirection.INBOUND,
+        Call.blocked.is_(False),
+    )
+    if with_number:
+        query = query.where(Call.withheld.is_(False), Call.other_party_index.is_not(None))
+    return session.scalars(query.order_by(Call.created_at.desc(), Call.id.desc()).limit(1)).first()
+
+
+# --- masked calls --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    calls: int
+    seconds: int
+
+
+def masked_usage_today(session: Session, member_id: int, now: datetime) -> Usage:
+    """Masked calls placed since midnight UTC and their summed duration."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    calls, seconds = session.execute(
+        select(func.count(Call.id), func.coalesce(func.sum(Call.duration_seconds), 0)).where(
+            Call.member_id == member_id,
+            Call.direction == CallDirection.MASKED,
+            Call.created_at >= midnight,
+        )
+    ).one()
+    return Usage(int(calls or 0), int(seconds or 0))
+
+
+def mark_masked(call: Call, destination: ProtectedNumber) -> None:
+    """Turn the menu call into the record of a masked call to ``destination``."""
+    call.direction = CallDirection.MASKED
+    call.other_party_index = destination.index
+    call.other_party_encrypted = destination.token
+    call.other_party_last3 = destination.last3
+
+
+# --- incident reports ------------------------------------------------------------
+
+
+def open_report(session: Session, call_sid: str, member_id: int) -> Report:
+    """The report of this reporting call, created once and linked to the last caller."""
+    report = session.scalars(select(Report).where(Report.report_call_sid == call_sid)).first()
+    if report is not None:
+        return report
+    last = last_inbound_call(session, member_id, with_number=False)
+    report = Report(
+        member_id=member_id,
+        report_call_sid=call_sid,
+        call_id=last.id if last else None,
+        caller_index=last.other_party_index if last else None,
+    )
+    session.add(report)
+    session.flush()
+    return report
+
+
+def report_of_call(session: Session, report_id: int, call_sid: str) -> Report | None:
+    """The report ``report_id`` if it belongs to the call ``call_sid``."""
+    if not call_sid:
+        return None
+    return session.scalars(
+        select(Report).where(Report.id == report_id, Report.report_call_sid == call_sid)
+    ).first()
+
+
+def claim_recording(session: Session, report_id: int, recording_sid: str) -> bool:
+    """Attach ``recording_sid`` to the report unless it already has a recording.
+
+    One conditional UPDATE, so two deliveries of the same callback racing
+    each other cannot both win. True only for the delivery that attached it.
+    """
+    result = session.execute(
+        update(Report)
+        .where(Report.id == report_id, Report.recording_sid.is_(None))
+        .values(recording_sid=recording_sid, recording_state=RecordingState.AWAITED)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def mark_recording_lost(session: Session, report_id: int, twilio_status: str) -> None:
+    """Twilio could not make the recording: make that visible on the report."""
+    session.execute(
+        update(Report)
+        .where(Report.id == report_id, Report.recording_sid.is_(None))
+        .values(recording_state=RecordingState.FAILED, recording_error=f"Twilio reported {twilio_status}")
+        .execution_options(synchronize_session=False)
+    )
