@@ -13,11 +13,13 @@ from flask import Response, current_app, url_for
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import VoiceResponse
 
+from callflows.prompts import LANGUAGE, VOICE
+
+__all__ = ["APOLOGY", "LANGUAGE", "VOICE", "apology", "external_url", "never_fails", "twiml"]
+
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 
-VOICE = "Polly.Amy"
-LANGUAGE = "en-GB"
 APOLOGY = "Sorry, this number cannot take your call right now. Please try again later. Goodbye."
 
 

@@ -1,11 +1,215 @@
-"""Voice webhooks for calls *to* a Safety Number: inbound, whisper, dial
-result, status callbacks and fallback. Thin views over ``callflows``."""
+"""Voice webhooks for calls *to* a Safety Number: inbound, whisper, screen,
+dial result, status callbacks and fallback. Thin views over ``callflows``.
+
+Each view reads the verified form (:func:`twilio_form`), looks things up,
+calls one call-flow function and returns its TwiML. The caller's CallSid
+rides along as ``?call=`` on every URL handed to Twilio; no URL ever
+carries a number.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
 
-from ivr.twilio_guard import require_twilio_signature
+from flask import Blueprint, Response, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from callflows import inbound as flow
+from callflows.phone import caller_from
+from ivr import requestdb
+from ivr.twilio_guard import require_twilio_signature, twilio_form
+from ivr.twiml import apology, external_url, never_fails, twiml
+from storage import inbound_repository as calls
+from storage import repositories as repo
+from worker.services import Services
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 bp.before_request(require_twilio_signature)
+
+# Statuses Twilio reports for a call leg; anything else is logged as "unknown"
+# rather than passed on as free text.
+CALL_STATUSES = frozenset(
+    {
+        "queued",
+        "initiated",
+        "ringing",
+        "in-progress",
+        "answered",
+        "completed",
+        "busy",
+        "no-answer",
+        "failed",
+        "canceled",
+    }
+)
+
+
+def _services() -> Services:
+    services: Services = current_app.extensions["safety"]
+    return services
+
+
+def _parent_sid() -> str:
+    """The caller's CallSid, as put in the URL by :func:`incoming`."""
+    return request.args.get("call", "")[:64]
+
+
+@bp.post("/incoming")
+@never_fails
+def incoming() -> Response:
+    """A call to a Safety Number ("A call comes in")."""
+    form = twilio_form()
+    services = _services()
+    settings = services.settings
+    call_sid = form.get("CallSid", "")[:64]
+    caller = caller_from(form.get("From"), settings.default_region)
+    protected = services.vault.protect(caller.e164) if caller.e164 else None
+    session = requestdb.session()
+
+    found = calls.lookup_inbound(session, form.get("To", "").strip(), protected.index if protected else None)
+
+    member = found.member if found is not None and found.live else None
+    facts = flow.InboundFacts(
+        line_live=member is not None,
+        caller=caller,
+        caller_is_member=member is not None
+        and protected is not None
+        and protected.index == member.phone_index,
+        caller_blocked=found is not None and found.caller_blocked,
+        accept_withheld=member is not None and member.accept_withheld,
+    )
+    outcome = flow.screen_inbound(facts)
+    if outcome is flow.InboundOutcome.UNAVAILABLE:
+        return twiml(flow.line_unavailable())
+    if outcome is flow.InboundOutcome.MEMBER_MENU:
+        # No call-log row: the menu creates its own once the PIN is right, and
+        # the member's own call must never look like a "last caller".
+        return twiml(flow.to_member_menu(external_url("menu.start")))
+
+    assert found is not None and member is not None and member.phone_encrypted is not None
+    rejected = outcome is flow.InboundOutcome.REJECT
+    if call_sid:
+        calls.record_inbound_call(
+            session,
+            call_sid=call_sid,
+            line_id=found.line.id,
+            member_id=member.id,
+            caller=protected,
+            blocked=rejected,
+            warned=found.warning_count > 0,
+        )
+        session.commit()
+    if rejected:
+        return twiml(flow.reject_caller())
+
+    ring = flow.Ring(
+        safety_number=found.line.e164,
+        member_phone=services.vault.reveal(member.phone_encrypted),
+        caller=caller,
+        greeting=member.greeting,
+        caller_id_shown=member.caller_id_shown,
+        timeout_seconds=settings.dial_timeout_seconds,
+    )
+    urls = flow.RingUrls(
+        dial_action=external_url("voice.dial_result", call=call_sid),
+        whisper=external_url("voice.whisper", call=call_sid),
+        status_callback=external_url("voice.status"),
+    )
+    return twiml(flow.ring_member(ring, urls))
+
+
+@bp.post("/whisper")
+@never_fails
+def whisper() -> Response:
+    """The member's leg, before bridging: who is calling, warnings, 1 or 2."""
+    parent = _parent_sid()
+    session = requestdb.session()
+    call = calls.inbound_call(session, parent)
+    if call is None:
+        # Not a call we rang the member for: end their leg, never bridge.
+        return twiml(flow.screened(flow.ScreenChoice.DECLINE, caller_withheld=True))
+    categories = (
+        [w.category for w in repo.warnings_for(session, call.other_party_index)]
+        if call.other_party_index
+        else []
+    )
+    facts = flow.WhisperFacts(
+        caller_last3=None if call.withheld else call.other_party_last3,
+        warning_categories=categories,
+    )
+    return twiml(
+        flow.whisper(
+            facts,
+            screen_url=external_url("voice.screen", call=parent),
+            timeout_seconds=_services().settings.gather_timeout_seconds,
+        )
+    )
+
+
+@bp.post("/screen")
+@never_fails
+def screen() -> Response:
+    """The member's key on the whisper: 1 bridge, 2 decline and block, else decline."""
+    choice = flow.screen_choice(twilio_form().get("Digits"))
+    session = requestdb.session()
+    call = calls.inbound_call(session, _parent_sid())
+    if call is None:
+        return twiml(flow.screened(flow.ScreenChoice.DECLINE, caller_withheld=True))
+    if choice is flow.ScreenChoice.ACCEPT:
+        call.bridged = True
+    else:
+        call.declined = True
+    if choice is flow.ScreenChoice.BLOCK and call.other_party_index and call.member_id is not None:
+        repo.block_caller(session, call.member_id, call.other_party_index, call.other_party_last3)
+        call.blocked = True
+    session.commit()
+    return twiml(flow.screened(choice, caller_withheld=call.other_party_index is None))
+
+
+@bp.post("/dial_result")
+@never_fails
+def dial_result() -> Response:
+    """The caller's leg after the Dial: neutral "not available" unless bridged."""
+    form = twilio_form()
+    bridged = flow.was_bridged(form.get("DialCallStatus"), form.get("DialBridged"))
+    if bridged is None:
+        # Twilio left DialBridged out: trust what the member's key recorded.
+        call = calls.inbound_call(requestdb.session(), _parent_sid())
+        bridged = call is not None and call.bridged
+    return twiml(flow.after_dial(bridged))
+
+
+@bp.post("/status")
+@never_fails
+def status() -> Response:
+    """Status callback of a call or a leg: queue it for the call log, answer at once."""
+    form = twilio_form()
+    call_sid = form.get("CallSid", "")[:64]
+    if call_sid:
+        reported = form.get("CallStatus", "").strip().lower()
+        _services().queue.enqueue(
+            "call_event",
+            call_sid,
+            _int_or_none(form.get("SequenceNumber")) or 0,
+            reported if reported in CALL_STATUSES else "unknown",
+            _int_or_none(form.get("CallDuration")),
+            form.get("ParentCallSid", "")[:64] or None,
+        )
+    return twiml(VoiceResponse())
+
+
+@bp.post("/fallback")
+@never_fails
+def fallback() -> Response:
+    """Twilio's "primary handler fails" URL: apologise, touch nothing."""
+    return twiml(apology())
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    """A non-negative integer form field, or None when missing or malformed."""
+    text = (raw or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        return None
+    return int(text)

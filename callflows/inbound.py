@@ -1,0 +1,215 @@
+"""Calls *to* a Safety Number: screen the caller, ring the member with a
+whisper, act on the member's key, and tell the caller how it ended.
+
+Plain functions of plain values returning TwiML. URLs come in ready-made
+(the web layer builds them); nothing here looks anything up.
+
+Privacy: the member's real number is handed to exactly one place,
+:func:`ring_member`, and it appears only as the text of the ``<Number>``
+that rings them. The caller's number is never spoken; the member hears at
+most its last three digits.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from callflows import prompts
+from callflows.phone import Caller
+
+# Which events of the member's leg Twilio reports to the status callback.
+MEMBER_LEG_EVENTS = "initiated ringing answered completed"
+
+
+class InboundOutcome(enum.StrEnum):
+    UNAVAILABLE = "unavailable"  # no live member behind this line
+    MEMBER_MENU = "member_menu"  # the member calling their own Safety Number
+    REJECT = "reject"  # blocked, or withheld when the member refuses those
+    RING = "ring"
+
+
+@dataclass(frozen=True)
+class InboundFacts:
+    """What the lookup found about one call to a Safety Number."""
+
+    line_live: bool  # assigned to an active member
+    caller: Caller
+    caller_is_member: bool  # From is the member's registered phone
+    caller_blocked: bool
+    accept_withheld: bool
+
+
+def screen_inbound(facts: InboundFacts) -> InboundOutcome:
+    """Decide what happens to a call before anyone's phone rings."""
+    if not facts.line_live:
+        return InboundOutcome.UNAVAILABLE
+    if facts.caller_is_member:
+        return InboundOutcome.MEMBER_MENU
+    if facts.caller_blocked:
+        return InboundOutcome.REJECT
+    if facts.caller.withheld and not facts.accept_withheld:
+        return InboundOutcome.REJECT
+    return InboundOutcome.RING
+
+
+def line_unavailable() -> VoiceResponse:
+    """The one answer for every line that is not live (identical bytes)."""
+    response = VoiceResponse()
+    prompts.say(response, prompts.LINE_UNAVAILABLE)
+    response.hangup()
+    return response
+
+
+def to_member_menu(menu_url: str) -> VoiceResponse:
+    """Send the member's own call on to the PIN-protected menu."""
+    response = VoiceResponse()
+    response.redirect(menu_url, method="POST")
+    return response
+
+
+def reject_caller() -> VoiceResponse:
+    """``<Reject>`` first: the call is not answered, so the caller is not billed
+    and hears nothing that confirms a person is behind the number."""
+    response = VoiceResponse()
+    response.reject()
+    return response
+
+
+@dataclass(frozen=True)
+class RingUrls:
+    dial_action: str  # where Twilio posts the Dial result (caller's leg)
+    whisper: str  # TwiML played to the member before bridging
+    status_callback: str  # status events of the member's leg
+
+
+@dataclass(frozen=True)
+class Ring:
+    """Everything needed to ring the member."""
+
+    safety_number: str
+    member_phone: str
+    caller: Caller
+    greeting: str
+    caller_id_shown: str
+    timeout_seconds: int
+
+
+def shown_caller_id(ring: Ring) -> str:
+    """What the member's phone displays: the caller's own number if the member
+    chose that and there is one, otherwise their Safety Number. Never the
+    member's own number."""
+    if ring.caller_id_shown == "caller" and ring.caller.e164 is not None:
+        return ring.caller.e164
+    return ring.safety_number
+
+
+def ring_member(ring: Ring, urls: RingUrls) -> VoiceResponse:
+    """Greeting, then ``<Dial answerOnBridge>`` with one screened ``<Number>``."""
+    response = VoiceResponse()
+    prompts.say(response, prompts.GREETINGS.get(ring.greeting, prompts.GREETINGS["neutral"]))
+    # answerOnBridge: the caller hears ringing, not silence, while the member
+    # is screened, and is not billed unless the member accepts.
+    dial = response.dial(
+        answer_on_bridge=True,
+        timeout=ring.timeout_seconds,
+        action=urls.dial_action,
+        method="POST",
+        caller_id=shown_caller_id(ring),
+    )
+    dial.number(
+        ring.member_phone,
+        url=urls.whisper,
+        method="POST",
+        status_callback=urls.status_callback,
+        status_callback_event=MEMBER_LEG_EVENTS,
+        status_callback_method="POST",
+    )
+    return response
+
+
+@dataclass(frozen=True)
+class WhisperFacts:
+    """What the member is told about the caller before accepting."""
+
+    caller_last3: str | None  # None: withheld
+    warning_categories: Sequence[str] = ()
+
+
+def whisper(facts: WhisperFacts, *, screen_url: str, timeout_seconds: int) -> VoiceResponse:
+    """The member's screening prompt, then hang up their leg if no key comes.
+
+    Hanging up (rather than falling through) matters: otherwise a member who
+    does not answer in time could leave the caller in the member's personal
+    voicemail, whose greeting may carry their real name. A whisper must never
+    contain ``<Dial>`` or ``<Redirect>``.
+    """
+    response = VoiceResponse()
+    gather = response.gather(
+        num_digits=1, timeout=timeout_seconds, action=screen_url, method="POST", input="dtmf"
+    )
+    who = (
+        prompts.FROM_WITHHELD
+        if facts.caller_last3 is None
+        else prompts.from_number_ending(facts.caller_last3)
+    )
+    prompts.say(gather, f"{prompts.WHISPER_INTRO}, {who}")
+    if facts.warning_categories:
+        prompts.say(gather, prompts.warnings_on_file(facts.warning_categories))
+    prompts.say(gather, prompts.WHISPER_CHOICES)
+    response.hangup()
+    return response
+
+
+class ScreenChoice(enum.StrEnum):
+    ACCEPT = "accept"
+    BLOCK = "block"
+    DECLINE = "decline"
+
+
+def screen_choice(digits: str | None) -> ScreenChoice:
+    """The member's key on the whisper: 1 accept, 2 decline and block, else decline."""
+    key = (digits or "").strip()
+    if key == "1":
+        return ScreenChoice.ACCEPT
+    if key == "2":
+        return ScreenChoice.BLOCK
+    return ScreenChoice.DECLINE
+
+
+def screened(choice: ScreenChoice, *, caller_withheld: bool) -> VoiceResponse:
+    """TwiML for the member's leg after their key.
+
+    An empty response ends the whisper and Twilio bridges the two legs;
+    anything ending in ``<Hangup>`` ends the member's leg unbridged.
+    """
+    response = VoiceResponse()
+    if choice is ScreenChoice.ACCEPT:
+        return response
+    if choice is ScreenChoice.BLOCK:
+        prompts.say(response, prompts.CANNOT_BLOCK_WITHHELD if caller_withheld else prompts.CALLER_BLOCKED)
+    response.hangup()
+    return response
+
+
+def was_bridged(dial_call_status: str | None, dial_bridged: str | None) -> bool | None:
+    """Whether the caller actually talked to the member, from the Dial action's
+    fields; None when Twilio did not say (``DialBridged`` absent)."""
+    if (dial_call_status or "").strip().lower() != "completed":
+        return False
+    flag = (dial_bridged or "").strip().lower()
+    if flag == "":
+        return None
+    return flag == "true"
+
+
+def after_dial(bridged: bool) -> VoiceResponse:
+    """The caller's leg once the Dial ends: a neutral line unless they were connected."""
+    response = VoiceResponse()
+    if not bridged:
+        prompts.say(response, prompts.MEMBER_UNAVAILABLE)
+    response.hangup()
+    return response
