@@ -1,0 +1,653 @@
+"""The simulator proper: plays Twilio's part in calls and texts to the app.
+
+It requests the app's webhooks as Twilio would (signed, with Twilio's form
+fields), interprets the TwiML answered (see :mod:`ivr.simulator.twiml_schema`
+for what it accepts), follows action URLs and redirects, rings dialled
+numbers (running a ``<Number url>`` whisper on the callee's leg before
+bridging), produces recordings and fires status and recording callbacks.
+
+Time is simulated: a clock advances by what each verb would take, so
+durations are deterministic and nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+from callflows.errors import SafetyNumberError
+from ivr.simulator.audio import recording_wav
+from ivr.simulator.keypad import Callee, Keypad, ScriptedKeypad
+from ivr.simulator.transcript import Phonebook, Transcript
+from ivr.simulator.transport import Answer, OutsideTheApp, Transport
+from ivr.simulator.twiml_schema import CALL_EVENTS, Context, TwimlRejected, Verb, parse_twiml
+
+API_VERSION = "2010-04-01"
+XML_TYPES = frozenset({"text/xml", "application/xml"})
+# What Twilio says when the app and its fallback both fail.
+TWILIO_APPLICATION_ERROR = "We are sorry, an application error has occurred. Goodbye."
+
+
+class SimulationError(SafetyNumberError):
+    """The app did something Twilio would report as an error (strict mode)."""
+
+
+class RecordingHost(Protocol):
+    """Holds recordings where the app will fetch them (the fake Twilio)."""
+
+    def put_recording(self, recording_sid: str, audio: bytes, call_sid: str) -> None: ...
+
+
+def new_sid(prefix: str) -> str:
+    """A Twilio-shaped SID: two letters and 32 hex digits."""
+    return prefix + uuid.uuid4().hex
+
+
+@dataclass
+class Leg:
+    """One call leg: the caller's call, or a leg a ``<Dial>`` placed."""
+
+    sid: str
+    from_: str
+    to: str
+    direction: str  # "inbound" | "outbound-dial"
+    who: str
+    keypad: Keypad
+    parent_sid: str | None = None
+    status: str = "ringing"
+    answered_at: float | None = None
+    sequence: int = 0
+    status_callback: str | None = None
+    status_events: frozenset[str] = frozenset({"completed"})
+    status_method: str = "POST"
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None
+
+
+@dataclass
+class Document:
+    """A TwiML document the app answered with, and where it ran."""
+
+    url: str
+    xml: str
+    verbs: list[Verb]
+    context: Context
+    leg_sid: str
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    def names(self) -> list[str]:
+        """The top-level verb names, in order."""
+        return [verb.name for verb in self.verbs]
+
+
+@dataclass
+class CallResult:
+    """What happened on a simulated call (tests assert on it)."""
+
+    call_sid: str
+    transcript: Transcript
+    status: str = "ringing"
+    answered: bool = False
+    rejected: bool = False
+    bridged: bool = False
+    dial_status: str | None = None
+    dialled: list[str] = field(default_factory=list)  # raw numbers: for assertions, never printed
+    displayed: list[str] = field(default_factory=list)  # caller IDs the dialled phones showed (raw)
+    documents: list[Document] = field(default_factory=list)
+    child_sids: list[str] = field(default_factory=list)
+    recording_sids: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def spoken_to(self, who: str) -> str:
+        return self.transcript.heard(who)
+
+
+@dataclass
+class SmsResult:
+    """What happened to a simulated text message."""
+
+    message_sid: str
+    transcript: Transcript
+    documents: list[Document] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Goto:
+    url: str
+    method: str = "POST"
+    extra: dict[str, str] = field(default_factory=dict)
+    after: Callable[[], None] | None = None
+
+
+@dataclass
+class _End:
+    status: str  # the leg's final CallStatus
+    reason: str  # "hangup" | "reject" | "document-end" | "error"
+
+
+@dataclass
+class Simulator:
+    """Acts as Twilio towards the app reached through ``transport``."""
+
+    transport: Transport
+    account_sid: str
+    api_base_url: str = "https://api.twilio.com"
+    phonebook: Phonebook = field(default_factory=Phonebook)
+    recordings: RecordingHost | None = None
+    # Called after every webhook: runs queued jobs, as a worker would.
+    after_webhook: Callable[[], None] | None = None
+    # Raise SimulationError at the first problem instead of behaving as Twilio does.
+    strict: bool = True
+    record_seconds: int = 4
+    max_documents: int = 60
+    transcript: Transcript = field(default_factory=Transcript)
+    clock: float = 0.0
+    # Set per call: what dialled phones do, and the number's fallback URL.
+    _callee: Callee = field(default_factory=Callee, init=False, repr=False)
+    _fallback: str = field(default="", init=False, repr=False)
+
+    @property
+    def base(self) -> str:
+        return self.transport.public_base_url
+
+    # -- calls ---------------------------------------------------------
+
+    def call(
+        self,
+        from_: str,
+        to: str,
+        keypad: Keypad | None = None,
+        callee: Callee | None = None,
+        *,
+        voice_url: str | None = None,
+        status_url: str | None = None,
+        fallback_url: str | None = None,
+    ) -> CallResult:
+        """Place a call from ``from_`` to ``to`` (a Safety Number) and play it out.
+
+        ``keypad`` presses keys for the caller; ``callee`` is what any dialled
+        phone does. The number's webhooks default to CONTRACT.md's paths.
+        """
+        leg = Leg(
+            sid=new_sid("CA"),
+            from_=from_,
+            to=to,
+            direction="inbound",
+            who=self.phonebook.name(from_),
+            keypad=keypad or ScriptedKeypad(),
+            status_callback=status_url or self.base + "/voice/status",
+        )
+        result = CallResult(leg.sid, Transcript())
+        self._callee = callee or Callee()
+        self._fallback = fallback_url or self.base + "/voice/fallback"
+        start = len(self.transcript.lines)
+        self._say(leg.who, "dials", f"dials {self.phonebook.show(to)} from {self.phonebook.show(from_)}")
+        end = self._run(leg, voice_url or self.base + "/voice/incoming", Context.CALL, result)
+        leg.status = end.status
+        result.status = end.status
+        result.answered = leg.answered
+        result.rejected = end.reason == "reject"
+        self._say(leg.who, "ends", self._ending(leg, end))
+        self._status_event(leg, "completed", result)
+        result.transcript.extend(self.transcript.lines[start:])
+        return result
+
+    def sms(self, from_: str, to: str, body: str, *, sms_url: str | None = None) -> SmsResult:
+        """Send a text message to ``to`` and show what the app does with it.
+
+        The body is sent to the app (Twilio does) but never written to the
+        transcript: only its length.
+        """
+        sid = new_sid("SM")
+        result = SmsResult(sid, Transcript())
+        start = len(self.transcript.lines)
+        who = self.phonebook.name(from_)
+        self._say(who, "texts", f"texts {self.phonebook.show(to)} ({len(body)} characters)")
+        params = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "SmsMessageSid": sid,
+            "AccountSid": self.account_sid,
+            "From": from_,
+            "To": to,
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "SmsStatus": "received",
+            "ApiVersion": API_VERSION,
+        }
+        url = sms_url or self.base + "/sms/incoming"
+        for _ in range(self.max_documents):
+            answer = self._request("POST", url, params, result.errors)
+            document = self._document(answer, url, Context.MESSAGING, sid, result.errors)
+            if document is None:
+                break
+            result.documents.append(document)
+            redirect = None
+            for verb in document.verbs:
+                if verb.name == "Message":
+                    result.replies.append(verb.text)
+                    self._say("app", "replies", f"replies with a text message ({len(verb.text)} characters)")
+                elif verb.name == "Redirect":
+                    redirect = urljoin(url, verb.text)
+                    break
+            if redirect is None:
+                if not document.verbs:
+                    self._say("app", "drops", "answers with an empty <Response/>: the message is dropped")
+                break
+            url = redirect
+        result.transcript.extend(self.transcript.lines[start:])
+        return result
+
+    # -- running documents ----------------------------------------------
+
+    def _run(self, leg: Leg, url: str, context: Context, result: CallResult) -> _End:
+        """Run TwiML on ``leg`` from ``url`` until the leg ends or the whisper is done."""
+        goto = _Goto(url)
+        for _ in range(self.max_documents):
+            params = {**self._leg_params(leg), **goto.extra}
+            answer = self._request(goto.method, goto.url, params, result.errors)
+            if goto.after is not None:
+                goto.after()
+            document = self._document(answer, goto.url, context, leg.sid, result.errors)
+            if document is None:
+                return self._application_error(leg, goto.url, context, result)
+            result.documents.append(document)
+            step = self._execute(leg, document, context, result)
+            if isinstance(step, _End):
+                return step
+            goto = step
+        self._problem(f"more than {self.max_documents} documents on one call leg: a loop?", result.errors)
+        return _End("completed" if leg.answered else "failed", "error")
+
+    def _execute(self, leg: Leg, document: Document, context: Context, result: CallResult) -> _Goto | _End:
+        for verb in document.verbs:
+            if context is Context.CALL and not leg.answered:
+                if verb.name == "Reject":
+                    return self._reject(leg, verb)
+                if not (verb.name == "Dial" and verb.flag("answerOnBridge")):
+                    self._answer(leg, result)
+            step = self._verb(leg, verb, document, context, result)
+            if step is not None:
+                return step
+        if context is Context.WHISPER:
+            return _End("in-progress", "document-end")
+        self._say("twilio", "note", "the TwiML ends, so Twilio hangs up")
+        return _End("completed" if leg.answered else "no-answer", "document-end")
+
+    def _verb(
+        self, leg: Leg, verb: Verb, document: Document, context: Context, result: CallResult
+    ) -> _Goto | _End | None:
+        handler = {
+            "Say": self._play_prompt,
+            "Play": self._play_prompt,
+            "Pause": self._play_prompt,
+        }.get(verb.name)
+        if handler is not None:
+            handler(leg, verb)
+            return None
+        if verb.name == "Gather":
+            return self._gather(leg, verb, document)
+        if verb.name == "Record":
+            return self._record(leg, verb, document, result)
+        if verb.name == "Dial":
+            return self._dial(leg, verb, document, result)
+        if verb.name == "Hangup":
+            self._say("app", "ends", f"hangs up on the {leg.who}")
+            return _End("completed", "hangup")
+        if verb.name == "Reject":
+            # Reject after the call was answered: Twilio just ends the (billed) call.
+            self._say("twilio", "note", "<Reject> after the call was answered: Twilio ends the call")
+            return _End("completed", "hangup")
+        if verb.name == "Redirect":
+            return _Goto(urljoin(document.url, verb.text), verb.get("method", "POST"))
+        raise TwimlRejected(f"<{verb.name}> cannot be played here")  # the schema keeps this unreachable
+
+    def _answer(self, leg: Leg, result: CallResult) -> None:
+        leg.answered_at = self.clock
+        leg.status = "in-progress"
+        result.answered = True
+        self._say("twilio", "answers", f"answers the {leg.who}'s call")
+
+    def _reject(self, leg: Leg, verb: Verb) -> _End:
+        reason = verb.get("reason", "rejected")
+        sound = "a busy tone" if reason == "busy" else "a not-in-service message"
+        self._say("twilio", "rejects", "rejects the call without answering it (not billed)")
+        self._say(leg.who, "hears", f"[{sound} from their own network]")
+        return _End("busy" if reason == "busy" else "no-answer", "reject")
+
+    def _play_prompt(self, leg: Leg, verb: Verb) -> None:
+        if verb.name == "Say":
+            loops = verb.number("loop", 1) or 1
+            self._say(leg.who, "hears", f'hears "{verb.text}"' + (f" ({loops} times)" if loops > 1 else ""))
+            self.clock += loops * max(1.0, len(verb.text.split()) / 2.5)
+        elif verb.name == "Play":
+            if verb.text:
+                self._say(leg.who, "hears", f"hears the audio at {verb.text}")
+            if verb.get("digits"):
+                self._say(leg.who, "hears", f"hears the tones {verb.get('digits')}")
+            self.clock += 3
+        else:
+            seconds = verb.number("length", 1)
+            self._say(leg.who, "hears", f"hears {seconds} s of silence")
+            self.clock += seconds
+
+    def _gather(self, leg: Leg, verb: Verb, document: Document) -> _Goto | None:
+        heard = []
+        for prompt in verb.children:
+            self._play_prompt(leg, prompt)
+            heard.append(prompt.text)
+        action = urljoin(document.url, verb.get("action")) if verb.get("action") else document.url
+        method = verb.get("method", "POST")
+        keys = leg.keypad.press(leg.who, " ".join(heard))
+        digits = ""
+        if keys is not None:
+            self._say(leg.who, "presses", f"presses {self.phonebook.keys(keys)}")
+            digits = _collect(keys, verb.get("finishOnKey", "#"), verb.number("numDigits", 0))
+        if not digits:
+            timeout = verb.number("timeout", 5)
+            if keys is None:
+                self._say(leg.who, "silent", f"presses nothing; the Gather times out after {timeout} s")
+            self.clock += timeout
+            if verb.flag("actionOnEmptyResult"):
+                return _Goto(action, method, {"Digits": ""})
+            return None
+        self.clock += len(digits) * 0.5
+        return _Goto(action, method, {"Digits": digits})
+
+    def _record(self, leg: Leg, verb: Verb, document: Document, result: CallResult) -> _Goto:
+        seconds = min(self.record_seconds, verb.number("maxLength", 3600))
+        if verb.flag("playBeep", default=True):
+            self._say(leg.who, "hears", "hears a beep")
+        sid = new_sid("RE")
+        result.recording_sids.append(sid)
+        started = _http_date()
+        self._recording_event(leg, verb, sid, "in-progress", 0, started, result)
+        self._say(leg.who, "speaks", f"speaks for {seconds} s (recorded as {sid})")
+        self.clock += seconds
+        if self.recordings is None:
+            self._problem(
+                "no fake Twilio is holding recordings: the app cannot fetch this one", result.errors
+            )
+        else:
+            self.recordings.put_recording(sid, recording_wav(seconds), leg.sid)
+        finish = verb.get("finishOnKey", "1234567890*#")
+        params = {
+            "RecordingUrl": self.recording_url(sid),
+            "RecordingSid": sid,
+            "RecordingDuration": str(seconds),
+        }
+        if finish:
+            key = "#" if "#" in finish else finish[0]
+            params["Digits"] = key
+            self._say(leg.who, "presses", f"presses {key} to finish recording")
+        action = urljoin(document.url, verb.get("action")) if verb.get("action") else document.url
+        return _Goto(
+            action,
+            verb.get("method", "POST"),
+            params,
+            after=lambda: self._recording_event(leg, verb, sid, "completed", seconds, started, result),
+        )
+
+    def recording_url(self, sid: str) -> str:
+        """Where Twilio says a recording is: no extension, under the REST API origin."""
+        return f"{self.api_base_url}/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{sid}"
+
+    def _recording_event(
+        self, leg: Leg, verb: Verb, sid: str, status: str, seconds: int, started: str, result: CallResult
+    ) -> None:
+        url = verb.get("recordingStatusCallback")
+        if not url or status not in verb.get("recordingStatusCallbackEvent", "completed").split():
+            return
+        params = {
+            "AccountSid": self.account_sid,
+            "CallSid": leg.sid,
+            "RecordingSid": sid,
+            "RecordingUrl": self.recording_url(sid),
+            "RecordingStatus": status,
+            "RecordingDuration": str(seconds) if status == "completed" else "-1",
+            "RecordingChannels": "1",
+            "RecordingSource": "RecordVerb",
+            "RecordingStartTime": started,
+            "ErrorCode": "0",
+        }
+        self._callback(verb.get("recordingStatusCallbackMethod", "POST"), url, params, result.errors)
+
+    def _dial(self, parent: Leg, verb: Verb, document: Document, result: CallResult) -> _Goto | None:
+        numbers = verb.children or [Verb("Number", {}, verb.text)]
+        if len(numbers) > 1:
+            self._problem("<Dial> with several <Number>s is not simulated", result.errors)
+        number = numbers[0]
+        caller_id = verb.get("callerId") or parent.from_
+        on_bridge = verb.flag("answerOnBridge")
+        timeout = verb.number("timeout", 30)
+        callee = self._callee
+        leg = Leg(
+            sid=new_sid("CA"),
+            from_=caller_id,
+            to=number.text,
+            direction="outbound-dial",
+            who=self.phonebook.name(number.text),
+            keypad=callee.keypad,
+            parent_sid=parent.sid,
+            status="queued",
+            status_callback=urljoin(document.url, number.get("statusCallback"))
+            if number.get("statusCallback")
+            else None,
+            status_events=frozenset(number.get("statusCallbackEvent", "completed").split()),
+            status_method=number.get("statusCallbackMethod", "POST"),
+        )
+        result.child_sids.append(leg.sid)
+        result.dialled.append(number.text)
+        result.displayed.append(caller_id)
+        shown = self.phonebook.show(caller_id)
+        owner = self.phonebook.labels.get(caller_id)
+        self._say(
+            "twilio",
+            "dials",
+            f"dials the {leg.who} ({self.phonebook.show(number.text)}), timeout {timeout} s"
+            + (", answerOnBridge" if on_bridge else ""),
+        )
+        leg.status = "initiated"
+        self._status_event(leg, "initiated", result)
+        leg.status = "ringing"
+        self._status_event(leg, "ringing", result)
+        self._say(
+            leg.who, "rings", f"phone rings; the display shows {shown}" + (f" ({owner})" if owner else "")
+        )
+        if on_bridge and not parent.answered:
+            self._say(parent.who, "hears", "hears ringing")
+        bridged = False
+        if callee.answers != "answer":
+            self.clock += timeout if callee.answers == "no-answer" else 1
+            leg.status = callee.answers
+            self._say(
+                leg.who,
+                "answers",
+                {"busy": "is busy", "failed": "cannot be reached"}.get(
+                    callee.answers, f"does not answer within {timeout} s"
+                ),
+            )
+            dial_status = callee.answers
+        else:
+            leg.answered_at = self.clock
+            leg.status = "in-progress"
+            self._say(leg.who, "answers", "answers")
+            self._status_event(leg, "answered", result)
+            end = _End("in-progress", "document-end")
+            if number.get("url"):
+                end = self._run(leg, urljoin(document.url, number.get("url")), Context.WHISPER, result)
+            if end.reason == "document-end":
+                bridged = True
+                self._bridge(parent, leg, verb, result)
+            else:
+                self._say(leg.who, "ends", f"the {leg.who}'s leg ends before the call is connected")
+            leg.status = "completed"
+            dial_status = "completed"
+        self._status_event(leg, "completed", result)
+        result.bridged = result.bridged or bridged
+        result.dial_status = dial_status
+        if not verb.get("action"):
+            return None
+        params = {
+            "DialCallStatus": dial_status,
+            "DialCallSid": leg.sid,
+            "DialCallDuration": str(self._duration(leg)),
+            "DialBridged": "true" if bridged else "false",
+        }
+        return _Goto(urljoin(document.url, verb.get("action")), verb.get("method", "POST"), params)
+
+    def _bridge(self, parent: Leg, leg: Leg, verb: Verb, result: CallResult) -> None:
+        if not parent.answered:
+            self._answer(parent, result)
+        talk = self._callee.talk_seconds
+        limit = verb.number("timeLimit", 14400)
+        self._say("twilio", "connected", f"connects the {parent.who} and the {leg.who}")
+        if talk > limit:
+            self.clock += limit
+            self._say("twilio", "ends", f"ends the call at its time limit of {limit} s")
+        else:
+            self.clock += talk
+            self._say(leg.who, "ends", f"hangs up after {talk} s of conversation")
+
+    # -- callbacks -------------------------------------------------------
+
+    def _status_event(self, leg: Leg, event: str, result: CallResult) -> None:
+        """Post a call-progress event if the leg asked for it, with the next SequenceNumber."""
+        if not leg.status_callback or event not in leg.status_events or event not in CALL_EVENTS:
+            return
+        params = {
+            **self._leg_params(leg),
+            "CallbackSource": "call-progress-events",
+            "SequenceNumber": str(leg.sequence),
+            "Timestamp": _http_date(),
+        }
+        leg.sequence += 1
+        if event == "completed":
+            duration = str(self._duration(leg))
+            params.update(CallDuration=duration, Duration=duration)
+        self._callback(leg.status_method, leg.status_callback, params, result.errors)
+
+    def _callback(self, method: str, url: str, params: dict[str, str], errors: list[str]) -> None:
+        answer = self._request(method, url, params, errors)
+        if answer is not None and not 200 <= answer.status < 300:
+            self._problem(f"callback {urlsplit(url).path} answered HTTP {answer.status}", errors)
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _leg_params(self, leg: Leg) -> dict[str, str]:
+        params = {
+            "CallSid": leg.sid,
+            "AccountSid": self.account_sid,
+            "From": leg.from_,
+            "To": leg.to,
+            "Caller": leg.from_,
+            "Called": leg.to,
+            "CallStatus": leg.status,
+            "Direction": leg.direction,
+            "ApiVersion": API_VERSION,
+        }
+        if leg.parent_sid:
+            params["ParentCallSid"] = leg.parent_sid
+        return params
+
+    def _request(self, method: str, url: str, params: dict[str, str], errors: list[str]) -> Answer | None:
+        try:
+            answer = self.transport.request(method, url, params)
+        except OutsideTheApp as exc:
+            self._problem(str(exc), errors)
+            return None
+        self._say("twilio", "request", f"{method} {urlsplit(url).path} -> {answer.status}")
+        if self.after_webhook is not None:
+            self.after_webhook()
+        return answer
+
+    def _document(
+        self, answer: Answer | None, url: str, context: Context, leg_sid: str, errors: list[str]
+    ) -> Document | None:
+        if answer is None:
+            return None
+        path = urlsplit(url).path
+        if answer.status != 200:
+            self._problem(f"{path} answered HTTP {answer.status} (Twilio error 11200)", errors)
+            return None
+        if answer.content_type not in XML_TYPES:
+            self._problem(f"{path} answered {answer.content_type or 'no content type'}, not XML", errors)
+            return None
+        xml = answer.body.decode("utf-8", errors="replace")
+        try:
+            verbs = parse_twiml(answer.body, context)
+        except TwimlRejected as exc:
+            self._problem(f"{path}: {exc} (Twilio error 12100)", errors)
+            return None
+        return Document(url, xml, verbs, context, leg_sid)
+
+    def _application_error(self, leg: Leg, url: str, context: Context, result: CallResult) -> _End:
+        """What Twilio does when a document cannot be fetched or played."""
+        if context is Context.CALL and self._fallback and url != self._fallback:
+            self._say("twilio", "note", "requests the number's fallback URL")
+            extra = {"ErrorCode": "11200", "ErrorUrl": url}
+            answer = self._request("POST", self._fallback, {**self._leg_params(leg), **extra}, result.errors)
+            document = self._document(answer, self._fallback, context, leg.sid, result.errors)
+            if document is not None:
+                result.documents.append(document)
+                step = self._execute(leg, document, context, result)
+                if isinstance(step, _End):
+                    return step
+                self._problem("the fallback document led elsewhere; not followed", result.errors)
+                return _End("completed", "error")
+        self._say(leg.who, "hears", f'hears "{TWILIO_APPLICATION_ERROR}"')
+        return _End("completed" if leg.answered else "failed", "error")
+
+    def _problem(self, message: str, errors: list[str]) -> None:
+        errors.append(message)
+        self._say("twilio", "error", f"ERROR: {message}")
+        if self.strict:
+            raise SimulationError(
+                message + "\n--- transcript so far ---\n" + self.transcript.render(verbose=True)
+            )
+
+    def _say(self, who: str, kind: str, text: str) -> None:
+        self.transcript.add(who, kind, text)
+
+    def _duration(self, leg: Leg) -> int:
+        return 0 if leg.answered_at is None else round(self.clock - leg.answered_at)
+
+    def _ending(self, leg: Leg, end: _End) -> str:
+        if end.reason == "reject":
+            return f"call ends: rejected ({end.status}), never answered"
+        if not leg.answered:
+            return f"call ends: {end.status}, never answered"
+        return f"call ends: {end.status} after {self._duration(leg)} s"
+
+
+def _collect(keys: str, finish_on_key: str, num_digits: int) -> str:
+    """The Digits Twilio reports for ``keys``: up to the finish key or numDigits."""
+    digits = ""
+    for key in keys:
+        if finish_on_key and key == finish_on_key:
+            break
+        digits += key
+        if num_digits and len(digits) >= num_digits:
+            break
+    return digits
+
+
+def _absolute(base: str, url: str) -> str | None:
+    return urljoin(base, url) if url else None
+
+
+def _http_date() -> str:
+    return format_datetime(datetime.now(UTC), usegmt=True)

@@ -1,0 +1,87 @@
+"""A readable record of a simulated call: who heard what, who pressed what.
+
+Transcripts are logs, so they follow the logging rule: a real number (a
+member's phone, a caller's) shows at most its last three digits. Only the
+service's own public numbers (Safety Numbers) are shown in full. Every
+number reaches a transcript through :meth:`Phonebook.show`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from callflows.phone import is_withheld, last_three
+
+# Seven or more keys in a row is a number being keyed in (a masked-call
+# destination): only its last three digits may be written down.
+_KEYED_NUMBER = re.compile(r"[0-9]{7,}")
+
+
+@dataclass
+class Phonebook:
+    """Names the numbers of a simulation; decides how each one is shown."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    public: set[str] = field(default_factory=set)
+
+    def name(self, number: str) -> str:
+        """Who owns ``number``: ``"member"``, ``"caller"``, or a masked number."""
+        return self.labels.get(number) or self.show(number)
+
+    def show(self, number: str) -> str:
+        """A Safety Number in full; anything else as ``…123``; withheld as such."""
+        if is_withheld(number):
+            return "a withheld number"
+        if number in self.public:
+            return number
+        return "…" + last_three(number)
+
+    def keys(self, keys: str) -> str:
+        """Keys as pressed, with a keyed-in phone number cut to its last three digits."""
+        return _KEYED_NUMBER.sub(lambda m: "(a number ending " + m.group(0)[-3:] + ")", keys)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One transcript line: ``who`` did ``what``; ``kind`` sorts lines for tests."""
+
+    who: str
+    kind: str  # dials | hears | presses | rings | answers | connected | ends | request | error | note
+    text: str
+
+    def render(self) -> str:
+        return f"{self.who:>10}  {self.text}"
+
+
+@dataclass
+class Transcript:
+    """The lines of one or more simulated calls, in order."""
+
+    lines: list[Line] = field(default_factory=list)
+
+    def add(self, who: str, kind: str, text: str) -> None:
+        self.lines.append(Line(who, kind, text))
+
+    def of(self, who: str | None = None, kind: str | None = None) -> list[str]:
+        """The texts of the lines by ``who`` and/or of ``kind``."""
+        return [
+            line.text
+            for line in self.lines
+            if (who is None or line.who == who) and (kind is None or line.kind == kind)
+        ]
+
+    def heard(self, who: str) -> str:
+        """Everything ``who`` heard, as one string (for "did they hear X" checks)."""
+        return " ".join(self.of(who, "hears"))
+
+    def render(self, verbose: bool = False) -> str:
+        """Human-readable text; ``verbose`` adds the webhook requests."""
+        return "\n".join(line.render() for line in self.lines if verbose or line.kind != "request")
+
+    def extend(self, lines: Iterable[Line]) -> None:
+        self.lines.extend(lines)
+
+    def __str__(self) -> str:
+        return self.render()
