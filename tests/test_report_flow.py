@@ -1,0 +1,256 @@
+"""Incident reports from the member menu: the report row, the recording,
+police consent, and the recording callback that queues ingestion once."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import RecordingState, Report
+from tests.menu_helpers import (
+    MENU,
+    add_inbound_call,
+    gather,
+    jobs,
+    log_in,
+    new_sid,
+    post,
+    press,
+    said,
+    seed,
+    url,
+    vault,
+)
+from tests.voice_helpers import parse_twiml, post_twilio, verbs
+
+RECORDING_URL = "https://api.twilio.com/2010-04-01/Accounts/ACtest/Recordings/RE0123"
+
+
+def start_report(client, sid: str):  # type: ignore[no-untyped-def]
+    log_in(client, sid)
+    return press(client, sid, "2")
+
+
+def the_report(db, sid: str) -> Report:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        return session.scalars(select(Report).where(Report.report_call_sid == sid)).one()
+
+
+def recording_callback(client, report_id: int, call_sid: str, **form: str):  # type: ignore[no-untyped-def]
+    fields = {
+        "AccountSid": "ACtest00000000000000000000000000000",
+        "CallSid": call_sid,
+        "RecordingSid": "RE" + "1" * 32,
+        "RecordingUrl": RECORDING_URL,
+        "RecordingStatus": "completed",
+        "RecordingDuration": "42",
+        "RecordingChannels": "1",
+        "RecordingSource": "RecordVerb",
+    }
+    fields.update(form)
+    return post_twilio(client, f"{MENU}/recording", fields, query=f"report={report_id}")
+
+
+def test_option_2_records_with_a_status_callback(app, db, client):
+    member_id = seed(app, db)
+    sid = new_sid()
+    root = start_report(client, sid)
+    # The report row exists at once, before anything is recorded.
+    report = the_report(db, sid)
+    assert report.member_id == member_id
+    assert report.recording_sid is None and report.police_consent is None
+    assert verbs(root) == ["Say", "Record", "Say", "Hangup"]
+    record = root.find("Record")
+    settings = app.extensions["safety"].settings
+    assert record.get("maxLength") == str(settings.record_max_seconds)
+    assert record.get("playBeep") == "true"
+    assert record.get("action") == url(f"{MENU}/consent", f"report={report.id}")
+    assert record.get("recordingStatusCallback") == url(f"{MENU}/recording", f"report={report.id}")
+    assert record.get("recordingStatusCallbackEvent") == "completed"
+
+
+def test_report_is_linked_to_the_last_inbound_caller(app, db, client):
+    member_id = seed(app, db)
+    add_inbound_call(app, db, member_id, "+447400111222")
+    last = add_inbound_call(app, db, member_id, "+447400654321")
+    add_inbound_call(app, db, member_id, "+447400999888", blocked=True)  # rejected: never reached them
+    sid = new_sid()
+    start_report(client, sid)
+    report = the_report(db, sid)
+    assert report.call_id == last
+    assert report.caller_index == vault(app).index("+447400654321")
+
+
+def test_report_links_a_withheld_last_caller_by_call_only(app, db, client):
+    member_id = seed(app, db)
+    last = add_inbound_call(app, db, member_id, None)
+    sid = new_sid()
+    start_report(client, sid)
+    report = the_report(db, sid)
+    assert (report.call_id, report.caller_index) == (last, None)
+
+
+def test_report_without_any_caller(app, db, client):
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    assert (the_report(db, sid).call_id, the_report(db, sid).caller_index) == (None, None)
+
+
+def test_pressing_2_again_in_the_same_call_keeps_one_report(app, db, client):
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    press(client, sid, "2")
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Report)) == 1
+
+
+@pytest.mark.parametrize(("digits", "consent"), [("1", True), ("2", False), ("", False), ("7", False)])
+def test_consent_question_and_answer(app, db, client, digits, consent):
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    report_id = the_report(db, sid).id
+    root = post(
+        client,
+        "consent",
+        sid,
+        query=f"report={report_id}",
+        RecordingUrl=RECORDING_URL,
+        RecordingDuration="42",
+        Digits="#",
+    )
+    g = gather(root)
+    assert g.get("numDigits") == "1"
+    assert "anonymous version go to the police" in said(g)
+    answer = url(f"{MENU}/consent-answer", f"report={report_id}")
+    assert g.get("action") == answer
+    # Silence reaches the same URL and means no.
+    assert root.find("Redirect").text == answer
+    root = post(client, "consent-answer", sid, query=f"report={report_id}", Digits=digits)
+    assert verbs(root) == ["Say", "Hangup"]
+    assert "Your report has been passed to a caseworker" in said(root)
+    assert the_report(db, sid).police_consent is consent
+
+
+def test_consent_steps_of_another_call_or_report_are_refused(app, db, client):
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    report_id = the_report(db, sid).id
+    other = new_sid()
+    log_in(client, other)  # authenticated, but not the reporting call
+    for step in ("consent", "consent-answer"):
+        root = post(client, step, other, query=f"report={report_id}", Digits="1")
+        assert verbs(root) == ["Say", "Hangup"] and "not available" in said(root)
+        root = post(client, step, sid, query="report=999999", Digits="1")
+        assert "not available" in said(root)
+    assert the_report(db, sid).police_consent is None
+
+
+def test_recording_callback_stores_the_sid_and_queues_ingestion_once(app, db, client, redis, caplog):
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    report_id = the_report(db, sid).id
+    recording_sid = "RE" + "1" * 32
+    caplog.set_level(logging.DEBUG)
+    for _ in range(3):  # Twilio may deliver the callback more than once
+        response = recording_callback(client, report_id, sid)
+        assert verbs(parse_twiml(response)) == []
+    report = the_report(db, sid)
+    assert report.recording_sid == recording_sid
+    assert report.recording_state == RecordingState.AWAITED
+    assert jobs(redis) == [("worker.recordings.ingest_recording", (report_id, recording_sid))]
+    assert RECORDING_URL not in caplog.text and "RE0123" not in caplog.text
+
+
+def test_recording_callback_with_another_recording_does_not_replace_the_first(app, db, client, redis):
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    report_id = the_report(db, sid).id
+    recording_callback(client, report_id, sid)
+    recording_callback(client, report_id, sid, RecordingSid="RE" + "2" * 32)
+    assert the_report(db, sid).recording_sid == "RE" + "1" * 32
+    assert len(jobs(redis)) == 1
+
+
+def test_a_recording_of_one_report_cannot_be_attached_to_another(app, db, client, redis):
+    seed(app, db)
+    first, second = new_sid(), new_sid()
+    start_report(client, first)
+    start_report(client, second)
+    recording_callback(client, the_report(db, first).id, first)
+    response = recording_callback(client, the_report(db, second).id, second)
+    assert response.status_code == 200
+    assert the_report(db, second).recording_sid is None
+    assert len(jobs(redis)) == 1
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"RecordingStatus": "in-progress"},
+        {"RecordingSid": ""},
+        {"CallSid": "CA" + "9" * 32},  # not the reporting call
+    ],
+)
+def test_recording_callback_that_is_not_a_completed_recording_of_this_call(app, db, client, redis, form):
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    report_id = the_report(db, sid).id
+    response = recording_callback(client, report_id, sid, **form)
+    assert verbs(parse_twiml(response)) == []
+    assert the_report(db, sid).recording_sid is None
+    assert jobs(redis) == []
+
+
+def test_a_failed_recording_is_visible_on_the_report(app, db, client, redis):
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    recording_callback(client, the_report(db, sid).id, sid, RecordingStatus="failed")
+    report = the_report(db, sid)
+    assert report.recording_state == RecordingState.FAILED and report.recording_sid is None
+    assert jobs(redis) == []
+
+
+def test_recording_callback_needs_a_signature(app, db, client, redis):
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    report_id = the_report(db, sid).id
+    response = post_twilio(
+        client,
+        f"{MENU}/recording",
+        {"CallSid": sid, "RecordingSid": "RE" + "1" * 32, "RecordingStatus": "completed"},
+        query=f"report={report_id}",
+        headers={"X-Twilio-Signature": "forged"},
+    )
+    assert response.status_code == 403
+    assert the_report(db, sid).recording_sid is None
+    assert jobs(redis) == []
+
+
+def test_recording_callback_without_redis_goes_to_the_outbox(db, tmp_path):
+    """Redis down: the ingestion job waits in the outbox instead of being lost."""
+    from ivr import create_app
+    from storage.models import OutboxEntry
+    from tests.conftest import base_config
+
+    app = create_app({**base_config(tmp_path, REDIS_URL="redis://127.0.0.1:1/0"), "database": db})
+    client = app.test_client()
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    report_id = the_report(db, sid).id
+    assert recording_callback(client, report_id, sid).status_code == 200
+    with db.session() as session:
+        entry = session.scalars(select(OutboxEntry)).one()
+        assert entry.job_name == "ingest_recording"
+        assert entry.args == {"args": [report_id, "RE" + "1" * 32]}
