@@ -23,10 +23,15 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def signed_url() -> str:
-    """The URL Twilio requested, as it signed it."""
+    """The URL Twilio requested, as it signed it.
+
+    ``script_root`` is included because :func:`ivr.twiml.external_url` builds
+    the URLs Twilio is given with ``url_for``, which includes it: when the app
+    is mounted under a prefix (``SCRIPT_NAME``), both sides must agree.
+    """
     base = current_app.extensions["safety"].settings.public_base_url
     query = request.query_string.decode("latin-1")
-    return base + request.path + (f"?{query}" if query else "")
+    return base + request.script_root + request.path + (f"?{query}" if query else "")
 
 
 def raw_form() -> MultiDict[str, str]:
