@@ -58,6 +58,17 @@ class Settings:
     call_log_retention_days: int = 90
     caller_number_retention_days: int = 30
     report_retention_days: int = 365
+    # Staff notifications (worker/mail.py). No SMTP_HOST: mail is appended
+    # to MAIL_LOG_PATH (instance/mail.log) instead of being sent.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "safety-number@localhost"
+    mail_log_path: str = ""
+    # Origin of the staff console in notification links; PUBLIC_BASE_URL if unset.
+    staff_console_url: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -85,6 +96,14 @@ _ENV: dict[str, tuple[str, Any]] = {
     "CALL_LOG_RETENTION_DAYS": ("call_log_retention_days", int),
     "CALLER_NUMBER_RETENTION_DAYS": ("caller_number_retention_days", int),
     "REPORT_RETENTION_DAYS": ("report_retention_days", int),
+    "SMTP_HOST": ("smtp_host", str),
+    "SMTP_PORT": ("smtp_port", int),
+    "SMTP_USER": ("smtp_user", str),
+    "SMTP_PASSWORD": ("smtp_password", str),
+    "SMTP_STARTTLS": ("smtp_starttls", lambda v: v.strip().lower() not in ("0", "false", "no", "off")),
+    "MAIL_FROM": ("mail_from", str),
+    "MAIL_LOG_PATH": ("mail_log_path", str),
+    "STAFF_CONSOLE_URL": ("staff_console_url", lambda v: v.rstrip("/")),
 }
 
 
@@ -130,6 +149,10 @@ def load_settings(
         settings = replace(settings, database_url=f"sqlite:///{instance / 'safety.db'}")
     if not settings.recordings_path:
         settings = replace(settings, recordings_path=str(instance / "recordings"))
+    if not settings.mail_log_path:
+        settings = replace(settings, mail_log_path=str(instance / "mail.log"))
+    if not settings.staff_console_url:
+        settings = replace(settings, staff_console_url=settings.public_base_url)
     return settings
 
 

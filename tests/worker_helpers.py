@@ -7,11 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
-
 from ivr.settings import load_settings
 from storage.db import Database, make_engine
-from storage.models import Call, CallEvent, Member, OutboxEntry, Report, SafetyNumber, Staff
+from storage.models import Report, Staff
 from tests.conftest import base_config
 from worker import services as worker_services
 from worker.services import Services, build_services
@@ -38,13 +36,6 @@ def committing_database(pg_url: str, pool_size: int = 5) -> Database:
     return Database(pg_url, engine=make_engine(pg_url, pool_size=pool_size, max_overflow=0))
 
 
-def wipe(db: Database) -> None:
-    """Delete every row the worker tests may have committed, children first."""
-    with db.session() as s:
-        for model in (CallEvent, Report, Call, OutboxEntry, SafetyNumber, Member, Staff):
-            s.execute(delete(model))
-
-
 def seed_member(db: Database, name: str = "Ruby", phone: str = "+447700900123") -> tuple[int, int]:
     """An active member with a Safety Number: (member_id, safety_number_id)."""
     from storage import repositories as repo
@@ -55,3 +46,34 @@ def seed_member(db: Database, name: str = "Ruby", phone: str = "+447700900123") 
         repo.add_numbers(s, [line_e164])
         member, line = repo.enrol_member(s, services.vault, name=name, phone_e164=phone, pin="4821")
         return member.id, line.id
+
+
+def wav_bytes(seconds: int = 1, rate: int = 8000) -> bytes:
+    """A silent mono 16-bit WAV of ``seconds``."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(b"\x00\x00" * rate * seconds)
+    return buffer.getvalue()
+
+
+def add_staff(db: Database, email: str, role: str = "caseworker", active: bool = True) -> int:
+    """Staff with a placeholder hash (no Argon2 cost: these tests never sign in)."""
+    with db.session() as s:
+        staff = Staff(email=email, password_hash="x", role=role, active=active)
+        s.add(staff)
+        s.flush()
+        return staff.id
+
+
+def add_report(db: Database, member_id: int | None, recording_sid: str | None = None, **fields: Any) -> int:
+    with db.session() as s:
+        report = Report(member_id=member_id, recording_sid=recording_sid, **fields)
+        s.add(report)
+        s.flush()
+        return report.id

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 
 from storage.db import Database
 from storage.models import OutboxEntry
@@ -38,6 +38,8 @@ JOBS: dict[str, str] = {
     "apply_retention": "worker.retention.apply_retention",
 }
 JobArg = str | int | None
+# Marks work that RQ gave up on as failed where staff can see it.
+FAILURE_CALLBACK = "worker.jobs.job_failed"
 
 
 class JobQueue(Protocol):
@@ -98,6 +100,8 @@ class RedisQueue:
             *args,
             retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
             failure_ttl=30 * 86400,
+            # Runs on every failed attempt; acts once no retry is left.
+            on_failure=Callback(FAILURE_CALLBACK),
         )
 
 

@@ -71,16 +71,17 @@ class _Faults:
 
     fail: int = 0
     fail_status: int = 500
+    fail_method: str | None = None
     stall: int = 0
     stall_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take(self) -> tuple[int | None, float]:
+    def take(self, method: str) -> tuple[int | None, float]:
         with self.lock:
             if self.stall:
                 self.stall -= 1
                 return None, self.stall_seconds
-            if self.fail:
+            if self.fail and self.fail_method in (None, method):
                 self.fail -= 1
                 return self.fail_status, 0.0
         return None, 0.0
@@ -176,10 +177,10 @@ class FakeTwilio:
         """Numbers offered by AvailablePhoneNumbers/GB/Local for ``area_code``."""
         self.available.setdefault(area_code, []).extend(numbers)
 
-    def fail_next(self, count: int, status: int = 500) -> None:
-        """Answer the next ``count`` requests with ``status`` (after auth)."""
+    def fail_next(self, count: int, status: int = 500, method: str | None = None) -> None:
+        """Answer the next ``count`` requests (of ``method`` only, if given) with ``status``."""
         with self._faults.lock:
-            self._faults.fail, self._faults.fail_status = count, status
+            self._faults.fail, self._faults.fail_status, self._faults.fail_method = count, status, method
 
     def stall_next(self, count: int, seconds: float) -> None:
         """Sleep ``seconds`` before answering the next ``count`` requests (client timeouts)."""
@@ -290,7 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
             entry.status = 401
             self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
             return
-        fail_status, stall = fake._faults.take()
+        fail_status, stall = fake._faults.take(method)
         if stall:
             time.sleep(stall)
         if fail_status:

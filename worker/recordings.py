@@ -1,0 +1,127 @@
+"""Recording ingestion: download from Twilio, encrypt, store, verify, delete at Twilio.
+
+Idempotent by RecordingSid, whatever step a previous run died in:
+
+- the stored file is named after the RecordingSid, written atomically, so a
+  re-run overwrites the same file and never makes a second one;
+- the report row is only marked ``stored`` after the file has been read
+  back and its hash checked, and a report already ``stored`` with its file
+  present skips the download;
+- deleting at Twilio comes last and treats "already gone" as done.
+
+Transient failures (Twilio 5xx or timeouts, a bad read-back) raise, so RQ
+retries with the backoff set in worker/queue.py. A recording Twilio no
+longer has (404), or the last retry failing, marks the report ``failed``
+with a plain reason staff see in the console; the report is handed off
+either way so it never sits unseen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import wave
+
+from sqlalchemy.orm import Session
+
+from callflows.errors import RecordingCorrupted, TwilioResourceGone, TwilioUnavailable
+from storage.models import RecordingState, Report
+from worker import services
+from worker.services import Services, recording_store
+from worker.twilio_adapter import TwilioAdapter
+
+log = logging.getLogger(__name__)
+
+GONE_AT_TWILIO = "Twilio no longer has this recording; it could not be downloaded."
+GAVE_UP = "The recording could not be downloaded and stored after several attempts."
+
+
+def ingest_recording(report_id: int, recording_sid: str) -> None:
+    """Job "ingest_recording": store a report's recording encrypted, then delete it at Twilio."""
+    svc = services.current()
+    report_id = int(report_id)
+    adapter = TwilioAdapter.from_settings(svc.settings)
+    store = recording_store(svc)
+
+    with svc.db.session() as session:
+        report = _report(session, report_id, recording_sid)
+        if report is None:
+            return
+        state, path = report.recording_state, report.recording_path
+        if state == RecordingState.AWAITED and report.recording_sid is None:
+            report.recording_sid = recording_sid
+    if state == RecordingState.DELETED:
+        return  # retention already removed it
+    already_stored = state == RecordingState.STORED and path is not None and store.exists(path)
+
+    if not already_stored:
+        try:
+            audio = adapter.fetch_recording(recording_sid)
+        except TwilioResourceGone:
+            mark_failed(svc, report_id, recording_sid, GONE_AT_TWILIO)
+            return
+        key = store.put(recording_sid, audio)
+        if hashlib.sha256(store.get(key)).digest() != hashlib.sha256(audio).digest():
+            raise RecordingCorrupted(f"report {report_id}: stored recording does not read back")
+        seconds = _wav_seconds(audio)
+        if seconds is None:
+            seconds = _twilio_seconds(adapter, recording_sid)
+        with svc.db.session() as session:
+            report = _report(session, report_id, recording_sid)
+            if report is None:
+                store.delete(key)  # the report went away meanwhile: keep nothing
+                return
+            report.recording_state = RecordingState.STORED
+            report.recording_path = key
+            report.recording_seconds = seconds if seconds is not None else report.recording_seconds
+            report.recording_error = None
+        log.info("report %d: recording stored encrypted", report_id)
+
+    adapter.delete_recording(recording_sid)
+    svc.queue.enqueue("assign_report", report_id)
+
+
+def _report(session: Session, report_id: int, recording_sid: str) -> Report | None:
+    """The report, locked, if this recording is (or may become) its recording."""
+    report = session.get(Report, report_id, with_for_update=True)
+    if report is None:
+        log.warning("report %d: gone before its recording was ingested", report_id)
+        return None
+    if report.recording_sid not in (None, recording_sid):
+        log.warning("report %d: a different recording is attached; job ignored", report_id)
+        return None
+    return report
+
+
+def mark_failed(svc: Services, report_id: int, recording_sid: str, reason: str) -> None:
+    """Make a permanent failure visible on the report and hand the report off."""
+    with svc.db.session() as session:
+        report = _report(session, report_id, recording_sid)
+        if report is None or report.recording_state in (RecordingState.STORED, RecordingState.DELETED):
+            return
+        report.recording_state = RecordingState.FAILED
+        report.recording_error = reason
+    log.warning("report %d: recording failed permanently", report_id)
+    svc.queue.enqueue("assign_report", report_id)
+
+
+def on_final_failure(report_id: int, recording_sid: str) -> None:
+    """Called by worker.jobs when RQ gives up on an ingestion job."""
+    mark_failed(services.current(), int(report_id), recording_sid, GAVE_UP)
+
+
+def _wav_seconds(audio: bytes) -> int | None:
+    try:
+        with wave.open(io.BytesIO(audio)) as wav:
+            rate = wav.getframerate()
+            return round(wav.getnframes() / rate) if rate else None
+    except (wave.Error, EOFError):
+        return None
+
+
+def _twilio_seconds(adapter: TwilioAdapter, recording_sid: str) -> int | None:
+    try:
+        return adapter.recording_seconds(recording_sid)
+    except (TwilioUnavailable, TwilioResourceGone):
+        return None  # the duration is nice to have; the audio is what matters
