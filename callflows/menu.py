@@ -12,12 +12,10 @@ from dataclasses import dataclass
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from callflows.inbound import line_unavailable
+from callflows.prompts import category_words, say, spoken_digits
 from callflows.sanitise import sanitise_summary
 
-VOICE = "Polly.Amy"
-LANGUAGE = "en-GB"
-
-NOT_AVAILABLE = "Sorry, this number is not available. Goodbye."
 ENTER_PIN = "Please enter your PIN, then press hash."
 WRONG_PIN = "That PIN is not right."
 NO_PIN = "No PIN was entered. Goodbye."
@@ -43,16 +41,6 @@ ENTER_DESTINATION = "Please key the number you want to call, then press hash."
 NO_DESTINATION = "No number was entered."
 DAILY_LIMIT = "You have reached today's limit for calls from your Safety Number. Please try again tomorrow."
 CALL_ENDED = "Your call has ended. Goodbye."
-
-
-def say(response: VoiceResponse, text: str) -> None:
-    """Speak ``text`` in the service's one voice."""
-    response.say(text, voice=VOICE, language=LANGUAGE)
-
-
-def spoken_digits(digits: str) -> str:
-    """``"123"`` -> ``"1 2 3"``: read as digits, not as a hundred and twenty-three."""
-    return " ".join(digits)
 
 
 def gather_keys(
@@ -81,7 +69,7 @@ def gather_keys(
         **options,
     ) as gather:
         for text in prompts:
-            gather.say(text, voice=VOICE, language=LANGUAGE)
+            say(gather, text)
     if action_on_empty:
         response.redirect(action, method="POST")
 
@@ -96,8 +84,9 @@ def goodbye(*sentences: str) -> VoiceResponse:
 
 
 def not_available() -> VoiceResponse:
-    """The neutral answer to anything that is not a member on their own line."""
-    return goodbye(NOT_AVAILABLE)
+    """The neutral answer to anything that is not a member on their own line
+    (or a step that did not pass the PIN): byte-identical to a dead line's."""
+    return line_unavailable()
 
 
 def menu_locked() -> VoiceResponse:
@@ -147,7 +136,7 @@ def warnings_read_out(warnings: Sequence[SpokenWarning]) -> list[str]:
     count = len(warnings)
     sentences = [f"There {'is' if count == 1 else 'are'} {count} current warning{'' if count == 1 else 's'}."]
     for n, warning in enumerate(warnings, start=1):
-        category = warning.category.replace("-", " ")
+        category = category_words(warning.category)
         # Summaries are sanitised when written; again here because they are
         # about to be spoken and a number must never be read out.
         summary = sanitise_summary(warning.summary)

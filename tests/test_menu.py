@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from callflows import prompts
 from storage import repositories as repo
 from storage.models import (
     Block,
@@ -39,7 +40,7 @@ from tests.menu_helpers import (
 )
 from tests.voice_helpers import post_twilio, verbs
 
-NEUTRAL = "Sorry, this number is not available. Goodbye."
+NEUTRAL = prompts.LINE_UNAVAILABLE
 
 
 def assert_neutral_hangup(root) -> None:  # type: ignore[no-untyped-def]
@@ -410,3 +411,13 @@ def test_cancel_without_confirmation_keeps_the_member(app, db, client, second):
     assert "has not been cancelled" in said(root)
     assert_menu(root)
     assert member(db, member_id).status == MemberStatus.ACTIVE
+
+
+def test_the_neutral_answer_is_the_dead_line_answer_byte_for_byte(app, db, client):
+    seed(app, db)
+    dead = post_twilio(
+        client, "/voice/incoming", {"CallSid": new_sid(), "From": "+447400654321", "To": "+442079460999"}
+    )
+    menu = post_twilio(client, f"{MENU}/options", {"CallSid": new_sid(), "From": MEMBER_PHONE, "To": LINE})
+    assert dead.status_code == menu.status_code == 200
+    assert dead.get_data() == menu.get_data()
