@@ -45,6 +45,7 @@ class InboundLookup:
             self.member is not None
             and self.line.status == LineStatus.ASSIGNED
             and self.member.status == MemberStatus.ACTIVE
+            and self.member.phone_encrypted is not None
         )
 
 
