@@ -1,0 +1,66 @@
+"""The signed-in user's own account: role, and (for admins) the TOTP second factor."""
+
+from __future__ import annotations
+
+import pyotp
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from ivr.staff.auth import totp_ok
+from ivr.staff.blueprint import bp
+from ivr.staff.common import audit, db, require_admin, services, viewer
+
+ISSUER = "Safety Number staff"
+
+
+@bp.route("/account")
+def account() -> str:
+    """Who is signed in, and whether a TOTP code is asked at sign-in."""
+    staff = viewer()
+    pending = session.get("totp_pending")
+    uri = pyotp.TOTP(pending).provisioning_uri(name=staff.email, issuer_name=ISSUER) if pending else None
+    return render_template("staff/account.html", staff=staff, pending=pending, uri=uri)
+
+
+@bp.route("/account/totp/start", methods=["POST"])
+def totp_start() -> Response:
+    """Make a new TOTP secret to show once; it is kept only after a correct code."""
+    staff = require_admin()
+    if staff.totp_secret_encrypted:
+        abort(400)
+    session["totp_pending"] = pyotp.random_base32()
+    return redirect(url_for("staff.account"))
+
+
+@bp.route("/account/totp/confirm", methods=["POST"])
+def totp_confirm() -> Response | tuple[str, int]:
+    """Turn TOTP on once the authenticator app shows a matching code."""
+    staff = require_admin()
+    pending = session.get("totp_pending")
+    if not isinstance(pending, str):
+        return redirect(url_for("staff.account"))
+    encrypted = services().vault.cipher.encrypt(pending)
+    if not totp_ok(encrypted, request.form.get("code", "")):
+        flash("That code did not match. Check the clock of your phone and try again.")
+        return redirect(url_for("staff.account"))
+    staff.totp_secret_encrypted = encrypted
+    session.pop("totp_pending", None)
+    audit("totp.enable", "staff", staff.id)
+    db().commit()
+    flash("Two-step sign-in is on: you will be asked for a code at every sign-in.")
+    return redirect(url_for("staff.account"))
+
+
+@bp.route("/account/totp/disable", methods=["POST"])
+def totp_disable() -> Response:
+    """Turn TOTP off; needs a current code, so a stolen session alone cannot."""
+    staff = require_admin()
+    code = request.form.get("code", "")
+    if not staff.totp_secret_encrypted or not totp_ok(staff.totp_secret_encrypted, code):
+        flash("That code did not match; two-step sign-in stays on.")
+        return redirect(url_for("staff.account"))
+    staff.totp_secret_encrypted = None
+    audit("totp.disable", "staff", staff.id)
+    db().commit()
+    flash("Two-step sign-in is off.")
+    return redirect(url_for("staff.account"))

@@ -1,0 +1,84 @@
+"""Small helpers every staff view shares: services, settings, audit, paging."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import abort, current_app, g
+from sqlalchemy.orm import Session
+
+from ivr import requestdb
+from storage import repositories as repo
+from storage.models import Staff, StaffRole
+from worker.services import Services
+
+PAGE_SIZE = 50
+
+# Console settings: a create_app override (tests) wins over the environment.
+_DEFAULTS = {
+    "STAFF_IDLE_MINUTES": 30,
+    "STAFF_MAX_FAILED_LOGINS": 5,
+    "STAFF_LOCKOUT_MINUTES": 15,
+    "STAFF_IP_FAILURES_PER_15_MIN": 20,
+    "NUMBER_QUARANTINE_DAYS": 30,
+}
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["safety"]
+    return found
+
+
+def db() -> Session:
+    return requestdb.session()
+
+
+def setting(name: str) -> int:
+    """A console setting (see ``_DEFAULTS``) as an int."""
+    extra = services().settings.extra
+    raw: Any = extra.get(name, os.environ.get(name, _DEFAULTS[name]))
+    return int(raw)
+
+
+def viewer() -> Staff:
+    """The signed-in staff member (the sign-in hook guarantees one)."""
+    staff: Staff | None = g.get("staff")
+    if staff is None:
+        abort(401)
+    return staff
+
+
+def is_admin() -> bool:
+    staff: Staff | None = g.get("staff")
+    return staff is not None and staff.role == StaffRole.ADMIN
+
+
+def require_admin() -> Staff:
+    """The viewer, or a 403 page for anyone who is not an admin."""
+    staff = viewer()
+    if staff.role != StaffRole.ADMIN:
+        abort(403)
+    return staff
+
+
+def audit(
+    action: str, target_type: str | None = None, target_id: int | None = None, detail: str = ""
+) -> None:
+    """Write one audit entry by the viewer (or nobody, before sign-in)."""
+    staff: Staff | None = g.get("staff")
+    repo.audit(
+        db(),
+        action,
+        staff_id=staff.id if staff is not None else None,
+        target_type=target_type,
+        target_id=target_id,
+        detail=detail or None,
+    )
+
+
+def int_arg(value: str | None) -> int | None:
+    """A positive int from a query string, or None for anything else."""
+    if value is None or not value.isdigit() or len(value) > 12:
+        return None
+    return int(value)

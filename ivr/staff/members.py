@@ -1,0 +1,179 @@
+"""Members (admin): enrol, cancel, reset PIN, preferences.
+
+A member's real number is never shown back: the console decrypts it only to
+compute its last three digits. A PIN is shown once, on the page answering the
+form that set it (that response is never cached), and never again.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from callflows.errors import DuplicateMember, InvalidPhoneNumber, NumberPoolEmpty, PinTooShort, WithheldNumber
+from callflows.phone import last_three, normalise
+from ivr.staff.blueprint import bp
+from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin, services
+from storage import repositories as repo
+from storage.hashing import hash_secret
+from storage.models import CallerIdShown, Greeting, Member, MemberStatus, SafetyNumber
+
+
+def new_pin() -> str:
+    """A random PIN two digits longer than the minimum."""
+    length = services().settings.pin_min_length + 2
+    return "".join(secrets.choice("0123456789") for _ in range(length))
+
+
+def phone_last3(member: Member) -> str | None:
+    """The last three digits of the member's phone (decrypted only for this)."""
+    if not member.phone_encrypted:
+        return None
+    return last_three(services().vault.reveal(member.phone_encrypted))
+
+
+@bp.route("/members")
+def members_list() -> str:
+    """Members by id, with Safety Number and status; never the real number."""
+    require_admin()
+    offset = int_arg(request.args.get("offset")) or 0
+    rows = (
+        db()
+        .execute(
+            select(Member, SafetyNumber.e164)
+            .outerjoin(SafetyNumber, SafetyNumber.member_id == Member.id)
+            .order_by(Member.id.desc())
+            .offset(offset)
+            .limit(PAGE_SIZE + 1)
+        )
+        .all()
+    )
+    total = db().scalar(select(func.count()).select_from(Member)) or 0
+    return render_template(
+        "staff/members.html",
+        rows=[(m, n, phone_last3(m)) for m, n in rows[:PAGE_SIZE]],
+        total=total,
+        next_offset=offset + PAGE_SIZE if len(rows) > PAGE_SIZE else None,
+        prev_offset=max(offset - PAGE_SIZE, 0) if offset else None,
+    )
+
+
+@bp.route("/members/new", methods=["GET", "POST"])
+def member_new() -> str | tuple[str, int]:
+    """Enrol a member: assigns a free Safety Number and shows the PIN once."""
+    require_admin()
+    if request.method == "GET":
+        return render_template("staff/member_new.html", form={}, error=None)
+    form = {"name": request.form.get("name", ""), "phone": request.form.get("phone", "")}
+    pin = request.form.get("pin", "").strip() or new_pin()
+    svc = services()
+    try:
+        phone = normalise(form["phone"], svc.settings.default_region)
+        member, line = repo.enrol_member(
+            db(),
+            svc.vault,
+            name=form["name"],
+            phone_e164=phone,
+            pin=pin,
+            pin_min_length=svc.settings.pin_min_length,
+        )
+    except (InvalidPhoneNumber, WithheldNumber):
+        error = "That is not a valid phone number."
+    except (DuplicateMember, NumberPoolEmpty, PinTooShort, ValueError) as exc:
+        error = str(exc).capitalize() + "."
+    else:
+        audit("member.enrol", "member", member.id)
+        db().commit()
+        return render_template("staff/pin_shown.html", member=member, line=line.e164, pin=pin, enrolled=True)
+    db().rollback()
+    return render_template("staff/member_new.html", form={"name": form["name"]}, error=error), 400
+
+
+def _member(member_id: int) -> Member:
+    member = db().get(Member, member_id)
+    if member is None:
+        abort(404)
+    return member
+
+
+def _active(member_id: int) -> Member:
+    member = _member(member_id)
+    if member.status != MemberStatus.ACTIVE:
+        abort(409)
+    return member
+
+
+@bp.route("/members/<int:member_id>")
+def member_page(member_id: int) -> str:
+    """One member: Safety Number, preferences, PIN reset, cancellation."""
+    require_admin()
+    member = _member(member_id)
+    line = db().scalars(select(SafetyNumber).where(SafetyNumber.member_id == member.id)).first()
+    return render_template(
+        "staff/member.html",
+        member=member,
+        line=line,
+        last3=phone_last3(member),
+        greetings=list(Greeting),
+        caller_ids=list(CallerIdShown),
+    )
+
+
+@bp.route("/members/<int:member_id>/preferences", methods=["POST"])
+def member_preferences(member_id: int) -> Response:
+    """Greeting, whether withheld callers get through, which caller ID the member sees."""
+    require_admin()
+    member = _active(member_id)
+    greeting = request.form.get("greeting", "")
+    caller_id = request.form.get("caller_id_shown", "")
+    if greeting not in set(Greeting) or caller_id not in set(CallerIdShown):
+        abort(400)
+    member.greeting = greeting
+    member.caller_id_shown = caller_id
+    member.accept_withheld = request.form.get("accept_withheld") == "yes"
+    audit(
+        "member.preferences",
+        "member",
+        member.id,
+        f"greeting={greeting} withheld={member.accept_withheld} caller_id={caller_id}",
+    )
+    db().commit()
+    flash("Preferences saved.")
+    return redirect(url_for("staff.member_page", member_id=member.id))
+
+
+@bp.route("/members/<int:member_id>/pin", methods=["POST"])
+def member_reset_pin(member_id: int) -> str | Response:
+    """Set a new PIN (typed, or random when left empty), shown once; unlocks the menu."""
+    require_admin()
+    member = _active(member_id)
+    pin = request.form.get("pin", "").strip() or new_pin()
+    try:
+        repo.check_pin(pin, services().settings.pin_min_length)
+    except PinTooShort as exc:
+        flash(str(exc).capitalize() + ".")
+        return redirect(url_for("staff.member_page", member_id=member.id))
+    member.pin_hash = hash_secret(pin)
+    member.pin_failures = 0
+    member.menu_locked_until = None
+    audit("member.pin_reset", "member", member.id)
+    db().commit()
+    return render_template("staff/pin_shown.html", member=member, line=None, pin=pin, enrolled=False)
+
+
+@bp.route("/members/<int:member_id>/cancel", methods=["POST"])
+def member_cancel(member_id: int) -> Response:
+    """Cancel: erase name, phone, PIN and blocks; quarantine the Safety Number."""
+    require_admin()
+    member = _active(member_id)
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm the cancellation.")
+        return redirect(url_for("staff.member_page", member_id=member.id))
+    repo.cancel_member(db(), member)
+    audit("member.cancel", "member", member.id)
+    db().commit()
+    flash("Membership cancelled; personal data erased and the Safety Number quarantined.")
+    return redirect(url_for("staff.member_page", member_id=member.id))

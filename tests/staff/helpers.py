@@ -1,0 +1,107 @@
+"""Helpers of the staff console tests: staff, reports, calls, a real WAV."""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import math
+import re
+import struct
+import wave
+from typing import Any
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from storage.db import Database
+from storage.hashing import hash_secret
+from storage.models import Call, CallDirection, Report, Staff
+from storage.recordings import LocalRecordingStore
+from storage.vault import NumberVault
+
+PASSWORD = "correct horse battery"
+CSRF = "test-csrf-token"
+_sids = itertools.count(1)
+
+
+@functools.lru_cache(maxsize=4)
+def _password_hash(password: str) -> str:
+    # Argon2 is slow on purpose; tests reuse one hash.
+    return hash_secret(password)
+
+
+def make_staff(db: Database, email: str, role: str = "caseworker", **cols: Any) -> int:
+    with db.session() as s:
+        staff = Staff(email=email, password_hash=_password_hash(PASSWORD), role=role, **cols)
+        s.add(staff)
+        s.flush()
+        return staff.id
+
+
+def sign_in_as(client: FlaskClient, staff_id: int) -> FlaskClient:
+    """Put a signed-in session (with a known CSRF token) in the client's cookie."""
+    import time
+
+    with client.session_transaction() as sess:
+        sess["staff_id"] = staff_id
+        sess["seen"] = time.time()
+        sess["csrf"] = CSRF
+    return client
+
+
+def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> TestResponse:
+    """A POST carrying the session's CSRF token."""
+    return client.post(path, data={"csrf_token": CSRF, **(data or {})}, **kw)
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def make_call(
+    db: Database, vault: NumberVault, caller: str = "+447700900123", **cols: Any
+) -> tuple[int, str]:
+    """An inbound call from ``caller``; returns (call id, caller blind index)."""
+    protected = vault.protect(caller)
+    with db.session() as s:
+        call = Call(
+            call_sid=cols.pop("call_sid", f"CA{next(_sids):032d}"),
+            direction=cols.pop("direction", CallDirection.INBOUND),
+            other_party_index=protected.index,
+            other_party_encrypted=protected.token,
+            other_party_last3=protected.last3,
+            **cols,
+        )
+        s.add(call)
+        s.flush()
+        return call.id, protected.index
+
+
+def make_report(db: Database, **cols: Any) -> int:
+    with db.session() as s:
+        report = Report(**cols)
+        s.add(report)
+        s.flush()
+        return report.id
+
+
+def wav_bytes(seconds: float = 2.0, rate: int = 8000) -> bytes:
+    """A real mono 16-bit PCM WAV: a 440 Hz tone."""
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+        for i in range(int(seconds * rate))
+    )
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+    return buf.getvalue()
+
+
+def store_recording(store: LocalRecordingStore, name: str, audio: bytes) -> str:
+    return store.put(name, audio)
