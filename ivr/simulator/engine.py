@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 from callflows.errors import SafetyNumberError
 from ivr.simulator.audio import recording_wav
-from ivr.simulator.keypad import Callee, Keypad, ScriptedKeypad
+from ivr.simulator.keypad import HANGUP, Callee, Keypad, ScriptedKeypad
 from ivr.simulator.transcript import Phonebook, Transcript
 from ivr.simulator.transport import Answer, OutsideTheApp, Transport
 from ivr.simulator.twiml_schema import CALL_EVENTS, Context, TwimlRejected, Verb, parse_twiml
@@ -40,7 +40,11 @@ class SimulationError(SafetyNumberError):
 class RecordingHost(Protocol):
     """Holds recordings where the app will fetch them (the fake Twilio)."""
 
-    def put_recording(self, recording_sid: str, audio: bytes, call_sid: str) -> None: ...
+    def add_recording(
+        self, sid: str, audio: bytes, *, call_sid: str | None = None, duration: int | None = None
+    ) -> str:
+        """Make ``audio`` downloadable; return its media URL as Twilio posts it."""
+        ...
 
 
 def new_sid(prefix: str) -> str:
@@ -157,6 +161,7 @@ class Simulator:
     # Set per call: what dialled phones do, and the number's fallback URL.
     _callee: Callee = field(default_factory=Callee, init=False, repr=False)
     _fallback: str = field(default="", init=False, repr=False)
+    _recording_urls: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def base(self) -> str:
@@ -344,7 +349,7 @@ class Simulator:
             self._say(leg.who, "hears", f"hears {seconds} s of silence")
             self.clock += seconds
 
-    def _gather(self, leg: Leg, verb: Verb, document: Document) -> _Goto | None:
+    def _gather(self, leg: Leg, verb: Verb, document: Document) -> _Goto | _End | None:
         heard = []
         for prompt in verb.children:
             self._play_prompt(leg, prompt)
@@ -352,6 +357,9 @@ class Simulator:
         action = urljoin(document.url, verb.get("action")) if verb.get("action") else document.url
         method = verb.get("method", "POST")
         keys = leg.keypad.press(leg.who, " ".join(heard))
+        if keys == HANGUP:
+            self._say(leg.who, "ends", "hangs up")
+            return _End("completed", "hangup")
         digits = ""
         if keys is not None:
             self._say(leg.who, "presses", f"presses {self.phonebook.keys(keys)}")
@@ -377,15 +385,17 @@ class Simulator:
         self._recording_event(leg, verb, sid, "in-progress", 0, started, result)
         self._say(leg.who, "speaks", f"speaks for {seconds} s (recorded as {sid})")
         self.clock += seconds
+        url = self.recording_url(sid)
         if self.recordings is None:
-            self._problem(
-                "no fake Twilio is holding recordings: the app cannot fetch this one", result.errors
-            )
+            self._problem("no fake Twilio holds recordings: the app cannot fetch this one", result.errors)
         else:
-            self.recordings.put_recording(sid, recording_wav(seconds), leg.sid)
+            url = self.recordings.add_recording(
+                sid, recording_wav(seconds), call_sid=leg.sid, duration=seconds
+            )
+        self._recording_urls[sid] = url
         finish = verb.get("finishOnKey", "1234567890*#")
         params = {
-            "RecordingUrl": self.recording_url(sid),
+            "RecordingUrl": url,
             "RecordingSid": sid,
             "RecordingDuration": str(seconds),
         }
@@ -415,7 +425,7 @@ class Simulator:
             "AccountSid": self.account_sid,
             "CallSid": leg.sid,
             "RecordingSid": sid,
-            "RecordingUrl": self.recording_url(sid),
+            "RecordingUrl": self._recording_urls.get(sid) or self.recording_url(sid),
             "RecordingStatus": status,
             "RecordingDuration": str(seconds) if status == "completed" else "-1",
             "RecordingChannels": "1",
@@ -493,7 +503,7 @@ class Simulator:
                 bridged = True
                 self._bridge(parent, leg, verb, result)
             else:
-                self._say(leg.who, "ends", f"the {leg.who}'s leg ends before the call is connected")
+                self._say(leg.who, "ends", "their leg ends before the call is connected")
             leg.status = "completed"
             dial_status = "completed"
         self._status_event(leg, "completed", result)

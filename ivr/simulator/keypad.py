@@ -4,9 +4,9 @@ Script syntax (``--digits`` and ``--answer``): a comma-separated list with
 one item per ``<Gather>``, in order. An item is the keys pressed (``0-9``,
 ``*``, ``#``); an empty item or ``-`` means silence (the Gather times out).
 ``"4821#,1"`` enters a PIN ending with hash at the first Gather and presses
-1 at the second. For the dialled phone, ``--answer`` also takes ``busy``,
-``no-answer`` or ``failed`` (it never answers), and ``none`` (it answers but
-presses nothing in the whisper).
+1 at the second; ``hangup`` hangs up at that Gather instead. For the dialled
+phone, ``--answer`` also takes ``busy``, ``no-answer`` or ``failed`` (it never
+answers), and ``none`` (it answers but presses nothing in the whisper).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Protocol
 
 KEYS = re.compile(r"^[0-9#*]+$")
 SILENCE_WORDS = frozenset({"", "-", "none", "silence"})
+HANGUP = "hangup"
 NOT_ANSWERING = frozenset({"busy", "no-answer", "failed"})
 
 
@@ -41,6 +42,8 @@ def parse_keys(script: str | Iterable[str | None] | None) -> list[str | None]:
         text = (item or "").strip()
         if text.lower() in SILENCE_WORDS:
             keys.append(None)
+        elif text.lower() == HANGUP:
+            keys.append(HANGUP)
         elif KEYS.match(text):
             keys.append(text)
         else:
@@ -87,7 +90,7 @@ class PromptingKeypad:
 
     def press(self, who: str, heard: str) -> str | None:
         while True:
-            answer = self.ask(f"{who} presses (Enter for silence)")
+            answer = self.ask(f"{who} presses (Enter: silence, 'hangup': hang up)")
             try:
                 return parse_keys([answer])[0]
             except ScriptError as exc:

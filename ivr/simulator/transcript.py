@@ -52,7 +52,7 @@ class Line:
     text: str
 
     def render(self) -> str:
-        return f"{self.who:>10}  {self.text}"
+        return f"{self.who:>13}  {self.text}"
 
 
 @dataclass

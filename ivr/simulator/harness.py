@@ -1,0 +1,76 @@
+"""Putting the simulator in front of an app: transport, jobs and recordings.
+
+With the in-process queue, jobs run inside the webhook that enqueues them.
+With Redis, nothing runs them in a test or a one-off command, so the
+harness runs every queued job after each webhook with RQ's ``SimpleWorker``
+in burst mode — the same code path a worker process takes — and fails
+loudly if a job failed, rather than letting a scenario pass on a lost job.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from rq import SimpleWorker
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+
+from callflows.errors import SafetyNumberError
+from ivr.simulator.engine import RecordingHost, Simulator
+from ivr.simulator.transcript import Phonebook
+from ivr.simulator.transport import InProcess, Transport
+from worker.queue import RedisQueue
+from worker.services import Services
+
+
+class JobFailed(SafetyNumberError):
+    """A background job the simulated calls queued did not succeed."""
+
+
+def run_queued_jobs(services: Services) -> int:
+    """Run every job waiting on the app's Redis queue; return how many ran.
+
+    A no-op for the in-process queue (its jobs already ran). Raises
+    :class:`JobFailed` if any job failed or was put back for a retry.
+    """
+    queue = services.queue
+    if not isinstance(queue, RedisQueue):
+        return 0
+    waiting = queue.rq.count
+    if waiting:
+        worker = SimpleWorker([queue.rq], connection=queue.redis)
+        worker.work(burst=True, logging_level="WARNING")
+    failed = FailedJobRegistry(queue=queue.rq).get_job_ids()
+    retrying = ScheduledJobRegistry(queue=queue.rq).get_job_ids()
+    if failed or retrying:
+        raise JobFailed(f"{len(failed)} job(s) failed, {len(retrying)} wait for a retry: {failed + retrying}")
+    return waiting
+
+
+def simulator_for(
+    app: Flask,
+    *,
+    phonebook: Phonebook | None = None,
+    recordings: RecordingHost | None = None,
+    transport: Transport | None = None,
+    run_jobs: bool = True,
+    strict: bool = True,
+) -> Simulator:
+    """A simulator that calls ``app`` (in-process unless ``transport`` is given).
+
+    ``recordings`` is the fake Twilio the app fetches recordings from; its
+    origin should be the app's ``TWILIO_API_BASE_URL``.
+    """
+    services: Services = app.extensions["safety"]
+    settings = services.settings
+    return Simulator(
+        transport or InProcess(app),
+        account_sid=settings.twilio_account_sid,
+        api_base_url=settings.twilio_api_base_url,
+        phonebook=phonebook or Phonebook(),
+        recordings=recordings,
+        after_webhook=(lambda: _run_jobs(services)) if run_jobs else None,
+        strict=strict,
+    )
+
+
+def _run_jobs(services: Services) -> None:
+    run_queued_jobs(services)

@@ -1,0 +1,305 @@
+"""The canonical journeys as data, and the runner that plays and checks them.
+
+Each ``*.json`` file beside this module is one scenario::
+
+    {
+      "title": "A client reaches the member, who accepts",
+      "order": 10,
+      "setup": [{"block": "client"}],            # optional: state to start from
+      "steps": [
+        {"call": {"from": "client", "to": "line", "digits": "", "answer": "1"},
+         "expect": {"bridged": true, "heard": {"member": ["Safety Number call"]}}}
+      ],
+      "expect": {"report": {"police_consent": true}}  # optional: state to end in
+    }
+
+Parties are named, never numbered: ``member`` (the member's own phone),
+``client``, ``warned client``, ``line`` (the member's Safety Number) and
+``unassigned line``; :class:`Cast` maps them to the demo's numbers. Digit
+scripts (see :mod:`ivr.simulator.keypad`) may use ``{pin}``, ``{client}``
+(the client's number as a member keys it) and ``{premium}``.
+
+The same files drive the demo (``flask --app ivr demo``) and the end-to-end
+tests (``tests/test_scenarios.py``), which add checks of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import func, select
+
+from ivr import demo
+from ivr.simulator.engine import CallResult, Simulator, SmsResult
+from ivr.simulator.keypad import Callee, ScriptedKeypad
+from ivr.simulator.transcript import Phonebook
+from storage import repositories as repo
+from storage.models import Member, Report, SafetyNumber
+from worker.services import Services
+
+Result = CallResult | SmsResult
+
+
+@dataclass(frozen=True)
+class Cast:
+    """The people and numbers of the scenarios (the demo's seed)."""
+
+    numbers: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "member": demo.DEMO_MEMBER_PHONE,
+            "client": demo.DEMO_CALLER,
+            "warned client": demo.DEMO_WARNED_CALLER,
+            "line": demo.DEMO_LINE,
+            "unassigned line": demo.DEMO_SPARE_LINES[-1],
+        }
+    )
+    pin: str = demo.DEMO_MEMBER_PIN
+    premium: str = "09098790000"  # Ofcom's drama range for premium-rate numbers
+
+    def number(self, name: str) -> str:
+        if name not in self.numbers:
+            raise ScenarioError(f"unknown party {name!r}; known: {', '.join(self.numbers)}")
+        return self.numbers[name]
+
+    def phonebook(self) -> Phonebook:
+        people = {"member", "client", "warned client"}
+        return Phonebook(
+            labels={n: name for name, n in self.numbers.items() if name in people},
+            public={n for name, n in self.numbers.items() if name not in people},
+        )
+
+    def keys(self, script: str) -> str:
+        national = phonenumbers.format_number(
+            phonenumbers.parse(self.number("client")), phonenumbers.PhoneNumberFormat.NATIONAL
+        )
+        return script.format(pin=self.pin, client=national.replace(" ", ""), premium=self.premium)
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be understood."""
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    order: int
+    setup: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+    expect: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """A scenario played: its results per step, and what did not match."""
+
+    scenario: Scenario
+    results: list[Result] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def render(self, verbose: bool = False) -> str:
+        lines = [f"== {self.scenario.title} ({self.scenario.name}) =="]
+        for result in self.results:
+            lines.append(result.transcript.render(verbose))
+            lines.append("")
+        lines.extend(f"   !! {failure}" for failure in self.failures)
+        lines.append("   outcome: as expected" if self.passed else "   outcome: NOT as expected")
+        return "\n".join(lines)
+
+
+def load(name: str) -> Scenario:
+    """The scenario in ``<name>.json``."""
+    text = resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    try:
+        return Scenario(
+            name=name,
+            title=data["title"],
+            order=int(data.get("order", 100)),
+            setup=list(data.get("setup", [])),
+            steps=list(data["steps"]),
+            expect=dict(data.get("expect", {})),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ScenarioError(f"scenario {name}: {exc}") from exc
+
+
+def names() -> list[str]:
+    """Every scenario, in the order the demo plays them."""
+    found = [
+        entry.name.removesuffix(".json")
+        for entry in resources.files(__name__).iterdir()
+        if entry.name.endswith(".json")
+    ]
+    return sorted(found, key=lambda name: (load(name).order, name))
+
+
+def play(scenario: Scenario, simulator: Simulator, services: Services, cast: Cast | None = None) -> Outcome:
+    """Set up, play every step, and check every expectation of ``scenario``."""
+    cast = cast or Cast()
+    outcome = Outcome(scenario)
+    for action in scenario.setup:
+        _setup(action, services, cast)
+    for index, step in enumerate(scenario.steps):
+        result = _step(step, simulator, cast)
+        outcome.results.append(result)
+        failures = _check_step(step.get("expect", {}), result, outcome, cast)
+        outcome.failures.extend(f"step {index + 1}: {failure}" for failure in failures)
+    outcome.failures.extend(_check_state(scenario.expect, services, cast))
+    return outcome
+
+
+# -- setup ---------------------------------------------------------------
+
+
+def _member(session: Any, services: Services, cast: Cast) -> Member:
+    member = repo.member_by_phone(session, services.vault, cast.number("member"))
+    if member is None:
+        raise ScenarioError("the demo member is not enrolled (seed first)")
+    return member
+
+
+def _setup(action: Mapping[str, Any], services: Services, cast: Cast) -> None:
+    (kind, value), *rest = action.items()
+    if rest:
+        raise ScenarioError(f"one setup action per item: {dict(action)}")
+    with services.db.session() as session:
+        member = _member(session, services, cast)
+        if kind == "block":
+            number = cast.number(value)
+            repo.block_caller(session, member.id, services.vault.index(number), number[-3:])
+        elif kind == "cancel_member":
+            repo.cancel_member(session, member)
+        else:
+            raise ScenarioError(f"unknown setup action {kind!r}")
+
+
+# -- steps -----------------------------------------------------------------
+
+
+def _step(step: Mapping[str, Any], simulator: Simulator, cast: Cast) -> Result:
+    if "call" in step:
+        call = step["call"]
+        keypad = ScriptedKeypad.of(cast.keys(call.get("digits", "")) or None)
+        callee = Callee.parse(call.get("answer", ""), talk_seconds=int(call.get("talk_seconds", 42)))
+        return simulator.call(cast.number(call["from"]), cast.number(call["to"]), keypad, callee)
+    if "sms" in step:
+        sms = step["sms"]
+        return simulator.sms(cast.number(sms["from"]), cast.number(sms["to"]), sms["body"])
+    raise ScenarioError(f"a step is a call or an sms: {dict(step)}")
+
+
+def _check_step(expect: Mapping[str, Any], result: Result, outcome: Outcome, cast: Cast) -> list[str]:
+    failures: list[str] = []
+
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            failures.append(message)
+
+    failures.extend(result.errors)
+    for who, phrases in expect.get("heard", {}).items():
+        heard = result.transcript.heard(who).lower()
+        for phrase in phrases:
+            check(phrase.lower() in heard, f"the {who} did not hear {phrase!r}")
+    for who, phrases in expect.get("not_heard", {}).items():
+        heard = result.transcript.heard(who).lower()
+        for phrase in phrases:
+            check(phrase.lower() not in heard, f"the {who} heard {phrase!r}")
+    if isinstance(result, SmsResult):
+        if "replies" in expect:
+            check(len(result.replies) == expect["replies"], f"{len(result.replies)} SMS replies")
+        if expect.get("empty_answer"):
+            check(all(not d.verbs for d in result.documents), "the SMS answer was not an empty <Response/>")
+        return failures
+    for flag in ("bridged", "rejected", "answered"):
+        if flag in expect:
+            check(getattr(result, flag) == expect[flag], f"{flag} is {getattr(result, flag)}")
+    if "status" in expect:
+        check(result.status == expect["status"], f"the call ended {result.status}, not {expect['status']}")
+    if "first_verb" in expect:
+        first = result.documents[0].names()[:1] if result.documents else []
+        check(first == [expect["first_verb"]], f"the first verb was {first}")
+    if "dialled" in expect:
+        wanted = [cast.number(name) for name in expect["dialled"]]
+        check(result.dialled == wanted, f"dialled {[cast.phonebook().show(n) for n in result.dialled]}")
+    if "display" in expect:
+        shown = result.displayed == [cast.number(expect["display"])]
+        check(shown, "the dialled phone showed the wrong caller ID")
+    if "same_answer_as_step" in expect:
+        earlier = outcome.results[int(expect["same_answer_as_step"]) - 1]
+        xml: list[str | None] = [r.documents[0].xml if r.documents else None for r in (result, earlier)]
+        check(xml[0] is not None and xml[0] == xml[1], "the answer differs from the earlier step's")
+    return failures
+
+
+# -- end state ---------------------------------------------------------------
+
+
+def _check_state(expect: Mapping[str, Any], services: Services, cast: Cast) -> list[str]:
+    checks: dict[str, Callable[[Any, Any], list[str]]] = {
+        "blocked": lambda s, v: _blocked(s, services, cast, v),
+        "menu_locked": lambda s, v: _locked(s, services, cast, v),
+        "report": lambda s, v: _report(s, v),
+        "line_status": lambda s, v: _line_status(s, cast, v),
+    }
+    failures: list[str] = []
+    with services.db.session() as session:
+        for key, value in expect.items():
+            if key not in checks:
+                raise ScenarioError(f"unknown expectation {key!r}")
+            failures.extend(checks[key](session, value))
+    return failures
+
+
+def _blocked(session: Any, services: Services, cast: Cast, names: list[str]) -> list[str]:
+    member = _member(session, services, cast)
+    failures = []
+    for name in names:
+        index = services.vault.index(cast.number(name))
+        if not repo.is_blocked(session, member.id, index):
+            failures.append(f"the {name} is not blocked")
+    return failures
+
+
+def _locked(session: Any, services: Services, cast: Cast, wanted: bool) -> list[str]:
+    member = _member(session, services, cast)
+    locked = member.menu_locked_until is not None
+    return [] if locked == wanted else [f"menu locked is {locked}"]
+
+
+def _line_status(session: Any, cast: Cast, wanted: str) -> list[str]:
+    line = session.scalars(select(SafetyNumber).where(SafetyNumber.e164 == cast.number("line"))).one()
+    return [] if line.status == wanted else [f"the line is {line.status}, not {wanted}"]
+
+
+def _report(session: Any, wanted: Mapping[str, Any]) -> list[str]:
+    report = session.scalars(select(Report).order_by(Report.id.desc())).first()
+    if report is None:
+        return ["no report was written"]
+    failures = []
+    for column, value in wanted.items():
+        if column == "assigned":
+            if (report.caseworker_id is not None) != value:
+                failures.append(f"report caseworker is {report.caseworker_id}")
+            continue
+        actual = getattr(report, column)
+        if actual != value:
+            failures.append(f"report {column} is {actual!r}, not {value!r}")
+    return failures
+
+
+def count(session: Any, model: type) -> int:
+    """Rows of ``model`` (tests compare before and after)."""
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+__all__ = ["Cast", "Outcome", "Scenario", "ScenarioError", "count", "load", "names", "play"]
