@@ -1,0 +1,189 @@
+"""Retention, run daily by the worker's schedule (and safe to run any time).
+
+Rules (settings in ivr/settings.py, defaults in README):
+
+- call log rows (calls and their call_events) older than
+  ``CALL_LOG_RETENTION_DAYS`` are deleted, after their call records are
+  deleted at Twilio through the adapter;
+- the other party's encrypted number is dropped after
+  ``CALLER_NUMBER_RETENTION_DAYS`` (the blind index and last three digits
+  stay, for blocks, warnings and the console);
+- recordings of reports closed more than ``REPORT_RETENTION_DAYS`` ago are
+  deleted from the store (the report stays, marked ``deleted``);
+- a cancelled member's personal data is erased (again, in case anything was
+  left behind), with their callers' encrypted numbers.
+
+If Twilio cannot be reached, calls whose record could not be deleted there
+stay for the next run; after ``TWILIO_GRACE_DAYS`` more they are deleted
+here anyway, because what we hold matters more than what Twilio holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select, update
+
+from callflows.errors import TwilioUnavailable
+from storage.models import (
+    Block,
+    Call,
+    CallEvent,
+    Member,
+    MemberStatus,
+    RecordingState,
+    Report,
+    ReportStatus,
+    utcnow,
+)
+from worker import services
+from worker.services import Services, recording_store
+from worker.twilio_adapter import TwilioAdapter
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+TWILIO_GRACE_DAYS = 7
+
+
+@dataclass
+class RetentionResult:
+    calls_deleted: int = 0
+    events_deleted: int = 0
+    twilio_records_deleted: int = 0
+    twilio_failures: int = 0
+    numbers_dropped: int = 0
+    recordings_deleted: int = 0
+    members_erased: int = 0
+
+
+def apply_retention(now: datetime | None = None) -> RetentionResult:
+    """Job "apply_retention": enforce every retention rule once; ``now`` is for tests."""
+    svc = services.current()
+    now = now or utcnow()
+    result = RetentionResult()
+    _erase_cancelled_members(svc, result)
+    _drop_old_numbers(svc, now, result)
+    _delete_old_recordings(svc, now, result)
+    _delete_old_calls(svc, now, result)
+    log.info("retention: %s", result)
+    return result
+
+
+def _erase_cancelled_members(svc: Services, result: RetentionResult) -> None:
+    with svc.db.session() as session:
+        leftover = list(
+            session.scalars(
+                select(Member.id).where(
+                    Member.status == MemberStatus.CANCELLED,
+                    or_(
+                        Member.working_name.is_not(None),
+                        Member.phone_encrypted.is_not(None),
+                        Member.phone_index.is_not(None),
+                        Member.pin_hash.is_not(None),
+                    ),
+                )
+            )
+        )
+        if leftover:
+            session.execute(
+                update(Member)
+                .where(Member.id.in_(leftover))
+                .values(working_name=None, phone_encrypted=None, phone_index=None, pin_hash=None)
+            )
+        cancelled = select(Member.id).where(Member.status == MemberStatus.CANCELLED)
+        session.execute(delete(Block).where(Block.member_id.in_(cancelled)))
+        # Their callers' numbers were theirs to know; only counts stay.
+        session.execute(
+            update(Call)
+            .where(Call.member_id.in_(cancelled), Call.other_party_encrypted.is_not(None))
+            .values(other_party_encrypted=None)
+        )
+        result.members_erased = len(leftover)
+
+
+def _drop_old_numbers(svc: Services, now: datetime, result: RetentionResult) -> None:
+    cutoff = now - timedelta(days=svc.settings.caller_number_retention_days)
+    with svc.db.session() as session:
+        dropped = session.execute(
+            update(Call)
+            .where(Call.created_at < cutoff, Call.other_party_encrypted.is_not(None))
+            .values(other_party_encrypted=None)
+        )
+        result.numbers_dropped = int(getattr(dropped, "rowcount", 0) or 0)
+
+
+def _delete_old_recordings(svc: Services, now: datetime, result: RetentionResult) -> None:
+    cutoff = now - timedelta(days=svc.settings.report_retention_days)
+    store = recording_store(svc)
+    with svc.db.session() as session:
+        reports = list(
+            session.scalars(
+                select(Report)
+                .where(
+                    Report.status == ReportStatus.CLOSED,
+                    Report.recording_state == RecordingState.STORED,
+                    Report.closed_at.is_not(None),
+                    Report.closed_at < cutoff,
+                )
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for report in reports:
+            if report.recording_path:
+                store.delete(report.recording_path)
+            report.recording_state = RecordingState.DELETED
+            report.recording_path = None
+        result.recordings_deleted = len(reports)
+
+
+def _delete_old_calls(svc: Services, now: datetime, result: RetentionResult) -> None:
+    cutoff = now - timedelta(days=svc.settings.call_log_retention_days)
+    give_up_on_twilio = cutoff - timedelta(days=TWILIO_GRACE_DAYS)
+    adapter = TwilioAdapter.from_settings(svc.settings)
+    twilio_down = False
+    last_id = 0
+    while True:
+        with svc.db.session() as session:
+            batch = session.execute(
+                select(Call.id, Call.call_sid, Call.created_at)
+                .where(Call.created_at < cutoff, Call.id > last_id)
+                .order_by(Call.id)
+                .limit(BATCH)
+            ).all()
+        if not batch:
+            break
+        last_id = batch[-1].id
+        deletable: list[tuple[int, str]] = []
+        for row in batch:
+            if not twilio_down:
+                try:
+                    if adapter.delete_call(row.call_sid):
+                        result.twilio_records_deleted += 1
+                except TwilioUnavailable:
+                    # Try the rest next run rather than hammer a failing API.
+                    twilio_down = True
+                except ValueError:
+                    pass  # not a Twilio CallSid: nothing to delete there
+            if twilio_down and row.created_at >= give_up_on_twilio:
+                result.twilio_failures += 1
+                continue
+            deletable.append((row.id, row.call_sid))
+        if deletable:
+            with svc.db.session() as session:
+                sids = [sid for _, sid in deletable]
+                events = session.execute(delete(CallEvent).where(CallEvent.call_sid.in_(sids)))
+                calls = session.execute(delete(Call).where(Call.id.in_([i for i, _ in deletable])))
+                result.events_deleted += int(getattr(events, "rowcount", 0) or 0)
+                result.calls_deleted += int(getattr(calls, "rowcount", 0) or 0)
+    # Events whose call row never existed (or was removed by hand) age out too.
+    with svc.db.session() as session:
+        orphans = session.execute(
+            delete(CallEvent).where(
+                CallEvent.received_at < cutoff,
+                CallEvent.call_sid.not_in(select(Call.call_sid)),
+            )
+        )
+        result.events_deleted += int(getattr(orphans, "rowcount", 0) or 0)
