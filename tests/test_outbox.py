@@ -104,9 +104,8 @@ def test_concurrent_flushes_deliver_each_entry_once(pg_url: str, redis: Redis, t
     try:
         with db.session() as s:
             s.add_all(OutboxEntry(job_name="ping", args={"args": [f"{marker}-{i}"]}) for i in range(60))
-        with job_services(tmp_path, db, REDIS_URL=REDIS_URL):
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                sent = sum(pool.map(lambda _: flush_outbox(limit=20), range(8)))
+        with job_services(tmp_path, db, REDIS_URL=REDIS_URL), ThreadPoolExecutor(max_workers=4) as pool:
+            sent = sum(pool.map(lambda _: flush_outbox(limit=20), range(8)))
         assert sent == 60
         tokens = [j.args[0] for j in Queue(QUEUE_NAME, connection=redis).jobs]
         assert sorted(tokens) == sorted(f"{marker}-{i}" for i in range(60))
