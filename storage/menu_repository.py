@@ -33,7 +33,13 @@ AUTHENTICATED = (CallDirection.MENU, CallDirection.MASKED)
 
 def member_for_update(session: Session, member_id: int) -> Member | None:
     """The member row, locked so two calls cannot both count one failure."""
-    return session.scalars(select(Member).where(Member.id == member_id).with_for_update()).first()
+    return session.scalars(
+        select(Member)
+        .where(Member.id == member_id)
+        .with_for_update()
+        # Re-read under the lock: the row may already be loaded, with a stale count.
+        .execution_options(populate_existing=True)
+    ).first()
 
 
 def is_locked(member: Member, now: datetime) -> bool:

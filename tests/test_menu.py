@@ -421,3 +421,25 @@ def test_the_neutral_answer_is_the_dead_line_answer_byte_for_byte(app, db, clien
     menu = post_twilio(client, f"{MENU}/options", {"CallSid": new_sid(), "From": MEMBER_PHONE, "To": LINE})
     assert dead.status_code == menu.status_code == 200
     assert dead.get_data() == menu.get_data()
+
+
+def test_the_menu_on_the_embedded_defaults(any_db, tmp_path):
+    """SQLite (and PostgreSQL) with the in-process queue: PIN, block, masked call, lockout."""
+    from ivr import create_app
+    from tests.conftest import base_config
+
+    config = base_config(tmp_path)
+    config.pop("REDIS_URL")
+    app = create_app({**config, "database": any_db})
+    client = app.test_client()
+    member_id = seed(app, any_db)
+    add_inbound_call(app, any_db, member_id, "+447400654321")
+    sid = new_sid()
+    assert_menu(log_in(client, sid))
+    assert "ending 3 2 1" in said(press(client, sid, "3"))
+    press(client, sid, "1")
+    root = post(client, "destination", sid, Digits="07400111222")
+    assert root.find("Dial").get("callerId") == LINE
+    for pin in ("1111", "2222", "3333"):
+        log_in(client, new_sid(), pin=pin)
+    assert member(any_db, member_id).menu_locked_until is not None
