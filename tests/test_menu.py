@@ -443,3 +443,37 @@ def test_the_menu_on_the_embedded_defaults(any_db, tmp_path):
     for pin in ("1111", "2222", "3333"):
         log_in(client, new_sid(), pin=pin)
     assert member(any_db, member_id).menu_locked_until is not None
+
+
+def test_no_number_reaches_logs_urls_or_speech_through_the_whole_menu(app, db, client, caplog):
+    """The member's phone and the keyed destination never appear in a log line,
+    a URL or a <Say>; the destination only as the <Number> being rung."""
+    import logging
+    import xml.etree.ElementTree as ET
+
+    caplog.set_level(logging.DEBUG)
+    member_id = seed(app, db)
+    caller = "+447400999321"
+    add_inbound_call(app, db, member_id, caller)
+    destination = "07400123456"
+    sid = new_sid()
+    roots = [post(client, "start", sid), post(client, "pin", sid, Digits="0000")]
+    roots.append(post(client, "pin", sid, Digits=PIN))
+    for key in ("", "7", "3", "4", "9"):
+        roots.append(press(client, sid, key))
+    roots.append(post(client, "cancel", sid, Digits="1"))
+    roots.append(press(client, sid, "1"))
+    roots.append(post(client, "destination", sid, Digits="09098790123"))
+    roots.append(post(client, "destination", sid, Digits=destination))
+    roots.append(post(client, "masked-result", sid, DialCallDuration="12"))
+    secrets = {MEMBER_PHONE, MEMBER_PHONE[3:], caller, caller[3:], destination, "7400123456"}
+    for root in roots:
+        for element in root.iter():
+            if element.tag == "Number":
+                assert element.text == "+447400123456"
+                continue
+            texts = [element.text or "", *element.attrib.values()]
+            for secret in secrets:
+                assert all(secret not in text for text in texts), ET.tostring(element)
+    for secret in secrets:
+        assert secret not in caplog.text
