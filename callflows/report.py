@@ -26,7 +26,9 @@ def record_report(*, max_seconds: int, action: str, status_callback: str) -> Voi
         play_beep=True,
         finish_on_key="#",
         recording_status_callback=status_callback,
-        recording_status_callback_event="completed",
+        # "absent": Twilio tells us when nothing was recorded, so the report
+        # does not wait for a recording forever.
+        recording_status_callback_event="completed absent",
         recording_status_callback_method="POST",
     )
     # Twilio only continues here when nothing was recorded.

@@ -30,7 +30,7 @@ from ivr.twiml import external_url, never_fails, twiml
 from storage import menu_repository as menus
 from storage import repositories as repo
 from storage.hashing import verify_secret
-from storage.models import LineStatus, Member, MemberStatus, SafetyNumber, utcnow
+from storage.models import LineStatus, Member, MemberStatus, Report, SafetyNumber, utcnow
 from worker.services import Services
 
 log = logging.getLogger(__name__)
@@ -115,8 +115,8 @@ def pin() -> Response:
     found = _member_on_own_line(session)
     if found is None or not call_sid:
         return twiml(flow.not_available())
-    _member, line = found
-    member = menus.member_for_update(session, _member.id)
+    unlocked, line = found
+    member = menus.member_for_update(session, unlocked.id)
     now = utcnow()
     if member is None or menus.is_locked(member, now):
         return twiml(flow.menu_locked())
@@ -300,13 +300,12 @@ def masked_result() -> Response:
 # --- incident reports --------------------------------------------------------------
 
 
-def _report_of_this_call(session: Session) -> int | None:
-    """The ``report`` id of the URL if it belongs to this request's CallSid."""
+def _report_of_this_call(session: Session) -> Report | None:
+    """The report named in the URL, if it belongs to this request's CallSid."""
     report_id = request.args.get("report", type=int)
     if report_id is None:
         return None
-    report = menus.report_of_call(session, report_id, twilio_form().get("CallSid", ""))
-    return report.id if report else None
+    return menus.report_of_call(session, report_id, twilio_form().get("CallSid", ""))
 
 
 @bp.post("/consent")
@@ -314,10 +313,10 @@ def _report_of_this_call(session: Session) -> int | None:
 def consent() -> Response:
     """``<Record>`` action: ask whether an anonymous version may go to the police."""
     session = requestdb.session()
-    report_id = _report_of_this_call(session)
-    if _menu_call(session) is None or report_id is None:
+    report = _report_of_this_call(session)
+    if _menu_call(session) is None or report is None:
         return twiml(flow.not_available())
-    action = external_url("menu.consent_answer", report=report_id)
+    action = external_url("menu.consent_answer", report=report.id)
     return twiml(report_flow.ask_consent(action, _timeout()))
 
 
@@ -326,11 +325,9 @@ def consent() -> Response:
 def consent_answer() -> Response:
     """Store the police-consent answer (only 1 is yes; silence is no) and thank the member."""
     session = requestdb.session()
-    report_id = _report_of_this_call(session)
-    if _menu_call(session) is None or report_id is None:
+    report = _report_of_this_call(session)
+    if _menu_call(session) is None or report is None:
         return twiml(flow.not_available())
-    report = menus.report_of_call(session, report_id, twilio_form().get("CallSid", ""))
-    assert report is not None
     report.police_consent = report_flow.consent_given(twilio_form().get("Digits", ""))
     session.commit()
     return twiml(report_flow.report_received())
@@ -345,15 +342,18 @@ def recording() -> Response:
     """
     session = requestdb.session()
     form = twilio_form()
-    report_id = _report_of_this_call(session)
+    report = _report_of_this_call(session)
     recording_sid = form.get("RecordingSid", "")
     status = form.get("RecordingStatus", "")
-    if report_id is None or not recording_sid:
+    if report is None:
         return twiml(VoiceResponse())
-    if status != RECORDING_COMPLETED:
-        if status in RECORDING_LOST:
-            menus.mark_recording_lost(session, report_id, status)
-            session.commit()
+    report_id = report.id
+    if status in RECORDING_LOST:
+        # Nothing was recorded (or Twilio failed): show it rather than wait forever.
+        menus.mark_recording_lost(session, report_id, status)
+        session.commit()
+        return twiml(VoiceResponse())
+    if status != RECORDING_COMPLETED or not recording_sid:
         return twiml(VoiceResponse())
     try:
         claimed = menus.claim_recording(session, report_id, recording_sid)

@@ -68,7 +68,7 @@ def test_option_2_records_with_a_status_callback(app, db, client):
     assert record.get("playBeep") == "true"
     assert record.get("action") == url(f"{MENU}/consent", f"report={report.id}")
     assert record.get("recordingStatusCallback") == url(f"{MENU}/recording", f"report={report.id}")
-    assert record.get("recordingStatusCallbackEvent") == "completed"
+    assert record.get("recordingStatusCallbackEvent") == "completed absent"
 
 
 def test_report_is_linked_to_the_last_inbound_caller(app, db, client):
@@ -210,14 +210,28 @@ def test_recording_callback_that_is_not_a_completed_recording_of_this_call(app, 
     assert jobs(redis) == []
 
 
-def test_a_failed_recording_is_visible_on_the_report(app, db, client, redis):
+@pytest.mark.parametrize("status", ["failed", "absent"])
+def test_a_failed_or_absent_recording_is_visible_on_the_report(app, db, client, redis, status):
     seed(app, db)
     sid = new_sid()
     start_report(client, sid)
-    recording_callback(client, the_report(db, sid).id, sid, RecordingStatus="failed")
+    recording_callback(client, the_report(db, sid).id, sid, RecordingStatus=status)
     report = the_report(db, sid)
     assert report.recording_state == RecordingState.FAILED and report.recording_sid is None
+    assert status in report.recording_error
     assert jobs(redis) == []
+
+
+def test_a_late_failure_callback_does_not_undo_a_stored_recording(app, db, client, redis):
+    seed(app, db)
+    sid = new_sid()
+    start_report(client, sid)
+    report_id = the_report(db, sid).id
+    recording_callback(client, report_id, sid)
+    recording_callback(client, report_id, sid, RecordingStatus="failed")
+    report = the_report(db, sid)
+    assert report.recording_sid == "RE" + "1" * 32
+    assert report.recording_state == RecordingState.AWAITED
 
 
 def test_recording_callback_needs_a_signature(app, db, client, redis):
