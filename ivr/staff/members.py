@@ -22,6 +22,11 @@ from storage.hashing import hash_secret
 from storage.models import CallerIdShown, Greeting, Member, MemberStatus, SafetyNumber
 
 
+def _sentence(exc: Exception) -> str:
+    text = str(exc)
+    return text[:1].upper() + text[1:] + "."
+
+
 def new_pin() -> str:
     """A random PIN two digits longer than the minimum."""
     length = services().settings.pin_min_length + 2
@@ -83,7 +88,7 @@ def member_new() -> str | tuple[str, int]:
     except (InvalidPhoneNumber, WithheldNumber):
         error = "That is not a valid phone number."
     except (DuplicateMember, NumberPoolEmpty, PinTooShort, ValueError) as exc:
-        error = str(exc).capitalize() + "."
+        error = _sentence(exc)
     else:
         audit("member.enrol", "member", member.id)
         db().commit()
@@ -154,7 +159,7 @@ def member_reset_pin(member_id: int) -> str | Response:
     try:
         repo.check_pin(pin, services().settings.pin_min_length)
     except PinTooShort as exc:
-        flash(str(exc).capitalize() + ".")
+        flash(_sentence(exc))
         return redirect(url_for("staff.member_page", member_id=member.id))
     member.pin_hash = hash_secret(pin)
     member.pin_failures = 0

@@ -30,9 +30,7 @@ def numbers_list() -> str:
     lines = list(
         db().scalars(select(SafetyNumber).order_by(SafetyNumber.id).offset(offset).limit(PAGE_SIZE + 1))
     )
-    counts = dict(
-        db().execute(select(SafetyNumber.status, func.count()).group_by(SafetyNumber.status)).tuples().all()
-    )
+    counts = dict(db().execute(select(SafetyNumber.status, func.count()).group_by(SafetyNumber.status)).all())
     days = setting("NUMBER_QUARANTINE_DAYS")
     return render_template(
         "staff/numbers.html",

@@ -48,15 +48,11 @@ def stats_page() -> str:
         ("blocked", blocked),
         ("warned", warned),
     ]
-    by_cat = dict(
-        session.execute(
-            select(func.coalesce(Report.category, "uncategorised"), func.count())
-            .where(Report.created_at >= since)
-            .group_by(func.coalesce(Report.category, "uncategorised"))
-        )
-        .tuples()
-        .all()
-    )
+    by_cat: dict[str, int] = {}
+    for category, n in session.execute(
+        select(Report.category, func.count()).where(Report.created_at >= since).group_by(Report.category)
+    ):
+        by_cat[category or "uncategorised"] = n
     categories = [(c, by_cat.get(c, 0)) for c in (*CATEGORIES, "uncategorised")]
     return render_template(
         "staff/stats.html",

@@ -1,0 +1,100 @@
+"""Every page and action for anonymous, caseworker and admin users; headers; error pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.db import Database
+from tests.staff.conftest import People
+from tests.staff.helpers import make_report, post
+
+# (path, who may see it): "all" = caseworker and admin, "admin" = admin only.
+PAGES = [
+    ("/staff/", "all"),
+    ("/staff/reports", "all"),
+    ("/staff/reports/{report}", "all"),
+    ("/staff/warnings", "all"),
+    ("/staff/stats", "all"),
+    ("/staff/account", "all"),
+    ("/staff/warnings/import", "admin"),
+    ("/staff/members", "admin"),
+    ("/staff/members/new", "admin"),
+    ("/staff/numbers", "admin"),
+    ("/staff/export", "admin"),
+    ("/staff/audit", "admin"),
+]
+ACTIONS = [
+    "/staff/logout",
+    "/staff/reports/{report}/update",
+    "/staff/reports/{report}/assign",
+    "/staff/reports/{report}/warning",
+    "/staff/warnings/1/edit",
+    "/staff/warnings/1/expire",
+    "/staff/warnings/import",
+    "/staff/members/new",
+    "/staff/members/1/preferences",
+    "/staff/members/1/pin",
+    "/staff/members/1/cancel",
+    "/staff/numbers/add",
+    "/staff/numbers/1/quarantine",
+    "/staff/numbers/1/release",
+    "/staff/export/download",
+    "/staff/account/totp/start",
+    "/staff/account/totp/confirm",
+    "/staff/account/totp/disable",
+]
+
+
+@pytest.fixture
+def report(db: Database) -> int:
+    return make_report(db)
+
+
+@pytest.mark.parametrize(("path", "who"), PAGES)
+def test_each_page_by_role(path: str, who: str, report: int, anon, alice, admin) -> None:
+    url = path.format(report=report)
+    anonymous = anon.get(url)
+    assert anonymous.status_code == 302 and "/staff/login" in anonymous.headers["Location"]
+    assert admin.get(url).status_code == 200
+    assert alice.get(url).status_code == (200 if who == "all" else 403)
+
+
+@pytest.mark.parametrize("path", ACTIONS)
+def test_each_action_refused_to_anonymous_and_without_csrf(path: str, report: int, anon, admin) -> None:
+    url = path.format(report=report)
+    response = anon.post(url, data={"csrf_token": "x"})
+    assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
+    assert admin.post(url, data={}).status_code == 400
+
+
+def test_pages_are_not_cached_framed_or_loading_other_hosts(admin) -> None:
+    response = admin.get("/staff/reports")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    html = response.get_data(as_text=True)
+    assert '<meta name="viewport"' in html
+    assert 'class="skip-link" href="#main"' in html
+    assert "https://" not in html and "http://" not in html
+
+
+def test_error_pages_are_clear(admin, anon, db: Database, people: People) -> None:
+    missing = admin.get("/staff/reports/999999")
+    assert missing.status_code == 404
+    assert "Not found" in missing.get_data(as_text=True)
+    unknown = anon.get("/staff/no-such-page")
+    assert unknown.status_code == 404 and "<title>Not found" in unknown.get_data(as_text=True)
+    assert admin.get("/staff/reports/abc").status_code == 404
+    bad = admin.post("/staff/reports/1/update", data={})
+    assert bad.status_code == 400 and "reload it" in bad.get_data(as_text=True)
+
+
+def test_error_pages_leave_other_parts_of_the_app_alone(anon) -> None:
+    response = anon.get("/voice/no-such-endpoint")
+    assert response.status_code == 404
+    assert "Safety Number staff" not in response.get_data(as_text=True)
+
+
+def test_member_actions_for_caseworker_are_forbidden(alice, report: int) -> None:
+    assert post(alice, "/staff/members/new", {"name": "x", "phone": "07911123456"}).status_code == 403
+    assert post(alice, "/staff/export/download", {"format": "csv"}).status_code == 403
