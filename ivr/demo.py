@@ -1,14 +1,24 @@
-"""``flask --app ivr demo``: show Safety Number working on embedded defaults.
+"""``flask --app ivr demo``: show Safety Number doing its job, offline.
 
-Sets up the database, seeds a demo member, caller and caseworker (once), and
-shows what was set up. The local call simulator (issue 6) extends this to run
-the canonical call journeys end to end.
+On embedded defaults (SQLite in the instance folder, the in-process queue)
+it resets the demo database, seeds a demo member, callers and a caseworker,
+starts a local fake of Twilio's REST and media API (where the simulator
+leaves recordings for the worker jobs to fetch), plays every scenario of
+:mod:`ivr.simulator.scenarios` through the app and its jobs, prints the
+transcripts, checks that the staff console shows the incident report with
+playable audio, and then serves the app so you can sign in and look.
 """
 
 from __future__ import annotations
 
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 import click
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from storage import repositories as repo
@@ -24,6 +34,8 @@ DEMO_CALLER = "+442079460456"
 DEMO_WARNED_CALLER = "+442079460789"
 DEMO_STAFF_EMAIL = "caseworker@demo.invalid"
 DEMO_STAFF_PASSWORD = "demo-password-123"  # noqa: S105 - the demo's published sign-in
+# What the demo owns in its instance folder and removes before each run.
+DEMO_STATE = ("safety.db", "safety.db-journal", "safety.db-wal", "safety.db-shm", "recordings", "mail.log")
 
 
 def seed_demo(services: Services) -> None:
@@ -44,14 +56,144 @@ def seed_demo(services: Services) -> None:
         repo.add_staff(session, email=DEMO_STAFF_EMAIL, password=DEMO_STAFF_PASSWORD, role="caseworker")
 
 
+def free_port(start: int = 5000, tries: int = 50) -> int:
+    """The first port from ``start`` on that 127.0.0.1 can listen on."""
+    for port in range(start, start + tries):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise click.ClickException(f"no free port between {start} and {start + tries - 1}")
+
+
+def reset_demo_state(instance: Path) -> None:
+    """Remove the demo database, recordings and mail log; keep the secrets."""
+    for name in DEMO_STATE:
+        path = instance / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def demo_app(instance: Path, port: int, twilio_api_base_url: str, token: str, account_sid: str) -> Flask:
+    """The demo's own app: embedded SQLite and in-process queue, whatever the environment says."""
+    from ivr import create_app
+
+    overrides: dict[str, Any] = {
+        "instance_path": str(instance),
+        "DATABASE_URL": f"sqlite:///{instance / 'safety.db'}",
+        "REDIS_URL": None,
+        "RECORDINGS_PATH": str(instance / "recordings"),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "TWILIO_API_BASE_URL": twilio_api_base_url,
+        "TWILIO_AUTH_TOKEN": token,
+        "TWILIO_ACCOUNT_SID": account_sid,
+        "SAFETY_ENV": "development",
+    }
+    return create_app(overrides)
+
+
+@dataclass
+class DemoRun:
+    """What the demo played and whether everything came out as expected."""
+
+    played: int
+    failed: list[str]  # scenarios that did not come out as expected
+    report_url: str | None  # the console page of the demo report, if it showed with audio
+    console_problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.console_problem is None
+
+
+def run_scenarios(app: Flask, recordings: Any, verbose: bool = False) -> DemoRun:
+    """Play every scenario against ``app``, printing transcripts as they finish."""
+    from ivr.simulator import scenarios
+    from ivr.simulator.console import ConsoleCheckFailed, newest_report_with_audio
+    from ivr.simulator.harness import simulator_for
+
+    services: Services = app.extensions["safety"]
+    cast = scenarios.Cast()
+    simulator = simulator_for(app, phonebook=cast.phonebook(), recordings=recordings, strict=False)
+    failed: list[str] = []
+    names = scenarios.names()
+    for name in names:
+        outcome = scenarios.play(scenarios.load(name), simulator, services, cast)
+        click.echo(outcome.render(verbose))
+        click.echo("")
+        if not outcome.passed:
+            failed.append(name)
+    report_url = problem = None
+    try:
+        seen = newest_report_with_audio(app, DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD)
+        report_url = seen.url
+        click.echo(
+            f"staff console: report {seen.report_id} is in the caseworker's inbox with "
+            f"{seen.audio_seconds:.0f} s of playable audio ({seen.audio_type})"
+        )
+    except ConsoleCheckFailed as exc:
+        problem = str(exc)
+        click.echo(f"staff console: {problem}", err=True)
+    return DemoRun(played=len(names), failed=failed, report_url=report_url, console_problem=problem)
+
+
 @click.command("demo")
-def demo() -> None:
-    """Set up the demo on embedded defaults and show it."""
-    services: Services = current_app.extensions["safety"]
-    upgrade(services.db.engine)
-    seed_demo(services)
-    click.echo(f"database: {services.db.engine.url.render_as_string(hide_password=True)}")
-    click.echo(f"queue: {type(services.queue).__name__}")
-    with services.db.session() as session:
-        for member, number in repo.list_members(session):
-            click.echo(f"member {member.id}: {member.working_name}, Safety Number {number}, {member.status}")
+@click.option("--no-serve", is_flag=True, help="Stop after the scenarios instead of serving the console.")
+@click.option("--port", type=int, default=None, help="Web app port (default: 5000 or the next free one).")
+@click.option("--verbose", is_flag=True, help="Also show every webhook request in the transcripts.")
+def demo(no_serve: bool, port: int | None, verbose: bool) -> None:
+    """Play the canonical call journeys offline, then serve the staff console.
+
+    Runs on embedded defaults in the instance folder (SQLite, in-process
+    queue) and resets the demo's database first, so it can be run again.
+    """
+    from ivr.simulator.fake_twilio import FakeTwilio
+
+    launcher: Services = current_app.extensions["safety"]
+    launcher.db.engine.dispose()
+    instance = Path(current_app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    reset_demo_state(instance)
+    port = port or free_port()
+    settings = launcher.settings
+    fake = FakeTwilio(settings.twilio_account_sid, settings.twilio_auth_token).start()
+    try:
+        app = demo_app(instance, port, fake.base_url, settings.twilio_auth_token, settings.twilio_account_sid)
+        services: Services = app.extensions["safety"]
+        upgrade(services.db.engine)
+        seed_demo(services)
+        click.echo(f"demo database: {instance / 'safety.db'} (reset); jobs run in-process")
+        click.echo(f"fake Twilio REST and media API: {fake.base_url}\n")
+        run = run_scenarios(app, fake, verbose)
+        click.echo(f"\n{run.played - len(run.failed)} of {run.played} scenarios came out as expected.")
+        if run.failed:
+            click.echo("NOT as expected: " + ", ".join(run.failed), err=True)
+        if no_serve:
+            if not run.ok:
+                raise SystemExit(1)
+            return
+        _serve(app, port, run.report_url)
+    finally:
+        fake.stop()
+
+
+def _serve(app: Flask, port: int, report_url: str | None) -> None:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    base = f"http://127.0.0.1:{port}"
+    click.echo(f"\nStaff console: {base}/staff/login")
+    click.echo(f"  sign in as {DEMO_STAFF_EMAIL} / {DEMO_STAFF_PASSWORD}")
+    if report_url:
+        click.echo(f"  the demo report: {base}{report_url}")
+    click.echo("Press Ctrl+C to stop.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.server_close()

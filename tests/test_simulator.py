@@ -66,8 +66,9 @@ class MemoryRecordings:
     def __init__(self) -> None:
         self.audio: dict[str, bytes] = {}
 
-    def put_recording(self, recording_sid: str, audio: bytes, call_sid: str) -> None:
-        self.audio[recording_sid] = audio
+    def add_recording(self, sid: str, audio: bytes, *, call_sid=None, duration=None) -> str:
+        self.audio[sid] = audio
+        return f"http://127.0.0.1:9999/2010-04-01/Accounts/{ACCOUNT}/Recordings/{sid}"
 
 
 @pytest.fixture

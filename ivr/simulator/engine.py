@@ -310,7 +310,7 @@ class Simulator:
         if verb.name == "Dial":
             return self._dial(leg, verb, document, result)
         if verb.name == "Hangup":
-            self._say("app", "ends", f"hangs up on the {leg.who}")
+            self._say("app", "ends", f"hangs up on {_the(leg.who)}")
             return _End("completed", "hangup")
         if verb.name == "Reject":
             # Reject after the call was answered: Twilio just ends the (billed) call.
@@ -324,7 +324,7 @@ class Simulator:
         leg.answered_at = self.clock
         leg.status = "in-progress"
         result.answered = True
-        self._say("twilio", "answers", f"answers the {leg.who}'s call")
+        self._say("twilio", "answers", f"answers the call from {_the(leg.who)}")
 
     def _reject(self, leg: Leg, verb: Verb) -> _End:
         reason = verb.get("reason", "rejected")
@@ -467,7 +467,7 @@ class Simulator:
         self._say(
             "twilio",
             "dials",
-            f"dials the {leg.who} ({self.phonebook.show(number.text)}), timeout {timeout} s"
+            f"dials {_the(leg.who)} ({self.phonebook.show(number.text)}), timeout {timeout} s"
             + (", answerOnBridge" if on_bridge else ""),
         )
         leg.status = "initiated"
@@ -524,7 +524,7 @@ class Simulator:
             self._answer(parent, result)
         talk = self._callee.talk_seconds
         limit = verb.number("timeLimit", 14400)
-        self._say("twilio", "connected", f"connects the {parent.who} and the {leg.who}")
+        self._say("twilio", "connected", f"connects {_the(parent.who)} and {_the(leg.who)}")
         if talk > limit:
             self.clock += limit
             self._say("twilio", "ends", f"ends the call at its time limit of {limit} s")
@@ -653,6 +653,11 @@ def _collect(keys: str, finish_on_key: str, num_digits: int) -> str:
         if num_digits and len(digits) >= num_digits:
             break
     return digits
+
+
+def _the(who: str) -> str:
+    """``"the member"``, but ``"phone …123"`` for a number nobody is named for."""
+    return who if who.startswith("phone ") else f"the {who}"
 
 
 def _absolute(base: str, url: str) -> str | None:

@@ -47,9 +47,7 @@ def parse_keys(script: str | Iterable[str | None] | None) -> list[str | None]:
         elif KEYS.match(text):
             keys.append(text)
         else:
-            raise ScriptError(
-                f"{text!r} is not keypresses: use digits, * and #, or an empty item for silence"
-            )
+            raise ScriptError(f"{text!r} is not keypresses: use 0-9 * #, empty for silence, or hangup")
     return keys
 
 

@@ -9,7 +9,7 @@ number reaches a transcript through :meth:`Phonebook.show`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from callflows.phone import is_withheld, last_three
@@ -25,10 +25,17 @@ class Phonebook:
 
     labels: dict[str, str] = field(default_factory=dict)
     public: set[str] = field(default_factory=set)
+    # Names numbers not in ``labels`` (the CLI asks the database who a member is).
+    lookup: Callable[[str], str | None] | None = None
 
     def name(self, number: str) -> str:
-        """Who owns ``number``: ``"member"``, ``"caller"``, or a masked number."""
-        return self.labels.get(number) or self.show(number)
+        """Who owns ``number``: ``"member"``, ``"client"``, or ``"phone …123"``."""
+        label = self.labels.get(number)
+        if label is None and self.lookup is not None:
+            label = self.lookup(number)
+            if label is not None:
+                self.labels[number] = label
+        return label or f"phone {self.show(number)}"
 
     def show(self, number: str) -> str:
         """A Safety Number in full; anything else as ``…123``; withheld as such."""
@@ -60,9 +67,14 @@ class Transcript:
     """The lines of one or more simulated calls, in order."""
 
     lines: list[Line] = field(default_factory=list)
+    # Sees each line as it happens (the interactive CLI prints them live).
+    listener: Callable[[Line], None] | None = None
 
     def add(self, who: str, kind: str, text: str) -> None:
-        self.lines.append(Line(who, kind, text))
+        line = Line(who, kind, text)
+        self.lines.append(line)
+        if self.listener is not None:
+            self.listener(line)
 
     def of(self, who: str | None = None, kind: str | None = None) -> list[str]:
         """The texts of the lines by ``who`` and/or of ``kind``."""
