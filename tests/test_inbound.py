@@ -280,3 +280,41 @@ def test_member_without_a_phone_is_a_dead_line(client: FlaskClient, db: Database
         s.get(Member, member_id).phone_encrypted = None  # type: ignore[union-attr]
     assert call_in(client, sid="CAerased").get_data() == dead
     assert calls(db) == []
+
+
+# --- the same queries on SQLite (the embedded default) ------------------------------
+
+
+def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ivr import create_app
+    from storage import inbound_repository
+    from tests.conftest import base_config
+
+    vault = create_app({**base_config(tmp_path), "database": any_db}).extensions["safety"].vault
+    member_id, _ = seed_member(any_db, vault, phone=MEMBER_PHONE, line=LINE)
+    index = vault.index(CALLER)
+    with any_db.session() as s:
+        repo.block_caller(s, member_id, index, "456")
+        repo.add_warning(s, caller_index=index, category="robbery", summary="took the money")
+    with any_db.session() as s:
+        found = inbound_repository.lookup_inbound(s, LINE, index)
+        assert found is not None and found.live and found.member is not None
+        assert (found.member.id, found.caller_blocked, found.warning_count) == (member_id, True, 1)
+        withheld = inbound_repository.lookup_inbound(s, LINE, None)
+        assert withheld is not None and (withheld.caller_blocked, withheld.warning_count) == (False, 0)
+        assert inbound_repository.lookup_inbound(s, "+442079469999", index) is None
+        for _ in range(2):
+            inbound_repository.record_inbound_call(
+                s,
+                call_sid="CAboth1",
+                line_id=found.line.id,
+                member_id=member_id,
+                caller=vault.protect(CALLER),
+                blocked=True,
+                warned=True,
+            )
+    (row,) = calls(any_db)
+    assert (row.call_sid, row.blocked, row.warned, row.other_party_last3) == ("CAboth1", True, True, "456")
+    with any_db.session() as s:
+        assert inbound_repository.inbound_call(s, "CAboth1") is not None
+        assert inbound_repository.inbound_call(s, "") is None
