@@ -1,23 +1,45 @@
-"""``python -m worker``: an RQ worker with its scheduler on the app's queue."""
+"""``python -m worker``: the Procfile's worker process.
+
+An RQ worker on the app's queue with RQ's scheduler (retries with backoff
+and the periodic jobs of worker/schedule.py need it). SIGTERM (what a
+platform sends to stop or redeploy) is RQ's warm shutdown: the current job
+finishes, then the worker exits. A worker killed outright (SIGKILL, a lost
+machine) leaves its job in RQ's started registry; once its heartbeat
+expires, any worker's maintenance moves it back for a retry, and every job
+here is idempotent, so the re-run completes the work once.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import sys
 
 from rq import Worker
 
 from worker import services
 from worker.queue import QUEUE_NAME, RedisQueue
+from worker.schedule import ensure_scheduled
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Request bodies sent to Twilio may carry numbers; never log them.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     svc = services.current()
     if not isinstance(svc.queue, RedisQueue):
         print("REDIS_URL is not set: jobs run inside the web process; no worker needed.", file=sys.stderr)
         return 2
-    worker = Worker([QUEUE_NAME], connection=svc.queue.redis, name=f"safety-{os.getpid()}")
-    # The scheduler runs retries with backoff and scheduled jobs.
+    ensure_scheduled(svc.queue.rq)
+    # Each job runs in a forked work horse: no database connection may be
+    # shared across the fork.
+    svc.db.engine.dispose()
+    worker = Worker(
+        [QUEUE_NAME],
+        connection=svc.queue.redis,
+        name=f"safety-{socket.gethostname()}-{os.getpid()}",
+    )
     worker.work(with_scheduler=True)
     return 0
 

@@ -1,0 +1,51 @@
+"""Periodic jobs: one job per slot whatever the number of workers, chained run to run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from storage.db import Database
+from tests.worker_helpers import job_services
+from worker.queue import QUEUE_NAME
+from worker.schedule import PERIODIC, ensure_scheduled, next_slot, run_periodic, slot_job_id
+
+T = 1_800_000_030.0  # 30 s past a minute boundary
+
+
+def test_slots_are_aligned_to_the_period() -> None:
+    assert next_slot(60, T) == 1_800_000_060
+    assert next_slot(86400, T) % 86400 == 0 and next_slot(86400, T) > T
+    assert next_slot(60, 1_800_000_060.0) == 1_800_000_120  # strictly after
+
+
+def test_many_workers_ensuring_the_schedule_make_one_job_per_slot(redis: Redis) -> None:
+    queue = Queue(QUEUE_NAME, connection=redis)
+    first = ensure_scheduled(queue, now=T)
+    for _ in range(3):
+        assert ensure_scheduled(queue, now=T + 5) == first
+    registry = ScheduledJobRegistry(queue=queue)
+    assert sorted(registry.get_job_ids()) == sorted(first)
+    assert first == [slot_job_id(name, next_slot(period, T)) for name, period in PERIODIC.items()]
+    job = Job.fetch(first[0], connection=redis)
+    assert job.func_name == "worker.schedule.run_periodic" and job.args == ("flush_outbox",)
+
+
+def test_a_periodic_run_schedules_the_next_one_even_when_it_fails(
+    db: Database, redis: Redis, tmp_path: Path
+) -> None:
+    queue = Queue(QUEUE_NAME, connection=redis)
+    with job_services(tmp_path, db):
+        run_periodic("flush_outbox")
+        assert ScheduledJobRegistry(queue=queue).count == len(PERIODIC)
+        redis.flushdb()  # as if the schedule were lost
+        with pytest.raises(KeyError):
+            run_periodic("a job that fails")
+    ids = ScheduledJobRegistry(queue=queue).get_job_ids()
+    assert any(i.startswith("periodic-flush_outbox-") for i in ids)
+    assert any(i.startswith("periodic-apply_retention-") for i in ids)

@@ -1,0 +1,350 @@
+"""Workers end to end on real Redis and PostgreSQL.
+
+1. Webhooks -> RQ -> SimpleWorker (in-process): status callbacks become call
+   rows; a recording callback becomes an encrypted file, a deletion at the
+   fake Twilio, an assigned report and a logged email. Every job left in
+   Redis is inspected for phone numbers and names.
+2. ``python -m worker`` killed with SIGKILL mid-download: RQ's abandoned-job
+   handling re-runs the job on a fresh worker, which completes it once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+import zlib
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from sqlalchemy import delete, func, select
+
+from ivr import create_app
+from ivr.simulator.fake_twilio import FakeTwilio
+from storage.db import Database
+from storage.models import (
+    AuditEntry,
+    Call,
+    CallDirection,
+    Member,
+    RecordingState,
+    Report,
+    ReportStatus,
+    SafetyNumber,
+    Staff,
+)
+from tests.conftest import (
+    AUTH_TOKEN,
+    DATA_KEY,
+    INDEX_KEY,
+    PUBLIC_BASE_URL,
+    REDIS_URL,
+    TWILIO_ACCOUNT_SID,
+    base_config,
+)
+from tests.voice_helpers import post_twilio
+from tests.voice_helpers import seed_member as seed_voice_member
+from tests.worker_helpers import (
+    add_report,
+    add_staff,
+    committing_database,
+    job_services,
+    seed_member,
+    wav_bytes,
+)
+from worker.queue import QUEUE_NAME
+
+MEMBER_PHONE = "+447700900321"
+MEMBER_NAME = "Velvet"
+CALLER = "+447700900654"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _sid(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex
+
+
+def _pii_forms(e164: str) -> list[str]:
+    national = "0" + e164[3:]
+    return [e164, e164[1:], national, e164[3:]]
+
+
+def _all_job_text(redis: Redis) -> str:
+    """Everything RQ keeps about every job: args, description, meta, raw data."""
+    parts = []
+    for key in redis.scan_iter("rq:job:*"):
+        job_id = key.decode().split(":", 2)[2]
+        if ":" in job_id:
+            continue  # rq:job:<id>:<sub> keys (executions, dependents)
+        raw = redis.hgetall(key)
+        for value in raw.values():
+            parts.append(repr(value))
+        if b"data" in raw:
+            with contextlib.suppress(zlib.error):
+                parts.append(repr(zlib.decompress(raw[b"data"])))
+        job = Job.fetch(job_id, connection=redis)
+        parts += [repr(job.args), repr(job.kwargs), job.description or "", repr(job.meta)]
+    return "\n".join(parts)
+
+
+def test_webhooks_to_workers_end_to_end(
+    db: Database, redis: Redis, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    app = create_app({**base_config(tmp_path, TWILIO_API_BASE_URL=fake_twilio.base_url), "database": db})
+    services = app.extensions["safety"]
+    client = app.test_client()
+    member_id, _line = seed_voice_member(db, services.vault, phone=MEMBER_PHONE, working_name=MEMBER_NAME)
+    caseworker = add_staff(db, "case@example.org")
+
+    # An inbound call (row as the inbound webhook writes it) and its member leg.
+    parent, leg = _sid("CA"), _sid("CA")
+    with db.session() as s:
+        line = s.scalars(select(SafetyNumber).where(SafetyNumber.member_id == member_id)).one()
+        caller = services.vault.protect(CALLER)
+        s.add(
+            Call(
+                call_sid=parent,
+                direction=CallDirection.INBOUND,
+                member_id=member_id,
+                safety_number_id=line.id,
+                other_party_index=caller.index,
+                other_party_encrypted=caller.token,
+                other_party_last3=caller.last3,
+                bridged=True,
+            )
+        )
+    for seq, status in enumerate(["initiated", "ringing", "in-progress", "completed"]):
+        form = {
+            "CallSid": leg,
+            "ParentCallSid": parent,
+            "CallStatus": status,
+            "SequenceNumber": str(seq),
+            "From": CALLER,
+            "To": MEMBER_PHONE,
+        }
+        if status == "completed":
+            form["CallDuration"] = "61"
+        assert post_twilio(client, "/voice/status", form).status_code == 200
+    post_twilio(client, "/voice/status", {"CallSid": parent, "CallStatus": "completed", "CallDuration": "70"})
+
+    # An incident report recorded from the menu.
+    menu_call, recording = _sid("CA"), _sid("RE")
+    audio = wav_bytes(seconds=3)
+    url = fake_twilio.add_recording(recording, audio)
+    report_id = add_report(db, member_id, None, report_call_sid=menu_call)
+    form = {
+        "CallSid": menu_call,
+        "RecordingSid": recording,
+        "RecordingUrl": url,
+        "RecordingStatus": "completed",
+        "RecordingDuration": "3",
+    }
+    assert post_twilio(client, "/voice/menu/recording", form, query=f"report={report_id}").status_code == 200
+
+    # Nothing personal in anything RQ holds.
+    text = _all_job_text(redis)
+    assert recording in text and leg in text  # the scan does see the jobs
+    for secret in [*_pii_forms(MEMBER_PHONE), *_pii_forms(CALLER), MEMBER_NAME, url]:
+        assert secret not in text
+
+    SimpleWorker([Queue(QUEUE_NAME, connection=redis)], connection=redis).work(burst=True)
+
+    with db.session() as s:
+        child = s.scalars(select(Call).where(Call.call_sid == leg)).one()
+        assert (child.direction, child.member_id, child.status, child.duration_seconds) == (
+            CallDirection.MEMBER_LEG,
+            member_id,
+            "completed",
+            61,
+        )
+        inbound = s.scalars(select(Call).where(Call.call_sid == parent)).one()
+        assert inbound.status == "completed" and inbound.bridged
+        report = s.get(Report, report_id)
+        assert report is not None
+        assert (report.recording_state, report.recording_seconds) == (RecordingState.STORED, 3)
+        assert (report.caseworker_id, report.status) == (caseworker, ReportStatus.ASSIGNED)
+    stored = Path(services.settings.recordings_path) / str(report.recording_path)
+    assert services.vault.cipher.decrypt_bytes(stored.read_bytes()) == audio
+    assert audio not in stored.read_bytes()
+    assert fake_twilio.deleted_recordings == [recording]
+    mail = Path(services.settings.mail_log_path).read_text()
+    assert f"{PUBLIC_BASE_URL}/staff/reports/{report_id}" in mail
+    for secret in [*_pii_forms(MEMBER_PHONE), MEMBER_NAME]:
+        assert secret not in mail
+    assert Queue(QUEUE_NAME, connection=redis).failed_job_registry.count == 0
+
+
+# --- SIGKILL during ingestion ---------------------------------------------------
+
+
+def _worker_env(pg_url: str, fake: FakeTwilio, tmp_path: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SAFETY_", "TWILIO_", "DATABASE_", "REDIS_"))
+    }
+    env.update(
+        DATABASE_URL=pg_url,
+        REDIS_URL=REDIS_URL,
+        TWILIO_ACCOUNT_SID=TWILIO_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_API_BASE_URL=fake.base_url,
+        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+        SAFETY_DATA_KEYS=DATA_KEY,
+        SAFETY_INDEX_KEY=INDEX_KEY,
+        SECRET_KEY="test-secret-key",
+        SAFETY_INSTANCE_PATH=str(tmp_path / "instance"),
+        RECORDINGS_PATH=str(tmp_path / "recordings"),
+        MAIL_LOG_PATH=str(tmp_path / "mail.log"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (RQ's work horse calls setsid, so a process
+    group kill would miss it)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _kill_everything(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and all its processes at once, as a lost machine would."""
+    for pid in [*_descendants(proc.pid), proc.pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def _wait_for(predicate, timeout: float, what: str, log: Path) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"gave up waiting for {what}; worker log:\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.usefixtures("pg_engine")  # migrated
+def test_worker_killed_mid_download_reruns_the_job_once(
+    pg_url: str, redis: Redis, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    db = committing_database(pg_url)
+    log = tmp_path / "worker.log"
+    env = _worker_env(pg_url, fake_twilio, tmp_path)
+    recording = _sid("RE")
+    audio = wav_bytes(seconds=2)
+    fake_twilio.add_recording(recording, audio)
+    fake_twilio.hold_media()
+    ids: dict[str, int] = {}
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        with job_services(
+            tmp_path, db, TWILIO_API_BASE_URL=fake_twilio.base_url, RECORDINGS_PATH=env["RECORDINGS_PATH"]
+        ) as svc:
+            ids["member"], ids["line"] = seed_member(db, MEMBER_NAME, MEMBER_PHONE)
+            ids["staff"] = add_staff(db, f"case-{uuid.uuid4().hex[:8]}@example.org")
+            ids["report"] = add_report(db, ids["member"], recording)
+            svc.queue.enqueue("ingest_recording", ids["report"], recording)
+
+        workers.append(_start_worker(env, log))
+        assert fake_twilio.media_requested.wait(timeout=60), log.read_text()
+        horses = _descendants(workers[0].pid)
+        _kill_everything(workers[0])
+        assert horses and not any(_alive(pid) for pid in horses)
+        fake_twilio.release_media()
+
+        with db.session() as s:
+            report = s.get(Report, ids["report"])
+            assert report is not None and report.recording_state == RecordingState.AWAITED
+        queue = Queue(QUEUE_NAME, connection=redis)
+        started = StartedJobRegistry(queue=queue)
+        assert started.count == 1  # abandoned mid-run, not lost
+
+        # What happens by itself within minutes, made to happen now: the dead
+        # worker's heartbeat expires (RQ's cleanup retries the job with
+        # backoff) and its scheduler lock expires.
+        started.cleanup(timestamp=time.time() + 3600)
+        assert ScheduledJobRegistry(queue=queue).count >= 1
+        redis.delete(f"rq:scheduler-lock:{QUEUE_NAME}")
+
+        workers.append(_start_worker(env, log))
+
+        def done() -> bool:
+            with db.session() as s:
+                r = s.get(Report, ids["report"])
+                return r is not None and r.caseworker_id is not None
+
+        _wait_for(done, 90, "the re-run to store and assign the report", log)
+        # Warm shutdown on SIGTERM: the worker finishes and exits cleanly.
+        workers[1].send_signal(signal.SIGTERM)
+        assert workers[1].wait(timeout=30) == 0, log.read_text()[-3000:]
+
+        with db.session() as s:
+            report = s.get(Report, ids["report"])
+            assert report is not None and report.recording_state == RecordingState.STORED
+            assert report.caseworker_id == ids["staff"]
+            reports = s.scalar(
+                select(func.count()).select_from(Report).where(Report.member_id == ids["member"])
+            )
+            assert reports == 1
+        files = sorted((tmp_path / "recordings").iterdir())
+        assert [f.name for f in files] == [report.recording_path]
+        assert svc.vault.cipher.decrypt_bytes(files[0].read_bytes()) == audio
+        assert fake_twilio.deleted_recordings == [recording]
+        downloads = [r for r in fake_twilio.requests if r.method == "GET" and recording in r.path]
+        assert len(downloads) == 2  # the killed one and the re-run
+        assert (tmp_path / "mail.log").read_text().count("Subject: Safety Number: a report is waiting") == 1
+        assert queue.failed_job_registry.count == 0
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                _kill_everything(proc)
+        with db.session() as s:
+            if "report" in ids:
+                s.execute(delete(AuditEntry).where(AuditEntry.target_id == ids["report"]))
+                s.execute(delete(Report).where(Report.id == ids["report"]))
+            if "staff" in ids:
+                s.execute(delete(Staff).where(Staff.id == ids["staff"]))
+            if "line" in ids:
+                s.execute(delete(SafetyNumber).where(SafetyNumber.id == ids["line"]))
+            if "member" in ids:
+                s.execute(delete(Member).where(Member.id == ids["member"]))
+        db.engine.dispose()

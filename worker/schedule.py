@@ -1,0 +1,72 @@
+"""Periodic jobs on RQ's own scheduler, with no extra process.
+
+Each periodic job runs in fixed slots aligned to the epoch (the outbox
+every minute, retention every day at 00:00 UTC). The job of a slot has a
+deterministic id, ``periodic-<name>-<slot>``, so any number of workers
+can "ensure" the next slot at once and only one job exists. Every worker
+ensures the next slots at start-up, and every periodic run ensures them
+again when it ends (even when it failed), so the chain never breaks; the
+RQ scheduler (``with_scheduler=True``) moves each job to the queue when
+its time comes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from rq import Queue
+from rq.job import Job
+
+from worker import services
+from worker.queue import JOBS, RedisQueue, resolve
+
+log = logging.getLogger(__name__)
+
+# job name (worker/queue.py JOBS) -> period in seconds
+PERIODIC: dict[str, int] = {
+    "flush_outbox": 60,
+    "apply_retention": 86400,
+}
+
+
+def next_slot(period: int, now: float | None = None) -> int:
+    """The first slot boundary strictly after ``now`` (epoch seconds)."""
+    now = time.time() if now is None else now
+    return (int(now) // period + 1) * period
+
+
+def slot_job_id(name: str, slot: int) -> str:
+    return f"periodic-{name}-{slot}"
+
+
+def ensure_scheduled(queue: Queue, now: float | None = None) -> list[str]:
+    """Schedule the next slot of every periodic job unless it already is; return their ids."""
+    ids = []
+    for name, period in PERIODIC.items():
+        slot = next_slot(period, now)
+        job_id = slot_job_id(name, slot)
+        ids.append(job_id)
+        if Job.exists(job_id, connection=queue.connection):
+            continue
+        queue.enqueue_at(
+            datetime.fromtimestamp(slot, UTC),
+            run_periodic,
+            name,
+            job_id=job_id,
+            description=f"periodic {name}",
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+        )
+    return ids
+
+
+def run_periodic(name: str) -> None:
+    """Run one periodic job, then make sure the next slots are scheduled."""
+    try:
+        resolve(JOBS[name])()
+    finally:
+        queue = services.current().queue
+        if isinstance(queue, RedisQueue):
+            ensure_scheduled(queue.rq)
