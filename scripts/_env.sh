@@ -43,4 +43,18 @@ ensure_redis() {
 
 # Hook for test-only system packages (a browser for the staff console's
 # browser tests); a no-op until something needs it.
-ensure_test_extras() { :; }
+ensure_test_extras() {
+  # The staff console's browser tests drive Debian's chromium through
+  # Playwright (the Python package comes with the `test` extra; Playwright's
+  # own browser download is never used). Install chromium when it is missing
+  # and we can: as root, with apt.
+  if [ -x /usr/bin/chromium ]; then return 0; fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium for the browser tests" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+      >/tmp/safety-chromium-install.log 2>&1 \
+      || { tail -n 20 /tmp/safety-chromium-install.log >&2; echo "installing chromium failed" >&2; }
+  else
+    echo "chromium is missing and cannot be installed here: the browser tests will be skipped" >&2
+  fi
+}
