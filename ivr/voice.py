@@ -81,6 +81,8 @@ def incoming() -> Response:
         accept_withheld=member is not None and member.accept_withheld,
     )
     outcome = flow.screen_inbound(facts)
+    # Ids and the decision only: never a number, not even the line's.
+    log.info("inbound call %s: %s", call_sid, outcome.value)
     if outcome is flow.InboundOutcome.UNAVAILABLE:
         return twiml(flow.line_unavailable())
     if outcome is flow.InboundOutcome.MEMBER_MENU:

@@ -3,6 +3,7 @@ ringing the member through a screened, masked <Dial>."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 
@@ -143,10 +144,13 @@ def test_withheld_caller_rings_when_accepted_and_shows_the_safety_number(
 
 
 def test_rings_the_member_through_a_screened_dial(
-    app: Flask, client: FlaskClient, db: Database, vault
+    app: Flask, client: FlaskClient, db: Database, vault, caplog: pytest.LogCaptureFixture
 ) -> None:
     member_id, _ = seed_member(db, vault, phone=MEMBER_PHONE, line=LINE)
+    caplog.set_level(logging.DEBUG)
     root = parse_twiml(call_in(client, sid="CAring01"))
+    assert "inbound call CAring01: ring" in caplog.text
+    assert not re.search(r"\d{4,}", caplog.text)  # no number, not even the line's
     assert verbs(root) == ["Say", "Dial"]
     assert root[0].text == prompts.GREETINGS["neutral"]
     assert root[0].get("voice") == "Polly.Amy" and root[0].get("language") == "en-GB"
