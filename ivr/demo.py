@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from storage import repositories as repo
@@ -145,6 +146,7 @@ def run_scenarios(app: Flask, recordings: Any, verbose: bool = False) -> DemoRun
 @click.option("--no-serve", is_flag=True, help="Stop after the scenarios instead of serving the console.")
 @click.option("--port", type=int, default=None, help="Web app port (default: 5000 or the next free one).")
 @click.option("--verbose", is_flag=True, help="Also show every webhook request in the transcripts.")
+@with_appcontext
 def demo(no_serve: bool, port: int | None, verbose: bool) -> None:
     """Play the canonical call journeys offline, then serve the staff console.
 

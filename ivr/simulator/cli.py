@@ -17,7 +17,7 @@ from sqlalchemy import select
 from callflows.errors import SafetyNumberError
 from callflows.phone import is_withheld, normalise
 from ivr.simulator.engine import SimulationError, Simulator
-from ivr.simulator.harness import simulator_for
+from ivr.simulator.harness import app_with, simulator_for
 from ivr.simulator.keypad import Callee, Keypad, PromptingKeypad, ScriptedKeypad, ScriptError
 from ivr.simulator.transcript import Line, Phonebook
 from ivr.simulator.transport import OverHttp
@@ -78,16 +78,13 @@ def _simulator(server: str | None, verbose: bool, caller: str) -> Iterator[Simul
     pointing at the fake, so recording jobs fetch from it. Over HTTP the
     running server must have been started with that URL to ingest them.
     """
-    from ivr import create_app
     from ivr.simulator.fake_twilio import FakeTwilio
 
     services: Services = current_app.extensions["safety"]
     settings = services.settings
     fake = FakeTwilio(settings.twilio_account_sid, settings.twilio_auth_token).start()
     try:
-        app: Flask = create_app(
-            {"instance_path": current_app.instance_path, "TWILIO_API_BASE_URL": fake.base_url}
-        )
+        app: Flask = app_with(current_app, twilio_api_base_url=fake.base_url)
         transport = None
         if server:
             transport = OverHttp(server, settings.public_base_url, settings.twilio_auth_token)

@@ -9,6 +9,9 @@ loudly if a job failed, rather than letting a scenario pass on a lost job.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+from typing import Any
+
 from flask import Flask
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
@@ -43,6 +46,22 @@ def run_queued_jobs(services: Services) -> int:
     if failed or retrying:
         raise JobFailed(f"{len(failed)} job(s) failed, {len(retrying)} wait for a retry: {failed + retrying}")
     return waiting
+
+
+def app_with(app: Flask, **changes: Any) -> Flask:
+    """A second app with ``app``'s settings and database, ``changes`` applied.
+
+    ``changes`` name settings fields (``twilio_api_base_url=…``). The simulate
+    command uses it to point recording jobs at its fake Twilio.
+    """
+    from ivr import create_app
+
+    services: Services = app.extensions["safety"]
+    settings = replace(services.settings, **changes)
+    config: dict[str, Any] = dict(settings.extra)
+    config.update({f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "extra"})
+    config.update(database=services.db, instance_path=app.instance_path, TESTING=app.testing)
+    return create_app(config)
 
 
 def simulator_for(

@@ -1,0 +1,272 @@
+"""End to end: every scenario file played by the simulator against the app on
+PostgreSQL and Redis, its queued jobs run by RQ's SimpleWorker, and its
+outcome checked in the transcript, the TwiML and the rows written.
+
+Also the README's first command (the demo, on SQLite) and ``simulate``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from ivr import create_app, services_of
+from ivr.demo import (
+    DEMO_CALLER,
+    DEMO_LINE,
+    DEMO_MEMBER_PHONE,
+    DEMO_STAFF_EMAIL,
+    DEMO_STAFF_PASSWORD,
+    DEMO_WARNED_CALLER,
+    seed_demo,
+)
+from ivr.simulator import scenarios
+from ivr.simulator.audio import wav_seconds
+from ivr.simulator.console import newest_report_with_audio
+from ivr.simulator.engine import CallResult, Simulator
+from ivr.simulator.harness import simulator_for
+from ivr.simulator.twiml_schema import Verb
+from storage.db import Database
+from storage.models import Block, Call, CallEvent, Member, OutboxEntry, Report, SafetyNumber, Staff
+from tests.conftest import base_config
+from worker.services import Services, recording_store
+
+REAL_NUMBERS = (DEMO_MEMBER_PHONE, DEMO_CALLER, DEMO_WARNED_CALLER)
+
+
+@dataclass
+class World:
+    app: Flask
+    services: Services
+    simulator: Simulator
+    fake: Any
+
+    def play(self, name: str) -> scenarios.Outcome:
+        outcome = scenarios.play(scenarios.load(name), self.simulator, self.services)
+        assert outcome.passed, outcome.render(verbose=True)
+        return outcome
+
+    def rows(self, model: type, *where: Any) -> list[Any]:
+        with self.services.db.session() as session:
+            found = list(session.scalars(select(model).where(*where)))
+            session.expunge_all()
+            return found
+
+
+@pytest.fixture
+def world(db: Database, redis: Any, tmp_path: Path, fake_twilio: Any) -> World:
+    """The app on PostgreSQL + Redis, pointed at the fake Twilio, with the demo seed."""
+    config = base_config(tmp_path, TWILIO_API_BASE_URL=fake_twilio.base_url)
+    app = create_app({**config, "database": db})
+    services = services_of(app)
+    seed_demo(services)
+    phonebook = scenarios.Cast().phonebook()
+    return World(app, services, simulator_for(app, phonebook=phonebook, recordings=fake_twilio), fake_twilio)
+
+
+def call_of(outcome: scenarios.Outcome, step: int = 0) -> CallResult:
+    result = outcome.results[step]
+    assert isinstance(result, CallResult)
+    return result
+
+
+def all_verbs(result: CallResult, name: str) -> list[Verb]:
+    """Every verb called ``name`` in every document of the call, nested ones too."""
+    found: list[Verb] = []
+
+    def walk(verbs: list[Verb]) -> None:
+        for verb in verbs:
+            if verb.name == name:
+                found.append(verb)
+            walk(verb.children)
+
+    for document in result.documents:
+        walk(document.verbs)
+    return found
+
+
+@pytest.mark.parametrize("name", scenarios.names())
+def test_scenario_comes_out_as_expected(world: World, name: str) -> None:
+    outcome = world.play(name)
+    for result in outcome.results:
+        text = result.transcript.render(verbose=True)
+        # Transcripts are logs: no real number in full, ever.
+        assert not any(number in text for number in REAL_NUMBERS), text
+        for document in result.documents:
+            if DEMO_MEMBER_PHONE in document.xml:
+                # Only inside the <Number> that rings the member.
+                numbers = [v.text for v in document.verbs for v in v.children if v.name == "Number"]
+                assert numbers == [DEMO_MEMBER_PHONE]
+                assert document.xml.count(DEMO_MEMBER_PHONE) == 1
+    assert world.services.queue.rq.count == 0  # type: ignore[attr-defined]  # every job ran
+
+
+def test_every_canonical_journey_has_a_scenario() -> None:
+    assert set(scenarios.names()) >= {
+        "client_reaches_member",
+        "member_declines_and_blocks",
+        "blocked_client_rejected",
+        "warned_caller",
+        "masked_call_back",
+        "premium_refused",
+        "wrong_pins_lock_menu",
+        "incident_report",
+        "sms_dropped",
+        "cancelled_member_line",
+    }
+
+
+def test_accepted_call_is_logged_with_both_legs(world: World) -> None:
+    result = call_of(world.play("client_reaches_member"))
+    dial = all_verbs(result, "Dial")[0]
+    assert dial.flag("answerOnBridge") and dial.get("callerId") == DEMO_LINE
+    assert [n.text for n in dial.children] == [DEMO_MEMBER_PHONE]
+    (inbound,) = world.rows(Call, Call.call_sid == result.call_sid)
+    assert inbound.direction == "inbound" and inbound.bridged and not inbound.declined
+    assert inbound.status == "completed" and inbound.other_party_last3 == "456"
+    (leg,) = world.rows(Call, Call.parent_call_sid == result.call_sid)
+    assert leg.call_sid == result.child_sids[0] and leg.direction == "member_leg"
+    assert leg.status == "completed" and leg.duration_seconds and leg.duration_seconds > 42
+    events = world.rows(CallEvent, CallEvent.call_sid == leg.call_sid)
+    assert sorted(e.sequence_number for e in events) == [0, 1, 2, 3]
+
+
+def test_warned_caller_is_flagged(world: World) -> None:
+    result = call_of(world.play("warned_caller"))
+    assert "Warning: 1 warning on file for this caller: threats." in result.spoken_to("member")
+    (inbound,) = world.rows(Call, Call.call_sid == result.call_sid)
+    assert inbound.warned and inbound.bridged
+
+
+def test_declining_blocks_the_caller(world: World) -> None:
+    result = call_of(world.play("member_declines_and_blocks"))
+    (block,) = world.rows(Block)
+    assert block.caller_index == world.services.vault.index(DEMO_CALLER) and block.caller_last3 == "456"
+    (inbound,) = world.rows(Call, Call.call_sid == result.call_sid)
+    assert inbound.declined and inbound.blocked and not inbound.bridged
+    assert result.dial_status == "completed" and not result.bridged
+
+
+def test_blocked_client_is_rejected_unanswered(world: World) -> None:
+    result = call_of(world.play("blocked_client_rejected"))
+    assert result.documents[0].names()[0] == "Reject" and len(result.documents) == 1
+    assert result.status == "no-answer" and not result.child_sids
+    (inbound,) = world.rows(Call, Call.call_sid == result.call_sid)
+    assert inbound.blocked and not inbound.bridged
+
+
+def test_masked_call_shows_the_safety_number(world: World) -> None:
+    result = call_of(world.play("masked_call_back"))
+    (dial,) = all_verbs(result, "Dial")
+    assert dial.get("callerId") == DEMO_LINE
+    assert [n.text for n in dial.children] == [DEMO_CALLER]
+    assert result.displayed == [DEMO_LINE]
+    (masked,) = world.rows(Call, Call.call_sid == result.call_sid)
+    assert masked.direction == "masked" and masked.other_party_last3 == "456"
+    (leg,) = world.rows(Call, Call.parent_call_sid == result.call_sid)
+    assert leg.direction == "masked_leg" and leg.status == "completed"
+
+
+def test_premium_destination_is_never_dialled(world: World) -> None:
+    result = call_of(world.play("premium_refused"))
+    assert all_verbs(result, "Dial") == []
+    assert world.rows(Call, Call.direction == "masked_leg") == []
+
+
+def test_wrong_pins_lock_the_menu(world: World) -> None:
+    world.play("wrong_pins_lock_menu")
+    (member,) = world.rows(Member)
+    assert member.menu_locked_until is not None
+    assert world.rows(Call, Call.direction == "menu") == []  # never got past the PIN
+
+
+def test_incident_report_reaches_the_caseworker_with_playable_audio(world: World) -> None:
+    result = call_of(world.play("incident_report"))
+    (sid,) = result.recording_sids
+    (report,) = world.rows(Report)
+    (caseworker,) = world.rows(Staff, Staff.email == DEMO_STAFF_EMAIL)
+    assert report.recording_sid == sid and report.police_consent is True
+    assert report.recording_state == "stored" and report.caseworker_id == caseworker.id
+    # Encrypted at rest, decrypts to the WAV the member "spoke", gone from Twilio.
+    stored = Path(world.services.settings.recordings_path) / report.recording_path
+    assert not stored.read_bytes().startswith(b"RIFF")
+    audio = recording_store(world.services).get(report.recording_path)
+    assert audio.startswith(b"RIFF") and wav_seconds(audio) == 4
+    assert sid in world.fake.deleted_recordings
+    # What the caseworker sees after signing in.
+    seen = newest_report_with_audio(world.app, DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD)
+    assert seen.report_id == report.id and seen.audio_type == "audio/wav" and seen.audio_seconds == 4
+
+
+def test_sms_is_dropped_and_leaves_no_trace(world: World) -> None:
+    before = {m: len(world.rows(m)) for m in (Call, CallEvent, Report, OutboxEntry)}
+    outcome = world.play("sms_dropped")
+    result = outcome.results[0]
+    assert [d.verbs for d in result.documents] == [[]]  # an empty <Response/>, nothing sent back
+    assert {m: len(world.rows(m)) for m in before} == before
+    redis = world.services.queue.redis  # type: ignore[attr-defined]
+    assert not any(b"07911" in (redis.dump(key) or b"") for key in redis.keys("*"))
+
+
+def test_cancelled_line_answers_like_an_unassigned_one(world: World) -> None:
+    outcome = world.play("cancelled_member_line")
+    unassigned, cancelled = call_of(outcome, 0), call_of(outcome, 1)
+    assert cancelled.documents[0].xml == unassigned.documents[0].xml
+    assert cancelled.documents[0].names() == ["Say", "Hangup"]
+    (line,) = world.rows(SafetyNumber, SafetyNumber.e164 == DEMO_LINE)
+    assert line.status == "quarantined" and line.member_id is None
+
+
+def test_the_demo_runs_to_completion_twice(tmp_path: Path) -> None:
+    """The README's first command, as CI runs it: ``demo --no-serve``, re-runnable."""
+    launcher = create_app({"instance_path": str(tmp_path / "demo"), "REDIS_URL": None, "DATABASE_URL": ""})
+    for _ in range(2):
+        out = launcher.test_cli_runner().invoke(args=["demo", "--no-serve"])
+        assert out.exit_code == 0, out.output
+        assert "10 of 10 scenarios came out as expected." in out.output
+        assert "with 4 s of playable audio (audio/wav)" in out.output
+        assert not any(number in out.output for number in REAL_NUMBERS)
+        assert len(re.findall(r"outcome: as expected", out.output)) == len(scenarios.names())
+
+
+def test_simulate_call_command_prints_the_transcript(world: World) -> None:
+    args = ["simulate", "call", "--from", "020 7946 0456", "--to", DEMO_LINE, "--digits", "", "--answer", "1"]
+    out = world.app.test_cli_runner().invoke(args=args)
+    assert out.exit_code == 0, out.output
+    assert "member  phone rings; the display shows +442079460001" in out.output
+    assert "connects the caller and the member" in out.output
+    assert DEMO_MEMBER_PHONE not in out.output and DEMO_CALLER not in out.output
+    assert len(world.rows(Call, Call.direction == "member_leg")) == 1
+
+
+def test_simulate_call_asks_for_keys_when_not_scripted(world: World) -> None:
+    runner = world.app.test_cli_runner()
+    out = runner.invoke(
+        args=["simulate", "call", "--from", DEMO_MEMBER_PHONE, "--to", DEMO_LINE], input="4821#\n2\n2\n"
+    )
+    assert out.exit_code == 0, out.output
+    assert "member presses (Enter: silence, 'hangup': hang up)" in out.output
+    (report,) = world.rows(Report)
+    assert report.police_consent is False and report.recording_state == "stored"
+
+
+def test_simulate_sms_command(world: World) -> None:
+    out = world.app.test_cli_runner().invoke(
+        args=["simulate", "sms", "--from", DEMO_CALLER, "--to", DEMO_LINE, "--body", "secret words"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "the message is dropped" in out.output and "secret words" not in out.output
+
+
+def test_simulate_refuses_bad_input(world: World) -> None:
+    runner = world.app.test_cli_runner()
+    out = runner.invoke(args=["simulate", "call", "--from", "12", "--to", DEMO_LINE, "--digits", "1"])
+    assert out.exit_code == 2 and "not" in out.output
+    out = runner.invoke(args=["simulate", "call", "--from", DEMO_CALLER, "--to", DEMO_LINE, "--digits", "1x"])
+    assert out.exit_code == 2 and "not keypresses" in out.output
