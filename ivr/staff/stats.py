@@ -29,6 +29,7 @@ def stats_page() -> str:
     calls_chart = bar_chart(
         f"Calls to Safety Numbers per day, last {days} days",
         [(d.strftime("%d %b"), per_day.get(d, 0)) for d in series],
+        width=960,
         label_every=max(days // 6, 1),
     )
     outcome = session.execute(
@@ -61,8 +62,13 @@ def stats_page() -> str:
         outcomes=outcomes,
         categories=categories,
         calls_chart=calls_chart,
-        outcome_chart=bar_chart("Inbound calls by outcome", outcomes),
-        category_chart=bar_chart("Reports by category", categories),
+        outcome_chart=bar_chart("Inbound calls by outcome", outcomes, width=420),
+        # Short labels (first word) so seven bars fit on a phone; the table has the full names.
+        category_chart=bar_chart(
+            "Reports by category",
+            [("none" if c == "uncategorised" else c.split("-")[0], n) for c, n in categories],
+            width=420,
+        ),
     )
 
 
