@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection
 
-from callflows.phone import WITHHELD_FORMS, normalise
+from callflows.phone import WITHHELD_FORMS, caller_from
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import CATEGORIES
@@ -108,9 +108,10 @@ def test_member_number_appears_only_inside_number(app: Flask, db: Database, scen
     with rolled_back(db):
         member_id, _ = seed_member(db, vault, phone=member_phone, line=LINE, **scenario["prefs"])
         caller = scenario["caller"]
-        caller_is_number = caller is not None and caller.strip().lower() not in WITHHELD_FORMS
-        if caller_is_number:
-            index = vault.index(normalise(caller))
+        # Unparseable caller IDs count as withheld, as the webhook treats them.
+        caller_e164 = caller_from(caller).e164
+        if caller_e164 is not None:
+            index = vault.index(caller_e164)
             with db.session() as s:
                 if scenario["blocked"]:
                     repo.block_caller(s, member_id, index, None)
