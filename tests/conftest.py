@@ -117,8 +117,14 @@ def redis() -> Iterator[Redis]:
     client = Redis.from_url(REDIS_URL)
     client.flushdb()
     yield client
+    # Every job a test enqueued through Redis, checked for phone numbers
+    # before it is flushed away (tests/job_privacy.py).
+    from tests.job_privacy import phone_numbers_in_jobs
+
+    leaked = phone_numbers_in_jobs(client)
     client.flushdb()
     client.close()
+    assert not leaked, f"jobs carry phone numbers: {sorted(leaked)}"
 
 
 @pytest.fixture

@@ -17,13 +17,11 @@ import subprocess
 import sys
 import time
 import uuid
-import zlib
 from pathlib import Path
 
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
-from rq.job import Job
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import delete, func, select
 
@@ -79,20 +77,9 @@ def _pii_forms(e164: str) -> list[str]:
 
 def _all_job_text(redis: Redis) -> str:
     """Everything RQ keeps about every job: args, description, meta, raw data."""
-    parts = []
-    for key in redis.scan_iter("rq:job:*"):
-        job_id = key.decode().split(":", 2)[2]
-        if ":" in job_id:
-            continue  # rq:job:<id>:<sub> keys (executions, dependents)
-        raw = redis.hgetall(key)
-        for value in raw.values():
-            parts.append(repr(value))
-        if b"data" in raw:
-            with contextlib.suppress(zlib.error):
-                parts.append(repr(zlib.decompress(raw[b"data"])))
-        job = Job.fetch(job_id, connection=redis)
-        parts += [repr(job.args), repr(job.kwargs), job.description or "", repr(job.meta)]
-    return "\n".join(parts)
+    from tests.job_privacy import job_texts
+
+    return "\n".join(job_texts(redis).values())
 
 
 def test_webhooks_to_workers_end_to_end(
@@ -348,3 +335,16 @@ def test_worker_killed_mid_download_reruns_the_job_once(
             if "member" in ids:
                 s.execute(delete(Member).where(Member.id == ids["member"]))
         db.engine.dispose()
+
+
+def test_the_job_inspection_finds_a_number_when_there_is_one(redis: Redis) -> None:
+    from tests.job_privacy import phone_numbers_in_jobs
+
+    queue = Queue(QUEUE_NAME, connection=redis)
+    queue.enqueue("worker.jobs.ping", "CA0123456789012345678901234567890a", 447700900, description="ids only")
+    assert phone_numbers_in_jobs(redis) == {}
+    for leaked in ("+447700900123", "07700900123", "447700900123"):
+        job = queue.enqueue("worker.jobs.ping", f"from {leaked}")
+        assert phone_numbers_in_jobs(redis)[job.id]
+        job.delete()
+    assert phone_numbers_in_jobs(redis) == {}
