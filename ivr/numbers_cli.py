@@ -49,8 +49,10 @@ def numbers_sync() -> None:
 @click.option("--area-code", required=True, help="UK area code without the leading 0, e.g. 20 for London.")
 def numbers_buy(area_code: str) -> None:
     """Buy a local number in AREA_CODE at Twilio, webhooks set, and add it to the pool."""
+    # Accept "020" as well as "20": Twilio wants it without the trunk 0.
+    area_code = area_code.strip().removeprefix("0")
     if not area_code.isdigit():
-        raise click.ClickException("the area code is digits only, without the leading 0 (e.g. 20)")
+        raise click.ClickException("the area code is digits only, e.g. 20 for London")
     services = _services()
     try:
         bought = _adapter().buy_number(area_code, services.settings.public_base_url)

@@ -159,7 +159,7 @@ def test_numbers_buy_adds_the_number_to_the_pool(
     from storage.models import LineStatus, SafetyNumber
 
     fake_twilio.add_available("20", "+442079460777")
-    result = numbers_runner.invoke(args=["numbers", "buy", "--area-code", "20"])
+    result = numbers_runner.invoke(args=["numbers", "buy", "--area-code", "020"])
     assert result.exit_code == 0, result.output
     assert "+442079460777" in result.output
     with db.session() as s:
@@ -175,3 +175,9 @@ def test_numbers_buy_fails_cleanly_when_twilio_is_down(
     result = numbers_runner.invoke(args=["numbers", "buy", "--area-code", "20"])
     assert result.exit_code != 0
     assert "Twilio" in result.output
+
+
+def test_numbers_buy_refuses_a_bad_area_code(numbers_runner: FlaskCliRunner, fake_twilio: FakeTwilio) -> None:
+    result = numbers_runner.invoke(args=["numbers", "buy", "--area-code", "London"])
+    assert result.exit_code != 0 and "digits only" in result.output
+    assert fake_twilio.requests == []

@@ -119,7 +119,9 @@ class FakeTwilio:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-twilio", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-twilio", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -229,7 +231,9 @@ class FakeTwilio:
         # Ofcom's drama ranges: numbers reserved for fiction, never real lines.
         if area_code == "20":
             return [f"+44207946{n:04d}" for n in range(100, 103)]
-        return [f"+44{area_code}4960{n:03d}"[:13] for n in range(100, 103)]
+        base = f"+44{area_code}"
+        filler = "4960000"[: max(13 - len(base) - 3, 0)]
+        return [f"{base}{filler}{n:03d}" for n in range(100, 103)]
 
 
 def _page(key: str, items: list[dict[str, Any]], uri: str) -> dict[str, Any]:
