@@ -31,6 +31,10 @@ DEMO_LINE = "+442079460001"
 DEMO_SPARE_LINES = ("+442079460002", "+442079460003")
 DEMO_MEMBER_PHONE = "+442079460123"
 DEMO_MEMBER_PIN = "4821"
+# A second member, whose menu the demo locks and whom it then cancels, so the
+# first one is still there to try out after the demo.
+DEMO_SECOND_MEMBER_PHONE = "+442079460321"
+DEMO_SECOND_MEMBER_PIN = "2468"
 DEMO_CALLER = "+442079460456"
 DEMO_WARNED_CALLER = "+442079460789"
 DEMO_STAFF_EMAIL = "caseworker@demo.invalid"
@@ -40,13 +44,20 @@ DEMO_STATE = ("safety.db", "safety.db-journal", "safety.db-wal", "safety.db-shm"
 
 
 def seed_demo(services: Services) -> None:
-    """Create the demo's member, warning and caseworker unless they exist."""
+    """Create the demo's members, warning and caseworker unless they exist."""
     with services.db.session() as session:
         if session.scalars(select(SafetyNumber).where(SafetyNumber.e164 == DEMO_LINE)).first():
             return
         repo.add_numbers(session, [DEMO_LINE, *DEMO_SPARE_LINES])
         repo.enrol_member(
             session, services.vault, name="Ruby (demo)", phone_e164=DEMO_MEMBER_PHONE, pin=DEMO_MEMBER_PIN
+        )
+        repo.enrol_member(
+            session,
+            services.vault,
+            name="Jade (demo)",
+            phone_e164=DEMO_SECOND_MEMBER_PHONE,
+            pin=DEMO_SECOND_MEMBER_PIN,
         )
         repo.add_warning(
             session,

@@ -13,11 +13,15 @@ Each ``*.json`` file beside this module is one scenario::
       "expect": {"report": {"police_consent": true}}  # optional: state to end in
     }
 
-Parties are named, never numbered: ``member`` (the member's own phone),
-``client``, ``warned client``, ``line`` (the member's Safety Number) and
-``unassigned line``; :class:`Cast` maps them to the demo's numbers. Digit
-scripts (see :mod:`ivr.simulator.keypad`) may use ``{pin}``, ``{client}``
-(the client's number as a member keys it) and ``{premium}``.
+Parties are named, never numbered: ``member`` and ``member 2`` (the two
+members' own phones), ``client``, ``warned client``, ``line`` and ``line 2``
+(their Safety Numbers) and ``unassigned line``; :class:`Cast` maps them to
+the demo's numbers. Digit scripts (see :mod:`ivr.simulator.keypad`) may use
+``{pin}``, ``{pin2}``, ``{client}`` (the client's number as a member keys it)
+and ``{premium}``. Setup actions: ``{"block": CALLER}`` (the member blocks
+them), ``{"cancel_member": MEMBER}``. End-state checks: ``blocked`` (callers
+the member blocked), ``menu_locked`` ({MEMBER: bool}), ``line_status``
+({LINE: status}), ``report`` (columns of the newest report; ``assigned``).
 
 The same files drive the demo (``flask --app ivr demo``) and the end-to-end
 tests (``tests/test_scenarios.py``), which add checks of their own.
@@ -52,13 +56,16 @@ class Cast:
     numbers: Mapping[str, str] = field(
         default_factory=lambda: {
             "member": demo.DEMO_MEMBER_PHONE,
+            "member 2": demo.DEMO_SECOND_MEMBER_PHONE,
             "client": demo.DEMO_CALLER,
             "warned client": demo.DEMO_WARNED_CALLER,
             "line": demo.DEMO_LINE,
+            "line 2": demo.DEMO_SPARE_LINES[0],  # the second member's (enrolled second)
             "unassigned line": demo.DEMO_SPARE_LINES[-1],
         }
     )
     pin: str = demo.DEMO_MEMBER_PIN
+    pin2: str = demo.DEMO_SECOND_MEMBER_PIN
     premium: str = "09098790000"  # Ofcom's drama range for premium-rate numbers
 
     def number(self, name: str) -> str:
@@ -67,7 +74,7 @@ class Cast:
         return self.numbers[name]
 
     def phonebook(self) -> Phonebook:
-        people = {"member", "client", "warned client"}
+        people = {"member", "member 2", "client", "warned client"}
         return Phonebook(
             labels={n: name for name, n in self.numbers.items() if name in people},
             public={n for name, n in self.numbers.items() if name not in people},
@@ -77,7 +84,9 @@ class Cast:
         national = phonenumbers.format_number(
             phonenumbers.parse(self.number("client")), phonenumbers.PhoneNumberFormat.NATIONAL
         )
-        return script.format(pin=self.pin, client=national.replace(" ", ""), premium=self.premium)
+        return script.format(
+            pin=self.pin, pin2=self.pin2, client=national.replace(" ", ""), premium=self.premium
+        )
 
 
 class ScenarioError(ValueError):
@@ -161,10 +170,10 @@ def play(scenario: Scenario, simulator: Simulator, services: Services, cast: Cas
 # -- setup ---------------------------------------------------------------
 
 
-def _member(session: Any, services: Services, cast: Cast) -> Member:
-    member = repo.member_by_phone(session, services.vault, cast.number("member"))
+def _member(session: Any, services: Services, cast: Cast, who: str = "member") -> Member:
+    member = repo.member_by_phone(session, services.vault, cast.number(who))
     if member is None:
-        raise ScenarioError("the demo member is not enrolled (seed first)")
+        raise ScenarioError(f"no active member on the {who}'s phone (seed the demo first)")
     return member
 
 
@@ -173,12 +182,12 @@ def _setup(action: Mapping[str, Any], services: Services, cast: Cast) -> None:
     if rest:
         raise ScenarioError(f"one setup action per item: {dict(action)}")
     with services.db.session() as session:
-        member = _member(session, services, cast)
         if kind == "block":
             number = cast.number(value)
+            member = _member(session, services, cast)
             repo.block_caller(session, member.id, services.vault.index(number), number[-3:])
         elif kind == "cancel_member":
-            repo.cancel_member(session, member)
+            repo.cancel_member(session, _member(session, services, cast, value))
         else:
             raise ScenarioError(f"unknown setup action {kind!r}")
 
@@ -270,15 +279,22 @@ def _blocked(session: Any, services: Services, cast: Cast, names: list[str]) -> 
     return failures
 
 
-def _locked(session: Any, services: Services, cast: Cast, wanted: bool) -> list[str]:
-    member = _member(session, services, cast)
-    locked = member.menu_locked_until is not None
-    return [] if locked == wanted else [f"menu locked is {locked}"]
+def _locked(session: Any, services: Services, cast: Cast, wanted: Mapping[str, bool]) -> list[str]:
+    failures = []
+    for who, lock in wanted.items():
+        locked = _member(session, services, cast, who).menu_locked_until is not None
+        if locked != lock:
+            failures.append(f"the {who}'s menu locked is {locked}")
+    return failures
 
 
-def _line_status(session: Any, cast: Cast, wanted: str) -> list[str]:
-    line = session.scalars(select(SafetyNumber).where(SafetyNumber.e164 == cast.number("line"))).one()
-    return [] if line.status == wanted else [f"the line is {line.status}, not {wanted}"]
+def _line_status(session: Any, cast: Cast, wanted: Mapping[str, str]) -> list[str]:
+    failures = []
+    for name, status in wanted.items():
+        line = session.scalars(select(SafetyNumber).where(SafetyNumber.e164 == cast.number(name))).one()
+        if line.status != status:
+            failures.append(f"the {name} is {line.status}, not {status}")
+    return failures
 
 
 def _report(session: Any, wanted: Mapping[str, Any]) -> list[str]:
