@@ -66,17 +66,17 @@ def incoming() -> Response:
     call_sid = form.get("CallSid", "")[:64]
     caller = caller_from(form.get("From"), settings.default_region)
     protected = services.vault.protect(caller.e164) if caller.e164 else None
+    caller_index = protected.index if protected else None
     session = requestdb.session()
 
-    found = calls.lookup_inbound(session, form.get("To", "").strip(), protected.index if protected else None)
-
+    found = calls.lookup_inbound(session, form.get("To", "").strip(), caller_index)
     member = found.member if found is not None and found.live else None
     facts = flow.InboundFacts(
         line_live=member is not None,
         caller=caller,
         caller_is_member=member is not None
-        and protected is not None
-        and protected.index == member.phone_index,
+        and caller_index is not None
+        and caller_index == member.phone_index,
         caller_blocked=found is not None and found.caller_blocked,
         accept_withheld=member is not None and member.accept_withheld,
     )
