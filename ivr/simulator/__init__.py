@@ -1,1 +1,15 @@
-"""A local stand-in for Twilio: places calls against the app, offline."""
+"""A local stand-in for Twilio: places calls and texts against the app, offline.
+
+- :mod:`.engine` — the simulator: plays TwiML as Twilio does, rings dialled
+  phones (whisper before bridging), fires status and recording callbacks;
+- :mod:`.twiml_schema` — what Twilio accepts, and a strict parser;
+- :mod:`.transport` — signed webhooks, in-process or over HTTP;
+- :mod:`.keypad` — what people press (scripts or prompts);
+- :mod:`.transcript` — the readable, number-masked record of a call;
+- :mod:`.audio` — the short WAV a ``<Record>`` produces;
+- :mod:`.fake_twilio` — Twilio's REST and media API on loopback;
+- :mod:`.harness` — a simulator in front of an app, running queued jobs;
+- :mod:`.scenarios` — the canonical journeys as data, and their runner;
+- :mod:`.console` — what a caseworker then sees in the staff console;
+- :mod:`.cli` — ``flask --app ivr simulate call|sms``.
+"""
