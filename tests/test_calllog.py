@@ -44,6 +44,14 @@ def _inbound(db: Database, member_id: int, line_id: int, **flags: bool) -> str:
     return sid
 
 
+def _logged(db: Database) -> str:
+    """A call the inbound webhook logged (a bare inbound row)."""
+    sid = _sid()
+    with db.session() as s:
+        s.add(Call(call_sid=sid, direction=CallDirection.INBOUND))
+    return sid
+
+
 def _call(db: Database, sid: str) -> Call:
     with db.session() as s:
         return s.scalars(select(Call).where(Call.call_sid == sid)).one()
@@ -74,7 +82,7 @@ def test_events_build_the_call_row(db: Database, tmp_path: Path) -> None:
 
 
 def test_duplicate_callbacks_are_ignored(db: Database, tmp_path: Path) -> None:
-    sid = _sid()
+    sid = _logged(db)
     with job_services(tmp_path, db):
         for _ in range(3):
             record_call_event(sid, 1, "ringing", None, None)
@@ -88,11 +96,21 @@ def test_duplicate_callbacks_are_ignored(db: Database, tmp_path: Path) -> None:
 def test_failed_and_unanswered_calls_have_an_end_but_no_start(db: Database, tmp_path: Path) -> None:
     with job_services(tmp_path, db):
         for status in ("busy", "no-answer", "failed", "canceled"):
-            sid = _sid()
+            sid = _logged(db)
             record_call_event(sid, 0, "ringing", None, None)
             record_call_event(sid, 1, status, 0, None)
             call = _call(db, sid)
             assert call.status == status and call.ended_at is not None and call.started_at is None
+
+
+def test_a_call_no_webhook_logged_keeps_its_events_but_gets_no_row(db: Database, tmp_path: Path) -> None:
+    """E.g. a member's own call that never passed the PIN, or a call to a dead line."""
+    sid = _sid()
+    with job_services(tmp_path, db):
+        record_call_event(sid, 0, "completed", 4, None)
+    with db.session() as s:
+        assert s.scalars(select(Call).where(Call.call_sid == sid)).first() is None
+        assert s.scalars(select(CallEvent.status).where(CallEvent.call_sid == sid)).all() == ["completed"]
 
 
 def test_masked_call_legs_are_masked_legs(db: Database, tmp_path: Path) -> None:
@@ -166,7 +184,7 @@ def test_the_same_callback_posted_100_times_concurrently_leaves_one_event(
 ) -> None:
     """Real commits from 20 threads (each job its own session), so no rolled-back fixture here."""
     db = committing_database(pg_url, pool_size=20)
-    sid, other = _sid(), _sid()
+    sid, other = _logged(db), _logged(db)
     try:
         with job_services(tmp_path, db), ThreadPoolExecutor(max_workers=20) as pool:
             jobs = [pool.submit(record_call_event, sid, 3, "completed", 12, None) for _ in range(100)]

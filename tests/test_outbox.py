@@ -12,7 +12,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import delete, func, select
 
 from storage.db import Database
-from storage.models import Call, OutboxEntry
+from storage.models import Call, CallDirection, OutboxEntry
 from tests.conftest import REDIS_URL, base_config
 from tests.voice_helpers import post_twilio
 from tests.worker_helpers import committing_database, job_services
@@ -63,6 +63,8 @@ def test_webhooks_fall_back_to_the_outbox_and_the_replay_fills_the_call_log(
     from ivr import create_app
 
     sid = _sid()
+    with db.session() as s:
+        s.add(Call(call_sid=sid, direction=CallDirection.INBOUND))  # as /voice/incoming logs it
     down = create_app({**base_config(tmp_path, REDIS_URL=DEAD_REDIS), "database": db})
     client = down.test_client()
     for seq, status in enumerate(["initiated", "ringing", "in-progress", "completed"]):

@@ -232,12 +232,18 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def _kill_everything(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker and all its processes at once, as a lost machine would."""
-    for pid in [*_descendants(proc.pid), proc.pid]:
+def _kill_everything(proc: subprocess.Popen[bytes]) -> list[int]:
+    """SIGKILL the worker and all its processes at once, as a lost machine would;
+    return the pids that were below it, once none of them runs any more."""
+    below = _descendants(proc.pid)
+    for pid in [*below, proc.pid]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return below
 
 
 def _wait_for(predicate, timeout: float, what: str, log: Path) -> None:  # type: ignore[no-untyped-def]
@@ -273,8 +279,7 @@ def test_worker_killed_mid_download_reruns_the_job_once(
 
         workers.append(_start_worker(env, log))
         assert fake_twilio.media_requested.wait(timeout=60), log.read_text()
-        horses = _descendants(workers[0].pid)
-        _kill_everything(workers[0])
+        horses = _kill_everything(workers[0])
         assert horses and not any(_alive(pid) for pid in horses)
         fake_twilio.release_media()
 

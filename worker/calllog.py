@@ -5,7 +5,8 @@ workers may run the same job at once. So:
 
 - events are inserted with ``ON CONFLICT DO NOTHING`` on (call_sid,
   sequence_number): a duplicate is a no-op, whoever commits first;
-- the call row is created the same way, then locked (``FOR UPDATE``) and
+- the row of a child leg (which no webhook writes) is created the same
+  way; the call row is then locked (``FOR UPDATE``) and
   recomputed from *all* its events, so the final row depends only on which
   events arrived, never on their order.
 
@@ -98,40 +99,48 @@ def apply_call_event(
     if not inserted:
         return False
     call = _locked_call(session, call_sid, parent_call_sid, now)
+    if call is None:
+        return True
     _adopt_parent(session, call)
     _recompute(session, call)
     session.flush()
     return True
 
 
-def _locked_call(session: Session, call_sid: str, parent_call_sid: str | None, now: datetime) -> Call:
-    """The call row, created if Twilio made this leg (no webhook saw it), then locked."""
-    insert_ignoring_duplicates(
-        session,
-        Call,
-        {
-            "call_sid": call_sid,
-            "parent_call_sid": parent_call_sid,
-            # Refined by _adopt_parent once the parent row is known.
-            "direction": CallDirection.MEMBER_LEG if parent_call_sid else CallDirection.INBOUND,
-            "status": "initiated",
-            "last_sequence": -1,
-            "withheld": False,
-            "bridged": False,
-            "blocked": False,
-            "declined": False,
-            "warned": False,
-            "created_at": now,
-        },
-        ["call_sid"],
-    )
+def _locked_call(session: Session, call_sid: str, parent_call_sid: str | None, now: datetime) -> Call | None:
+    """The call row, locked; created for a leg Twilio made (it has a parent).
+
+    A call with no parent and no row is one the webhooks chose not to log
+    (a member's own call that never passed the PIN, a call to a dead line):
+    its events are kept, but no call row is invented for it.
+    """
+    if parent_call_sid:
+        insert_ignoring_duplicates(
+            session,
+            Call,
+            {
+                "call_sid": call_sid,
+                "parent_call_sid": parent_call_sid,
+                # Refined by _adopt_parent once the parent row is known.
+                "direction": CallDirection.MEMBER_LEG,
+                "status": "initiated",
+                "last_sequence": -1,
+                "withheld": False,
+                "bridged": False,
+                "blocked": False,
+                "declined": False,
+                "warned": False,
+                "created_at": now,
+            },
+            ["call_sid"],
+        )
     call = session.scalars(
         select(Call)
         .where(Call.call_sid == call_sid)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).one()
-    if parent_call_sid and not call.parent_call_sid:
+    ).first()
+    if call is not None and parent_call_sid and not call.parent_call_sid:
         call.parent_call_sid = parent_call_sid
     return call
 
