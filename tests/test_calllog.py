@@ -57,7 +57,8 @@ def _call(db: Database, sid: str) -> Call:
         return s.scalars(select(Call).where(Call.call_sid == sid)).one()
 
 
-def test_events_build_the_call_row(db: Database, tmp_path: Path) -> None:
+def test_events_build_the_call_row(any_db: Database, tmp_path: Path) -> None:
+    db = any_db  # PostgreSQL and SQLite (the embedded default)
     with job_services(tmp_path, db):
         member_id, line_id = seed_member(db)
         parent = _inbound(db, member_id, line_id, bridged=True, warned=True)
@@ -81,7 +82,8 @@ def test_events_build_the_call_row(db: Database, tmp_path: Path) -> None:
     assert not inbound.blocked and not inbound.declined
 
 
-def test_duplicate_callbacks_are_ignored(db: Database, tmp_path: Path) -> None:
+def test_duplicate_callbacks_are_ignored(any_db: Database, tmp_path: Path) -> None:
+    db = any_db  # PostgreSQL and SQLite (the embedded default)
     sid = _logged(db)
     with job_services(tmp_path, db):
         for _ in range(3):
@@ -153,7 +155,8 @@ def test_a_leg_seen_before_its_parent_adopts_it_later(db: Database, tmp_path: Pa
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
-def test_any_order_gives_the_same_final_row(db: Database, tmp_path: Path, seed: int) -> None:
+def test_any_order_gives_the_same_final_row(any_db: Database, tmp_path: Path, seed: int) -> None:
+    db = any_db  # PostgreSQL and SQLite (the embedded default)
     events = LEG_EVENTS * 2  # each one twice, as Twilio retries do
     random.Random(seed).shuffle(events)
     with job_services(tmp_path, db):

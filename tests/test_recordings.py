@@ -162,3 +162,19 @@ def test_the_job_attaches_the_recording_when_the_webhook_did_not(setup, db: Data
     with db.session() as s:
         assert s.scalars(select(Report.recording_sid).where(Report.id == report_id)).one() == sid
     assert _report(db, report_id).recording_state == RecordingState.STORED
+
+
+def test_ingestion_and_hand_off_work_on_the_embedded_database(
+    any_db: Database, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    """The same job on SQLite (the embedded default) as on PostgreSQL."""
+    with job_services(tmp_path, any_db, TWILIO_API_BASE_URL=fake_twilio.base_url, REDIS_URL=None):
+        member_id, _ = seed_member(any_db, MEMBER_NAME, MEMBER_PHONE)
+        caseworker = add_staff(any_db, "case@example.org")
+        sid = _sid()
+        fake_twilio.add_recording(sid, wav_bytes())
+        report_id = add_report(any_db, member_id, sid)
+        ingest_recording(report_id, sid)
+    report = _report(any_db, report_id)
+    assert (report.recording_state, report.caseworker_id) == (RecordingState.STORED, caseworker)
+    assert fake_twilio.deleted_recordings == [sid]
