@@ -178,3 +178,29 @@ def test_ingestion_and_hand_off_work_on_the_embedded_database(
     report = _report(any_db, report_id)
     assert (report.recording_state, report.caseworker_id) == (RecordingState.STORED, caseworker)
     assert fake_twilio.deleted_recordings == [sid]
+
+
+def test_rq_calls_the_failure_hook_when_the_last_attempt_fails(
+    db: Database, redis, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:  # type: ignore[no-untyped-def]
+    """The on_failure callback worker/queue.py attaches, run by a real RQ worker."""
+    from rq import Callback, Queue, SimpleWorker
+
+    from worker.queue import FAILURE_CALLBACK, QUEUE_NAME
+
+    with job_services(tmp_path, db, TWILIO_API_BASE_URL=fake_twilio.base_url):
+        member_id, _ = seed_member(db, MEMBER_NAME, MEMBER_PHONE)
+        sid = _sid()
+        fake_twilio.add_recording(sid, wav_bytes())
+        fake_twilio.fail_next(100)  # Twilio is down for good
+        report_id = add_report(db, member_id, sid)
+        queue = Queue(QUEUE_NAME, connection=redis)
+        # As RedisQueue.push enqueues it, on its last attempt (no retry left).
+        queue.enqueue(
+            "worker.recordings.ingest_recording", report_id, sid, on_failure=Callback(FAILURE_CALLBACK)
+        )
+        SimpleWorker([queue], connection=redis).work(burst=True)
+    report = _report(db, report_id)
+    assert report.recording_state == RecordingState.FAILED
+    assert report.recording_error and "several attempts" in report.recording_error
+    assert queue.failed_job_registry.count == 1  # and RQ keeps it visible too
