@@ -216,6 +216,25 @@ def test_silence_falls_through_to_the_next_verb(toy: ToyTwilioApp) -> None:
     assert result.spoken_to("member").endswith('"Goodbye."')
 
 
+def test_play_pause_and_get_methods(toy: ToyTwilioApp) -> None:
+    toy.documents["/voice/incoming"] = doc(
+        '<Play loop="2">https://example.org/hold.mp3</Play><Pause length="3"/>'
+        '<Gather method="GET" numDigits="1" action="/voice/next?step=2"><Play digits="1w2"/></Gather>'
+    )
+    toy.documents["/voice/next"] = doc("<Hangup/>")
+    result = simulator(toy).call(CALLER, LINE, ScriptedKeypad.of("7"))
+    assert toy.bad_signatures == 0  # GET signs the whole URL, parameters in the query
+    assert toy.requests[1][0] == "/voice/next"
+    heard = result.spoken_to("caller")
+    assert "https://example.org/hold.mp3" in heard and "3 s of silence" in heard and "tones 1w2" in heard
+
+
+def test_speech_gather_is_reported_not_guessed(toy: ToyTwilioApp) -> None:
+    toy.documents["/voice/incoming"] = doc('<Gather input="speech" action="/voice/said"/>')
+    with pytest.raises(SimulationError, match="speech input is not simulated"):
+        simulator(toy).call(CALLER, LINE, ScriptedKeypad.of("1"))
+
+
 def test_redirect_is_followed_relative_to_the_document(toy: ToyTwilioApp) -> None:
     toy.documents["/voice/incoming"] = doc("<Redirect>/voice/menu/start?x=1</Redirect>")
     toy.documents["/voice/menu/start"] = doc("<Say>Menu.</Say>")

@@ -304,7 +304,7 @@ class Simulator:
             handler(leg, verb)
             return None
         if verb.name == "Gather":
-            return self._gather(leg, verb, document)
+            return self._gather(leg, verb, document, result)
         if verb.name == "Record":
             return self._record(leg, verb, document, result)
         if verb.name == "Dial":
@@ -349,13 +349,16 @@ class Simulator:
             self._say(leg.who, "hears", f"hears {seconds} s of silence")
             self.clock += seconds
 
-    def _gather(self, leg: Leg, verb: Verb, document: Document) -> _Goto | _End | None:
+    def _gather(self, leg: Leg, verb: Verb, document: Document, result: CallResult) -> _Goto | _End | None:
         heard = []
         for prompt in verb.children:
             self._play_prompt(leg, prompt)
             heard.append(prompt.text)
         action = urljoin(document.url, verb.get("action")) if verb.get("action") else document.url
         method = verb.get("method", "POST")
+        if "dtmf" not in verb.get("input", "dtmf").split():
+            self._problem("<Gather input> without dtmf: speech input is not simulated", result.errors)
+            return None
         keys = leg.keypad.press(leg.who, " ".join(heard))
         if keys == HANGUP:
             self._say(leg.who, "ends", "hangs up")
