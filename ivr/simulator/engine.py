@@ -289,19 +289,17 @@ class Simulator:
                 return step
         if context is Context.WHISPER:
             return _End("in-progress", "document-end")
+        if not leg.answered:
+            # Anything but a first <Reject> answers the call, even no verb at all.
+            self._answer(leg, result)
         self._say("twilio", "note", "the TwiML ends, so Twilio hangs up")
-        return _End("completed" if leg.answered else "no-answer", "document-end")
+        return _End("completed", "document-end")
 
     def _verb(
         self, leg: Leg, verb: Verb, document: Document, context: Context, result: CallResult
     ) -> _Goto | _End | None:
-        handler = {
-            "Say": self._play_prompt,
-            "Play": self._play_prompt,
-            "Pause": self._play_prompt,
-        }.get(verb.name)
-        if handler is not None:
-            handler(leg, verb)
+        if verb.name in ("Say", "Play", "Pause"):
+            self._play_prompt(leg, verb)
             return None
         if verb.name == "Gather":
             return self._gather(leg, verb, document, result)
@@ -456,9 +454,7 @@ class Simulator:
             keypad=callee.keypad,
             parent_sid=parent.sid,
             status="queued",
-            status_callback=urljoin(document.url, number.get("statusCallback"))
-            if number.get("statusCallback")
-            else None,
+            status_callback=_absolute(document.url, number.get("statusCallback")),
             status_events=frozenset(number.get("statusCallbackEvent", "completed").split()),
             status_method=number.get("statusCallbackMethod", "POST"),
         )
