@@ -257,6 +257,15 @@ def test_the_demo_runs_to_completion_twice(tmp_path: Path) -> None:
         assert len(re.findall(r"outcome: as expected", out.output)) == len(scenarios.names())
 
 
+def test_the_demo_can_play_one_scenario(tmp_path: Path) -> None:
+    launcher = create_app({"instance_path": str(tmp_path / "demo"), "REDIS_URL": None, "DATABASE_URL": ""})
+    out = launcher.test_cli_runner().invoke(args=["demo", "--no-serve", "--only", "sms_dropped"])
+    assert out.exit_code == 0, out.output
+    assert "1 of 1 scenarios came out as expected." in out.output and "client_reaches_member" not in out.output
+    out = launcher.test_cli_runner().invoke(args=["demo", "--no-serve", "--only", "nope"])
+    assert out.exit_code == 2 and "no scenario nope" in out.output
+
+
 def test_simulate_call_command_prints_the_transcript(world: World) -> None:
     args = ["simulate", "call", "--from", "020 7946 0456", "--to", DEMO_LINE, "--digits", "", "--answer", "1"]
     out = world.app.test_cli_runner().invoke(args=args)
