@@ -9,11 +9,12 @@ costs two statements whatever the size of the tables.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, false, func, literal, select
+from sqlalchemy import bindparam, exists, false, func, literal, select
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -55,24 +56,10 @@ def lookup_inbound(
     """The line, its member, whether the member blocked the caller and how many
     live warnings name the caller — in one statement. None: no such line."""
     now = now or utcnow()
-    if caller_index is None:
-        blocked: Any = false()
-        warnings: Any = literal(0)
-    else:
-        blocked = exists().where(Block.member_id == Member.id, Block.caller_index == caller_index)
-        warnings = (
-            select(func.count(CallerWarning.id))
-            .where(
-                CallerWarning.caller_index == caller_index,
-                CallerWarning.expires_at.is_(None) | (CallerWarning.expires_at > now),
-            )
-            .scalar_subquery()
-        )
-    row = session.execute(
-        select(SafetyNumber, Member, blocked.label("blocked"), warnings.label("warnings"))
-        .outerjoin(Member, SafetyNumber.member_id == Member.id)
-        .where(SafetyNumber.e164 == line_e164)
-    ).first()
+    params: dict[str, Any] = {"line_e164": line_e164}
+    if caller_index is not None:
+        params.update(caller_index=caller_index, now=now)
+    row = session.execute(_lookup_statement(caller_index is not None), params).first()
     if row is None:
         return None
     line, member, is_blocked, count = row
@@ -119,23 +106,84 @@ def record_inbound_call(
         "started_at": now,
         "created_at": now,
     }
-    session.execute(_upsert(session, values, facts))
+    session.execute(_upsert(session.get_bind().dialect.name), values)
 
 
-def _upsert(session: Session, values: dict[str, Any], update: dict[str, Any]) -> Any:
-    """INSERT … ON CONFLICT (call_sid) DO UPDATE, in the dialect at hand."""
-    dialect = session.get_bind().dialect.name
+# The two statements of an inbound call are built once, with bound
+# parameters, and reused: building them per request (and SQLAlchemy's cache
+# key over their literal values) cost more CPU than the rest of the webhook
+# (see BENCHMARKS.md, "Profile").
+@functools.cache
+def _lookup_statement(with_caller: bool) -> Any:
+    if with_caller:
+        caller_index: Any = bindparam("caller_index")
+        blocked: Any = exists().where(Block.member_id == Member.id, Block.caller_index == caller_index)
+        warnings: Any = (
+            select(func.count(CallerWarning.id))
+            .where(
+                CallerWarning.caller_index == caller_index,
+                CallerWarning.expires_at.is_(None) | (CallerWarning.expires_at > bindparam("now")),
+            )
+            .scalar_subquery()
+        )
+    else:
+        blocked, warnings = false(), literal(0)
+    return (
+        select(SafetyNumber, Member, blocked.label("blocked"), warnings.label("warnings"))
+        .outerjoin(Member, SafetyNumber.member_id == Member.id)
+        .where(SafetyNumber.e164 == bindparam("line_e164"))
+    )
+
+
+_INSERTED = (
+    "call_sid",
+    "direction",
+    "safety_number_id",
+    "member_id",
+    "other_party_index",
+    "other_party_encrypted",
+    "other_party_last3",
+    "withheld",
+    "blocked",
+    "warned",
+    "status",
+    "last_sequence",
+    "bridged",
+    "declined",
+    "started_at",
+    "created_at",
+)
+_UPDATED = (
+    "direction",
+    "safety_number_id",
+    "member_id",
+    "other_party_index",
+    "other_party_encrypted",
+    "other_party_last3",
+    "withheld",
+    "blocked",
+    "warned",
+)
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (call_sid) DO UPDATE of the identity facts, in the
+    dialect at hand; a Core statement on the table (no ORM bulk path)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt: Any = pg_insert(Call)
+        stmt: Any = pg_insert(Call.__table__)  # type: ignore[arg-type]
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(Call)
+        stmt = sqlite_insert(Call.__table__)  # type: ignore[arg-type]
     else:  # pragma: no cover - only PostgreSQL and SQLite are supported
         raise NotImplementedError(dialect)
-    return stmt.values(**values).on_conflict_do_update(index_elements=["call_sid"], set_=update)
+    stmt = stmt.values({name: bindparam(name) for name in _INSERTED})
+    return stmt.on_conflict_do_update(
+        index_elements=["call_sid"], set_={name: stmt.excluded[name] for name in _UPDATED}
+    )
 
 
 def inbound_call(session: Session, call_sid: str) -> Call | None:

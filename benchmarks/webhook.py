@@ -1,0 +1,113 @@
+"""Webhook throughput: ``POST /voice/incoming`` (full path) against a bare
+Flask app, same gunicorn settings, loaded by wrk on loopback."""
+
+from __future__ import annotations
+
+import dataclasses
+import xml.etree.ElementTree as ET
+from collections import Counter
+from typing import Any
+
+from redis import Redis
+from sqlalchemy import create_engine
+
+from benchmarks import seed, servers, signed
+from benchmarks.config import (
+    APP_PORT,
+    BARE_PORT,
+    LOAD_CONNECTIONS,
+    LOAD_SECONDS,
+    PG_DATABASE,
+    PG_SERVER,
+    REDIS_URL,
+    WORK,
+    app_environ,
+)
+
+APOLOGY_MARKER = "cannot take your call right now"
+APP = "ivr:create_app()"
+BARE = "benchmarks.bare_app:create_app()"
+REQUESTS = 20000
+
+
+def callers(count: int = 2000, seed_: int = 11) -> list[str]:
+    import random
+
+    rng = random.Random(seed_)
+    return sorted({signed.random_caller(rng) for _ in range(count)})
+
+
+def prepare(small: bool = True) -> tuple[str, seed.Seeded]:
+    """A fresh benchmark database with 1,000 members (50 of them called by the load)."""
+    url = seed.recreate_database(PG_SERVER, PG_DATABASE)
+    engine = create_engine(url)
+    seeded = seed.real_members(engine, callers())
+    if small:
+        seed.filler_members(engine, 1000 - seed.REAL_MEMBERS)
+        seed.filler_warnings(engine, 1000)
+        seed.filler_calls(engine, 10000)
+    engine.dispose()
+    return url, seeded
+
+
+def request_file(seeded: seed.Seeded, name: str, count: int = REQUESTS) -> Any:
+    reqs = signed.incoming_calls(seeded.lines, seeded.callers, count)
+    return reqs, signed.write_wrk_file(reqs, WORK / f"{name}.requests")
+
+
+def answer_kinds(answers: list[tuple[int, bytes]]) -> Counter[str]:
+    """What the app answered: the first verb of each TwiML, or the failure."""
+    kinds: Counter[str] = Counter()
+    for status, body in answers:
+        if status != 200:
+            kinds[f"HTTP {status}"] += 1
+            continue
+        try:
+            root = ET.fromstring(body)  # noqa: S314 (our own server's answer)
+        except ET.ParseError:
+            kinds["not XML"] += 1
+            continue
+        if root.tag != "Response":
+            kinds["not TwiML"] += 1
+        elif APOLOGY_MARKER.encode() in body:
+            kinds["apology (internal failure)"] += 1
+        else:
+            kinds["+".join(child.tag for child in root) or "empty"] += 1
+    return kinds
+
+
+def flush_redis(url: str = REDIS_URL) -> None:
+    client = Redis.from_url(url)
+    client.flushdb()
+    client.close()
+
+
+def run(seconds: int = LOAD_SECONDS, connections: int = LOAD_CONNECTIONS) -> dict[str, Any]:
+    url, seeded = prepare()
+    reqs, path = request_file(seeded, "incoming")
+    flush_redis()
+    env = app_environ(url)
+    triples = [(r.path, r.signature, r.body) for r in reqs]
+
+    with servers.gunicorn(BARE, BARE_PORT, env, "bare") as bare:
+        servers.warm_up(bare.port, triples)
+        baseline = servers.wrk(bare.port, path, seconds, connections)
+
+    with servers.gunicorn(APP, APP_PORT, env, "app") as app:
+        kinds = answer_kinds(servers.warm_up(app.port, triples))
+        result = servers.wrk(app.port, path, seconds, connections, APOLOGY_MARKER)
+        peaks = app.peak_rss_kib()
+    queued = Redis.from_url(REDIS_URL).llen("rq:queue:safety")
+    flush_redis()
+    return {
+        "server": servers.gunicorn_description(),
+        "seconds": seconds,
+        "connections": connections,
+        "distinct_requests": len(reqs),
+        "warm_up_answers": dict(kinds),
+        "baseline": dataclasses.asdict(baseline) | {"rps": baseline.rps, "errors": baseline.errors},
+        "app": dataclasses.asdict(result) | {"rps": result.rps, "errors": result.errors},
+        "ratio": result.rps / baseline.rps if baseline.rps else 0.0,
+        "peak_rss_kib": peaks,
+        "jobs_queued_in_redis": queued,
+    }
