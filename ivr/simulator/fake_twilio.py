@@ -87,6 +87,15 @@ class _Faults:
         return None, 0.0
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up mid-download (a killed worker) is expected.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeTwilio:
     """Twilio REST + media API on loopback, with its state in memory."""
 
@@ -117,7 +126,7 @@ class FakeTwilio:
     def start(self) -> FakeTwilio:
         """Listen on a random free port of 127.0.0.1 in a background thread."""
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-twilio", daemon=True
