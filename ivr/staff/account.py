@@ -17,7 +17,10 @@ ISSUER = "Safety Number staff"
 def account() -> str:
     """Who is signed in, and whether a TOTP code is asked at sign-in."""
     staff = viewer()
-    pending = session.get("totp_pending")
+    # The cookie session is signed, not secret: the pending TOTP secret sits
+    # in it encrypted, and is shown only on this page.
+    token = session.get("totp_pending")
+    pending = services().vault.cipher.decrypt(token) if isinstance(token, str) else None
     uri = pyotp.TOTP(pending).provisioning_uri(name=staff.email, issuer_name=ISSUER) if pending else None
     return render_template("staff/account.html", staff=staff, pending=pending, uri=uri)
 
@@ -28,7 +31,7 @@ def totp_start() -> Response:
     staff = require_admin()
     if staff.totp_secret_encrypted:
         abort(400)
-    session["totp_pending"] = pyotp.random_base32()
+    session["totp_pending"] = services().vault.cipher.encrypt(pyotp.random_base32())
     return redirect(url_for("staff.account"))
 
 
@@ -36,10 +39,9 @@ def totp_start() -> Response:
 def totp_confirm() -> Response | tuple[str, int]:
     """Turn TOTP on once the authenticator app shows a matching code."""
     staff = require_admin()
-    pending = session.get("totp_pending")
-    if not isinstance(pending, str):
+    encrypted = session.get("totp_pending")
+    if not isinstance(encrypted, str):
         return redirect(url_for("staff.account"))
-    encrypted = services().vault.cipher.encrypt(pending)
     if not totp_ok(encrypted, request.form.get("code", "")):
         flash("That code did not match. Check the clock of your phone and try again.")
         return redirect(url_for("staff.account"))

@@ -137,7 +137,9 @@ def test_admin_turns_on_totp_and_then_needs_a_code(inline_app: Flask, people: Pe
     assert post(admin, "/staff/account/totp/start").status_code == 302
     page = admin.get("/staff/account").get_data(as_text=True)
     with admin.session_transaction() as sess:
-        secret = sess["totp_pending"]
+        pending = sess["totp_pending"]
+    secret = services_of(inline_app).vault.cipher.decrypt(pending)
+    assert secret not in pending  # the signed (not encrypted) cookie never holds it in clear
     assert secret in page
     assert post(admin, "/staff/account/totp/confirm", {"code": "000000"}).status_code == 302
     with db.session() as s:

@@ -98,3 +98,42 @@ def test_error_pages_leave_other_parts_of_the_app_alone(anon) -> None:
 def test_member_actions_for_caseworker_are_forbidden(alice, report: int) -> None:
     assert post(alice, "/staff/members/new", {"name": "x", "phone": "07911123456"}).status_code == 403
     assert post(alice, "/staff/export/download", {"format": "csv"}).status_code == 403
+
+
+def test_server_error_page_is_clear(tmp_path, db: Database, people: People) -> None:
+    """A real 500 (a recording that cannot be decrypted) gets the console's page, no traceback."""
+    from ivr import create_app, services_of
+    from tests.conftest import base_config
+    from tests.staff.helpers import sign_in_as
+
+    config = base_config(tmp_path, TESTING=False)
+    config.pop("REDIS_URL")
+    app = create_app({**config, "database": db})
+    settings = services_of(app).settings
+    (tmp_path / "recordings").mkdir()
+    (tmp_path / "recordings" / "RE_broken.enc").write_bytes(b"not a fernet token")
+    assert settings.recordings_path == str(tmp_path / "recordings")
+    report = make_report(db, recording_state="stored", recording_path="RE_broken.enc")
+    client = sign_in_as(app.test_client(), people.admin)
+    response = client.get(f"/staff/reports/{report}/audio")
+    assert response.status_code == 500
+    html = response.get_data(as_text=True)
+    assert "Something went wrong" in html and "Traceback" not in html
+
+
+def test_titles_carry_no_names(db: Database, vault, admin) -> None:
+    import re
+
+    from storage import repositories as repo
+
+    with db.session() as s:
+        repo.add_numbers(s, ["+442079460001"])
+        member, _ = repo.enrol_member(
+            s, vault, name="Ruby Uniquename", phone_e164="+447911123456", pin="4821"
+        )
+    report = make_report(db, member_id=member.id)
+    for path in (f"/staff/members/{member.id}", f"/staff/reports/{report}", "/staff/members"):
+        html = admin.get(path).get_data(as_text=True)
+        assert "Uniquename" in html
+        title = re.search(r"<title>(.*?)</title>", html, re.S)
+        assert title is not None and "Uniquename" not in title.group(1) and "7911" not in title.group(1)
