@@ -27,7 +27,9 @@ def _sections() -> dict[str, Callable[[], dict[str, Any]]]:
 def main(argv: list[str] | None = None) -> int:
     sections = _sections()
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("sections", nargs="*", help=f"any of {', '.join(sections)} (default: all, in this order)")
+    parser.add_argument(
+        "sections", nargs="*", help=f"any of {', '.join(sections)} (default: all, in this order)"
+    )
     parser.add_argument("--render-only", action="store_true", help="only rewrite BENCHMARKS.md")
     args = parser.parse_args(argv)
     unknown = [s for s in args.sections if s not in sections]

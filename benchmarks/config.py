@@ -12,18 +12,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(os.environ.get("SAFETY_VENV", ROOT / ".venv")) / "bin"
-WORK = Path(os.environ.get("BENCH_WORK", "/tmp/sn-bench"))
+WORK = Path(os.environ.get("BENCH_WORK", "/tmp/sn-bench"))  # noqa: S108 - bench scratch space, recreated per run
 
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "sn_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 # Bench-only secrets: never used anywhere else.
-AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
+AUTH_TOKEN = "bench-auth-token-0123456789abcdef"  # noqa: S105 - bench only
 PUBLIC_BASE_URL = "https://safety.bench.invalid"
 DATA_KEY = "q4cC0eK1S7n0l4mJm6W0F1p9yVbq0Yq4l2k6N2s9b3E="
 INDEX_KEY = "YmVuY2gtaW5kZXgta2V5LXRoYXQtaXMtbG9uZy1lbm91Z2gh"
-SECRET_KEY = "bench-secret-key"
+SECRET_KEY = "bench-secret-key"  # noqa: S105 - bench only
 
 HOST = "127.0.0.1"
 APP_PORT = 8731

@@ -73,7 +73,13 @@ def real_members(engine: Engine, callers: list[str]) -> Seeded:
                     " greeting, accept_withheld, caller_id_shown, pin_failures, created_at)"
                     " VALUES (:n, :t, :i, :h, 'active', :g, true, 'safety_number', 0, now()) RETURNING id"
                 ),
-                {"n": f"Bench member {i}", "t": p.token, "i": p.index, "h": pin, "g": "neutral" if i % 2 else "logged"},
+                {
+                    "n": f"Bench member {i}",
+                    "t": p.token,
+                    "i": p.index,
+                    "h": pin,
+                    "g": "neutral" if i % 2 else "logged",
+                },
             ).scalar_one()
             conn.execute(
                 text(
@@ -183,7 +189,8 @@ def filler_warnings(engine: Engine, count: int) -> float:
         engine,
         "warnings",
         "INSERT INTO warnings (caller_index, category, summary, created_at, expires_at)"
-        " SELECT md5('w' || g) || md5('x' || g), (ARRAY['threats','robbery','stalking','nuisance'])[1 + g % 4],"
+        " SELECT md5('w' || g) || md5('x' || g),"
+        " (ARRAY['threats','robbery','stalking','nuisance'])[1 + g % 4],"
         " 'Filler warning ' || g, now() - (g % 365) * interval '1 day', NULL"
         " FROM generate_series(1, CAST(:n AS bigint)) AS g",
         {"n": count},
@@ -235,7 +242,7 @@ def filler_reports(engine: Engine, count: int) -> float:
 def table_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
-            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")  # noqa: S608 - fixed names).scalar_one()
             for t in ("members", "safety_numbers", "warnings", "calls", "blocks", "reports")
         }
 

@@ -79,7 +79,9 @@ def status_callback(sid: str, sequence: int, status: str, line: str, caller: str
     return sign("/voice/status", form)
 
 
-def incoming_calls(lines: Sequence[str], callers: Sequence[str], count: int, seed: int = 7) -> list[SignedRequest]:
+def incoming_calls(
+    lines: Sequence[str], callers: Sequence[str], count: int, seed: int = 7
+) -> list[SignedRequest]:
     """``count`` inbound calls, each with its own CallSid, spread over lines and callers."""
     rng = random.Random(seed)
     return [incoming_call(rng.choice(lines), rng.choice(callers)) for _ in range(count)]

@@ -1,0 +1,271 @@
+"""Fast fault drills: Redis and PostgreSQL die, hang and come back while the
+webhooks keep answering Twilio with safe TwiML and nothing is lost.
+
+The shared Redis and PostgreSQL servers are never stopped (other runs use
+them). Each drill puts a :class:`Link` between the app and the real server —
+a loopback TCP relay that can forward, cut every connection and refuse new
+ones ("down"), or accept and never answer ("blackhole") — or points the app
+at a port where nothing listens. The long drills (a real redis-server and
+PostgreSQL killed under load) are in ``benchmarks/drills.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
+
+from ivr import create_app
+from storage.db import Database
+from storage.models import OutboxEntry
+from tests.conftest import REDIS_URL, base_config
+from tests.voice_helpers import parse_twiml, post_twilio, verbs
+from worker.outbox import flush_outbox
+from worker.queue import QUEUE_NAME, RedisQueue
+
+UNREACHABLE_PG = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
+APOLOGY_WORDS = "cannot take your call"
+
+
+class Link:
+    """A TCP relay on 127.0.0.1 in front of a real server, with a switch."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.mode = "up"
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._open.append(client)
+            if self.mode == "down":
+                self._kill(client)
+            elif self.mode == "up":
+                try:
+                    upstream = socket.create_connection(self.target, timeout=2)
+                except OSError:
+                    self._kill(client)
+                    continue
+                upstream.settimeout(None)
+                with self._lock:
+                    self._open.append(upstream)
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            # "blackhole": keep the connection open and never answer
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            self._kill(src)
+            self._kill(dst)
+
+    @staticmethod
+    def _kill(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+    def set(self, mode: str) -> None:
+        """``up``, ``down`` (every open connection cut, new ones closed at once) or ``blackhole``."""
+        self.mode = mode
+        if mode != "up":
+            with self._lock:
+                doomed, self._open = self._open, []
+            for sock in doomed:
+                self._kill(sock)
+
+    def close(self) -> None:
+        self._closed = True
+        self.set("down")
+        self._listener.close()
+
+
+@pytest.fixture
+def redis_link() -> Iterator[Link]:
+    parts = urlsplit(REDIS_URL)
+    link = Link(parts.hostname or "127.0.0.1", parts.port or 6379)
+    yield link
+    link.close()
+
+
+def _via(link: Link, url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=f"127.0.0.1:{link.port}").geturl()
+
+
+def _status(client, sid: str, seq: int):  # type: ignore[no-untyped-def]
+    return post_twilio(
+        client, "/voice/status", {"CallSid": sid, "SequenceNumber": str(seq), "CallStatus": "ringing"}
+    )
+
+
+def _queued_events(redis: Redis) -> list[tuple[str, int]]:
+    jobs = Queue(QUEUE_NAME, connection=redis).jobs
+    return [(j.args[0], j.args[1]) for j in jobs if j.func_name == "worker.calllog.record_call_event"]
+
+
+def _outbox(db: Database) -> list[OutboxEntry]:
+    with db.session() as s:
+        return list(s.scalars(select(OutboxEntry).order_by(OutboxEntry.id)))
+
+
+def _replay(db: Database, tmp_path: Path) -> int:
+    """Run the outbox job as the worker would, with Redis reachable again."""
+    create_app({**base_config(tmp_path / "worker"), "database": db})  # installs the worker's services
+    return flush_outbox()
+
+
+def test_redis_that_accepts_and_never_answers_costs_a_timeout_not_the_event(
+    db: Database, redis: Redis, redis_link: Link, tmp_path: Path
+) -> None:
+    redis_link.set("blackhole")
+    app = create_app({**base_config(tmp_path, REDIS_URL=_via(redis_link, REDIS_URL)), "database": db})
+    client = app.test_client()
+
+    root = parse_twiml(_status(client, "CAblackhole", 3))
+    assert list(root) == []  # the empty <Response/> Twilio expects, not a 5xx or a hang
+    [entry] = _outbox(db)
+    assert entry.job_name == "call_event" and entry.args["args"][:3] == ["CAblackhole", 3, "ringing"]
+    assert entry.sent_at is None and entry.last_error  # why it is waiting
+
+    assert _replay(db, tmp_path) == 1
+    assert _queued_events(redis) == [("CAblackhole", 3)]
+    assert all(e.sent_at is not None for e in _outbox(db))
+
+
+def test_redis_dying_mid_call_and_coming_back_loses_and_repeats_nothing(
+    db: Database, redis: Redis, redis_link: Link, tmp_path: Path
+) -> None:
+    app = create_app({**base_config(tmp_path, REDIS_URL=_via(redis_link, REDIS_URL)), "database": db})
+    queue = app.extensions["safety"].queue
+    assert isinstance(queue, RedisQueue)
+    client = app.test_client()
+    sent: list[tuple[str, int]] = []
+
+    def burst(phase: str) -> None:
+        for seq in range(5):
+            sid = f"CA{phase}"
+            parse_twiml(_status(client, sid, seq))  # 200 TwiML whatever Redis does
+            sent.append((sid, seq))
+
+    burst("before")
+    redis_link.set("down")  # Redis dies: open connections cut, new ones refused
+    burst("during")
+    redis_link.set("up")  # back; the app reconnects by itself, no restart
+    burst("after")
+
+    assert sorted(_queued_events(redis)) == sorted(e for e in sent if e[0] != "CAduring")
+    assert [tuple(e.args["args"][:2]) for e in _outbox(db)] == [("CAduring", s) for s in range(5)]
+
+    assert _replay(db, tmp_path) == 5
+    assert _replay(db, tmp_path) == 0  # a second flush sends nothing again
+    events = _queued_events(redis)
+    assert sorted(events) == sorted(sent) and len(events) == len(set(events)) == 15
+
+
+def _voice_rules(app: Flask) -> list[str]:
+    """Every POST path of the Twilio-facing voice and menu blueprints."""
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in ("voice", "menu") and "POST" in (rule.methods or ()):
+            assert not rule.arguments, f"{rule.rule}: give the drill a value for {rule.arguments}"
+            paths.append(rule.rule)
+    return sorted(paths)
+
+
+def test_database_unreachable_every_voice_webhook_still_answers_safe_twiml(
+    redis: Redis, tmp_path: Path
+) -> None:
+    app = create_app(base_config(tmp_path, DATABASE_URL=UNREACHABLE_PG))
+    client = app.test_client()
+    paths = _voice_rules(app)
+    assert "/voice/incoming" in paths and "/voice/status" in paths
+    form = {
+        "CallSid": "CAdbdown",
+        "From": "+447911123456",
+        "To": "+442079460001",
+        "Digits": "1",
+        "CallStatus": "in-progress",
+        "RecordingSid": "REdbdown",
+        "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/REdbdown",
+    }
+    for path in paths:
+        response = post_twilio(client, path, form, query="call=CAparent&report=1")
+        root = parse_twiml(response)  # 200, text/xml, <Response>
+        assert response.status_code == 200, path
+        if path == "/voice/incoming":
+            assert APOLOGY_WORDS in "".join(root.itertext())
+            assert verbs(root)[-1] == "Hangup"
+
+
+def test_database_that_never_answers_gets_the_caller_an_apology(redis: Redis, tmp_path: Path) -> None:
+    blackhole = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
+    try:
+        port = blackhole.getsockname()[1]
+        app = create_app(
+            base_config(tmp_path, DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
+        )
+        response = post_twilio(
+            app.test_client(),
+            "/voice/incoming",
+            {"CallSid": "CAhang", "From": "+447911123456", "To": "+442079460001"},
+        )
+        root = parse_twiml(response)
+        assert APOLOGY_WORDS in "".join(root.itertext())  # the connect timeout fired; no hang
+    finally:
+        blackhole.close()
+
+
+def test_database_down_then_back_the_app_recovers_by_itself(
+    pg_url: str, redis: Redis, tmp_path: Path
+) -> None:
+    parts = urlsplit(pg_url.replace("postgresql+psycopg", "http"))
+    link = Link(parts.hostname or "127.0.0.1", parts.port or 5432)
+    try:
+        url = pg_url.replace(parts.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{link.port}")
+        app = create_app(base_config(tmp_path, DATABASE_URL=url))
+        client = app.test_client()
+
+        def call() -> str:
+            # A number that is not in the pool: with the database up the
+            # answer is the ordinary "not available"; down, it is the apology.
+            root = parse_twiml(
+                post_twilio(
+                    client,
+                    "/voice/incoming",
+                    {"CallSid": "CAx", "From": "+447911123456", "To": "+442079469999"},
+                )
+            )
+            return "apology" if APOLOGY_WORDS in "".join(root.itertext()) else "answered"
+
+        assert call() == "answered"
+        link.set("down")  # PostgreSQL stops: pooled connections cut, new ones fail
+        assert [call(), call()] == ["apology", "apology"]
+        link.set("up")  # back: no restart, no operator
+        assert call() == "answered"
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        link.close()
