@@ -242,7 +242,7 @@ def filler_reports(engine: Engine, count: int) -> float:
 def table_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
-            t: conn.execute(text(f"SELECT count(*) FROM {t}")  # noqa: S608 - fixed names).scalar_one()
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608 - fixed names
             for t in ("members", "safety_numbers", "warnings", "calls", "blocks", "reports")
         }
 
