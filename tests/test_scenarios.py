@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from ivr.simulator import scenarios
 from ivr.simulator.audio import wav_seconds
 from ivr.simulator.console import newest_report_with_audio
 from ivr.simulator.engine import CallResult, Simulator
-from ivr.simulator.harness import simulator_for
+from ivr.simulator.harness import JobFailed, run_queued_jobs, simulator_for
 from ivr.simulator.twiml_schema import Verb
 from storage import repositories
 from storage.db import Database
@@ -243,6 +244,21 @@ def test_cancelled_line_answers_like_an_unassigned_one(world: World) -> None:
     assert line.status == "quarantined" and line.member_id is None
     (still,) = world.rows(SafetyNumber, SafetyNumber.e164 == DEMO_LINE)
     assert still.status == "assigned"
+
+
+def _boom() -> None:
+    raise RuntimeError("a job that fails")
+
+
+def test_a_failed_job_fails_the_simulation(world: World) -> None:
+    queue: Any = world.services.queue
+    queue.push("tests.test_scenarios._boom", ())  # as enqueue does: with retries
+    with pytest.raises(JobFailed, match="wait for a retry"):
+        run_queued_jobs(world.services)
+    # A job merely scheduled for later is no failure.
+    queue.redis.flushdb()
+    queue.rq.enqueue_in(timedelta(hours=1), "worker.jobs.ping", "later")
+    assert run_queued_jobs(world.services) == 0
 
 
 def test_the_demo_runs_to_completion_twice(tmp_path: Path) -> None:

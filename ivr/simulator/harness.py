@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask
 from rq import SimpleWorker
+from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from callflows.errors import SafetyNumberError
@@ -42,7 +43,9 @@ def run_queued_jobs(services: Services) -> int:
         worker = SimpleWorker([queue.rq], connection=queue.redis)
         worker.work(burst=True, logging_level="WARNING")
     failed = FailedJobRegistry(queue=queue.rq).get_job_ids()
-    retrying = ScheduledJobRegistry(queue=queue.rq).get_job_ids()
+    # Jobs put back for a retry after failing; jobs merely scheduled are fine.
+    scheduled = Job.fetch_many(ScheduledJobRegistry(queue=queue.rq).get_job_ids(), connection=queue.redis)
+    retrying = [job.id for job in scheduled if job is not None and _has_failed(job)]
     if failed or retrying:
         raise JobFailed(f"{len(failed)} job(s) failed, {len(retrying)} wait for a retry: {failed + retrying}")
     return waiting
@@ -62,6 +65,12 @@ def app_with(app: Flask, **changes: Any) -> Flask:
     config.update({f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "extra"})
     config.update(database=services.db, instance_path=app.instance_path, TESTING=app.testing)
     return create_app(config)
+
+
+def _has_failed(job: Job) -> bool:
+    # RQ keeps no result for an attempt it will retry; an attempt that ran and
+    # ended, yet left the job scheduled, failed.
+    return job.started_at is not None and job.ended_at is not None
 
 
 def simulator_for(
