@@ -142,6 +142,17 @@ def test_every_canonical_journey_has_a_scenario() -> None:
     }
 
 
+def test_a_webhook_apology_fails_any_scenario() -> None:
+    from ivr.simulator.transcript import Transcript
+    from ivr.twiml import APOLOGY
+
+    result = CallResult("CA1", Transcript())
+    result.transcript.add("client", "hears", f'hears "{APOLOGY}"')
+    scenario = scenarios.Scenario("x", "x", 1, [], [], {})
+    failures = scenarios._check_step({}, result, scenarios.Outcome(scenario), scenarios.Cast())
+    assert failures == ["someone heard the apology a failing webhook gives"]
+
+
 def test_accepted_call_is_logged_with_both_legs(world: World) -> None:
     result = call_of(world.play("client_reaches_member"))
     dial = all_verbs(result, "Dial")[0]

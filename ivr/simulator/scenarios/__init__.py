@@ -42,6 +42,7 @@ from ivr import demo
 from ivr.simulator.engine import CallResult, Simulator, SmsResult
 from ivr.simulator.keypad import Callee, ScriptedKeypad
 from ivr.simulator.transcript import Phonebook
+from ivr.twiml import APOLOGY
 from storage import repositories as repo
 from storage.models import Member, Report, SafetyNumber
 from worker.services import Services
@@ -215,6 +216,9 @@ def _check_step(expect: Mapping[str, Any], result: Result, outcome: Outcome, cas
             failures.append(message)
 
     failures.extend(result.errors)
+    if APOLOGY in " ".join(result.transcript.of(kind="hears")):
+        # A webhook failed inside and answered with its safe apology.
+        failures.append("someone heard the apology a failing webhook gives")
     for who, phrases in expect.get("heard", {}).items():
         heard = result.transcript.heard(who).lower()
         for phrase in phrases:
