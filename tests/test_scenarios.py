@@ -142,6 +142,12 @@ def test_every_canonical_journey_has_a_scenario() -> None:
     }
 
 
+def test_scenario_files_load_and_typos_are_refused() -> None:
+    assert all(scenarios.load(name).steps for name in scenarios.names())
+    with pytest.raises(scenarios.ScenarioError, match="unknown expectation brigded"):
+        scenarios._check_keys("x", {"brigded": True}, scenarios.STEP_EXPECTATIONS, "expectation")
+
+
 def test_a_webhook_apology_fails_any_scenario() -> None:
     from ivr.simulator.transcript import Transcript
     from ivr.twiml import APOLOGY

@@ -94,8 +94,31 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be understood."""
 
 
+# What a step may expect; anything else is a typo that would silently check nothing.
+STEP_EXPECTATIONS = frozenset(
+    {
+        "heard",
+        "not_heard",
+        "bridged",
+        "rejected",
+        "answered",
+        "status",
+        "first_verb",
+        "dialled",
+        "display",
+        "same_answer_as_step",
+        "empty_answer",
+        "replies",
+    }
+)
+CALL_KEYS = frozenset({"from", "to", "digits", "answer", "talk_seconds"})
+SMS_KEYS = frozenset({"from", "to", "body"})
+
+
 @dataclass
 class Scenario:
+    """One scenario file, parsed (see the module docstring for its format)."""
+
     name: str
     title: str
     order: int
@@ -131,7 +154,7 @@ def load(name: str) -> Scenario:
     text = resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8")
     data = json.loads(text)
     try:
-        return Scenario(
+        scenario = Scenario(
             name=name,
             title=data["title"],
             order=int(data.get("order", 100)),
@@ -141,6 +164,18 @@ def load(name: str) -> Scenario:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ScenarioError(f"scenario {name}: {exc}") from exc
+    for step in scenario.steps:
+        _check_keys(name, step.get("expect", {}), STEP_EXPECTATIONS, "expectation")
+        for kind, keys in (("call", CALL_KEYS), ("sms", SMS_KEYS)):
+            if kind in step:
+                _check_keys(name, step[kind], keys, f"{kind} key")
+    return scenario
+
+
+def _check_keys(name: str, given: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = set(given) - allowed
+    if unknown:
+        raise ScenarioError(f"scenario {name}: unknown {what} {', '.join(sorted(unknown))}")
 
 
 def names() -> list[str]:
