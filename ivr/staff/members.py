@@ -117,11 +117,15 @@ def member_page(member_id: int) -> str:
     require_admin()
     member = _member(member_id)
     line = db().scalars(select(SafetyNumber).where(SafetyNumber.member_id == member.id)).first()
+    last3 = phone_last3(member)
+    # The page shows a name and digits of a phone: who looked is kept.
+    audit("member.view", "member", member.id)
+    db().commit()
     return render_template(
         "staff/member.html",
         member=member,
         line=line,
-        last3=phone_last3(member),
+        last3=last3,
         greetings=list(Greeting),
         caller_ids=list(CallerIdShown),
     )

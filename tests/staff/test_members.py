@@ -135,3 +135,14 @@ def test_assigned_number_cannot_be_quarantined_directly(db: Database, vault, adm
     post(admin, f"/staff/numbers/{line_id}/quarantine")
     with db.session() as s:
         assert s.get(SafetyNumber, line_id).status == "assigned"  # type: ignore[union-attr]
+
+
+def test_member_page_views_are_audited(db: Database, vault, admin) -> None:
+    from storage.models import AuditEntry
+
+    member_id = _enrolled(db, vault)
+    admin.get(f"/staff/members/{member_id}")
+    with db.session() as s:
+        assert s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "member.view", AuditEntry.target_id == member_id)
+        ).one()
