@@ -1,0 +1,243 @@
+"""Every Twilio-facing endpoint fuzzed with hypothesis.
+
+Random forms (Twilio's own keys and others, repeated keys), keypad digits,
+real, national, withheld and malformed numbers, unicode, invalid UTF-8 and
+oversized values, random query strings. Signed exactly as Twilio signs them,
+each must get 200 and TwiML (XML with a ``<Response>`` root) — never a 5xx,
+and never an internal failure swallowed into the apology. Unsigned or
+wrongly signed, each must get 403.
+
+The endpoints are read from the app's URL map (every POST rule of the voice,
+menu and sms blueprints), so a new webhook is fuzzed without touching this
+file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis import Redis
+
+from tests.conftest import PUBLIC_BASE_URL
+from tests.voice_helpers import seed_member, sign
+
+TWILIO_BLUEPRINTS = ("voice", "menu", "sms")
+MEMBER_PHONE = "+442079460123"
+LINE = "+442079460001"
+
+
+def _twilio_paths() -> list[str]:
+    from ivr import menu, sms, voice
+
+    probe = Flask(__name__)
+    for blueprint in (voice.bp, menu.bp, sms.bp):
+        probe.register_blueprint(blueprint)
+    return sorted(
+        rule.rule
+        for rule in probe.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in TWILIO_BLUEPRINTS and "POST" in (rule.methods or ())
+    )
+
+
+PATHS = _twilio_paths()
+
+KEYS = st.sampled_from(
+    [
+        "CallSid",
+        "AccountSid",
+        "From",
+        "To",
+        "Caller",
+        "Called",
+        "Digits",
+        "FinishedOnKey",
+        "CallStatus",
+        "Direction",
+        "SequenceNumber",
+        "CallDuration",
+        "ParentCallSid",
+        "DialCallStatus",
+        "DialBridged",
+        "DialCallDuration",
+        "RecordingSid",
+        "RecordingUrl",
+        "RecordingDuration",
+        "RecordingStatus",
+        "Body",
+    ]
+) | st.text(min_size=1, max_size=12)
+NUMBERS = st.sampled_from(
+    [
+        MEMBER_PHONE,
+        "020 7946 0123",
+        "02079460123",
+        LINE,
+        "+447911123456",
+        "Anonymous",
+        "Restricted",
+        "+266696687",
+        "",
+        "+",
+        "+44",
+        "999",
+        "+1 (555) 010-0000",
+        "00442079460123",
+    ]
+)
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+VALUES = st.one_of(
+    NUMBERS,
+    st.text("0123456789*#", max_size=24),
+    TEXT,
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.sampled_from(["completed", "in-progress", "no-answer", "busy", "true", "false", "CA", "RE"]),
+    # oversized, yet under the app's 64 KiB body limit
+    st.builds(lambda c, n: c * n, st.sampled_from("x9#é"), st.integers(500, 4000)),
+)
+FORMS = st.lists(st.tuples(KEYS, VALUES), max_size=10)
+# Query strings the app could have put in its own URLs, and junk; an id out of
+# PostgreSQL's integer range has a test of its own below.
+QUERIES = st.sampled_from(
+    ["", "call=CAfuzz", "report=1", "report=x", "retry=1", "call=", "report=-1", "report=0"]
+)
+ENCODINGS = st.sampled_from(["utf-8", "latin-1"])
+
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.fixture
+def fuzz_app(app: Flask, db, redis: Redis) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+    """The app with a member on ``LINE``, so some random forms reach the real flows."""
+    seed_member(db, app.extensions["safety"].vault, phone=MEMBER_PHONE, line=LINE)
+    yield app
+
+
+class SwallowedFailures(logging.Handler):
+    """Internal failures a voice view turned into the apology (ivr/twiml.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().splitlines()[0])
+
+
+@pytest.fixture
+def swallowed() -> Iterator[SwallowedFailures]:
+    handler = SwallowedFailures()
+    logger = logging.getLogger("ivr")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+def _body(pairs: list[tuple[str, str]], encoding: str) -> bytes:
+    return urlencode(pairs, encoding=encoding, errors="replace").encode("ascii")
+
+
+def _post(app: Flask, path: str, query: str, body: bytes, signature: str | None):  # type: ignore[no-untyped-def]
+    headers = {} if signature is None else {"X-Twilio-Signature": signature}
+    return app.test_client().post(
+        path + (f"?{query}" if query else ""),
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers=headers,
+    )
+
+
+def _twiml_root(response) -> ET.Element:  # type: ignore[no-untyped-def]
+    assert response.mimetype == "text/xml", response.mimetype
+    root = ET.fromstring(response.get_data())  # noqa: S314 (our own TwiML, in a test)
+    assert root.tag == "Response"
+    return root
+
+
+@pytest.mark.parametrize("path", PATHS)
+@FUZZ
+@given(form=FORMS, query=QUERIES, encoding=ENCODINGS)
+def test_signed_random_forms_get_twiml(
+    fuzz_app: Flask,
+    redis: Redis,
+    swallowed: SwallowedFailures,
+    path: str,
+    form: list[tuple[str, str]],
+    query: str,
+    encoding: str,
+) -> None:
+    body = _body(form, encoding)
+    # Twilio signs the parameters it sends; the guard reads the body as
+    # UTF-8 (invalid bytes replaced), so that is what a valid signature covers.
+    received = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    url = PUBLIC_BASE_URL + path + (f"?{query}" if query else "")
+    swallowed.messages.clear()
+
+    response = _post(fuzz_app, path, query, body, sign(url, received))
+
+    assert response.status_code == 200, (path, response.status_code)
+    _twiml_root(response)
+    assert swallowed.messages == [], (path, swallowed.messages)
+    redis.flushdb()  # jobs made of random input are not this test's subject
+
+
+@FUZZ
+@given(
+    path=st.sampled_from(PATHS),
+    form=FORMS,
+    query=QUERIES,
+    signature=st.none() | st.just("") | TEXT.filter(lambda s: s.isascii()),
+)
+def test_unsigned_or_wrongly_signed_requests_get_403(
+    fuzz_app: Flask, path: str, form: list[tuple[str, str]], query: str, signature: str | None
+) -> None:
+    response = _post(fuzz_app, path, query, _body(form, "utf-8"), signature)
+    assert response.status_code == 403, (path, response.status_code)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_body_over_the_size_limit_is_refused_not_crashed_on(fuzz_app: Flask, path: str) -> None:
+    # Twilio never sends 64 KiB; Flask refuses it before any view runs.
+    body = _body([("Body", "x" * 70_000)], "utf-8")
+    url = PUBLIC_BASE_URL + path
+    response = _post(fuzz_app, path, "", body, sign(url, [("Body", "x" * 70_000)]))
+    assert response.status_code in (403, 413), response.status_code
+
+
+def test_every_contract_webhook_is_fuzzed() -> None:
+    for path in ("/voice/incoming", "/voice/status", "/voice/fallback", "/sms/incoming"):
+        assert path in PATHS
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: ivr/menu.py reads ?report= with type=int and no bound, so an id beyond "
+    "PostgreSQL's integer range raises DataError inside the view (answered with the apology, "
+    "so Twilio still gets TwiML). Only a correctly signed request can send it. Remove this mark "
+    "once the menu clamps the id.",
+)
+@pytest.mark.parametrize(
+    "path", ["/voice/menu/consent", "/voice/menu/consent-answer", "/voice/menu/recording"]
+)
+def test_an_id_beyond_the_integer_range_is_not_an_internal_failure(
+    fuzz_app: Flask, swallowed: SwallowedFailures, path: str
+) -> None:
+    query = "report=99999999999"
+    form = [("CallSid", "CAfuzz"), ("Digits", "1")]
+    response = _post(
+        fuzz_app, path, query, _body(form, "utf-8"), sign(f"{PUBLIC_BASE_URL}{path}?{query}", form)
+    )
+    assert response.status_code == 200
+    _twiml_root(response)
+    assert swallowed.messages == []
