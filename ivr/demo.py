@@ -82,6 +82,11 @@ def free_port(start: int = 5000, tries: int = 50) -> int:
     raise click.ClickException(f"no free port between {start} and {start + tries - 1}")
 
 
+def demo_folder(instance: Path) -> Path:
+    """Where the demo keeps its state: never the development database itself."""
+    return instance if instance.name == "demo" else instance / "demo"
+
+
 def reset_demo_state(instance: Path) -> None:
     """Remove the demo database, recordings and mail log; keep the secrets."""
     for name in DEMO_STATE:
@@ -170,14 +175,17 @@ def run_scenarios(app: Flask, recordings: Any, verbose: bool = False, only: tupl
 def demo(no_serve: bool, port: int | None, verbose: bool, only: tuple[str, ...]) -> None:
     """Play the canonical call journeys offline, then serve the staff console.
 
-    Runs on embedded defaults in the instance folder (SQLite, in-process
-    queue) and resets the demo's database first, so it can be run again.
+    Runs on embedded defaults (SQLite, in-process queue) in a folder named
+    ``demo`` (the instance folder itself if it is so named, as
+    ``scripts/demo.sh`` sets it, else a ``demo`` folder inside it) and
+    resets the demo's database there first, so it can be run again without
+    touching any other database.
     """
     from ivr.simulator.fake_twilio import FakeTwilio
 
     launcher: Services = current_app.extensions["safety"]
     launcher.db.engine.dispose()
-    instance = Path(current_app.instance_path)
+    instance = demo_folder(Path(current_app.instance_path))
     instance.mkdir(parents=True, exist_ok=True)
     reset_demo_state(instance)
     port = port or free_port()

@@ -291,13 +291,17 @@ def test_the_demo_runs_to_completion_twice(tmp_path: Path) -> None:
 
 
 def test_the_demo_can_play_one_scenario(tmp_path: Path) -> None:
-    launcher = create_app({"instance_path": str(tmp_path / "demo"), "REDIS_URL": None, "DATABASE_URL": ""})
+    # Run from a development instance folder, it keeps to a demo folder inside it.
+    (tmp_path / "safety.db").write_bytes(b"a developer's own database")
+    launcher = create_app({"instance_path": str(tmp_path), "REDIS_URL": None, "DATABASE_URL": ""})
     out = launcher.test_cli_runner().invoke(args=["demo", "--no-serve", "--only", "sms_dropped"])
     assert out.exit_code == 0, out.output
     assert "1 of 1 scenarios came out as expected." in out.output
     assert "client_reaches_member" not in out.output
     out = launcher.test_cli_runner().invoke(args=["demo", "--no-serve", "--only", "nope"])
     assert out.exit_code == 2 and "no scenario nope" in out.output
+    assert (tmp_path / "safety.db").read_bytes() == b"a developer's own database"
+    assert (tmp_path / "demo" / "safety.db").exists()
 
 
 def test_simulate_call_command_prints_the_transcript(world: World) -> None:
