@@ -28,7 +28,7 @@ def sniff_mimetype(audio: bytes) -> str:
     return "application/octet-stream"
 
 
-@bp.route("/reports/<int:report_id>/audio")
+@bp.route("/reports/<int(max=2147483647):report_id>/audio")
 def report_audio(report_id: int) -> Response:
     """The decrypted recording of a report this staff member may see."""
     staff = viewer()

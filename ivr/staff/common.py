@@ -14,6 +14,9 @@ from storage.models import Staff, StaffRole
 from worker.services import Services
 
 PAGE_SIZE = 50
+# Ids are PostgreSQL integers: a bigger one in a URL is "not found", never a
+# DataError (the routes use <int(max=2147483647):...> for the same reason).
+MAX_ID = 2**31 - 1
 
 # Console settings: a create_app override (tests) wins over the environment.
 _DEFAULTS = {
@@ -79,6 +82,6 @@ def audit(
 
 def int_arg(value: str | None) -> int | None:
     """A positive int from a query string, or None for anything else."""
-    if value is None or not value.isdigit() or len(value) > 12:
+    if value is None or not value.isdigit() or len(value) > 12 or int(value) > MAX_ID:
         return None
     return int(value)

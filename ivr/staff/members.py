@@ -111,7 +111,7 @@ def _active(member_id: int) -> Member:
     return member
 
 
-@bp.route("/members/<int:member_id>")
+@bp.route("/members/<int(max=2147483647):member_id>")
 def member_page(member_id: int) -> str:
     """One member: Safety Number, preferences, PIN reset, cancellation."""
     require_admin()
@@ -131,7 +131,7 @@ def member_page(member_id: int) -> str:
     )
 
 
-@bp.route("/members/<int:member_id>/preferences", methods=["POST"])
+@bp.route("/members/<int(max=2147483647):member_id>/preferences", methods=["POST"])
 def member_preferences(member_id: int) -> Response:
     """Greeting, whether withheld callers get through, which caller ID the member sees."""
     require_admin()
@@ -154,7 +154,7 @@ def member_preferences(member_id: int) -> Response:
     return redirect(url_for("staff.member_page", member_id=member.id))
 
 
-@bp.route("/members/<int:member_id>/pin", methods=["POST"])
+@bp.route("/members/<int(max=2147483647):member_id>/pin", methods=["POST"])
 def member_reset_pin(member_id: int) -> str | Response:
     """Set a new PIN (typed, or random when left empty), shown once; unlocks the menu."""
     require_admin()
@@ -173,7 +173,7 @@ def member_reset_pin(member_id: int) -> str | Response:
     return render_template("staff/pin_shown.html", member=member, line=None, pin=pin, enrolled=False)
 
 
-@bp.route("/members/<int:member_id>/cancel", methods=["POST"])
+@bp.route("/members/<int(max=2147483647):member_id>/cancel", methods=["POST"])
 def member_cancel(member_id: int) -> Response:
     """Cancel: erase name, phone, PIN and blocks; quarantine the Safety Number."""
     require_admin()

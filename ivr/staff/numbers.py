@@ -75,7 +75,7 @@ def _line(line_id: int) -> SafetyNumber:
     return line
 
 
-@bp.route("/numbers/<int:line_id>/quarantine", methods=["POST"])
+@bp.route("/numbers/<int(max=2147483647):line_id>/quarantine", methods=["POST"])
 def number_quarantine(line_id: int) -> Response:
     """Take a free number out of use (an assigned one is freed by cancelling its member)."""
     require_admin()
@@ -91,7 +91,7 @@ def number_quarantine(line_id: int) -> Response:
     return redirect(url_for("staff.numbers_list"))
 
 
-@bp.route("/numbers/<int:line_id>/release", methods=["POST"])
+@bp.route("/numbers/<int(max=2147483647):line_id>/release", methods=["POST"])
 def number_release(line_id: int) -> Response:
     """Make a quarantined number available again once its quarantine is over."""
     require_admin()

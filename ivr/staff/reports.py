@@ -44,7 +44,7 @@ def inbox() -> str:
     )
 
 
-@bp.route("/reports/<int:report_id>")
+@bp.route("/reports/<int(max=2147483647):report_id>")
 def report_page(report_id: int) -> str:
     """One report: audio, triage form, consent, caller's last digits, history. Audited."""
     staff = viewer()
@@ -99,7 +99,7 @@ def _clean_notes(text: str) -> str:
     return "\n".join(lines).strip()[:MAX_NOTES]
 
 
-@bp.route("/reports/<int:report_id>/update", methods=["POST"])
+@bp.route("/reports/<int(max=2147483647):report_id>/update", methods=["POST"])
 def report_update(report_id: int) -> Response:
     """Change a report's status, category and notes (its caseworker or an admin)."""
     staff = viewer()
@@ -130,7 +130,7 @@ def report_update(report_id: int) -> Response:
     return redirect(url_for("staff.report_page", report_id=report.id))
 
 
-@bp.route("/reports/<int:report_id>/assign", methods=["POST"])
+@bp.route("/reports/<int(max=2147483647):report_id>/assign", methods=["POST"])
 def report_assign(report_id: int) -> Response:
     """Take an unassigned report (caseworker) or assign it to anyone (admin)."""
     staff = viewer()

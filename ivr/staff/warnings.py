@@ -65,7 +65,7 @@ def warnings_list() -> str:
     )
 
 
-@bp.route("/reports/<int:report_id>/warning", methods=["GET", "POST"])
+@bp.route("/reports/<int(max=2147483647):report_id>/warning", methods=["GET", "POST"])
 def warning_from_report(report_id: int) -> Response | str | tuple[str, int]:
     """Create a warning about the caller a report is about (by blind index only)."""
     staff = viewer()
@@ -118,7 +118,7 @@ def _warning(warning_id: int) -> CallerWarning:
     return warning
 
 
-@bp.route("/warnings/<int:warning_id>/edit", methods=["GET", "POST"])
+@bp.route("/warnings/<int(max=2147483647):warning_id>/edit", methods=["GET", "POST"])
 def warning_edit(warning_id: int) -> Response | str | tuple[str, int]:
     """Change a warning's category, summary or expiry (admin)."""
     require_admin()
@@ -157,7 +157,7 @@ def warning_edit(warning_id: int) -> Response | str | tuple[str, int]:
     return (html, 400) if error else html
 
 
-@bp.route("/warnings/<int:warning_id>/expire", methods=["POST"])
+@bp.route("/warnings/<int(max=2147483647):warning_id>/expire", methods=["POST"])
 def warning_expire(warning_id: int) -> Response:
     """End a warning now; it stays listed under expired warnings (admin)."""
     require_admin()

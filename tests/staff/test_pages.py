@@ -137,3 +137,12 @@ def test_titles_carry_no_names(db: Database, vault, admin) -> None:
         assert "Uniquename" in html
         title = re.search(r"<title>(.*?)</title>", html, re.S)
         assert title is not None and "Uniquename" not in title.group(1) and "7911" not in title.group(1)
+
+
+def test_ids_beyond_the_integer_range_are_not_found(admin) -> None:
+    huge = 2**31
+    for path in (f"/staff/reports/{huge}", f"/staff/reports/{huge}/audio", f"/staff/members/{huge}"):
+        assert admin.get(path).status_code == 404, path
+    assert post(admin, f"/staff/numbers/{huge}/release").status_code == 404
+    assert admin.get(f"/staff/reports?after={huge}").status_code == 200
+    assert admin.get(f"/staff/audit?before={10**11}").status_code == 200
