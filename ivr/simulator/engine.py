@@ -383,7 +383,7 @@ class Simulator:
         sid = new_sid("RE")
         result.recording_sids.append(sid)
         started = _http_date()
-        self._recording_event(leg, verb, sid, "in-progress", 0, started, result)
+        self._recording_event(leg, verb, document, sid, "in-progress", 0, started, result)
         self._say(leg.who, "speaks", f"speaks for {seconds} s (recorded as {sid})")
         self.clock += seconds
         url = self.recording_url(sid)
@@ -409,7 +409,9 @@ class Simulator:
             action,
             verb.get("method", "POST"),
             params,
-            after=lambda: self._recording_event(leg, verb, sid, "completed", seconds, started, result),
+            after=lambda: self._recording_event(
+                leg, verb, document, sid, "completed", seconds, started, result
+            ),
         )
 
     def recording_url(self, sid: str) -> str:
@@ -417,9 +419,17 @@ class Simulator:
         return f"{self.api_base_url}/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{sid}"
 
     def _recording_event(
-        self, leg: Leg, verb: Verb, sid: str, status: str, seconds: int, started: str, result: CallResult
+        self,
+        leg: Leg,
+        verb: Verb,
+        document: Document,
+        sid: str,
+        status: str,
+        seconds: int,
+        started: str,
+        result: CallResult,
     ) -> None:
-        url = verb.get("recordingStatusCallback")
+        url = _absolute(document.url, verb.get("recordingStatusCallback"))
         if not url or status not in verb.get("recordingStatusCallbackEvent", "completed").split():
             return
         params = {
