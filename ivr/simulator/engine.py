@@ -611,7 +611,9 @@ class Simulator:
         except TwimlRejected as exc:
             self._problem(f"{path}: {exc} (Twilio error 12100)", errors)
             return None
-        return Document(url, xml, verbs, context, leg_sid)
+        document = Document(url, xml, verbs, context, leg_sid)
+        self._say("twilio", "request", f"  <- TwiML: {', '.join(document.names()) or 'empty <Response/>'}")
+        return document
 
     def _application_error(self, leg: Leg, url: str, context: Context, result: CallResult) -> _End:
         """What Twilio does when a document cannot be fetched or played."""
