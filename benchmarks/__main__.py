@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in chosen:
         print(f"== {name}", file=sys.stderr, flush=True)
         started = time.monotonic()
+        load = [round(x, 1) for x in os.getloadavg()]
         try:
             value = sections[name]()
         except Exception as exc:  # record it and go on with the other sections
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             value = {"failed": f"{type(exc).__name__}: {exc}"}
             failed.append(name)
         value["wall_seconds"] = round(time.monotonic() - started, 1)
+        value["load_average_at_start"] = load
         results.save(name, value)
         print(f"   {name} done in {value['wall_seconds']} s", file=sys.stderr, flush=True)
     report.write()

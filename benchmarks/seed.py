@@ -249,3 +249,62 @@ def table_counts(engine: Engine) -> dict[str, int]:
 
 def bench_url() -> str:
     return pg_url()
+
+
+_CALLS_SELECT = (
+    "INSERT INTO calls (call_sid, direction, safety_number_id, member_id, other_party_index,"
+    " other_party_encrypted, other_party_last3, withheld, status, last_sequence, duration_seconds,"
+    " started_at, ended_at, bridged, blocked, declined, warned, created_at)"
+    " SELECT 'CA' || md5('c' || g), 'inbound', NULL, 1 + (g * 7919) % :m,"
+    " md5('p' || (g % 3000000)) || md5('q' || (g % 3000000)), :t, '999', false, 'completed', 3, 60,"
+    " ts, ts + interval '1 minute', true, false, false, false, ts"
+    " FROM (SELECT g, now() - (g % 525600) * interval '1 minute' AS ts"
+    "       FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) AS g) s"
+)
+
+
+def filler_calls_within(
+    engine: Engine, target: int, budget_seconds: float, chunk: int = 1_000_000
+) -> dict[str, float]:
+    """Up to ``target`` call rows, in chunks, stopping before ``budget_seconds``
+    would be exceeded (index builds are estimated from the insert rate).
+
+    Indexes are dropped once, rebuilt once at the end."""
+    token = _filler_token()
+    with engine.connect() as conn:
+        members = conn.execute(text("SELECT max(id) FROM members")).scalar_one()
+        start = conn.execute(text("SELECT count(*) FROM calls")).scalar_one() + 1
+    started = time.monotonic()
+    done = 0
+    with engine.begin() as conn:
+        restore = _detach_indexes(conn, "calls")
+    per_row = None
+    while done < target:
+        n = min(chunk, target - done)
+        if per_row is not None:
+            # inserting n more rows, then indexing all of them (about as long again)
+            projected = time.monotonic() - started + per_row * n + per_row * (done + n)
+            if projected > budget_seconds:
+                break
+        t0 = time.monotonic()
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL synchronous_commit = off"))
+            conn.execute(
+                text(_CALLS_SELECT), {"m": members, "t": token, "a": start + done, "b": start + done + n - 1}
+            )
+        per_row = (time.monotonic() - t0) / n
+        done += n
+    inserted_at = time.monotonic()
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+        for statement in restore:
+            conn.execute(text(statement))
+    indexed_at = time.monotonic()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE calls"))
+    return {
+        "rows": done,
+        "insert_seconds": round(inserted_at - started, 1),
+        "index_seconds": round(indexed_at - inserted_at, 1),
+        "analyze_seconds": round(time.monotonic() - indexed_at, 1),
+    }

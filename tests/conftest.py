@@ -21,6 +21,10 @@ from ivr import create_app
 from storage.db import Database
 from storage.migrate import upgrade
 
+# The whole run logs at DEBUG to a file that tests/test_log_scan.py scans,
+# with Redis and mail logs, for members' numbers and names (issue 7).
+pytest_plugins = ["tests.leak_scan"]
+
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

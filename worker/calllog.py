@@ -16,10 +16,11 @@ never written here.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from storage.models import Call, CallDirection, CallEvent, utcnow
@@ -58,19 +59,28 @@ def insert_ignoring_duplicates(
     session: Session, model: type[Any], values: dict[str, Any], keys: list[str]
 ) -> bool:
     """INSERT … ON CONFLICT (keys) DO NOTHING; True when a row was inserted."""
-    dialect = session.get_bind().dialect.name
+    stmt = _insert_ignoring(session.get_bind().dialect.name, model.__table__, tuple(values), tuple(keys))
+    result: Any = session.execute(stmt, values)
+    return bool(result.rowcount)
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: Any, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
+    """The INSERT … ON CONFLICT DO NOTHING statement, built once with bound
+    parameters: building it per job (ORM bulk path, cache key over literal
+    values) was a third of a call-event job's CPU (BENCHMARKS.md, "Workers")."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt: Any = pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+        stmt: Any = pg_insert(table)
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+        stmt = sqlite_insert(table)
     else:  # pragma: no cover - only PostgreSQL and SQLite are supported
         raise NotImplementedError(dialect)
-    result: Any = session.execute(stmt)
-    return bool(result.rowcount)
+    stmt = stmt.values({name: bindparam(name) for name in columns})
+    return stmt.on_conflict_do_nothing(index_elements=list(keys))
 
 
 def apply_call_event(

@@ -1,0 +1,367 @@
+"""Long fault drills on private servers: a redis-server SIGKILLed and
+restarted under load, a PostgreSQL cluster stopped and started while calls
+come in, and RQ workers SIGKILLed during a burst of call-event jobs.
+
+Every server and client is on 127.0.0.1; every loop is bounded in time.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from sqlalchemy import create_engine, text
+
+from benchmarks import seed, servers, signed, webhook
+from benchmarks.config import APP_PORT, REDIS_URL, ROOT, WORK, app_environ
+
+APP = "ivr:create_app()"
+
+
+def _classify(status: int, body: bytes) -> str:
+    if status != 200:
+        return f"HTTP {status}"
+    try:
+        root = ET.fromstring(body)  # noqa: S314 (our own server's answer)
+    except ET.ParseError:
+        return "not XML"
+    if root.tag != "Response":
+        return "not TwiML"
+    if webhook.APOLOGY_MARKER.encode() in body:
+        return "apology"
+    return "+".join(child.tag for child in root) or "empty"
+
+
+def _send_all(port: int, requests: list[signed.SignedRequest], threads: int = 8) -> list[dict[str, Any]]:
+    """Send each request exactly once from ``threads`` clients; keep every answer."""
+    answers: list[dict[str, Any]] = [{} for _ in requests]
+    cursor = iter(range(len(requests)))
+    lock = threading.Lock()
+
+    def client() -> None:
+        while True:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                return
+            r = requests[i]
+            started = time.perf_counter()
+            try:
+                status, body = servers.post(port, r.path, r.signature, r.body, timeout=15)
+                kind = _classify(status, body)
+            except OSError as exc:
+                kind = f"socket {type(exc).__name__}"
+            answers[i] = {"kind": kind, "ms": 1000 * (time.perf_counter() - started), "at": time.monotonic()}
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return answers
+
+
+def _summary(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    latencies = sorted(a["ms"] for a in answers)
+    return {
+        "requests": len(answers),
+        "answers": dict(Counter(a["kind"] for a in answers)),
+        "max_ms": round(latencies[-1], 1) if latencies else None,
+        "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 1) if latencies else None,
+    }
+
+
+def _drain(url: str, redis_url: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.burst"],
+        cwd=ROOT,
+        env=app_environ(url, redis_url),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def _flush_outbox(url: str, redis_url: str) -> int:
+    code = (
+        "from worker.outbox import flush_outbox\nn = 0\nwhile (k := flush_outbox()):\n    n += k\nprint(n)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=app_environ(url, redis_url),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+# --- Redis SIGKILLed under load ---------------------------------------------
+
+
+def redis_killed(per_phase: int = 1500) -> dict[str, Any]:
+    """Status callbacks and inbound calls while Redis is up, SIGKILLed, restarted."""
+    url, seeded = webhook.prepare()
+    private = servers.PrivateRedis(port=6390, directory=WORK / "redis-drill")
+    if private.directory.exists():
+        import shutil
+
+        shutil.rmtree(private.directory)
+    private.start()
+    rng = random.Random(3)
+    phases: dict[str, list[signed.SignedRequest]] = {}
+    events: list[tuple[str, int]] = []
+    for phase in ("redis up", "redis killed", "redis back"):
+        batch = []
+        for i in range(per_phase):
+            line, caller = rng.choice(seeded.lines), rng.choice(seeded.callers)
+            if i % 4 == 0:
+                batch.append(signed.incoming_call(line, caller))
+            else:
+                sid = signed.call_sid()
+                batch.append(signed.status_callback(sid, i % 7, "completed", line, caller))
+                events.append((sid, i % 7))
+        phases[phase] = batch
+    results: dict[str, Any] = {}
+    env = app_environ(url, private.url)
+    try:
+        with servers.gunicorn(APP, APP_PORT, env, "redis-drill") as app:
+            for phase, batch in phases.items():
+                if phase == "redis killed":
+                    private.kill()  # SIGKILL, like a crash or an OOM kill
+                elif phase == "redis back":
+                    private.start()
+                started = time.monotonic()
+                answers = _send_all(app.port, batch)
+                results[phase] = _summary(answers) | {"seconds": round(time.monotonic() - started, 1)}
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            outbox = conn.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar_one()
+        replayed = _flush_outbox(url, private.url)
+        drained = _drain(url, private.url)
+        with engine.connect() as conn:
+            rows = set(conn.execute(text("SELECT call_sid, sequence_number FROM call_events")).all())
+            per_key = conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT 1 FROM call_events GROUP BY call_sid, sequence_number"
+                    " HAVING count(*) > 1) d"
+                )
+            ).scalar_one()
+        engine.dispose()
+    finally:
+        private.kill()
+    sent = set(events)
+    failed = sum(n for r in results.values() for k, n in r["answers"].items() if not _ok(k))
+    return {
+        "phases": results,
+        "events_sent": len(sent),
+        "outbox_entries_written": outbox,
+        "outbox_replayed": replayed,
+        "worker_drain": drained,
+        "events_logged": len(sent & rows),
+        "events_lost": len(sent - rows),
+        "duplicate_event_rows": per_key,
+        "failed_webhooks": failed,
+        "redis": "private redis-server on 127.0.0.1:6390, appendonly yes, appendfsync always",
+    }
+
+
+def _ok(kind: str) -> bool:
+    return not (kind.startswith(("HTTP", "socket", "not")) or kind == "apology")
+
+
+# --- PostgreSQL stopped and started --------------------------------------------
+
+
+def postgres_stopped(down_seconds: float = 10.0) -> dict[str, Any]:
+    cluster = servers.PrivateCluster(port=5440, directory=WORK / "pg-drill")
+    cluster.init()
+    cluster.start()
+    try:
+        url = seed.recreate_database(cluster.url, "sn_drill")
+        engine = create_engine(url)
+        seeded = seed.real_members(engine, webhook.callers(200))
+        engine.dispose()
+        requests = signed.incoming_calls(seeded.lines, seeded.callers, 2000)
+        log: list[dict[str, Any]] = []
+        stop = threading.Event()
+        marks: dict[str, float] = {}
+
+        def caller_loop(port: int) -> None:
+            for r in requests:
+                if stop.is_set():
+                    return
+                started = time.monotonic()
+                try:
+                    status, body = servers.post(port, r.path, r.signature, r.body, timeout=15)
+                    kind = _classify(status, body)
+                except OSError as exc:
+                    kind = f"socket {type(exc).__name__}"
+                log.append({"at": started, "ms": 1000 * (time.monotonic() - started), "kind": kind})
+                time.sleep(0.05)
+
+        with servers.gunicorn(APP, APP_PORT, app_environ(url), "pg-drill") as app:
+            thread = threading.Thread(target=caller_loop, args=(app.port,))
+            thread.start()
+            time.sleep(3)
+            marks["stop"] = time.monotonic()
+            cluster.stop()
+            marks["stopped"] = time.monotonic()
+            time.sleep(down_seconds)
+            marks["start"] = time.monotonic()
+            cluster.start()
+            marks["started"] = time.monotonic()
+            time.sleep(8)
+            stop.set()
+            thread.join()
+    finally:
+        cluster.destroy()
+
+    def window(a: float, b: float) -> list[dict[str, Any]]:
+        return [e for e in log if a <= e["at"] < b]
+
+    before = window(0, marks["stop"])
+    down = window(marks["stopped"], marks["start"])
+    after = window(marks["started"], float("inf"))
+    first_ok = next((e["at"] for e in after if _ok(e["kind"])), None)
+    return {
+        "down_seconds": round(marks["start"] - marks["stopped"], 1),
+        "before": _summary(before),
+        "while_down": _summary(down),
+        "after_restart": _summary(after),
+        "all_answers": _summary(log),
+        "recovered_after_s": None if first_ok is None else round(first_ok - marks["started"], 2),
+        "postgres": "private cluster (initdb) on 127.0.0.1:5440, stopped with pg_ctl -m fast",
+    }
+
+
+# --- workers SIGKILLed during a burst ------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, Any]:
+    url, _ = webhook.prepare()
+    webhook.flush_redis()
+    calls = jobs // 4
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO calls (call_sid, direction, safety_number_id, member_id, withheld, status,"
+                " last_sequence, bridged, blocked, declined, warned, created_at)"
+                " SELECT 'CAkill' || lpad(g::text, 8, '0'), 'inbound', 1, 1, true, 'ringing', -1,"
+                " false, false, false, false, now() FROM generate_series(1, CAST(:n AS int)) AS g"
+            ),
+            {"n": calls},
+        )
+    from benchmarks.workers import _services
+
+    svc = _services(url)
+    for seq, status in enumerate(("initiated", "ringing", "in-progress", "completed")):
+        for g in range(1, calls + 1):
+            svc.queue.enqueue(
+                "call_event", f"CAkill{g:08d}", seq, status, 42 if status == "completed" else None, None
+            )
+    env = app_environ(url)
+    log = (WORK / "worker-drill.log").open("wb")
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
+
+    workers = [start_worker(), start_worker()]
+    rng = random.Random(5)
+    kills = Counter[str]()
+    deadline = time.monotonic() + kill_seconds
+    redis = Redis.from_url(REDIS_URL)
+    queue = Queue("safety", connection=redis)
+    while time.monotonic() < deadline and queue.count:
+        time.sleep(rng.uniform(0.5, 1.5))
+        victim = rng.randrange(len(workers))
+        horses = _children(workers[victim].pid)
+        if horses and rng.random() < 0.6:
+            # the work horse, mid-job
+            import os
+
+            os.kill(horses[0], signal.SIGKILL)
+            kills["work horse"] += 1
+        else:
+            workers[victim].kill()
+            workers[victim].wait()
+            workers[victim] = start_worker()
+            kills["worker process"] += 1
+    # Let the survivors finish, retries (scheduled with backoff) included.
+    settle_deadline = time.monotonic() + 240
+    started_registry = StartedJobRegistry(queue=queue)
+    scheduled = ScheduledJobRegistry(queue=queue)
+    while time.monotonic() < settle_deadline:
+        if queue.count == 0 and scheduled.count == 0 and started_registry.count == 0:
+            break
+        time.sleep(1)
+    settled_in = round(time.monotonic() - deadline, 1)
+    left = {"queued": queue.count, "scheduled": scheduled.count, "started": started_registry.count}
+    for w in workers:
+        w.send_signal(signal.SIGTERM)
+    for w in workers:
+        try:
+            w.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()
+    log.close()
+    failed = FailedJobRegistry(queue=queue).count
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT count(*) FROM call_events WHERE call_sid LIKE 'CAkill%'")
+        ).scalar_one()
+        distinct = conn.execute(
+            text(
+                "SELECT count(DISTINCT (call_sid, sequence_number)) FROM call_events"
+                " WHERE call_sid LIKE 'CAkill%'"
+            )
+        ).scalar_one()
+        right = conn.execute(
+            text(
+                "SELECT count(*) FROM calls WHERE call_sid LIKE 'CAkill%' AND status = 'completed'"
+                " AND duration_seconds = 42 AND last_sequence = 3"
+            )
+        ).scalar_one()
+    engine.dispose()
+    svc.db.engine.dispose()
+    webhook.flush_redis()
+    return {
+        "jobs": jobs,
+        "kills": dict(kills),
+        "seconds_after_last_kill_until_settled": settled_in,
+        "left_in_redis": left,
+        "failed_registry": failed,
+        "event_rows": rows,
+        "distinct_events": distinct,
+        "events_lost": jobs - distinct,
+        "duplicate_rows": rows - distinct,
+        "calls_in_right_final_state": right,
+        "calls": calls,
+        "workers": "2 x `python -m worker` (rq Worker with scheduler, fork per job), SIGKILL every 0.5-1.5 s",
+    }

@@ -1,0 +1,89 @@
+"""Worker throughput: call-event jobs per second against RQ no-op jobs
+(``worker.jobs.ping``), same worker class (RQ ``SimpleWorker``, burst mode,
+one process) on the same Redis, jobs enqueued through the app's queue."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from benchmarks import webhook
+from benchmarks.config import ROOT, app_environ
+
+JOBS = int(os.environ.get("BENCH_JOBS", "4000"))
+EVENTS = ("initiated", "ringing", "in-progress", "completed")
+
+
+def _services(url: str) -> Any:
+    from ivr.settings import load_settings
+    from worker.services import build_services
+
+    env = app_environ(url)
+    return build_services(load_settings(env, env["SAFETY_INSTANCE_PATH"]))
+
+
+def _drain(url: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.burst"],
+        cwd=ROOT,
+        env=app_environ(url),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["jobs_per_second"] = result["jobs"] / result["seconds"]
+    return result
+
+
+def run(jobs: int = JOBS) -> dict[str, Any]:
+    url, _ = webhook.prepare()
+    webhook.flush_redis()
+    svc = _services(url)
+
+    for i in range(jobs):
+        svc.queue.enqueue("ping", f"token{i}")
+    ping = _drain(url)
+
+    # Inbound calls the webhook logged, then four status callbacks each.
+    calls = jobs // len(EVENTS)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO calls (call_sid, direction, safety_number_id, member_id, withheld, status,"
+                " last_sequence, bridged, blocked, declined, warned, created_at)"
+                " SELECT 'CAbench' || lpad(g::text, 8, '0'), 'inbound', 1, 1, true, 'ringing', -1,"
+                " false, false, false, false, now() FROM generate_series(1, CAST(:n AS int)) AS g"
+            ),
+            {"n": calls},
+        )
+    for seq, status in enumerate(EVENTS):
+        for g in range(1, calls + 1):
+            svc.queue.enqueue(
+                "call_event", f"CAbench{g:08d}", seq, status, 42 if status == "completed" else None, None
+            )
+    event = _drain(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM call_events")).scalar_one()
+        completed = conn.execute(
+            text("SELECT count(*) FROM calls WHERE call_sid LIKE 'CAbench%' AND status = 'completed'")
+        ).scalar_one()
+    engine.dispose()
+    svc.db.engine.dispose()
+    webhook.flush_redis()
+    return {
+        "worker": "rq SimpleWorker, burst mode, 1 process",
+        "ping": ping,
+        "call_event": event,
+        "ratio": event["jobs_per_second"] / ping["jobs_per_second"],
+        "call_event_rows": rows,
+        "calls_completed": completed,
+        "calls": calls,
+    }
