@@ -313,7 +313,7 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
             workers[victim] = start_worker()
             kills["worker process"] += 1
     # Let the survivors finish, retries (scheduled with backoff) included.
-    settle_deadline = time.monotonic() + 240
+    settle_deadline = time.monotonic() + 120
     started_registry = StartedJobRegistry(queue=queue)
     scheduled = ScheduledJobRegistry(queue=queue)
     while time.monotonic() < settle_deadline:
@@ -332,7 +332,21 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
             w.wait()
     log.close()
     failed = FailedJobRegistry(queue=queue).count
+    from rq.job import Job
+
+    pending = []
+    for registry in (scheduled, started_registry):
+        for job_id in registry.get_job_ids():
+            job = Job.fetch(job_id, connection=redis)
+            pending.append((job.args[0], job.args[1]))
     with engine.connect() as conn:
+        already_done = sum(
+            conn.execute(
+                text("SELECT count(*) FROM call_events WHERE call_sid = :s AND sequence_number = :n"),
+                {"s": sid, "n": seq},
+            ).scalar_one()
+            for sid, seq in pending
+        )
         rows = conn.execute(
             text("SELECT count(*) FROM call_events WHERE call_sid LIKE 'CAkill%'")
         ).scalar_one()
@@ -357,6 +371,8 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
         "seconds_after_last_kill_until_settled": settled_in,
         "left_in_redis": left,
         "failed_registry": failed,
+        "jobs_still_waiting": len(pending),
+        "waiting_jobs_whose_event_is_already_logged": already_done,
         "event_rows": rows,
         "distinct_events": distinct,
         "events_lost": jobs - distinct,

@@ -17,7 +17,7 @@ from benchmarks.config import APP_PORT, WORK, app_environ
 MEMBERS = int(os.environ.get("BENCH_SCALE_MEMBERS", "1000000"))
 WARNINGS = int(os.environ.get("BENCH_SCALE_WARNINGS", "1000000"))
 CALLS = int(os.environ.get("BENCH_SCALE_CALLS", "10000000"))
-CALLS_BUDGET = float(os.environ.get("BENCH_SCALE_CALLS_BUDGET", "1500"))
+CALLS_BUDGET = float(os.environ.get("BENCH_SCALE_CALLS_BUDGET", "1200"))
 REPORTS = int(os.environ.get("BENCH_SCALE_REPORTS", "100000"))
 LATENCY_SECONDS = int(os.environ.get("BENCH_SCALE_SECONDS", "20"))
 LATENCY_CONNECTIONS = 4
