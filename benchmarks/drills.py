@@ -44,11 +44,19 @@ def _classify(status: int, body: bytes) -> str:
     return "+".join(child.tag for child in root) or "empty"
 
 
-def _send_all(port: int, requests: list[signed.SignedRequest], threads: int = 8) -> list[dict[str, Any]]:
-    """Send each request exactly once from ``threads`` clients; keep every answer."""
+def _send_all(
+    port: int,
+    requests: list[signed.SignedRequest],
+    threads: int = 8,
+    on_progress: Any = None,
+) -> list[dict[str, Any]]:
+    """Send each request exactly once from ``threads`` clients; keep every answer.
+
+    ``on_progress(n)`` is called (by the client that got it) after the n-th answer."""
     answers: list[dict[str, Any]] = [{} for _ in requests]
     cursor = iter(range(len(requests)))
     lock = threading.Lock()
+    done = [0]
 
     def client() -> None:
         while True:
@@ -63,7 +71,13 @@ def _send_all(port: int, requests: list[signed.SignedRequest], threads: int = 8)
                 kind = _classify(status, body)
             except OSError as exc:
                 kind = f"socket {type(exc).__name__}"
-            answers[i] = {"kind": kind, "ms": 1000 * (time.perf_counter() - started), "at": time.monotonic()}
+            ms = 1000 * (time.perf_counter() - started)
+            answers[i] = {"kind": kind, "ms": ms, "at": time.monotonic() - ms / 1000}
+            with lock:
+                done[0] += 1
+                n = done[0]
+            if on_progress is not None:
+                on_progress(n)
 
     workers = [threading.Thread(target=client) for _ in range(threads)]
     for w in workers:
@@ -116,8 +130,9 @@ def _flush_outbox(url: str, redis_url: str) -> int:
 # --- Redis SIGKILLed under load ---------------------------------------------
 
 
-def redis_killed(per_phase: int = 1500) -> dict[str, Any]:
-    """Status callbacks and inbound calls while Redis is up, SIGKILLed, restarted."""
+def redis_killed(requests_total: int = 4500) -> dict[str, Any]:
+    """Status callbacks and inbound calls sent without pause while Redis is
+    SIGKILLed (a third of the way in) and restarted (two thirds in)."""
     url, seeded = webhook.prepare()
     private = servers.PrivateRedis(port=6390, directory=WORK / "redis-drill")
     if private.directory.exists():
@@ -126,31 +141,33 @@ def redis_killed(per_phase: int = 1500) -> dict[str, Any]:
         shutil.rmtree(private.directory)
     private.start()
     rng = random.Random(3)
-    phases: dict[str, list[signed.SignedRequest]] = {}
+    batch: list[signed.SignedRequest] = []
     events: list[tuple[str, int]] = []
-    for phase in ("redis up", "redis killed", "redis back"):
-        batch = []
-        for i in range(per_phase):
-            line, caller = rng.choice(seeded.lines), rng.choice(seeded.callers)
-            if i % 4 == 0:
-                batch.append(signed.incoming_call(line, caller))
-            else:
-                sid = signed.call_sid()
-                batch.append(signed.status_callback(sid, i % 7, "completed", line, caller))
-                events.append((sid, i % 7))
-        phases[phase] = batch
-    results: dict[str, Any] = {}
+    for i in range(requests_total):
+        line, caller = rng.choice(seeded.lines), rng.choice(seeded.callers)
+        if i % 4 == 0:
+            batch.append(signed.incoming_call(line, caller))
+        else:
+            sid = signed.call_sid()
+            batch.append(signed.status_callback(sid, i % 7, "completed", line, caller))
+            events.append((sid, i % 7))
+    marks: dict[str, float] = {}
+
+    def chaos(n: int) -> None:
+        if n == requests_total // 3:
+            marks["killed"] = time.monotonic()
+            private.kill()  # SIGKILL, like a crash or an OOM kill, with requests in flight
+        elif n == 2 * requests_total // 3:
+            marks["restarting"] = time.monotonic()
+            private.start()
+            marks["back"] = time.monotonic()
+
     env = app_environ(url, private.url)
     try:
         with servers.gunicorn(APP, APP_PORT, env, "redis-drill") as app:
-            for phase, batch in phases.items():
-                if phase == "redis killed":
-                    private.kill()  # SIGKILL, like a crash or an OOM kill
-                elif phase == "redis back":
-                    private.start()
-                started = time.monotonic()
-                answers = _send_all(app.port, batch)
-                results[phase] = _summary(answers) | {"seconds": round(time.monotonic() - started, 1)}
+            started = time.monotonic()
+            answers = _send_all(app.port, batch, on_progress=chaos)
+            seconds = time.monotonic() - started
         engine = create_engine(url)
         with engine.connect() as conn:
             outbox = conn.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar_one()
@@ -167,10 +184,22 @@ def redis_killed(per_phase: int = 1500) -> dict[str, Any]:
         engine.dispose()
     finally:
         private.kill()
+    windows = {
+        "redis up": (0.0, marks["killed"]),
+        "redis killed": (marks["killed"], marks["restarting"]),
+        "redis restarting and back": (marks["restarting"], float("inf")),
+    }
+    results = {
+        name: _summary([a for a in answers if lo <= a["at"] < hi]) for name, (lo, hi) in windows.items()
+    }
+    rows = {(sid, int(seq)) for sid, seq in rows}
     sent = set(events)
-    failed = sum(n for r in results.values() for k, n in r["answers"].items() if not _ok(k))
+    failed = sum(1 for a in answers if not _ok(a["kind"]))
     return {
         "phases": results,
+        "seconds": round(seconds, 1),
+        "redis_down_seconds": round(marks["back"] - marks["killed"], 2),
+        "requests": len(answers),
         "events_sent": len(sent),
         "outbox_entries_written": outbox,
         "outbox_replayed": replayed,
@@ -313,14 +342,25 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
             workers[victim] = start_worker()
             kills["worker process"] += 1
     # Let the survivors finish, retries (scheduled with backoff) included.
-    settle_deadline = time.monotonic() + 120
+    from rq.job import Job
+
     started_registry = StartedJobRegistry(queue=queue)
     scheduled = ScheduledJobRegistry(queue=queue)
-    while time.monotonic() < settle_deadline:
-        if queue.count == 0 and scheduled.count == 0 and started_registry.count == 0:
-            break
+
+    def waiting() -> list[tuple[str, int]]:
+        """Call-event jobs not finished yet (the periodic jobs are always scheduled)."""
+        found = []
+        for job_id in [*queue.get_job_ids(), *scheduled.get_job_ids(), *started_registry.get_job_ids()]:
+            job = Job.fetch(job_id, connection=redis)
+            if job.func_name == "worker.calllog.record_call_event":
+                found.append((job.args[0], job.args[1]))
+        return found
+
+    settle_deadline = time.monotonic() + 120
+    while time.monotonic() < settle_deadline and waiting():
         time.sleep(1)
     settled_in = round(time.monotonic() - deadline, 1)
+    pending = waiting()
     left = {"queued": queue.count, "scheduled": scheduled.count, "started": started_registry.count}
     for w in workers:
         w.send_signal(signal.SIGTERM)
@@ -332,13 +372,6 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
             w.wait()
     log.close()
     failed = FailedJobRegistry(queue=queue).count
-    from rq.job import Job
-
-    pending = []
-    for registry in (scheduled, started_registry):
-        for job_id in registry.get_job_ids():
-            job = Job.fetch(job_id, connection=redis)
-            pending.append((job.args[0], job.args[1]))
     with engine.connect() as conn:
         already_done = sum(
             conn.execute(
@@ -369,7 +402,7 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
         "jobs": jobs,
         "kills": dict(kills),
         "seconds_after_last_kill_until_settled": settled_in,
-        "left_in_redis": left,
+        "left_in_redis_incl_periodic_jobs": left,
         "failed_registry": failed,
         "jobs_still_waiting": len(pending),
         "waiting_jobs_whose_event_is_already_logged": already_done,
