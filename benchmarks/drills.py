@@ -347,20 +347,28 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
     started_registry = StartedJobRegistry(queue=queue)
     scheduled = ScheduledJobRegistry(queue=queue)
 
-    def waiting() -> list[tuple[str, int]]:
-        """Call-event jobs not finished yet (the periodic jobs are always scheduled)."""
+    def call_events(job_ids: list[str]) -> list[tuple[str, str, int]]:
         found = []
-        for job_id in [*queue.get_job_ids(), *scheduled.get_job_ids(), *started_registry.get_job_ids()]:
+        for job_id in job_ids:
             job = Job.fetch(job_id, connection=redis)
-            if job.func_name == "worker.calllog.record_call_event":
-                found.append((job.args[0], job.args[1]))
+            if job.func_name == "worker.calllog.record_call_event":  # not the periodic jobs
+                found.append((job_id, job.args[0], job.args[1]))
         return found
 
-    settle_deadline = time.monotonic() + 120
-    while time.monotonic() < settle_deadline and waiting():
+    def runnable() -> list[tuple[str, str, int]]:
+        """Call-event jobs live workers will still run: queued or being run."""
+        return call_events([*queue.get_job_ids(), *started_registry.get_job_ids()])
+
+    settle_deadline = time.monotonic() + 180
+    while time.monotonic() < settle_deadline and runnable():
         time.sleep(1)
     settled_in = round(time.monotonic() - deadline, 1)
-    pending = waiting()
+    # Jobs only RQ's maintenance round (every 10 minutes by default) or its
+    # scheduler (held by a killed worker) would bring back.
+    intermediate = queue.intermediate_queue
+    stranded_intermediate = call_events(intermediate.get_job_ids())
+    stranded_scheduled = call_events(scheduled.get_job_ids())
+    pending = [(sid, seq) for _, sid, seq in [*runnable(), *stranded_intermediate, *stranded_scheduled]]
     left = {"queued": queue.count, "scheduled": scheduled.count, "started": started_registry.count}
     for w in workers:
         w.send_signal(signal.SIGTERM)
@@ -372,6 +380,22 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
             w.wait()
     log.close()
     failed = FailedJobRegistry(queue=queue).count
+    with engine.connect() as conn:
+        rows_before_maintenance = conn.execute(
+            text(
+                "SELECT count(DISTINCT (call_sid, sequence_number)) FROM call_events"
+                " WHERE call_sid LIKE 'CAkill%'"
+            )
+        ).scalar_one()
+    # Fast-forward what RQ's maintenance and scheduler would do later: put the
+    # stranded jobs back on the queue, then drain it with one burst worker.
+    for job_id, _, _ in stranded_intermediate:
+        intermediate.remove(job_id)
+        queue.push_job_id(job_id)
+    for job_id, _, _ in stranded_scheduled:
+        scheduled.remove(job_id)
+        queue.push_job_id(job_id)
+    maintenance = _drain(url, REDIS_URL) if (stranded_intermediate or stranded_scheduled) else None
     with engine.connect() as conn:
         already_done = sum(
             conn.execute(
@@ -405,6 +429,10 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
         "left_in_redis_incl_periodic_jobs": left,
         "failed_registry": failed,
         "jobs_still_waiting": len(pending),
+        "stranded_in_intermediate_queue": len(stranded_intermediate),
+        "stranded_in_scheduled_registry": len(stranded_scheduled),
+        "distinct_events_before_maintenance": rows_before_maintenance,
+        "maintenance_drain": maintenance,
         "waiting_jobs_whose_event_is_already_logged": already_done,
         "event_rows": rows,
         "distinct_events": distinct,

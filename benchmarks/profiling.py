@@ -96,5 +96,61 @@ def _trim(text: str) -> str:
     return "\n".join(line.replace(venv, "").replace(root, "") for line in lines[start:] if line.strip())
 
 
+# The commit before the prebuilt-statement fix of the inbound webhook.
+BEFORE_REV = "d36da2d~1"
+BEFORE_MODULE = "storage.inbound_repository"
+
+
+def swap_in(module: str, rev: str) -> None:
+    """Load ``module`` as it was at git revision ``rev`` (everything else stays
+    current), so "before" and "after" differ by that one file only."""
+    import importlib
+    import subprocess
+    import sys
+    import types
+
+    from benchmarks.config import ROOT
+
+    path = module.replace(".", "/") + ".py"
+    source = subprocess.run(
+        ["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    mod = types.ModuleType(module)
+    mod.__file__ = str(ROOT / path)
+    sys.modules[module] = mod
+    exec(compile(source, f"{path}@{rev}", "exec"), mod.__dict__)  # noqa: S102 - our own repository's code
+    parent, _, name = module.rpartition(".")
+    setattr(importlib.import_module(parent), name, mod)
+
+
+def _in_subprocess(before: bool) -> dict[str, Any]:
+    import json
+    import subprocess
+    import sys
+
+    from benchmarks.config import ROOT
+
+    args = [sys.executable, "-m", "benchmarks.profiling"] + (["--before"] if before else [])
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900, check=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
 def run() -> dict[str, Any]:
-    return profile_requests()
+    """Before and after, each in a fresh interpreter, on the same database, back to back."""
+    from benchmarks import results
+
+    webhook.prepare()
+    before = _in_subprocess(before=True)
+    before["note"] = f"{BEFORE_MODULE} as of {BEFORE_REV}, everything else current"
+    results.save("profile-before", before)
+    return _in_subprocess(before=False)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    if "--before" in sys.argv:
+        swap_in(BEFORE_MODULE, BEFORE_REV)
+    print(json.dumps(profile_requests(prepare=False)))
