@@ -137,8 +137,21 @@ def _webhook(data: dict[str, Any]) -> str:
             f"| {name} | {_f(r['rps'])} | {_f(r['p50_ms'])} | {_f(r['p90_ms'])} | {_f(r['p99_ms'])} "
             f"| {_f(r['max_ms'])} | {_f(r['errors'])} |"
         )
+    st = w.get("status_callback")
+    if st:
+        out.append(
+            f"| status callback `POST /voice/status` (signature check + RQ enqueue) | {_f(st['rps'])} "
+            f"| {_f(st['p50_ms'])} | {_f(st['p90_ms'])} | {_f(st['p99_ms'])} | {_f(st['max_ms'])} "
+            f"| {_f(st['errors'])} |"
+        )
     out.append(
-        f"\nThroughput ratio: **{w['ratio']:.3f}**. Answers seen while warming up: {w['warm_up_answers']}."
+        f"\nThroughput ratio (inbound call / bare): **{w['ratio']:.3f}**. Answers seen while warming up: "
+        f"{w['warm_up_answers']}" + (f"; status callbacks: {w['status_warm_up_answers']}." if st else ".")
+    )
+    out.append(
+        "The inbound-call webhook itself enqueues nothing: it writes the call-log row in its own "
+        "transaction, and the queue is fed by the status callbacks, measured on the last row (same "
+        "server, same wrk settings, each request a new CallSid; it is also the load of the Redis drill)."
     )
     out.append(
         f"Errors count non-2xx answers ({a['non2xx']}), socket errors/timeouts ({a['socket_errors']}) and "
@@ -468,7 +481,7 @@ def write() -> None:
         "The command that produced them:",
         "",
         "```sh",
-        f"{COMMAND}                 # every section (about 30–40 minutes on 2 cores)",
+        f"{COMMAND}                 # every section (about 20 minutes on 2 cores)",
         f"{COMMAND} webhook profile # only some sections; results of the others are kept",
         "```",
         "",

@@ -55,6 +55,23 @@ def request_file(seeded: seed.Seeded, name: str, count: int = REQUESTS) -> Any:
     return reqs, signed.write_wrk_file(reqs, WORK / f"{name}.requests")
 
 
+def status_callbacks(seeded: seed.Seeded, count: int) -> list[signed.SignedRequest]:
+    """``POST /voice/status``: signature check and one enqueue each, distinct CallSids."""
+    import random
+
+    rng = random.Random(13)
+    return [
+        signed.status_callback(
+            signed.call_sid(),
+            rng.randrange(4),
+            "completed",
+            rng.choice(seeded.lines),
+            rng.choice(seeded.callers),
+        )
+        for _ in range(count)
+    ]
+
+
 def answer_kinds(answers: list[tuple[int, bytes]]) -> Counter[str]:
     """What the app answered: the first verb of each TwiML, or the failure."""
     kinds: Counter[str] = Counter()
@@ -93,9 +110,15 @@ def run(seconds: int = LOAD_SECONDS, connections: int = LOAD_CONNECTIONS) -> dic
         servers.warm_up(bare.port, triples)
         baseline = servers.wrk(bare.port, path, seconds, connections)
 
+    status_reqs = status_callbacks(seeded, REQUESTS)
+    status_path = signed.write_wrk_file(status_reqs, WORK / "status.requests")
     with servers.gunicorn(APP, APP_PORT, env, "app") as app:
         kinds = answer_kinds(servers.warm_up(app.port, triples))
         result = servers.wrk(app.port, path, seconds, connections, APOLOGY_MARKER)
+        status_kinds = answer_kinds(
+            servers.warm_up(app.port, [(r.path, r.signature, r.body) for r in status_reqs], 100)
+        )
+        status = servers.wrk(app.port, status_path, seconds, connections, APOLOGY_MARKER)
         peaks = app.peak_rss_kib()
     queued = Redis.from_url(REDIS_URL).llen("rq:queue:safety")
     flush_redis()
@@ -108,6 +131,8 @@ def run(seconds: int = LOAD_SECONDS, connections: int = LOAD_CONNECTIONS) -> dic
         "baseline": dataclasses.asdict(baseline) | {"rps": baseline.rps, "errors": baseline.errors},
         "app": dataclasses.asdict(result) | {"rps": result.rps, "errors": result.errors},
         "ratio": result.rps / baseline.rps if baseline.rps else 0.0,
+        "status_callback": dataclasses.asdict(status) | {"rps": status.rps, "errors": status.errors},
+        "status_warm_up_answers": dict(status_kinds),
         "peak_rss_kib": peaks,
         "jobs_queued_in_redis": queued,
     }
