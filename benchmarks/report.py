@@ -452,9 +452,10 @@ does a fixed amount of necessary work per call, measured by the profile below at
 plus PostgreSQL's own CPU for two statements and a commit — on the same two cores that also run
 wrk, PostgreSQL and Redis. With 50 connections and CPU-bound workers, latency is queueing:
 50 / throughput ≈ the mean latency (Little's law), so p99 < 50 ms at 50 connections needs about
-1,000+ requests per second, i.e. well under 1 ms of total CPU per call on this machine. No
-single hot spot remains (see Profile); the big one (statement building, a third of the CPU) is
-fixed.
+1,000+ requests per second, i.e. under 2 ms of CPU per call for everything together (web
+process, PostgreSQL and the load generator) on this machine's two cores. No
+single hot spot remains (see Profile); the big one (statement building, about a third of the
+web process's CPU) is fixed.
 
 **What would close it:** it is a capacity question, not a defect. Web processes are stateless,
 so throughput scales with cores: at the measured CPU cost per request, each extra core adds
