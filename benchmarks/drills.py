@@ -8,6 +8,7 @@ Every server and client is on 127.0.0.1; every loop is bounded in time.
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -326,14 +327,14 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
     deadline = time.monotonic() + kill_seconds
     redis = Redis.from_url(REDIS_URL)
     queue = Queue("safety", connection=redis)
+    seen_horses: set[int] = set()
     while time.monotonic() < deadline and queue.count:
         time.sleep(rng.uniform(0.5, 1.5))
         victim = rng.randrange(len(workers))
         horses = _children(workers[victim].pid)
+        seen_horses.update(horses)
         if horses and rng.random() < 0.6:
             # the work horse, mid-job
-            import os
-
             os.kill(horses[0], signal.SIGKILL)
             kills["work horse"] += 1
         else:
@@ -379,6 +380,16 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
             w.kill()
             w.wait()
     log.close()
+    # A work horse whose worker process was SIGKILLed is re-parented to init;
+    # end any we saw that is still running, so nothing outlives the drill.
+    orphans = 0
+    for pid in seen_horses:
+        try:
+            if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
+                orphans += 1
+        except OSError:
+            pass
     failed = FailedJobRegistry(queue=queue).count
     with engine.connect() as conn:
         rows_before_maintenance = conn.execute(
@@ -430,6 +441,7 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
         "failed_registry": failed,
         "jobs_still_waiting": len(pending),
         "stranded_in_intermediate_queue": len(stranded_intermediate),
+        "orphaned_work_horses_ended": orphans,
         "stranded_in_scheduled_registry": len(stranded_scheduled),
         "distinct_events_before_maintenance": rows_before_maintenance,
         "maintenance_drain": maintenance,

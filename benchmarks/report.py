@@ -405,7 +405,8 @@ def _drills(data: dict[str, Any]) -> str:
     if "events_lost" in k:
         out.append(
             f"{k['jobs']:,} call-event jobs (4 on each of {k['calls']:,} calls) drained by {k['workers']}, "
-            f"restarting a worker process when it was killed; kills: {k['kills']}. The live workers had "
+            f'restarting a worker process when it was killed; kills: {k["kills"]} (a "work horse" kill hits '
+            f"a child of a worker process: the horse running a job, or RQ's scheduler process). The live workers had "
             f"run everything they could {k['seconds_after_last_kill_until_settled']} s after the last kill "
             f"(a killed work horse's job comes back through RQ's retry with backoff; failed registry: "
             f"{k['failed_registry']}).\n"
@@ -416,10 +417,11 @@ def _drills(data: dict[str, Any]) -> str:
                 f"At that point {stranded} job(s) were stranded — "
                 f"{k.get('stranded_in_intermediate_queue', 0)} in RQ's intermediate queue (dequeued by a "
                 f"worker process killed before it recorded the job as started) and "
-                f"{k.get('stranded_in_scheduled_registry', 0)} scheduled retries waiting for a scheduler "
-                f"(its lock was held by a killed worker); distinct events logged by then: "
-                f"{k.get('distinct_events_before_maintenance', 0):,} of {k['jobs']:,}. Both come back only in "
-                f"RQ's maintenance round, every 10 minutes by default; the drill fast-forwards it (puts them "
+                f"{k.get('stranded_in_scheduled_registry', 0)} call-event retries still scheduled; distinct "
+                f"events logged by then: "
+                f"{k.get('distinct_events_before_maintenance', 0):,} of {k['jobs']:,}. Intermediate-queue jobs "
+                f"come back only in RQ's maintenance round, every 10 minutes by default; the drill "
+                f"fast-forwards it (puts them "
                 f"back on the queue and drains it with one burst worker: {k.get('maintenance_drain')}).\n"
             )
         out.append(
@@ -427,21 +429,28 @@ def _drills(data: dict[str, Any]) -> str:
             f"{k['events_lost']}, duplicated {k['duplicate_rows']}**; calls in the right final state "
             f"(completed, 42 s, last sequence 3): {k['calls_in_right_final_state']:,}/{k['calls']:,}."
         )
+        if k.get("orphaned_work_horses_ended"):
+            out.append(
+                f"\n{k['orphaned_work_horses_ended']} child process(es) of SIGKILLed worker processes were "
+                f"still alive at the end (re-parented to init) and were ended by the drill: RQ's scheduler "
+                f"runs in a child process, which outlives its worker when the worker is SIGKILLed (an "
+                f"earlier run of this drill left one running for 40 minutes). A supervisor should stop the "
+                f"whole process group (or cgroup) of a worker it restarts, as systemd and container "
+                f"platforms do."
+            )
         if stranded:
             out.append(SCHEDULER_FINDING)
     return "\n".join(out) + "\n"
 
 
 SCHEDULER_FINDING = """
-**Finding (late work, not lost work):** two things in RQ wait for a worker's *maintenance round*,
-which runs every 10 minutes by default (`DEFAULT_MAINTENANCE_TASK_INTERVAL`): jobs left in the
-intermediate queue by a worker process SIGKILLed between dequeuing a job and recording it as
-started, and taking over the scheduler whose lock a killed worker held (the lock expires after
-61 s, but nobody retries it until maintenance) — until then scheduled retries and the periodic
-jobs (outbox flush, retention) wait. Nothing is lost (the drill shows every event logged exactly
-once after maintenance), but work can be up to ~10 minutes late after a crash. Closing it is a
-one-line change in `worker/__main__.py` (the workers engineer's file): `Worker(...,
-maintenance_interval=60)`. Reported, not changed here.
+**Finding (late work, not lost work):** a worker process SIGKILLed between dequeuing a job and
+recording it as started leaves the job in RQ's intermediate queue, and RQ only looks there in a
+worker's *maintenance round*, every 10 minutes by default (`DEFAULT_MAINTENANCE_TASK_INTERVAL`).
+Nothing is lost (the drill shows every event logged exactly once once maintenance has run), but
+such a job can be up to ~10 minutes late after a crash. Closing it is a one-line change in
+`worker/__main__.py` (the workers engineer's file): `Worker(..., maintenance_interval=60)`.
+Reported, not changed here.
 """
 
 
