@@ -11,6 +11,7 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from callflows.errors import SafetyNumberError, UnknownMember
 from callflows.phone import normalise
@@ -159,11 +160,22 @@ def staff_add(email: str, role: str) -> None:
 
 @keys_cli.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every stored number under the newest of SAFETY_DATA_KEYS."""
+    """Re-encrypt every stored number and recording under the newest of SAFETY_DATA_KEYS."""
+    from storage.models import RecordingState, Report
+    from worker.services import recording_store
+
     services = _services()
     with services.db.session() as session:
         result = repo.rotate_encrypted_fields(session, services.vault.cipher)
+        keys = session.scalars(
+            select(Report.recording_path).where(
+                Report.recording_state == RecordingState.STORED, Report.recording_path.is_not(None)
+            )
+        ).all()
+    store = recording_store(services)
+    files = sum(store.rotate(key) for key in keys if key and store.exists(key))
     click.echo(f"re-encrypted {result.rotated} field(s); {result.already_current} already current")
+    click.echo(f"re-encrypted {files} recording(s) of {len(keys)}")
 
 
 def register(app: Flask) -> None:

@@ -22,6 +22,7 @@ class RecordingStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
+    def rotate(self, key: str) -> bool: ...
 
 
 class LocalRecordingStore:
@@ -58,3 +59,12 @@ class LocalRecordingStore:
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
+
+    def rotate(self, key: str) -> bool:
+        """Re-encrypt one file under the newest data key; False if already current."""
+        path = self._path(key)
+        token = path.read_bytes()
+        if self.cipher.is_current(token.decode("ascii")):
+            return False
+        self.put(path.stem, self.cipher.decrypt_bytes(token))
+        return True

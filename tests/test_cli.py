@@ -167,3 +167,23 @@ def test_key_rotation_keeps_old_data_readable_and_reencrypts(
     # After rotation the old key alone can no longer read it.
     with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidToken
         FieldCipher([DATA_KEY]).decrypt(new_token)
+
+
+def test_key_rotation_reencrypts_stored_recordings(db: Database, tmp_path) -> None:
+    from ivr import create_app
+    from storage.crypto import FieldCipher
+    from storage.models import Report
+    from tests.conftest import DATA_KEY, base_config
+    from worker.services import recording_store
+
+    old_app = create_app({**base_config(tmp_path), "database": db})
+    key = recording_store(old_app.extensions["safety"]).put("RE0001", b"RIFF-audio")
+    with db.session() as s:
+        s.add(Report(recording_sid="RE0001", recording_state="stored", recording_path=key))
+    new_key = "mK6S4y3U9qV0cX2bN8aL5dF7gH1jR3tW6zE9pQ0oI2s="
+    new_app = create_app({**base_config(tmp_path, SAFETY_DATA_KEYS=f"{new_key},{DATA_KEY}"), "database": db})
+    result = new_app.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert "re-encrypted 1 recording(s) of 1" in result.output
+    stored = (tmp_path / "recordings" / key).read_bytes()
+    assert FieldCipher([new_key]).decrypt_bytes(stored) == b"RIFF-audio"
