@@ -28,6 +28,7 @@ from storage.models import (
     SafetyNumber,
     utcnow,
 )
+from storage.upsert import conflict_insert
 from storage.vault import ProtectedNumber
 
 
@@ -170,17 +171,7 @@ _UPDATED = (
 def _upsert(dialect: str) -> Any:
     """INSERT … ON CONFLICT (call_sid) DO UPDATE of the identity facts, in the
     dialect at hand; a Core statement on the table (no ORM bulk path)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(Call.__table__)  # type: ignore[arg-type]
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(Call.__table__)  # type: ignore[arg-type]
-    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise NotImplementedError(dialect)
-    stmt = stmt.values({name: bindparam(name) for name in _INSERTED})
+    stmt = conflict_insert(dialect, Call.__table__, _INSERTED)  # type: ignore[arg-type]
     return stmt.on_conflict_do_update(
         index_elements=["call_sid"], set_={name: stmt.excluded[name] for name in _UPDATED}
     )

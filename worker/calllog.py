@@ -20,10 +20,11 @@ import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Call, CallDirection, CallEvent, utcnow
+from storage.upsert import conflict_insert
 from worker import services
 
 ANSWERED = frozenset({"in-progress", "answered"})
@@ -69,17 +70,7 @@ def _insert_ignoring(dialect: str, table: Any, columns: tuple[str, ...], keys: t
     """The INSERT … ON CONFLICT DO NOTHING statement, built once with bound
     parameters: building it per job (ORM bulk path, cache key over literal
     values) was a third of a call-event job's CPU (BENCHMARKS.md, "Workers")."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(table)
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table)
-    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise NotImplementedError(dialect)
-    stmt = stmt.values({name: bindparam(name) for name in columns})
+    stmt = conflict_insert(dialect, table, columns)
     return stmt.on_conflict_do_nothing(index_elements=list(keys))
 
 
