@@ -8,12 +8,14 @@ import logging
 import traceback
 from collections.abc import Callable
 from typing import Any, ParamSpec
+from urllib.parse import quote
 
-from flask import Response, current_app, url_for
+from flask import Response, current_app, request, url_for
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import VoiceResponse
 
 from callflows.prompts import LANGUAGE, VOICE
+from ivr import twiml_text
 
 __all__ = ["APOLOGY", "LANGUAGE", "VOICE", "apology", "external_url", "never_fails", "twiml"]
 
@@ -24,8 +26,13 @@ APOLOGY = "Sorry, this number cannot take your call right now. Please try again 
 
 
 def twiml(response: TwiML) -> Response:
-    """A TwiML document as Twilio wants it: 200, text/xml."""
-    return Response(str(response), status=200, mimetype="text/xml")
+    """A TwiML document as Twilio wants it: 200, text/xml.
+
+    Encoded as ElementTree would (``xmlcharrefreplace``), so the bytes are
+    those of ``str(response)``; see :mod:`ivr.twiml_text`.
+    """
+    body = twiml_text.render(response).encode("utf-8", "xmlcharrefreplace")
+    return Response(body, status=200, mimetype="text/xml")
 
 
 def external_url(endpoint: str, **values: Any) -> str:
@@ -35,7 +42,23 @@ def external_url(endpoint: str, **values: Any) -> str:
     Twilio's logs and ours, so they never carry a number.
     """
     base = current_app.extensions["safety"].settings.public_base_url
-    return base + url_for(endpoint, **values)
+    query = "&".join(f"{name}={quote(str(value), safe='')}" for name, value in values.items())
+    return base + _endpoint_path(endpoint) + (f"?{query}" if query else "")
+
+
+def _endpoint_path(endpoint: str) -> str:
+    """``url_for(endpoint)``, remembered per app and mount point.
+
+    No Twilio-facing route has path parameters, so an endpoint's path never
+    changes; building it through the URL map on every call was a measurable
+    part of an inbound call's CPU (BENCHMARKS.md, "Profile").
+    """
+    paths: dict[tuple[str, str], str] = current_app.extensions.setdefault("external_paths", {})
+    key = (endpoint, request.script_root)
+    path = paths.get(key)
+    if path is None:
+        path = paths[key] = url_for(endpoint)
+    return path
 
 
 def apology() -> VoiceResponse:

@@ -70,7 +70,7 @@ def incoming() -> Response:
     session = requestdb.session()
 
     found = calls.lookup_inbound(session, form.get("To", "").strip(), caller_index)
-    member = found.member if found is not None and found.live else None
+    member = found.member if found is not None else None
     facts = flow.InboundFacts(
         line_live=member is not None,
         caller=caller,
@@ -90,13 +90,13 @@ def incoming() -> Response:
         # the member's own call must never look like a "last caller".
         return twiml(flow.to_member_menu(external_url("menu.start")))
 
-    assert found is not None and member is not None and member.phone_encrypted is not None
+    assert found is not None and member is not None
     rejected = outcome is flow.InboundOutcome.REJECT
     if call_sid:
         calls.record_inbound_call(
             session,
             call_sid=call_sid,
-            line_id=found.line.id,
+            line_id=found.line_id,
             member_id=member.id,
             caller=protected,
             blocked=rejected,
@@ -107,7 +107,7 @@ def incoming() -> Response:
         return twiml(flow.reject_caller())
 
     ring = flow.Ring(
-        safety_number=found.line.e164,
+        safety_number=found.line_e164,
         member_phone=services.vault.reveal(member.phone_encrypted),
         caller=caller,
         greeting=member.greeting,

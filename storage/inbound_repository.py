@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, false, func, literal, select
+from sqlalchemy import Table, bindparam, exists, false, func, literal, select
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -32,23 +32,34 @@ from storage.upsert import conflict_insert
 from storage.vault import ProtectedNumber
 
 
-@dataclass(frozen=True)
-class InboundLookup:
-    """A called line, its member (if live), and what is known of the caller."""
+@dataclass(frozen=True, slots=True)
+class LiveMember:
+    """What ringing a member needs: never their phone in clear."""
 
-    line: SafetyNumber
-    member: Member | None
+    id: int
+    phone_encrypted: str
+    phone_index: str | None
+    greeting: str
+    accept_withheld: bool
+    caller_id_shown: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundLookup:
+    """A called line, its member when the line is live, and what is known of
+    the caller. Plain values, not ORM objects: an inbound call reads and
+    changes nothing else, and loading entities cost CPU (BENCHMARKS.md)."""
+
+    line_id: int
+    line_e164: str
+    member: LiveMember | None
     caller_blocked: bool
     warning_count: int
 
     @property
     def live(self) -> bool:
-        return (
-            self.member is not None
-            and self.line.status == LineStatus.ASSIGNED
-            and self.member.status == MemberStatus.ACTIVE
-            and self.member.phone_encrypted is not None
-        )
+        """Assigned to an active member whose phone is on file."""
+        return self.member is not None
 
 
 def lookup_inbound(
@@ -60,11 +71,27 @@ def lookup_inbound(
     params: dict[str, Any] = {"line_e164": line_e164}
     if caller_index is not None:
         params.update(caller_index=caller_index, now=now)
-    row = session.execute(_lookup_statement(caller_index is not None), params).first()
+    row = session.connection().execute(_lookup_statement(caller_index is not None), params).first()
     if row is None:
         return None
-    line, member, is_blocked, count = row
-    return InboundLookup(line, member, bool(is_blocked), int(count or 0))
+    live = (
+        row.line_status == LineStatus.ASSIGNED
+        and row.member_status == MemberStatus.ACTIVE
+        and row.phone_encrypted is not None
+    )
+    member = (
+        LiveMember(
+            row.member_id,
+            row.phone_encrypted,
+            row.phone_index,
+            row.greeting,
+            row.accept_withheld,
+            row.caller_id_shown,
+        )
+        if live
+        else None
+    )
+    return InboundLookup(row.line_id, row.line_e164, member, bool(row.blocked), int(row.warnings or 0))
 
 
 def record_inbound_call(
@@ -107,7 +134,8 @@ def record_inbound_call(
         "started_at": now,
         "created_at": now,
     }
-    session.execute(_upsert(session.get_bind().dialect.name), values)
+    connection = session.connection()
+    connection.execute(_upsert(connection.dialect.name), values)
 
 
 # The two statements of an inbound call are built once, with bound
@@ -116,24 +144,48 @@ def record_inbound_call(
 # (see BENCHMARKS.md, "Profile").
 @functools.cache
 def _lookup_statement(with_caller: bool) -> Any:
+    lines, members = _table(SafetyNumber), _table(Member)
     if with_caller:
+        blocks, on_file = _table(Block), _table(CallerWarning)
         caller_index: Any = bindparam("caller_index")
-        blocked: Any = exists().where(Block.member_id == Member.id, Block.caller_index == caller_index)
+        blocked: Any = exists().where(
+            blocks.c.member_id == members.c.id, blocks.c.caller_index == caller_index
+        )
         warnings: Any = (
-            select(func.count(CallerWarning.id))
+            select(func.count(on_file.c.id))
             .where(
-                CallerWarning.caller_index == caller_index,
-                CallerWarning.expires_at.is_(None) | (CallerWarning.expires_at > bindparam("now")),
+                on_file.c.caller_index == caller_index,
+                on_file.c.expires_at.is_(None) | (on_file.c.expires_at > bindparam("now")),
             )
             .scalar_subquery()
         )
     else:
         blocked, warnings = false(), literal(0)
+    # Table columns, not mapped attributes: a Core statement runs on the
+    # session's connection without the ORM's execution machinery.
     return (
-        select(SafetyNumber, Member, blocked.label("blocked"), warnings.label("warnings"))
-        .outerjoin(Member, SafetyNumber.member_id == Member.id)
-        .where(SafetyNumber.e164 == bindparam("line_e164"))
+        select(
+            lines.c.id.label("line_id"),
+            lines.c.e164.label("line_e164"),
+            lines.c.status.label("line_status"),
+            members.c.id.label("member_id"),
+            members.c.status.label("member_status"),
+            members.c.phone_encrypted,
+            members.c.phone_index,
+            members.c.greeting,
+            members.c.accept_withheld,
+            members.c.caller_id_shown,
+            blocked.label("blocked"),
+            warnings.label("warnings"),
+        )
+        .select_from(lines.outerjoin(members, lines.c.member_id == members.c.id))
+        .where(lines.c.e164 == bindparam("line_e164"))
     )
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 _INSERTED = (
@@ -171,7 +223,7 @@ _UPDATED = (
 def _upsert(dialect: str) -> Any:
     """INSERT … ON CONFLICT (call_sid) DO UPDATE of the identity facts, in the
     dialect at hand; a Core statement on the table (no ORM bulk path)."""
-    stmt = conflict_insert(dialect, Call.__table__, _INSERTED)  # type: ignore[arg-type]
+    stmt = conflict_insert(dialect, _table(Call), _INSERTED)
     return stmt.on_conflict_do_update(
         index_elements=["call_sid"], set_={name: stmt.excluded[name] for name in _UPDATED}
     )

@@ -53,6 +53,25 @@ def base_config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     return config
 
 
+@pytest.fixture(autouse=True, scope="session")
+def twiml_rendered_as_twilio_does() -> Iterator[None]:
+    """Every TwiML document the suite serves is checked, as it is served,
+    against twilio's own serialisation (tests/test_twiml_text.py)."""
+    from ivr import twiml_text
+
+    fast = twiml_text.render
+
+    def checked(document: Any) -> str:
+        text = fast(document)
+        expected = str(document).encode("utf-8")
+        assert text.encode("utf-8", "xmlcharrefreplace") == expected, (text, expected)
+        return text
+
+    twiml_text.render = checked  # type: ignore[assignment]
+    yield
+    twiml_text.render = fast  # type: ignore[assignment]
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh database of this run's own on the test PostgreSQL server.

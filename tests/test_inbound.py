@@ -311,7 +311,7 @@ def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, tmp_path)
             inbound_repository.record_inbound_call(
                 s,
                 call_sid="CAboth1",
-                line_id=found.line.id,
+                line_id=found.line_id,
                 member_id=member_id,
                 caller=vault.protect(CALLER),
                 blocked=True,
