@@ -48,9 +48,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     worker_services.install(services)
     _quiet_third_party_loggers()
 
-    from ivr import cli, health, menu, requestdb, sms, staff, voice
+    from ivr import cli, health, menu, requestdb, sessions, sms, staff, voice
 
     requestdb.init_app(app)
+    sessions.init_app(app)
     for blueprint in (health.bp, voice.bp, menu.bp, sms.bp, staff.bp):
         app.register_blueprint(blueprint)
     cli.register(app)

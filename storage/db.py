@@ -3,12 +3,22 @@ the job that opened it owns the transaction."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+# A pooled connection is pinged before use only after sitting idle this long.
+# A busy web process reuses its connections within milliseconds, and pinging
+# at every checkout (``pool_pre_ping``) cost a round trip per webhook
+# (BENCHMARKS.md, "Profile"). A server restart takes longer than this, and the
+# first statement to meet a dead connection invalidates the whole pool, so a
+# connection that died unnoticed is still replaced before any statement runs.
+IDLE_PING_SECONDS = 1.0
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -35,7 +45,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql"):
         # Fail fast when PostgreSQL is down; cap any one statement.
         connect_args = {"connect_timeout": 2, "options": "-c statement_timeout=5000"}
-    return create_engine(url, pool_pre_ping=True, pool_timeout=2, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, pool_timeout=2, connect_args=connect_args, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling, for connections that sat idle."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool discards this connection and checks out another.
+            raise DisconnectionError("pooled connection died while idle") from exc
 
 
 class Database:

@@ -269,3 +269,29 @@ def test_database_down_then_back_the_app_recovers_by_itself(
         assert app.test_client().get("/healthz").status_code == 200
     finally:
         link.close()
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_the_next_call(
+    pg_url: str, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pooled connections are pinged only after sitting idle (storage/db.py):
+    one cut while idle must cost the next caller nothing."""
+    import storage.db
+
+    parts = urlsplit(pg_url.replace("postgresql+psycopg", "http"))
+    link = Link(parts.hostname or "127.0.0.1", parts.port or 5432)
+    try:
+        url = pg_url.replace(parts.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{link.port}")
+        client = create_app(base_config(tmp_path, DATABASE_URL=url)).test_client()
+        form = {"CallSid": "CAidle", "From": "+447911123456", "To": "+442079469999"}
+        assert APOLOGY_WORDS not in "".join(
+            parse_twiml(post_twilio(client, "/voice/incoming", form)).itertext()
+        )
+        link.set("down")  # the pooled connection is cut while nobody uses it
+        link.set("up")
+        monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)  # it has sat idle long enough
+        root = parse_twiml(post_twilio(client, "/voice/incoming", form))
+        assert APOLOGY_WORDS not in "".join(root.itertext())
+        assert root[0].tag == "Say"  # the ordinary "not available" of a number not in the pool
+    finally:
+        link.close()

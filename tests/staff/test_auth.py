@@ -172,3 +172,28 @@ def test_caseworkers_cannot_turn_on_totp(alice) -> None:
 def test_deactivated_staff_cannot_sign_in(anon, db: Database, active: bool) -> None:
     make_staff(db, "gone@example.org", active=active)
     assert _login(anon, "gone@example.org").status_code == 401
+
+
+def test_twilio_webhooks_neither_read_nor_set_the_staff_session_cookie(admin) -> None:
+    """ivr/sessions.py: a staff cookie sent to a Twilio-facing path is ignored
+    (no session is opened) and no answer to Twilio ever carries a cookie."""
+    from tests.voice_helpers import post_twilio
+
+    form = {"CallSid": "CAcookie", "From": "+447911123456", "To": "+442079469999"}
+    for path in ("/voice/incoming", "/sms/incoming"):
+        response = post_twilio(admin, path, form)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
+    assert admin.get("/staff/").status_code == 200  # the staff session is untouched
+
+
+def test_a_cookie_sent_to_a_twilio_path_is_never_opened(inline_app: Flask) -> None:
+    from flask import session
+    from flask.sessions import NullSession, SecureCookieSession
+
+    cookie = {"Cookie": "session=forged.cookie.value"}
+    for path in ("/voice/incoming", "/voice/menu/pin", "/sms/incoming"):
+        with inline_app.test_request_context(path, method="POST", headers=cookie):
+            assert isinstance(session._get_current_object(), NullSession), path  # type: ignore[attr-defined]
+    with inline_app.test_request_context("/staff/", headers=cookie):
+        assert isinstance(session._get_current_object(), SecureCookieSession)  # type: ignore[attr-defined]
