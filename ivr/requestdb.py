@@ -16,10 +16,21 @@ def session() -> Session:
     return s
 
 
+def statement_session() -> Session:
+    """A session whose every statement commits on its own (autocommit on
+    PostgreSQL; see ``Database.statement_sessions``). Only for views that
+    need no two statements to succeed or fail together."""
+    if "db_statement_session" not in g:
+        g.db_statement_session = current_app.extensions["safety"].db.statement_sessions()
+    s: Session = g.db_statement_session
+    return s
+
+
 def _close(_exc: BaseException | None) -> None:
-    s: Session | None = g.pop("db_session", None)
-    if s is not None:
-        s.close()
+    for key in ("db_session", "db_statement_session"):
+        s: Session | None = g.pop(key, None)
+        if s is not None:
+            s.close()
 
 
 def init_app(app: Flask) -> None:

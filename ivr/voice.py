@@ -67,7 +67,8 @@ def incoming() -> Response:
     caller = caller_from(form.get("From"), settings.default_region)
     protected = services.vault.protect(caller.e164) if caller.e164 else None
     caller_index = protected.index if protected else None
-    session = requestdb.session()
+    # Two statements that stand alone: the lookup, then the idempotent upsert.
+    session = requestdb.statement_session()
 
     found = calls.lookup_inbound(session, form.get("To", "").strip(), caller_index)
     member = found.member if found is not None else None

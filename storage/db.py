@@ -76,6 +76,16 @@ class Database:
         self.url = url
         self.engine = engine or make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.statement_sessions = self.sessions
+        if self.engine.dialect.name == "postgresql":
+            # For views whose every statement stands alone (the inbound call:
+            # one lookup, one idempotent upsert): autocommit makes each its own
+            # transaction and spares the BEGIN and COMMIT round trips, which
+            # under load cost more than the statements (BENCHMARKS.md).
+            # SQLite keeps ordinary sessions: its dialect would undo the
+            # transaction handling set up in make_engine.
+            autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.statement_sessions = sessionmaker(autocommit, expire_on_commit=False)
 
     @classmethod
     def bound_to(cls, connection: Connection) -> Database:
@@ -88,6 +98,7 @@ class Database:
         db.sessions = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        db.statement_sessions = db.sessions
         return db
 
     @contextmanager

@@ -322,3 +322,39 @@ def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, tmp_path)
     with any_db.session() as s:
         assert inbound_repository.inbound_call(s, "CAboth1") is not None
         assert inbound_repository.inbound_call(s, "") is None
+
+
+def test_on_a_real_engine_the_two_statements_commit_on_their_own(pg_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Outside the tests' rolled-back transaction (as in production) the
+    lookup and the upsert run in autocommit: no BEGIN or COMMIT round trips,
+    and the call-log row is durable without an explicit transaction."""
+    from ivr import create_app
+    from storage.models import Block, SafetyNumber
+    from tests.conftest import base_config
+    from tests.worker_helpers import committing_database
+
+    db = committing_database(pg_url)
+    app = create_app({**base_config(tmp_path), "database": db})
+    vault = app.extensions["safety"].vault
+    member_id, _ = seed_member(db, vault, phone="+442079460177", line="+442079460077")
+    seen: list[tuple[str, bool]] = []
+
+    def note(conn, _cursor, statement, _parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        seen.append((statement.split()[0].upper(), conn.connection.dbapi_connection.autocommit))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        answer = call_in(app.test_client(), sid="CAautocommit", line="+442079460077")
+        assert verbs(parse_twiml(answer)) == ["Say", "Dial"]
+        assert seen == [("SELECT", True), ("INSERT", True)]
+        with db.session() as s:
+            row = s.scalars(select(Call).where(Call.call_sid == "CAautocommit")).one()
+            assert (row.member_id, row.other_party_last3) == (member_id, "456")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+        with db.session() as s:
+            s.execute(Call.__table__.delete().where(Call.member_id == member_id))
+            s.execute(Block.__table__.delete().where(Block.member_id == member_id))
+            s.execute(SafetyNumber.__table__.delete().where(SafetyNumber.member_id == member_id))
+            s.execute(Member.__table__.delete().where(Member.id == member_id))
+        db.engine.dispose()
