@@ -40,6 +40,9 @@ bp.before_request(require_twilio_signature)
 
 RECORDING_COMPLETED = "completed"
 RECORDING_LOST = frozenset({"failed", "absent"})
+# Ids are 32-bit integer primary keys (PostgreSQL ``integer``): anything above
+# this names no row, and comparing it with the column would be a DataError.
+MAX_ROW_ID = 2**31 - 1
 # create_app({"DESTINATION_POLICY": DestinationPolicy(...)}) replaces the default table.
 POLICY_SETTING = "DESTINATION_POLICY"
 
@@ -303,8 +306,8 @@ def masked_result() -> Response:
 def _report_of_this_call(session: Session) -> Report | None:
     """The report named in the URL, if it belongs to this request's CallSid."""
     report_id = request.args.get("report", type=int)
-    if report_id is None:
-        return None
+    if report_id is None or not 0 < report_id <= MAX_ROW_ID:
+        return None  # no report could have this id: not worth a query (nor a DataError)
     return menus.report_of_call(session, report_id, twilio_form().get("CallSid", ""))
 
 
@@ -349,9 +352,13 @@ def recording() -> Response:
         return twiml(VoiceResponse())
     report_id = report.id
     if status in RECORDING_LOST:
-        # Nothing was recorded (or Twilio failed): show it rather than wait forever.
-        menus.mark_recording_lost(session, report_id, status)
+        # Nothing was recorded (or Twilio failed): show it rather than wait
+        # forever, and still hand the report to a caseworker: the member
+        # called to report something, and someone should follow it up.
+        lost = menus.mark_recording_lost(session, report_id, status)
         session.commit()
+        if lost:
+            _services().queue.enqueue("assign_report", report_id)
         return twiml(VoiceResponse())
     if status != RECORDING_COMPLETED or not recording_sid:
         return twiml(VoiceResponse())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -214,11 +215,15 @@ def claim_recording(session: Session, report_id: int, recording_sid: str) -> boo
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-def mark_recording_lost(session: Session, report_id: int, twilio_status: str) -> None:
-    """Twilio could not make the recording: make that visible on the report."""
-    session.execute(
+def mark_recording_lost(session: Session, report_id: int, twilio_status: str) -> bool:
+    """Twilio could not make the recording: make that visible on the report.
+
+    False when the report already has a recording (a late failure callback
+    never undoes one)."""
+    result: Any = session.execute(
         update(Report)
         .where(Report.id == report_id, Report.recording_sid.is_(None))
         .values(recording_state=RecordingState.FAILED, recording_error=f"Twilio reported {twilio_status}")
         .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)

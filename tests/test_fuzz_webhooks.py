@@ -224,19 +224,14 @@ def test_every_contract_webhook_is_fuzzed() -> None:
         assert path in PATHS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: ivr/menu.py reads ?report= with type=int and no bound, so an id beyond "
-    "PostgreSQL's integer range raises DataError inside the view (answered with the apology, "
-    "so Twilio still gets TwiML). Only a correctly signed request can send it. Remove this mark "
-    "once the menu clamps the id.",
-)
 @pytest.mark.parametrize(
     "path", ["/voice/menu/consent", "/voice/menu/consent-answer", "/voice/menu/recording"]
 )
 def test_an_id_beyond_the_integer_range_is_not_an_internal_failure(
     fuzz_app: Flask, swallowed: SwallowedFailures, path: str
 ) -> None:
+    """A signed request naming a report id no row can have gets the ordinary
+    answer for an unknown report, not the apology of an internal failure."""
     query = "report=99999999999"
     form = [("CallSid", "CAfuzz"), ("Digits", "1")]
     response = _post(

@@ -16,7 +16,7 @@ from storage.db import Database
 from storage.models import RecordingState, Report, ReportStatus
 from tests.worker_helpers import add_report, add_staff, job_services, seed_member, wav_bytes
 from worker.jobs import job_failed
-from worker.recordings import ingest_recording
+from worker.recordings import ABANDONED_AFTER, ingest_recording, sweep_abandoned_reports
 
 MEMBER_NAME = "Ruby Tuesday"
 MEMBER_PHONE = "+447700900123"
@@ -204,3 +204,28 @@ def test_rq_calls_the_failure_hook_when_the_last_attempt_fails(
     assert report.recording_state == RecordingState.FAILED
     assert report.recording_error and "several attempts" in report.recording_error
     assert queue.failed_job_registry.count == 1  # and RQ keeps it visible too
+
+
+def test_a_report_whose_recording_never_came_is_handed_off_after_a_while(setup, db: Database) -> None:  # type: ignore[no-untyped-def]
+    """The member hung up before <Record> began: no recording callback is
+    ever due. The periodic sweep shows that and hands the report off; a
+    report still within Twilio's usual delay, or with a recording, waits."""
+    from datetime import timedelta
+
+    from storage.models import utcnow
+
+    now = utcnow()
+    old = now - ABANDONED_AFTER - timedelta(minutes=1)
+    abandoned = add_report(db, setup.member_id, None, created_at=old)
+    recent = add_report(db, setup.member_id, None, created_at=now - timedelta(minutes=5))
+    downloading = add_report(db, setup.member_id, _sid(), created_at=old)
+
+    assert sweep_abandoned_reports(now) == [abandoned]
+
+    report = _report(db, abandoned)
+    assert report.recording_state == RecordingState.FAILED and report.recording_error
+    assert (report.caseworker_id, report.status) == (setup.caseworker, ReportStatus.ASSIGNED)
+    for waiting in (recent, downloading):
+        assert _report(db, waiting).recording_state == RecordingState.AWAITED
+        assert _report(db, waiting).caseworker_id is None
+    assert sweep_abandoned_reports(now) == []  # nothing twice

@@ -219,7 +219,8 @@ def test_a_failed_or_absent_recording_is_visible_on_the_report(app, db, client, 
     report = the_report(db, sid)
     assert report.recording_state == RecordingState.FAILED and report.recording_sid is None
     assert status in report.recording_error
-    assert jobs(redis) == []
+    # Still handed to a caseworker: the member meant to report something.
+    assert jobs(redis) == [("worker.handoff.assign_report", (report.id,))]
 
 
 def test_a_late_failure_callback_does_not_undo_a_stored_recording(app, db, client, redis):

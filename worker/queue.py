@@ -36,6 +36,8 @@ JOBS: dict[str, str] = {
     "flush_outbox": "worker.outbox.flush_outbox",
     # ()
     "apply_retention": "worker.retention.apply_retention",
+    # ()
+    "sweep_abandoned_reports": "worker.recordings.sweep_abandoned_reports",
 }
 JobArg = str | int | None
 # Marks work that RQ gave up on as failed where staff can see it.

@@ -22,11 +22,13 @@ import hashlib
 import io
 import logging
 import wave
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callflows.errors import RecordingCorrupted, TwilioResourceGone, TwilioUnavailable
-from storage.models import RecordingState, Report
+from storage.models import RecordingState, Report, utcnow
 from worker import services
 from worker.services import Services, recording_store
 from worker.twilio_adapter import TwilioAdapter
@@ -35,6 +37,11 @@ log = logging.getLogger(__name__)
 
 GONE_AT_TWILIO = "Twilio no longer has this recording; it could not be downloaded."
 GAVE_UP = "The recording could not be downloaded and stored after several attempts."
+NEVER_ARRIVED = "No recording arrived: the call ended before anything was recorded."
+# Twilio posts a recording's status within seconds of the call ending; a
+# report still waiting after this long never will (the member hung up
+# before <Record> began, so no callback was ever due).
+ABANDONED_AFTER = timedelta(minutes=30)
 
 
 def ingest_recording(report_id: int, recording_sid: str) -> None:
@@ -125,3 +132,29 @@ def _twilio_seconds(adapter: TwilioAdapter, recording_sid: str) -> int | None:
         return adapter.recording_seconds(recording_sid)
     except (TwilioUnavailable, TwilioResourceGone):
         return None  # the duration is nice to have; the audio is what matters
+
+
+def sweep_abandoned_reports(now: datetime | None = None) -> list[int]:
+    """Periodic job: reports still waiting for a recording that will never
+    come are marked failed and handed to a caseworker, as a failed
+    recording is: the member called to report something. Returns their ids."""
+    svc = services.current()
+    cutoff = (now or utcnow()) - ABANDONED_AFTER
+    with svc.db.session() as session:
+        reports = session.scalars(
+            select(Report)
+            .where(
+                Report.recording_state == RecordingState.AWAITED,
+                Report.recording_sid.is_(None),
+                Report.created_at < cutoff,
+            )
+            .with_for_update(skip_locked=True)
+        ).all()
+        for report in reports:
+            report.recording_state = RecordingState.FAILED
+            report.recording_error = NEVER_ARRIVED
+        swept = [report.id for report in reports]
+    for report_id in swept:
+        log.warning("report %d: no recording arrived; handed off without one", report_id)
+        svc.queue.enqueue("assign_report", report_id)
+    return swept

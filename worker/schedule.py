@@ -1,7 +1,8 @@
 """Periodic jobs on RQ's own scheduler, with no extra process.
 
 Each periodic job runs in fixed slots aligned to the epoch (the outbox
-every minute, retention every day at 00:00 UTC). The job of a slot has a
+every minute, abandoned reports every ten minutes, retention every day at
+00:00 UTC). The job of a slot has a
 deterministic id, ``periodic-<name>-<slot>``, so any number of workers
 can "ensure" the next slot at once and only one job exists. Every worker
 ensures the next slots at start-up, and every periodic run ensures them
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 # job name (worker/queue.py JOBS) -> period in seconds
 PERIODIC: dict[str, int] = {
     "flush_outbox": 60,
+    "sweep_abandoned_reports": 600,
     "apply_retention": 86400,
 }
 
