@@ -5,7 +5,10 @@ Views commit what they mean to keep; anything uncommitted is rolled back.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from flask import Flask, current_app, g
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 
@@ -16,21 +19,26 @@ def session() -> Session:
     return s
 
 
-def statement_session() -> Session:
-    """A session whose every statement commits on its own (autocommit on
-    PostgreSQL; see ``Database.statement_sessions``). Only for views that
-    need no two statements to succeed or fail together."""
-    if "db_statement_session" not in g:
-        g.db_statement_session = current_app.extensions["safety"].db.statement_sessions()
-    s: Session = g.db_statement_session
-    return s
+def standalone_connection() -> Connection:
+    """A connection whose every statement commits on its own (see
+    ``Database.standalone_connection``). Only for views that need no two
+    statements to succeed or fail together."""
+    if "db_standalone" not in g:
+        stack = ExitStack()
+        g.db_standalone = stack.enter_context(current_app.extensions["safety"].db.standalone_connection())
+        g.db_standalone_exit = stack
+    connection: Connection = g.db_standalone
+    return connection
 
 
 def _close(_exc: BaseException | None) -> None:
-    for key in ("db_session", "db_statement_session"):
-        s: Session | None = g.pop(key, None)
-        if s is not None:
-            s.close()
+    s: Session | None = g.pop("db_session", None)
+    if s is not None:
+        s.close()
+    stack: ExitStack | None = g.pop("db_standalone_exit", None)
+    if stack is not None:
+        g.pop("db_standalone", None)
+        stack.close()
 
 
 def init_app(app: Flask) -> None:

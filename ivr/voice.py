@@ -68,9 +68,9 @@ def incoming() -> Response:
     protected = services.vault.protect(caller.e164) if caller.e164 else None
     caller_index = protected.index if protected else None
     # Two statements that stand alone: the lookup, then the idempotent upsert.
-    session = requestdb.statement_session()
+    connection = requestdb.standalone_connection()
 
-    found = calls.lookup_inbound(session, form.get("To", "").strip(), caller_index)
+    found = calls.lookup_inbound(connection, form.get("To", "").strip(), caller_index)
     member = found.member if found is not None else None
     facts = flow.InboundFacts(
         line_live=member is not None,
@@ -95,15 +95,14 @@ def incoming() -> Response:
     rejected = outcome is flow.InboundOutcome.REJECT
     if call_sid:
         calls.record_inbound_call(
-            session,
+            connection,
             call_sid=call_sid,
             line_id=found.line_id,
             member_id=member.id,
             caller=protected,
             blocked=rejected,
             warned=found.warning_count > 0,
-        )
-        session.commit()
+        )  # committed by itself: nothing to commit here
     if rejected:
         return twiml(flow.reject_caller())
 

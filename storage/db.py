@@ -4,8 +4,8 @@ the job that opened it owns the transaction."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -19,6 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 # first statement to meet a dead connection invalidates the whole pool, so a
 # connection that died unnoticed is still replaced before any statement runs.
 IDLE_PING_SECONDS = 1.0
+
+# Execution option of a SQLite connection whose statements each commit on
+# their own (see Database.standalone_connection): no BEGIN is issued for it.
+STANDALONE = "standalone_statements"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -38,7 +42,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            if not conn.get_execution_options().get(STANDALONE):
+                conn.exec_driver_sql("BEGIN")
 
         return engine
     connect_args: dict[str, Any] = {}
@@ -69,6 +74,20 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("pooled connection died while idle") from exc
 
 
+@contextmanager
+def _savepoint_on(connection: Connection) -> Iterator[Connection]:
+    """``connection`` inside a savepoint, released at the end (rolled back if
+    a statement failed): the tests' stand-in for a standalone connection."""
+    savepoint = connection.begin_nested()
+    try:
+        yield connection
+    finally:
+        try:
+            savepoint.commit()
+        except Exception:
+            savepoint.rollback()
+
+
 class Database:
     """Holds the engine and the session factory for one app or worker."""
 
@@ -76,16 +95,23 @@ class Database:
         self.url = url
         self.engine = engine or make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.statement_sessions = self.sessions
-        if self.engine.dialect.name == "postgresql":
-            # For views whose every statement stands alone (the inbound call:
-            # one lookup, one idempotent upsert): autocommit makes each its own
-            # transaction and spares the BEGIN and COMMIT round trips, which
-            # under load cost more than the statements (BENCHMARKS.md).
-            # SQLite keeps ordinary sessions: its dialect would undo the
-            # transaction handling set up in make_engine.
-            autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self.statement_sessions = sessionmaker(autocommit, expire_on_commit=False)
+        self.standalone_connection: Callable[[], AbstractContextManager[Connection]] = self._standalone
+
+    def _standalone(self) -> Connection:
+        """A connection on which every statement commits by itself.
+
+        For views whose statements stand alone (the inbound call: one lookup,
+        then one idempotent upsert), so nothing is to commit or roll back:
+        PostgreSQL in autocommit, SQLite without the BEGIN of make_engine. It
+        spares the BEGIN and COMMIT round trips, which under load cost more
+        than the statements did (BENCHMARKS.md, "Profile").
+        """
+        connection = self.engine.connect()
+        if self.engine.dialect.name == "sqlite":
+            # Not SQLAlchemy's AUTOCOMMIT level: resetting it when the
+            # connection returns to the pool would undo make_engine's setup.
+            return connection.execution_options(**{STANDALONE: True})
+        return connection.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
     def bound_to(cls, connection: Connection) -> Database:
@@ -98,7 +124,7 @@ class Database:
         db.sessions = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
-        db.statement_sessions = db.sessions
+        db.standalone_connection = lambda: _savepoint_on(connection)
         return db
 
     @contextmanager

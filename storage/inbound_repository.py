@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, false, func, literal, select
+from sqlalchemy import Connection, Table, bindparam, exists, false, func, literal, select
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -63,7 +63,7 @@ class InboundLookup:
 
 
 def lookup_inbound(
-    session: Session, line_e164: str, caller_index: str | None, now: datetime | None = None
+    connection: Connection, line_e164: str, caller_index: str | None, now: datetime | None = None
 ) -> InboundLookup | None:
     """The line, its member, whether the member blocked the caller and how many
     live warnings name the caller — in one statement. None: no such line."""
@@ -71,7 +71,7 @@ def lookup_inbound(
     params: dict[str, Any] = {"line_e164": line_e164}
     if caller_index is not None:
         params.update(caller_index=caller_index, now=now)
-    row = session.connection().execute(_lookup_statement(caller_index is not None), params).first()
+    row = connection.execute(_lookup_statement(caller_index is not None), params).first()
     if row is None:
         return None
     live = (
@@ -95,7 +95,7 @@ def lookup_inbound(
 
 
 def record_inbound_call(
-    session: Session,
+    connection: Connection,
     *,
     call_sid: str,
     line_id: int,
@@ -134,7 +134,6 @@ def record_inbound_call(
         "started_at": now,
         "created_at": now,
     }
-    connection = session.connection()
     connection.execute(_upsert(connection.dialect.name), values)
 
 

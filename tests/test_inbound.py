@@ -301,15 +301,15 @@ def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, tmp_path)
         repo.block_caller(s, member_id, index, "456")
         repo.add_warning(s, caller_index=index, category="robbery", summary="took the money")
     with any_db.session() as s:
-        found = inbound_repository.lookup_inbound(s, LINE, index)
+        found = inbound_repository.lookup_inbound(s.connection(), LINE, index)
         assert found is not None and found.live and found.member is not None
         assert (found.member.id, found.caller_blocked, found.warning_count) == (member_id, True, 1)
-        withheld = inbound_repository.lookup_inbound(s, LINE, None)
+        withheld = inbound_repository.lookup_inbound(s.connection(), LINE, None)
         assert withheld is not None and (withheld.caller_blocked, withheld.warning_count) == (False, 0)
-        assert inbound_repository.lookup_inbound(s, "+442079469999", index) is None
+        assert inbound_repository.lookup_inbound(s.connection(), "+442079469999", index) is None
         for _ in range(2):
             inbound_repository.record_inbound_call(
-                s,
+                s.connection(),
                 call_sid="CAboth1",
                 line_id=found.line_id,
                 member_id=member_id,
@@ -324,32 +324,50 @@ def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, tmp_path)
         assert inbound_repository.inbound_call(s, "") is None
 
 
-def test_on_a_real_engine_the_two_statements_commit_on_their_own(pg_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Outside the tests' rolled-back transaction (as in production) the
-    lookup and the upsert run in autocommit: no BEGIN or COMMIT round trips,
-    and the call-log row is durable without an explicit transaction."""
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_on_a_real_engine_the_two_statements_commit_on_their_own(
+    pg_url: str, pg_engine, tmp_path, dialect: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Outside the tests' rolled-back transaction (as in production and the
+    embedded demo) the lookup and the upsert run on a standalone connection:
+    no BEGIN or COMMIT, in autocommit on PostgreSQL, and the call-log row is
+    durable (another connection sees it) without any commit. (``pg_engine``:
+    the migrated test database.)"""
+    from sqlalchemy import create_engine
+
     from ivr import create_app
+    from storage.migrate import upgrade
     from storage.models import Block, SafetyNumber
     from tests.conftest import base_config
     from tests.worker_helpers import committing_database
 
-    db = committing_database(pg_url)
+    url = pg_url if dialect == "postgresql" else f"sqlite:///{tmp_path}/standalone.db"
+    db = committing_database(url) if dialect == "postgresql" else Database(url)
+    if dialect == "sqlite":
+        upgrade(db.engine)
     app = create_app({**base_config(tmp_path), "database": db})
     vault = app.extensions["safety"].vault
     member_id, _ = seed_member(db, vault, phone="+442079460177", line="+442079460077")
-    seen: list[tuple[str, bool]] = []
+    seen: list[tuple[str, bool | None]] = []
 
     def note(conn, _cursor, statement, _parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        seen.append((statement.split()[0].upper(), conn.connection.dbapi_connection.autocommit))
+        seen.append(
+            (statement.split()[0].upper(), getattr(conn.connection.dbapi_connection, "autocommit", None))
+        )
 
     event.listen(db.engine, "before_cursor_execute", note)
     try:
-        answer = call_in(app.test_client(), sid="CAautocommit", line="+442079460077")
+        answer = call_in(app.test_client(), sid="CAstandalone", line="+442079460077")
         assert verbs(parse_twiml(answer)) == ["Say", "Dial"]
-        assert seen == [("SELECT", True), ("INSERT", True)]
-        with db.session() as s:
-            row = s.scalars(select(Call).where(Call.call_sid == "CAautocommit")).one()
-            assert (row.member_id, row.other_party_last3) == (member_id, "456")
+        expected_autocommit = True if dialect == "postgresql" else None
+        assert seen == [("SELECT", expected_autocommit), ("INSERT", expected_autocommit)]
+        other = create_engine(url)  # a separate pool: sees only what was committed
+        with other.connect() as conn:
+            row = conn.execute(
+                select(Call.member_id, Call.other_party_last3).where(Call.call_sid == "CAstandalone")
+            ).one()
+        other.dispose()
+        assert tuple(row) == (member_id, "456")
     finally:
         event.remove(db.engine, "before_cursor_execute", note)
         with db.session() as s:
