@@ -4,11 +4,15 @@ serially through Flask's test client against PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import io
 import os
 import pstats
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from benchmarks import webhook
@@ -96,42 +100,41 @@ def _trim(text: str) -> str:
     return "\n".join(line.replace(venv, "").replace(root, "") for line in lines[start:] if line.strip())
 
 
-# The commit before the prebuilt-statement fix of the inbound webhook.
-BEFORE_REV = "d36da2d~1"
-BEFORE_MODULE = "storage.inbound_repository"
+# The code before the latest round of work on the hot path (the start of the
+# session that made it; see BENCHMARKS.md, "Profile"), profiled whole from a
+# git worktree: "before" and "after" differ by every change made since.
+BEFORE_REV = "1d8ecc7"
 
 
-def swap_in(module: str, rev: str) -> None:
-    """Load ``module`` as it was at git revision ``rev`` (everything else stays
-    current), so "before" and "after" differ by that one file only."""
-    import importlib
-    import subprocess
-    import sys
-    import types
+@contextlib.contextmanager
+def worktree(rev: str) -> Iterator[Path]:
+    """A detached checkout of ``rev`` beside the repository, removed afterwards."""
+    from benchmarks.config import ROOT, WORK
 
-    from benchmarks.config import ROOT
-
-    path = module.replace(".", "/") + ".py"
-    source = subprocess.run(
-        ["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    mod = types.ModuleType(module)
-    mod.__file__ = str(ROOT / path)
-    sys.modules[module] = mod
-    exec(compile(source, f"{path}@{rev}", "exec"), mod.__dict__)  # noqa: S102 - our own repository's code
-    parent, _, name = module.rpartition(".")
-    setattr(importlib.import_module(parent), name, mod)
+    path = WORK / f"before-{rev}"
+    git = ["git", "-C", str(ROOT), "worktree"]
+    subprocess.run([*git, "remove", "--force", str(path)], capture_output=True, check=False)
+    subprocess.run([*git, "add", "--detach", str(path), rev], capture_output=True, check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run([*git, "remove", "--force", str(path)], capture_output=True, check=False)
 
 
-def _in_subprocess(before: bool) -> dict[str, Any]:
+def _in_subprocess(tree: Path) -> dict[str, Any]:
+    """``python -m benchmarks.profiling`` run from ``tree``: its own code is
+    imported (the working directory comes first on ``sys.path``)."""
     import json
-    import subprocess
     import sys
 
-    from benchmarks.config import ROOT
-
-    args = [sys.executable, "-m", "benchmarks.profiling"] + (["--before"] if before else [])
-    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profiling"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    ).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -139,18 +142,17 @@ def _in_subprocess(before: bool) -> dict[str, Any]:
 def run() -> dict[str, Any]:
     """Before and after, each in a fresh interpreter, on the same database, back to back."""
     from benchmarks import results
+    from benchmarks.config import ROOT
 
     webhook.prepare()
-    before = _in_subprocess(before=True)
-    before["note"] = f"{BEFORE_MODULE} as of {BEFORE_REV}, everything else current"
+    with worktree(BEFORE_REV) as tree:
+        before = _in_subprocess(tree)
+    before["note"] = f"the code as of commit {BEFORE_REV}"
     results.save("profile-before", before)
-    return _in_subprocess(before=False)
+    return _in_subprocess(ROOT)
 
 
 if __name__ == "__main__":
     import json
-    import sys
 
-    if "--before" in sys.argv:
-        swap_in(BEFORE_MODULE, BEFORE_REV)
     print(json.dumps(profile_requests(prepare=False)))

@@ -199,6 +199,52 @@ def wrk(port: int, request_file: Path, seconds: int, connections: int, marker: s
     )
 
 
+# --- where the CPU went during a load run ----------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads); 0 if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                if (entry / "comm").read_text().strip().startswith("postgres"):
+                    pids.append(int(entry.name))
+    return pids
+
+
+@contextmanager
+def cpu_accounting(server: Gunicorn) -> Iterator[dict[str, float]]:
+    """CPU seconds spent during the block by the web workers, by every
+    PostgreSQL process, and by finished child processes (wrk)."""
+    import resource
+
+    spent: dict[str, float] = {}
+    workers, postgres = server.worker_pids(), _postgres_pids()
+    web0 = sum(_cpu_of(p) for p in workers)
+    pg0 = {p: _cpu_of(p) for p in postgres}
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    yield spent
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent["web"] = sum(_cpu_of(p) for p in workers) - web0
+    # Backends started during the block count from zero.
+    spent["postgres"] = sum(_cpu_of(p) - pg0.get(p, 0.0) for p in _postgres_pids())
+    spent["load_generator"] = (children1.ru_utime - children0.ru_utime) + (
+        children1.ru_stime - children0.ru_stime
+    )
+
+
 # --- a private redis-server the drills may kill ---------------------------
 
 

@@ -108,13 +108,15 @@ def run(seconds: int = LOAD_SECONDS, connections: int = LOAD_CONNECTIONS) -> dic
 
     with servers.gunicorn(BARE, BARE_PORT, env, "bare") as bare:
         servers.warm_up(bare.port, triples)
-        baseline = servers.wrk(bare.port, path, seconds, connections)
+        with servers.cpu_accounting(bare) as bare_cpu:
+            baseline = servers.wrk(bare.port, path, seconds, connections)
 
     status_reqs = status_callbacks(seeded, REQUESTS)
     status_path = signed.write_wrk_file(status_reqs, WORK / "status.requests")
     with servers.gunicorn(APP, APP_PORT, env, "app") as app:
         kinds = answer_kinds(servers.warm_up(app.port, triples))
-        result = servers.wrk(app.port, path, seconds, connections, APOLOGY_MARKER)
+        with servers.cpu_accounting(app) as app_cpu:
+            result = servers.wrk(app.port, path, seconds, connections, APOLOGY_MARKER)
         status_kinds = answer_kinds(
             servers.warm_up(app.port, [(r.path, r.signature, r.body) for r in status_reqs], 100)
         )
@@ -131,8 +133,17 @@ def run(seconds: int = LOAD_SECONDS, connections: int = LOAD_CONNECTIONS) -> dic
         "baseline": dataclasses.asdict(baseline) | {"rps": baseline.rps, "errors": baseline.errors},
         "app": dataclasses.asdict(result) | {"rps": result.rps, "errors": result.errors},
         "ratio": result.rps / baseline.rps if baseline.rps else 0.0,
+        # CPU microseconds per request, by process group, during each wrk run
+        "cpu_us_per_request": {
+            "baseline": _per_request(bare_cpu, baseline.requests),
+            "app": _per_request(app_cpu, result.requests),
+        },
         "status_callback": dataclasses.asdict(status) | {"rps": status.rps, "errors": status.errors},
         "status_warm_up_answers": dict(status_kinds),
         "peak_rss_kib": peaks,
         "jobs_queued_in_redis": queued,
     }
+
+
+def _per_request(spent: dict[str, float], requests: int) -> dict[str, float]:
+    return {group: 1e6 * seconds / max(requests, 1) for group, seconds in spent.items()}
