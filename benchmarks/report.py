@@ -8,6 +8,7 @@ the numbers it explains, and shown only when the target is missed.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from benchmarks import results
@@ -125,14 +126,24 @@ def _webhook(data: dict[str, Any]) -> str:
     b, a = w["baseline"], w["app"]
     out.append(
         f"`POST /voice/incoming`, full path (signature check, line + member + block + warnings lookup in one "
-        f"statement, call-log upsert and commit, TwiML), {w['distinct_requests']:,} pre-signed requests "
+        f"statement, call-log upsert committed, TwiML), {w['distinct_requests']:,} pre-signed requests "
         f"(different CallSids, lines and callers; 1 caller in 10 has warnings on file) rotated by "
         f"`benchmarks/rotate.lua`; wrk 1 thread, {w['connections']} connections, {w['seconds']} s, on "
         f"127.0.0.1. Server: {w['server']}, PostgreSQL and Redis on the same machine.\n"
     )
     out.append("| | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
     out.append("|---|---:|---:|---:|---:|---:|---:|")
-    for name, r in (("bare Flask (fixed TwiML)", b), ("Safety Number", a)):
+    rows = [("bare Flask (fixed TwiML)", b), ("Safety Number", a)]
+    before = data.get("webhook-before", {})
+    if "app" in before:
+        rows.append(
+            (
+                f"Safety Number before this round's changes (commit `{before['commit']}`, measured "
+                f"{before['measured_at']}; its bare Flask: {_f(before['baseline']['rps'])} req/s)",
+                before["app"],
+            )
+        )
+    for name, r in rows:
         out.append(
             f"| {name} | {_f(r['rps'])} | {_f(r['p50_ms'])} | {_f(r['p90_ms'])} | {_f(r['p99_ms'])} "
             f"| {_f(r['max_ms'])} | {_f(r['errors'])} |"
@@ -149,14 +160,29 @@ def _webhook(data: dict[str, Any]) -> str:
         f"{w['warm_up_answers']}" + (f"; status callbacks: {w['status_warm_up_answers']}." if st else ".")
     )
     out.append(
-        "The inbound-call webhook itself enqueues nothing: it writes the call-log row in its own "
-        "transaction, and the queue is fed by the status callbacks, measured on the last row (same "
-        "server, same wrk settings, each request a new CallSid; it is also the load of the Redis drill)."
+        "The inbound-call webhook itself enqueues nothing: it writes the call-log row (the whisper "
+        'and "block the last caller" read it seconds later), and the queue is fed by the status '
+        "callbacks, measured on the status-callback row (same server, same wrk settings, each request "
+        "a new CallSid; it is also the load of the Redis drill)."
     )
     out.append(
         f"Errors count non-2xx answers ({a['non2xx']}), socket errors/timeouts ({a['socket_errors']}) and "
         f"200 answers carrying the apology of a swallowed internal failure ({a['apologies']})."
     )
+    cpu = w.get("cpu_us_per_request")
+    if cpu:
+        out.append(
+            "\nWhere the CPU went during each run (µs of CPU per request, from `/proc` and the "
+            "load generator's rusage; the machine has 2 cores, so 2,000,000 µs per second in all):\n"
+        )
+        out.append("| | web workers | PostgreSQL | wrk | total |")
+        out.append("|---|---:|---:|---:|---:|")
+        for name, key in (("bare Flask", "baseline"), ("Safety Number", "app")):
+            c = cpu[key]
+            out.append(
+                f"| {name} | {_f(c['web'], 0)} | {_f(c['postgres'], 0)} | {_f(c['load_generator'], 0)} "
+                f"| {_f(sum(c.values()), 0)} |"
+            )
     peaks = w.get("peak_rss_kib", {})
     if peaks:
         worst = max(peaks.values()) / 1024
@@ -203,22 +229,38 @@ def _top(text: str, n: int) -> str:
 
 
 FIXES = """
-What the figures showed and what was changed:
+What the figures showed and what was changed in this round (before: the code at the start of the
+round; both measured in this run):
 
-- **Inbound webhook** (`storage/inbound_repository.py`): the two statements of an inbound call (the
-  one-statement lookup of line, member, block and warning count, and the call-log upsert) were
-  built per request with their values baked in as literals. SQLAlchemy then spent more CPU building
-  them and computing their cache keys (`coercions.expect`, `_generate_cache_key`,
-  `bulk_persistence._get_orm_crud_kv_pairs`) than the rest of the webhook. They are now built
-  once (`functools.cache`) with `bindparam()`s, the upsert as a Core `INSERT … ON CONFLICT` on the
-  table. Same SQL, same behaviour (the inbound tests, statement count and EXPLAIN test pass).
-- **Call-event job** (`worker/calllog.py`): the same pattern in `insert_ignoring_duplicates`
-  (one third of the job's CPU); fixed the same way (see Workers).
+- **Round trips to PostgreSQL** were the largest cost under load: each one is psycopg and kernel
+  work in the web process, PostgreSQL work, and a context switch either way on two busy cores. An
+  inbound call made five: a pool pre-ping, `BEGIN`, the lookup, the upsert, `COMMIT`. Now it
+  makes two. The lookup and the idempotent upsert run on a *standalone* connection
+  (`storage/db.py`: autocommit on PostgreSQL, no `BEGIN` on SQLite), since neither needs the
+  other to succeed or fail with it; and a pooled connection is pinged only after sitting idle for
+  a second (a restart takes longer, and the first failed statement invalidates the whole pool;
+  `tests/test_fault_drills.py` cuts an idle connection and checks the next caller is served).
+- **ORM machinery on the hot path:** the lookup loaded `SafetyNumber` and `Member` entities
+  through the ORM session; it now selects plain columns with a Core statement on the connection
+  (`storage/inbound_repository.py`).
+- **The signature** was computed twice per request (twilio's `validate` tries the URL with and
+  without a port); it is computed once and `validate` runs only when that fails, and the form
+  gives the validator the `getall` it asks for first, so no field costs a caught
+  `AttributeError` (`ivr/twilio_guard.py`).
+- **TwiML serialisation** went through an ElementTree copy of the document; `ivr/twiml_text.py`
+  writes the same bytes directly — checked byte for byte against `str(response)` by a hypothesis
+  test and for every document the test suite serves.
+- **URLs for Twilio:** `url_for` ran three times per call; endpoint paths are now built once.
+- **Cookie sessions** are not opened for Twilio's paths (`ivr/sessions.py`).
 
-What is left is spread thin: SQLAlchemy ORM row loading and session/transaction bookkeeping,
-psycopg, the signature check (HMAC-SHA1 over the sorted form), phonenumbers parsing of `From`,
-Fernet encryption of the caller's number for the call log and decryption of the member's, and
-building/serialising TwiML with twilio's ElementTree classes — each a few per cent.
+Earlier round (kept for the record): the two statements were built per request with literal
+values, and SQLAlchemy spent more CPU building them and their cache keys than the rest of the
+webhook; they are built once with bound parameters (`functools.cache`), and the call-event job's
+insert likewise.
+
+What is left is spread thin: Flask's request handling, SQLAlchemy Core and psycopg for two
+statements, phonenumbers parsing `From` (about 25 µs), Fernet for the caller's number and the
+member's, HMAC-SHA1 of the signature, TwiML.
 """
 
 
@@ -397,7 +439,8 @@ def _drills(data: dict[str, Any]) -> str:
             f"connection is refused at once, and `connect_timeout=2` bounds a server that hangs (the "
             f"fast drill in the test suite covers that case with a TCP blackhole). The first normal "
             f"answer came **{_f(p['recovered_after_s'], 2)} s** after `pg_ctl start` returned, with no "
-            f"restart of the app (`pool_pre_ping` replaces the dead pooled connections)."
+            f"restart of the app (the first statement to meet a dead connection invalidates the pool, "
+            f"and connections that sat idle are pinged before use)."
         )
     k = data.get("drill-worker-kill", {})
     out.append("\n### Workers SIGKILLed during a burst\n")
@@ -454,29 +497,78 @@ Reported, not changed here.
 """
 
 
-WEBHOOK_MISSED = """
-**Missed — measured cause.** The bare endpoint does nothing but route and answer; the real one
-does a fixed amount of necessary work per call, measured by the profile below at about
-{cpu:.1f} ms of Python CPU per request in the web process (the bare endpoint: well under 1 ms),
-plus PostgreSQL's own CPU for two statements and a commit — on the same two cores that also run
-wrk, PostgreSQL and Redis. With 50 connections and CPU-bound workers, latency is queueing:
-50 / throughput ≈ the mean latency (Little's law), so p99 < 50 ms at 50 connections needs about
-1,000+ requests per second, i.e. under 2 ms of CPU per call for everything together (web
-process, PostgreSQL and the load generator) on this machine's two cores. No
-single hot spot remains (see Profile); the big one (statement building, about a third of the
-web process's CPU) is fixed.
+def _webhook_missed(data: dict[str, Any]) -> str:
+    """The measured cause of a missed webhook target, from the figures of the run."""
+    w = data["webhook"]
+    cpu = w.get("cpu_us_per_request")
+    if not cpu:
+        return ""
+    bare, app = cpu["baseline"], cpu["app"]
+    bare_total, app_total = sum(bare.values()), sum(app.values())
+    cores = data.get("machine", {}).get("cores") or 2
+    budget = cores * 1e6 / (0.5 * w["baseline"]["rps"])
+    rps, p99 = w["app"]["rps"], w["app"]["p99_ms"]
+    mean = w["app"]["mean_ms"]
+    tail = p99 / mean if mean else 1.0
+    needed = w["connections"] / (50 / tail) * 1000 if tail else 0.0
+    floor = app["postgres"] + bare_total
+    verdict = (
+        "So the 0.5 ratio is out of reach for any webhook that consults PostgreSQL on every call on "
+        "this machine: the baseline does no I/O at all."
+        if floor > budget
+        else "The ratio is thus lost in the web process's own work, profiled below."
+    )
+    return WEBHOOK_MISSED.format(
+        floor=floor,
+        verdict=verdict,
+        bare_total=bare_total,
+        bare_web=bare["web"],
+        budget=budget,
+        pg=app["postgres"],
+        app_web=app["web"],
+        app_total=app_total,
+        cores=cores,
+        rps=rps,
+        mean=mean,
+        little=w["connections"] / rps * 1000 if rps else 0.0,
+        tail=tail,
+        needed=needed,
+        needed_cpu=cores * 1e6 / needed if needed else 0.0,
+        per_core=f"{1e6 / app['web']:,.0f}" if app["web"] else "?",
+        cores_needed=math.ceil(needed * app_total / 1e6),
+    )
 
-**What would close it:** it is a capacity question, not a defect. Web processes are stateless,
-so throughput scales with cores: at the measured CPU cost per request, each extra core adds
-roughly 1000 / (CPU ms per request) requests per second. At realistic load (an inbound call
-is a handful of webhooks per *call*; even 100 concurrent calls are a few dozen requests per
-second) the server is far from saturation, and a request served alone takes about {wall:.0f} ms
-of wall time (Profile). Lower-level options
-with real costs: the two statements through SQLAlchemy Core or raw psycopg instead of the ORM
-session (the ORM execute path, psycopg included, is nearly half of the remaining CPU in the
-profile), and validating the signature once instead of twice (twilio's `RequestValidator.validate`
-computes it with and without the port: about 5 %). Encrypting the caller's number for the call log
-stays: the privacy rules require it.
+
+WEBHOOK_MISSED = """
+**Missed — measured cause.** Both runs saturate the machine's {cores} cores, which gunicorn,
+PostgreSQL and wrk share, so throughput is about {cores} cores ÷ the total CPU per request in the
+table above. The bare endpoint costs {bare_total:,.0f} µs per request in all; at half its
+throughput the real webhook could spend {budget:,.0f} µs per request in all. PostgreSQL alone
+spends {pg:,.0f} µs per inbound call on its two statements (the lookup, and the call-log row
+written durably before the member's phone rings); add what the bare endpoint itself costs (HTTP,
+Flask, wrk: {bare_total:,.0f} µs) and {floor:,.0f} µs are spent before any of the app's own work
+(signature, number parsing, encryption, two database round trips, TwiML — {app_web:,.0f} µs in the
+web process in all). {verdict}
+
+For the tail: with 50 connections kept busy, latency is queueing — by Little's law the mean is
+50 ÷ throughput = {little:.0f} ms (wrk measured {mean:.0f} ms), and p99 ran {tail:.2f} × the mean.
+p99 < 50 ms at 50 connections therefore needs about {needed:,.0f} requests per second, i.e. about
+{needed_cpu:,.0f} µs of CPU per request in all, against {app_total:,.0f} µs measured.
+
+**What would close it.** The p99 target is a capacity question: web processes are stateless, and
+at the {app_total:,.0f} µs per call measured here (everything on one host) {cores_needed} cores would
+carry the {needed:,.0f} requests per second; in production PostgreSQL and the load (Twilio) are not
+on the web host, and each core given to the web tier alone adds about 1,000,000 ÷ {app_web:,.0f} ≈
+{per_core} requests per second. In code, the next lever is one round trip instead of two: on PostgreSQL the lookup
+and the call-log upsert fit one statement (a data-modifying `WITH`), saving a round trip, one
+statement's overhead in SQLAlchemy and psycopg, and PostgreSQL's per-statement work — but the
+screening rule (who is rejected) would then be stated in SQL as well as in `callflows`, and SQLite
+would keep two statements, so it was not done this round. Not done on purpose: caching lines,
+blocks or warnings in the web process (a block or a cancellation must act on the very next call,
+and a copy of members' data in every web process widens what a compromise exposes), moving the
+call-log write to a job (the whisper reads the row seconds later; an RQ enqueue costs more than
+the insert, see the status-callback row), and `synchronous_commit = off` (a crash could lose the
+record of who last called a member).
 """
 
 
@@ -503,9 +595,9 @@ def write() -> None:
         "",
         f"Machine: {machine.get('cores', '?')} cores ({machine.get('cpu', '?')}), "
         f"{machine.get('memory_gib', '?')} GiB, Python {machine.get('python', '?')}, Linux "
-        f"{machine.get('kernel', '?')}. The machine is shared: other engineers' test suites were running "
-        f"during some sections (each section shows the load average when it started), so absolute figures "
-        f"are conservative; the ratios are measured within one section, baseline and subject back to back.",
+        f"{machine.get('kernel', '?')}. Each section shows the load average when it started (near 0: "
+        f"nothing else was running); ratios are measured within one section, baseline and subject back "
+        f"to back.",
         "",
         "## Targets",
         "",
@@ -519,9 +611,7 @@ def write() -> None:
     ]
     w = data.get("webhook", {})
     if "app" in w and (w["ratio"] < 0.5 or w["app"]["p99_ms"] >= 50):
-        cpu = data.get("profile", {}).get("cpu_ms_per_request", 0.0)
-        wall = data.get("profile", {}).get("wall_ms_per_request", 0.0)
-        lines.append(WEBHOOK_MISSED.format(cpu=cpu, wall=wall))
+        lines.append(_webhook_missed(data))
     lines += [
         "### Why these gunicorn settings",
         "",
@@ -546,17 +636,25 @@ def write() -> None:
 
 
 GUNICORN_WHY = """
-Both runs use the same server settings: 2 worker processes (one per core) of class `gthread` with
-4 threads each, keep-alive 5 s. A webhook spends a good part of its time waiting on PostgreSQL
-(round trips and the commit's WAL flush); threads let a process overlap those waits while the GIL
+Both runs use the same server settings, which the `Procfile` also uses: 2 worker processes (one
+per core) of class `gthread` with 4 threads each, keep-alive 5 s. A webhook spends much of its
+wall time waiting on PostgreSQL; threads let a process overlap those waits while the GIL
 serialises only the Python work, and keep-alive spares wrk and the server a TCP handshake per
-request (the `sync` class closes every connection). More processes than cores only add context
-switches on 2 cores; more threads per process add GIL contention. A 10-second trial of both classes on
-this machine (same run, same database): `sync` bare 2,588 req/s, app 223 req/s (p99 272 ms);
-`gthread` bare 3,241 req/s, app 241 req/s (p99 461 ms) — `gthread` gives both the baseline and the
-app more throughput (the target compares throughput); `sync` has the shorter tail once CPU-bound,
-because it accepts no more work than it can run. Override with `BENCH_WORKERS`,
-`BENCH_THREADS`, `BENCH_WORKER_CLASS` (e.g. `sync`) to compare.
+request (the `sync` class closes every connection). A 15-second trial of the app on this machine
+with the code measured here (same database, same wrk settings; 2026-11-29):
+
+| workers × threads | req/s | p50 ms | p99 ms |
+|---|---:|---:|---:|
+| 2 × 4 | 1,319 | 37.4 | 56.4 |
+| 2 × 2 | 1,170 | 40.6 | 75.2 |
+| 2 × 8 | 1,066 | 47.4 | 137.0 |
+| 3 × 4 | 1,124 | 50.1 | 141.2 |
+| 4 × 4 | 1,162 | 23.8 | 181.9 |
+
+More processes than cores only add context switches, and more threads add GIL contention; with
+more processes, wrk's 50 keep-alive connections are also spread unevenly across them, which
+lengthens the tail. Override with `BENCH_WORKERS`, `BENCH_THREADS`, `BENCH_WORKER_CLASS` (e.g.
+`sync`) to compare.
 """
 
 FAST_DRILLS = """
@@ -570,14 +668,15 @@ servers:
   exactly once (directly or through the outbox), the app reconnects by itself. PostgreSQL
   unreachable: every voice and menu webhook answers 200 TwiML (the caller hears the apology).
   PostgreSQL accepting but silent: the connect timeout fires and the caller hears the apology.
-  PostgreSQL down then back: the app answers normally again without a restart.
+  PostgreSQL down then back: the app answers normally again without a restart. A pooled
+  connection cut while idle: replaced before the next caller's statements run.
 - `tests/test_fuzz_webhooks.py` — every POST endpoint of the voice, menu and sms blueprints (read
   from the URL map) fuzzed with hypothesis: random forms, repeated keys, digits, real, national,
   withheld and malformed numbers, unicode, invalid UTF-8, oversized values, random query strings.
   Signed: 200 TwiML, and no internal failure swallowed into the apology. Unsigned or wrongly
-  signed: 403. A body over 64 KiB: 413 or 403, never 5xx. One finding is kept as a strict xfail:
-  `?report=` ids beyond PostgreSQL's integer range raise inside three menu views (the caller still
-  gets the apology; only a correctly signed request can send it).
+  signed: 403. A body over 64 KiB: 413 or 403, never 5xx. An earlier finding, `?report=` ids
+  beyond PostgreSQL's integer range raising inside three menu views, is fixed (such an id names
+  no report) and tested.
 - `tests/test_log_scan.py` with the plugin `tests/leak_scan.py` — the whole suite logs at DEBUG to a
   file; every number the app encrypts or blind-indexes (members, callers, destinations) and every
   member name written is recorded; the test Redis database is copied before each test's teardown;

@@ -67,17 +67,18 @@ def incoming() -> Response:
     caller = caller_from(form.get("From"), settings.default_region)
     protected = services.vault.protect(caller.e164) if caller.e164 else None
     caller_index = protected.index if protected else None
-    # Two statements that stand alone: the lookup, then the idempotent upsert.
+    # The lookup and the call-log row in one round trip (storage decides which
+    # calls get a row by the same facts: a live line, not the member's phone);
+    # their statements stand alone, so they commit on their own.
     connection = requestdb.standalone_connection()
-
-    found = calls.lookup_inbound(connection, form.get("To", "").strip(), caller_index)
+    found = calls.lookup_and_log(
+        connection, line_e164=form.get("To", "").strip(), caller=protected, call_sid=call_sid
+    )
     member = found.member if found is not None else None
     facts = flow.InboundFacts(
         line_live=member is not None,
         caller=caller,
-        caller_is_member=member is not None
-        and caller_index is not None
-        and caller_index == member.phone_index,
+        caller_is_member=found is not None and found.caller_is_member(caller_index),
         caller_blocked=found is not None and found.caller_blocked,
         accept_withheld=member is not None and member.accept_withheld,
     )
@@ -92,18 +93,9 @@ def incoming() -> Response:
         return twiml(flow.to_member_menu(external_url("menu.start")))
 
     assert found is not None and member is not None
-    rejected = outcome is flow.InboundOutcome.REJECT
-    if call_sid:
-        calls.record_inbound_call(
-            connection,
-            call_sid=call_sid,
-            line_id=found.line_id,
-            member_id=member.id,
-            caller=protected,
-            blocked=rejected,
-            warned=found.warning_count > 0,
-        )  # committed by itself: nothing to commit here
-    if rejected:
+    if outcome is flow.InboundOutcome.REJECT:
+        if call_sid:
+            calls.mark_rejected(connection, call_sid)
         return twiml(flow.reject_caller())
 
     ring = flow.Ring(

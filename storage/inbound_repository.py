@@ -1,10 +1,11 @@
-"""Queries of calls *to* a Safety Number: one indexed lookup per call, one
-idempotent write of its call-log row.
+"""Queries of calls *to* a Safety Number: one indexed lookup per call and
+one idempotent write of its call-log row — on PostgreSQL in a single
+statement, so an inbound call costs one round trip.
 
 Every query here is served by an index (``safety_numbers.e164`` unique,
 ``members`` primary key, ``blocks (member_id, caller_index)`` unique,
 ``warnings.caller_index``, ``calls.call_sid`` unique), so an inbound call
-costs two statements whatever the size of the tables.
+costs the same whatever the size of the tables.
 """
 
 from __future__ import annotations
@@ -14,7 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, exists, false, func, literal, select
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -28,7 +42,7 @@ from storage.models import (
     SafetyNumber,
     utcnow,
 )
-from storage.upsert import conflict_insert
+from storage.upsert import dialect_insert
 from storage.vault import ProtectedNumber
 
 
@@ -61,24 +75,52 @@ class InboundLookup:
         """Assigned to an active member whose phone is on file."""
         return self.member is not None
 
+    def caller_is_member(self, caller_index: str | None) -> bool:
+        """The call comes from the member's own registered phone."""
+        return (
+            self.member is not None and caller_index is not None and caller_index == self.member.phone_index
+        )
 
-def lookup_inbound(
-    connection: Connection, line_e164: str, caller_index: str | None, now: datetime | None = None
+
+def lookup_and_log(
+    connection: Connection,
+    *,
+    line_e164: str,
+    caller: ProtectedNumber | None,
+    call_sid: str,
+    now: datetime | None = None,
 ) -> InboundLookup | None:
-    """The line, its member, whether the member blocked the caller and how many
-    live warnings name the caller — in one statement. None: no such line."""
+    """Look up the called line, its member, whether the member blocked the
+    caller and how many live warnings name the caller; and, when the line is
+    live and the caller is not its member (the calls that get screened), write
+    the call's row in the call log. None: no such line.
+
+    The row is written as not blocked: a caller the screening rejects is
+    marked by :func:`mark_rejected`. The write is idempotent on ``call_sid``
+    (Twilio retries a webhook that timed out, and a status callback may have
+    made the row first): only the facts this webhook knows are written; the
+    status the call log keeps and the flags set later are left alone. No
+    ``call_sid``: nothing is written.
+
+    One statement on PostgreSQL (the insert is a data-modifying ``WITH``);
+    SQLite, which has no such thing, runs the lookup and then the insert.
+    """
     now = now or utcnow()
-    params: dict[str, Any] = {"line_e164": line_e164}
-    if caller_index is not None:
-        params.update(caller_index=caller_index, now=now)
-    row = connection.execute(_lookup_statement(caller_index is not None), params).first()
+    with_caller = caller is not None
+    params: dict[str, Any] = {"line_e164": line_e164, "call_sid": call_sid, "now": now}
+    if caller is not None:
+        params.update(caller_index=caller.index, caller_token=caller.token, caller_last3=caller.last3)
+    dialect = connection.dialect.name
+    if not call_sid:
+        row = connection.execute(_lookup(with_caller), params).first()
+    elif dialect == "postgresql":
+        row = connection.execute(_lookup_and_log(with_caller), params).first()
+    else:
+        row = connection.execute(_lookup(with_caller), params).first()
+        if row is not None and row.live:
+            connection.execute(_log(dialect, with_caller), params)
     if row is None:
         return None
-    live = (
-        row.line_status == LineStatus.ASSIGNED
-        and row.member_status == MemberStatus.ACTIVE
-        and row.phone_encrypted is not None
-    )
     member = (
         LiveMember(
             row.member_id,
@@ -88,61 +130,24 @@ def lookup_inbound(
             row.accept_withheld,
             row.caller_id_shown,
         )
-        if live
+        if row.live
         else None
     )
     return InboundLookup(row.line_id, row.line_e164, member, bool(row.blocked), int(row.warnings or 0))
 
 
-def record_inbound_call(
-    connection: Connection,
-    *,
-    call_sid: str,
-    line_id: int,
-    member_id: int,
-    caller: ProtectedNumber | None,
-    blocked: bool,
-    warned: bool,
-    now: datetime | None = None,
-) -> None:
-    """Insert the inbound call's row, or bring an existing one up to date.
-
-    Idempotent on ``call_sid``: Twilio retries a webhook that timed out, and a
-    status callback may have made the row first (the call-log job creates
-    rows it has not seen). Only the facts this webhook knows are written; the
-    status the call log keeps and the screening flags set later are left alone.
-    """
-    now = now or utcnow()
-    facts: dict[str, Any] = {
-        "direction": CallDirection.INBOUND,
-        "safety_number_id": line_id,
-        "member_id": member_id,
-        "other_party_index": caller.index if caller else None,
-        "other_party_encrypted": caller.token if caller else None,
-        "other_party_last3": caller.last3 if caller else None,
-        "withheld": caller is None,
-        "blocked": blocked,
-        "warned": warned,
-    }
-    values = {
-        **facts,
-        "call_sid": call_sid,
-        "status": "ringing",
-        "last_sequence": -1,
-        "bridged": False,
-        "declined": False,
-        "started_at": now,
-        "created_at": now,
-    }
-    connection.execute(_upsert(connection.dialect.name), values)
+def mark_rejected(connection: Connection, call_sid: str) -> None:
+    """The screening rejected this call's caller: say so on its row."""
+    connection.execute(_mark_rejected(), {"rejected_sid": call_sid})
 
 
-# The two statements of an inbound call are built once, with bound
-# parameters, and reused: building them per request (and SQLAlchemy's cache
-# key over their literal values) cost more CPU than the rest of the webhook
-# (see BENCHMARKS.md, "Profile").
+# The statements of an inbound call are built once, with bound parameters,
+# and reused: building them per request (and SQLAlchemy's cache key over
+# their literal values) cost more CPU than the rest of the webhook
+# (BENCHMARKS.md, "Profile"). Table columns, not mapped attributes: Core
+# statements run on the connection without the ORM's execution machinery.
 @functools.cache
-def _lookup_statement(with_caller: bool) -> Any:
+def _lookup(with_caller: bool) -> Any:
     lines, members = _table(SafetyNumber), _table(Member)
     if with_caller:
         blocks, on_file = _table(Block), _table(CallerWarning)
@@ -160,15 +165,17 @@ def _lookup_statement(with_caller: bool) -> Any:
         )
     else:
         blocked, warnings = false(), literal(0)
-    # Table columns, not mapped attributes: a Core statement runs on the
-    # session's connection without the ORM's execution machinery.
+    live = and_(
+        lines.c.status == LineStatus.ASSIGNED.value,
+        members.c.status == MemberStatus.ACTIVE.value,
+        members.c.phone_encrypted.is_not(None),
+    )
     return (
         select(
             lines.c.id.label("line_id"),
             lines.c.e164.label("line_e164"),
-            lines.c.status.label("line_status"),
+            func.coalesce(live, false()).label("live"),
             members.c.id.label("member_id"),
-            members.c.status.label("member_status"),
             members.c.phone_encrypted,
             members.c.phone_index,
             members.c.greeting,
@@ -182,12 +189,7 @@ def _lookup_statement(with_caller: bool) -> Any:
     )
 
 
-def _table(model: type[Any]) -> Table:
-    table: Table = model.__table__
-    return table
-
-
-_INSERTED = (
+_LOGGED = (
     "call_sid",
     "direction",
     "safety_number_id",
@@ -205,7 +207,9 @@ _INSERTED = (
     "started_at",
     "created_at",
 )
-_UPDATED = (
+# What a retried webhook brings up to date: the facts it knows. Not
+# ``blocked`` (mark_rejected's), nor what the call log and the whisper keep.
+_REFRESHED = (
     "direction",
     "safety_number_id",
     "member_id",
@@ -213,19 +217,66 @@ _UPDATED = (
     "other_party_encrypted",
     "other_party_last3",
     "withheld",
-    "blocked",
     "warned",
 )
 
 
-@functools.cache
-def _upsert(dialect: str) -> Any:
-    """INSERT … ON CONFLICT (call_sid) DO UPDATE of the identity facts, in the
-    dialect at hand; a Core statement on the table (no ORM bulk path)."""
-    stmt = conflict_insert(dialect, _table(Call), _INSERTED)
-    return stmt.on_conflict_do_update(
-        index_elements=["call_sid"], set_={name: stmt.excluded[name] for name in _UPDATED}
+def _log_from(dialect: str, found: Any, with_caller: bool) -> Any:
+    """INSERT … SELECT from the lookup's row ``found`` … ON CONFLICT (call_sid)
+    DO UPDATE: the call's row, for a live line not called by its member."""
+    caller: tuple[Any, ...] = (
+        (bindparam("caller_index"), bindparam("caller_token"), bindparam("caller_last3"), false())
+        if with_caller
+        else (null(), null(), null(), true())
     )
+    values = select(
+        bindparam("call_sid"),
+        literal(CallDirection.INBOUND.value),
+        found.c.line_id,
+        found.c.member_id,
+        *caller,
+        false(),
+        found.c.warnings > 0,
+        literal("ringing"),
+        literal(-1),
+        false(),
+        false(),
+        bindparam("now"),
+        bindparam("now"),
+    ).where(found.c.live)
+    if with_caller:
+        # The member's own phone goes to the menu, which logs its own call.
+        values = values.where(found.c.phone_index.is_distinct_from(bindparam("caller_index")))
+    stmt = dialect_insert(dialect, _table(Call)).from_select(list(_LOGGED), values)
+    return stmt.on_conflict_do_update(
+        index_elements=["call_sid"], set_={name: stmt.excluded[name] for name in _REFRESHED}
+    )
+
+
+@functools.cache
+def _lookup_and_log(with_caller: bool) -> Any:
+    """PostgreSQL: the lookup as a CTE, the insert as a data-modifying CTE
+    (run once, whether or not the query reads it), the lookup's row returned."""
+    found = _lookup(with_caller).cte("found")
+    logged = _log_from("postgresql", found, with_caller).cte("logged")
+    return select(found).add_cte(logged)
+
+
+@functools.cache
+def _log(dialect: str, with_caller: bool) -> Any:
+    """The insert on its own, reading the lookup as a subquery (SQLite)."""
+    return _log_from(dialect, _lookup(with_caller).subquery("found"), with_caller)
+
+
+@functools.cache
+def _mark_rejected() -> Any:
+    calls = _table(Call)
+    return update(calls).where(calls.c.call_sid == bindparam("rejected_sid")).values(blocked=True)
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 def inbound_call(session: Session, call_sid: str) -> Call | None:

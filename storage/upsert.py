@@ -16,10 +16,15 @@ from callflows.errors import ConfigurationError
 
 def conflict_insert(dialect: str, table: Table, columns: Iterable[str]) -> Any:
     """An ``INSERT`` of ``columns`` as bound parameters that supports ON CONFLICT."""
+    return dialect_insert(dialect, table).values({name: bindparam(name) for name in columns})
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """The dialect's own ``insert(table)``, which has ``on_conflict_*``."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     else:
         raise ConfigurationError(f"unsupported database {dialect!r}: use PostgreSQL or SQLite")
-    return insert(table).values({name: bindparam(name) for name in columns})
+    return insert(table)

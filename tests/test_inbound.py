@@ -230,9 +230,10 @@ def test_a_row_the_call_log_made_first_is_adopted(client: FlaskClient, db: Datab
 # --- cost ---------------------------------------------------------------------------------
 
 
-def test_an_inbound_call_costs_two_indexed_statements(client: FlaskClient, db: Database, vault) -> None:
-    """One lookup (line, member, block, warnings) and one upsert, each able to
-    use an index: shown by EXPLAIN with sequential scans disabled."""
+def test_an_inbound_call_costs_one_indexed_statement(client: FlaskClient, db: Database, vault) -> None:
+    """One statement on PostgreSQL: the lookup (line, member, block, warnings)
+    and the call-log upsert, every part able to use an index: shown by EXPLAIN
+    with sequential scans disabled."""
     seed_member(db, vault, phone=MEMBER_PHONE, line=LINE)
     with db.session() as s:
         repo.add_warning(s, caller_index=vault.index(CALLER), category="robbery", summary="took the money")
@@ -248,16 +249,15 @@ def test_an_inbound_call_costs_two_indexed_statements(client: FlaskClient, db: D
         assert verbs(parse_twiml(call_in(client, sid="CAcount1"))) == ["Say", "Dial"]
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(seen) == 2, [s for s, _ in seen]
-    assert seen[0][0].lstrip().upper().startswith("SELECT")
-    assert seen[1][0].lstrip().upper().startswith("INSERT")
+    assert len(seen) == 1, [s for s, _ in seen]
+    assert seen[0][0].lstrip().upper().startswith("WITH")
+    assert "INSERT INTO calls" in seen[0][0]
 
     with db.session() as s:
         conn = s.connection()
         conn.execute(text("SET LOCAL enable_seqscan = off"))
         for statement, parameters in seen:
-            if statement.lstrip().upper().startswith("INSERT"):
-                continue  # ON CONFLICT (call_sid) is by definition the unique index
+            # EXPLAIN without ANALYZE plans the insert but does not run it.
             plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
             assert "Seq Scan" not in plan, plan
 
@@ -301,22 +301,21 @@ def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, tmp_path)
         repo.block_caller(s, member_id, index, "456")
         repo.add_warning(s, caller_index=index, category="robbery", summary="took the money")
     with any_db.session() as s:
-        found = inbound_repository.lookup_inbound(s.connection(), LINE, index)
+        connection = s.connection()
+
+        def look(line: str, caller: object, sid: str = "") -> inbound_repository.InboundLookup | None:
+            return inbound_repository.lookup_and_log(connection, line_e164=line, caller=caller, call_sid=sid)  # type: ignore[arg-type]
+
+        found = look(LINE, vault.protect(CALLER))
         assert found is not None and found.live and found.member is not None
         assert (found.member.id, found.caller_blocked, found.warning_count) == (member_id, True, 1)
-        withheld = inbound_repository.lookup_inbound(s.connection(), LINE, None)
+        withheld = look(LINE, None)
         assert withheld is not None and (withheld.caller_blocked, withheld.warning_count) == (False, 0)
-        assert inbound_repository.lookup_inbound(s.connection(), "+442079469999", index) is None
-        for _ in range(2):
-            inbound_repository.record_inbound_call(
-                s.connection(),
-                call_sid="CAboth1",
-                line_id=found.line_id,
-                member_id=member_id,
-                caller=vault.protect(CALLER),
-                blocked=True,
-                warned=True,
-            )
+        assert look("+442079469999", vault.protect(CALLER), "CAnowhere") is None
+        assert look(LINE, vault.protect(MEMBER_PHONE), "CAmember") is not None  # the member: no row
+        for _ in range(2):  # a retried webhook: one row
+            assert look(LINE, vault.protect(CALLER), "CAboth1") == found
+            inbound_repository.mark_rejected(connection, "CAboth1")
     (row,) = calls(any_db)
     assert (row.call_sid, row.blocked, row.warned, row.other_party_last3) == ("CAboth1", True, True, "456")
     with any_db.session() as s:
@@ -330,7 +329,7 @@ def test_on_a_real_engine_the_two_statements_commit_on_their_own(
 ) -> None:  # type: ignore[no-untyped-def]
     """Outside the tests' rolled-back transaction (as in production and the
     embedded demo) the lookup and the upsert run on a standalone connection:
-    no BEGIN or COMMIT, in autocommit on PostgreSQL, and the call-log row is
+    no BEGIN or COMMIT (autocommit on PostgreSQL), and the call-log row is
     durable (another connection sees it) without any commit. (``pg_engine``:
     the migrated test database.)"""
     from sqlalchemy import create_engine
@@ -359,8 +358,10 @@ def test_on_a_real_engine_the_two_statements_commit_on_their_own(
     try:
         answer = call_in(app.test_client(), sid="CAstandalone", line="+442079460077")
         assert verbs(parse_twiml(answer)) == ["Say", "Dial"]
-        expected_autocommit = True if dialect == "postgresql" else None
-        assert seen == [("SELECT", expected_autocommit), ("INSERT", expected_autocommit)]
+        # One statement on PostgreSQL, in autocommit; on SQLite the lookup,
+        # then the insert, with no BEGIN before them.
+        expected = [("WITH", True)] if dialect == "postgresql" else [("SELECT", None), ("INSERT", None)]
+        assert seen == expected
         other = create_engine(url)  # a separate pool: sees only what was committed
         with other.connect() as conn:
             row = conn.execute(
