@@ -125,8 +125,8 @@ def _webhook(data: dict[str, Any]) -> str:
         return "\n".join(out)
     b, a = w["baseline"], w["app"]
     out.append(
-        f"`POST /voice/incoming`, full path (signature check, line + member + block + warnings lookup in one "
-        f"statement, call-log upsert committed, TwiML), {w['distinct_requests']:,} pre-signed requests "
+        f"`POST /voice/incoming`, full path (signature check, line + member + block + warnings lookup and "
+        f"the call-log upsert, committed, in one statement; TwiML), {w['distinct_requests']:,} pre-signed requests "
         f"(different CallSids, lines and callers; 1 caller in 10 has warnings on file) rotated by "
         f"`benchmarks/rotate.lua`; wrk 1 thread, {w['connections']} connections, {w['seconds']} s, on "
         f"127.0.0.1. Server: {w['server']}, PostgreSQL and Redis on the same machine.\n"
@@ -235,10 +235,13 @@ round; both measured in this run):
 - **Round trips to PostgreSQL** were the largest cost under load: each one is psycopg and kernel
   work in the web process, PostgreSQL work, and a context switch either way on two busy cores. An
   inbound call made five: a pool pre-ping, `BEGIN`, the lookup, the upsert, `COMMIT`. Now it
-  makes two. The lookup and the idempotent upsert run on a *standalone* connection
-  (`storage/db.py`: autocommit on PostgreSQL, no `BEGIN` on SQLite), since neither needs the
-  other to succeed or fail with it; and a pooled connection is pinged only after sitting idle for
-  a second (a restart takes longer, and the first failed statement invalidates the whole pool;
+  makes one (two when the caller is rejected). The lookup and the idempotent upsert are one
+  statement on PostgreSQL — the insert is a data-modifying `WITH` over the lookup, written for a
+  live line not called by its member (`storage/inbound_repository.py`; SQLite, which has no such
+  thing, runs the same insert after the lookup). It runs on a *standalone* connection
+  (`storage/db.py`: autocommit on PostgreSQL, no `BEGIN` on SQLite), since nothing else needs to
+  succeed or fail with it; and a pooled connection is pinged only after sitting idle for a second
+  (a restart takes longer, and the first failed statement invalidates the whole pool;
   `tests/test_fault_drills.py` cuts an idle connection and checks the next caller is served).
 - **ORM machinery on the hot path:** the lookup loaded `SafetyNumber` and `Member` entities
   through the ORM session; it now selects plain columns with a Core statement on the connection
@@ -258,8 +261,8 @@ values, and SQLAlchemy spent more CPU building them and their cache keys than th
 webhook; they are built once with bound parameters (`functools.cache`), and the call-event job's
 insert likewise.
 
-What is left is spread thin: Flask's request handling, SQLAlchemy Core and psycopg for two
-statements, phonenumbers parsing `From` (about 25 µs), Fernet for the caller's number and the
+What is left is spread thin: Flask's request handling, SQLAlchemy Core and psycopg for one
+statement, phonenumbers parsing `From` (about 25 µs), Fernet for the caller's number and the
 member's, HMAC-SHA1 of the signature, TwiML.
 """
 
@@ -544,10 +547,10 @@ WEBHOOK_MISSED = """
 PostgreSQL and wrk share, so throughput is about {cores} cores ÷ the total CPU per request in the
 table above. The bare endpoint costs {bare_total:,.0f} µs per request in all; at half its
 throughput the real webhook could spend {budget:,.0f} µs per request in all. PostgreSQL alone
-spends {pg:,.0f} µs per inbound call on its two statements (the lookup, and the call-log row
+spends {pg:,.0f} µs per inbound call on its one statement (the lookup, and the call-log row
 written durably before the member's phone rings); add what the bare endpoint itself costs (HTTP,
 Flask, wrk: {bare_total:,.0f} µs) and {floor:,.0f} µs are spent before any of the app's own work
-(signature, number parsing, encryption, two database round trips, TwiML — {app_web:,.0f} µs in the
+(signature, number parsing, encryption, a database round trip, TwiML — {app_web:,.0f} µs in the
 web process in all). {verdict}
 
 For the tail: with 50 connections kept busy, latency is queueing — by Little's law the mean is
@@ -559,11 +562,10 @@ p99 < 50 ms at 50 connections therefore needs about {needed:,.0f} requests per s
 at the {app_total:,.0f} µs per call measured here (everything on one host) {cores_needed} cores would
 carry the {needed:,.0f} requests per second; in production PostgreSQL and the load (Twilio) are not
 on the web host, and each core given to the web tier alone adds about 1,000,000 ÷ {app_web:,.0f} ≈
-{per_core} requests per second. In code, the next lever is one round trip instead of two: on PostgreSQL the lookup
-and the call-log upsert fit one statement (a data-modifying `WITH`), saving a round trip, one
-statement's overhead in SQLAlchemy and psycopg, and PostgreSQL's per-statement work — but the
-screening rule (who is rejected) would then be stated in SQL as well as in `callflows`, and SQLite
-would keep two statements, so it was not done this round. Not done on purpose: caching lines,
+{per_core} requests per second. The tail itself is the server's under saturation (the bare
+endpoint's p99 is several times its p50 too): with 2 processes the GIL-bound poller thread of
+gunicorn's `gthread` worker competes with the request threads. In code, the round trips are
+already down to one per call (see Profile); what is left per call is spread thin. Not done on purpose: caching lines,
 blocks or warnings in the web process (a block or a cancellation must act on the very next call,
 and a copy of members' data in every web process widens what a compromise exposes), moving the
 call-log write to a job (the whisper reads the row seconds later; an RQ enqueue costs more than
@@ -641,15 +643,15 @@ per core) of class `gthread` with 4 threads each, keep-alive 5 s. A webhook spen
 wall time waiting on PostgreSQL; threads let a process overlap those waits while the GIL
 serialises only the Python work, and keep-alive spares wrk and the server a TCP handshake per
 request (the `sync` class closes every connection). A 15-second trial of the app on this machine
-with the code measured here (same database, same wrk settings; 2026-11-29):
+with the code measured here (a fresh benchmark database for each, same wrk settings; 2026-11-29):
 
 | workers × threads | req/s | p50 ms | p99 ms |
 |---|---:|---:|---:|
-| 2 × 4 | 1,319 | 37.4 | 56.4 |
-| 2 × 2 | 1,170 | 40.6 | 75.2 |
-| 2 × 8 | 1,066 | 47.4 | 137.0 |
-| 3 × 4 | 1,124 | 50.1 | 141.2 |
-| 4 × 4 | 1,162 | 23.8 | 181.9 |
+| 2 × 4 | 1,540 | 30.7 | 71.4 |
+| 2 × 2 | 992 | 49.1 | 86.8 |
+| 2 × 8 | 906 | 58.0 | 159.0 |
+| 3 × 4 | 1,234 | 44.8 | 130.7 |
+| 4 × 4 | 1,092 | 41.7 | 153.8 |
 
 More processes than cores only add context switches, and more threads add GIL contention; with
 more processes, wrk's 50 keep-alive connections are also spread unevenly across them, which
