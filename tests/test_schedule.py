@@ -49,3 +49,22 @@ def test_a_periodic_run_schedules_the_next_one_even_when_it_fails(
     ids = ScheduledJobRegistry(queue=queue).get_job_ids()
     assert any(i.startswith("periodic-flush_outbox-") for i in ids)
     assert any(i.startswith("periodic-apply_retention-") for i in ids)
+
+
+def test_a_worker_runs_rq_maintenance_every_minute_not_every_ten(redis: Redis, db: Database) -> None:
+    """RQ's maintenance is what puts back the jobs of a worker that died
+    (worker/__main__.py); at RQ's default a stranded report hand-off or call
+    event would wait up to ten minutes."""
+    from datetime import timedelta
+
+    from rq.utils import now
+
+    from worker.__main__ import build_worker
+    from worker.queue import RedisQueue
+
+    worker = build_worker(RedisQueue(redis, db))
+    assert worker.queue_names() == [QUEUE_NAME]
+    worker.last_cleaned_at = now() - timedelta(seconds=50)
+    assert not worker.should_run_maintenance_tasks
+    worker.last_cleaned_at = now() - timedelta(seconds=70)
+    assert worker.should_run_maintenance_tasks

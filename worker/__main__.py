@@ -22,6 +22,12 @@ from worker import services
 from worker.queue import QUEUE_NAME, RedisQueue
 from worker.schedule import ensure_scheduled
 
+# How often a worker runs RQ's maintenance (among other things, moving the
+# jobs of a dead worker back to the queue). RQ's default is ten minutes: a
+# report's hand-off or a call-log update stranded by a killed worker would
+# wait that long. A minute costs a few Redis commands.
+MAINTENANCE_SECONDS = 60
+
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -35,13 +41,17 @@ def main() -> int:
     # Each job runs in a forked work horse: no database connection may be
     # shared across the fork.
     svc.db.engine.dispose()
-    worker = Worker(
-        [QUEUE_NAME],
-        connection=svc.queue.redis,
-        name=f"safety-{socket.gethostname()}-{os.getpid()}",
-    )
-    worker.work(with_scheduler=True)
+    build_worker(svc.queue).work(with_scheduler=True)
     return 0
+
+
+def build_worker(queue: RedisQueue) -> Worker:
+    return Worker(
+        [QUEUE_NAME],
+        connection=queue.redis,
+        name=f"safety-{socket.gethostname()}-{os.getpid()}",
+        maintenance_interval=MAINTENANCE_SECONDS,
+    )
 
 
 if __name__ == "__main__":
