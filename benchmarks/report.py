@@ -466,7 +466,7 @@ def _drills(data: dict[str, Any]) -> str:
                 f"{k.get('stranded_in_scheduled_registry', 0)} call-event retries still scheduled; distinct "
                 f"events logged by then: "
                 f"{k.get('distinct_events_before_maintenance', 0):,} of {k['jobs']:,}. Intermediate-queue jobs "
-                f"come back only in RQ's maintenance round, every 10 minutes by default; the drill "
+                f"come back only in RQ's maintenance round (every minute in `python -m worker`); the drill "
                 f"fast-forwards it (puts them "
                 f"back on the queue and drains it with one burst worker: {k.get('maintenance_drain')}).\n"
             )
@@ -492,11 +492,10 @@ def _drills(data: dict[str, Any]) -> str:
 SCHEDULER_FINDING = """
 **Finding (late work, not lost work):** a worker process SIGKILLed between dequeuing a job and
 recording it as started leaves the job in RQ's intermediate queue, and RQ only looks there in a
-worker's *maintenance round*, every 10 minutes by default (`DEFAULT_MAINTENANCE_TASK_INTERVAL`).
-Nothing is lost (the drill shows every event logged exactly once once maintenance has run), but
-such a job can be up to ~10 minutes late after a crash. Closing it is a one-line change in
-`worker/__main__.py` (the workers engineer's file): `Worker(..., maintenance_interval=60)`.
-Reported, not changed here.
+worker's *maintenance round*. Nothing is lost (the drill shows every event logged exactly once
+once maintenance has run). RQ's default round is every 10 minutes; `python -m worker` now runs it
+every minute (`worker/__main__.py`, `MAINTENANCE_SECONDS`), so such a job is at most about a
+minute late after a crash. The drill fast-forwards the round rather than wait for it.
 """
 
 
