@@ -127,7 +127,8 @@ def _webhook(data: dict[str, Any]) -> str:
     out.append(
         f"`POST /voice/incoming`, full path (signature check, line + member + block + warnings lookup and "
         f"the call-log upsert, committed, in one statement; TwiML), {w['distinct_requests']:,} pre-signed requests "
-        f"(different CallSids, lines and callers; 1 caller in 10 has warnings on file) rotated by "
+        f"(different lines and callers, 1 caller in 10 with warnings on file; each a new CallSid, more "
+        f"than a run sends, so no request is a retry of a logged call) sent in turn by "
         f"`benchmarks/rotate.lua`; wrk 1 thread, {w['connections']} connections, {w['seconds']} s, on "
         f"127.0.0.1. Server: {w['server']}, PostgreSQL and Redis on the same machine.\n"
     )
@@ -255,6 +256,8 @@ round; both measured in this run):
   test and for every document the test suite serves.
 - **URLs for Twilio:** `url_for` ran three times per call; endpoint paths are now built once.
 - **Cookie sessions** are not opened for Twilio's paths (`ivr/sessions.py`).
+- **Server settings** (`gunicorn.conf.py`, both apps): `reuse_port`, and the app's start-up
+  objects frozen out of the garbage collector — see "Why these gunicorn settings".
 
 Earlier round (kept for the record): the two statements were built per request with literal
 values, and SQLAlchemy spent more CPU building them and their cache keys than the rest of the
@@ -291,28 +294,28 @@ def _workers(data: dict[str, Any]) -> str:
         f"{k['calls_completed']:,}/{k['calls']:,} calls completed."
     )
     if k.get("ratio", 1) < 0.5:
-        out.append(WORKERS_MISSED)
+        ping_ms = 1000 / p["jobs_per_second"]
+        out.append(WORKERS_MISSED.format(ping_ms=ping_ms, extra_ms=1000 / e["jobs_per_second"] - ping_ms))
     return "\n".join(out) + "\n"
 
 
 WORKERS_MISSED = """
 **Missed — measured cause.** A no-op job costs RQ's own bookkeeping only (dequeue, started and
-finished registries, the result, a handful of Redis round trips): 1 / (no-op jobs/s) per job above.
-A call-event job adds a real transaction on top: `INSERT … ON CONFLICT DO NOTHING` of the event,
-`SELECT … FOR UPDATE` of the call row, a `SELECT` of all its events to recompute the row
-order-independently, an `UPDATE`, and a `COMMIT` that waits for the WAL flush — profiled
-in-process at about 4.5 ms of CPU per job after the fix below (5.5 ms before), plus the waits on
-PostgreSQL, on the same two cores. The job's own work is thus larger than RQ's bookkeeping, and a
-ratio ≥ 0.5 would need it to cost no more than the bookkeeping itself. The fix made: the insert is
-built once with bound parameters (CPU 5.5 → 4.5 ms per job, measured serially in-process with
-`time.process_time`, 900 jobs each, not in the same run as the table above).
+finished registries, the result, a handful of Redis round trips): {ping_ms:.2f} ms per job here. A
+call-event job adds a real transaction, {extra_ms:.2f} ms more per job: `INSERT … ON CONFLICT DO
+NOTHING` of the event, `SELECT … FOR UPDATE` of the call row, a `SELECT` of all its events to
+recompute the row order-independently, an `UPDATE`, and a `COMMIT` that waits for the WAL flush to
+disk — serially, in one process, so the worker is idle while PostgreSQL flushes. A ratio ≥ 0.5
+needs the transaction to cost no more than RQ's bookkeeping. Across runs on this machine the ratio
+has been 0.46 to 0.56, the commit's flush time (the disk, shared with the other sections'
+checkpoints) making most of the difference.
 
 **What would close it:** (1) more worker processes — jobs are independent and idempotent, and a
-call-event job waits on PostgreSQL for about half its time, so two workers per core overlap that
-wait (the ratio is for one process each); (2) `SET LOCAL synchronous_commit = off` for the call-log
-transaction (a crash could lose the last few hundred ms of call-log updates, which Twilio's final
-callback would re-create — a product decision, not taken here); (3) recomputing the row from the
-event just inserted plus the locked row, instead of re-reading every event (one statement less).
+call-event job waits on PostgreSQL for much of its time, so two workers per core overlap that wait
+(the ratio is for one process each); (2) `SET LOCAL synchronous_commit = off` for the call-log
+transaction (a crash could lose the last few hundred ms of call-log updates — a product decision,
+not taken here); (3) recomputing the row from the event just inserted plus the locked row, instead
+of re-reading every event (one statement less).
 """
 
 
@@ -520,7 +523,11 @@ def _webhook_missed(data: dict[str, Any]) -> str:
         if floor > budget
         else "The ratio is thus lost in the web process's own work, profiled below."
     )
-    return WEBHOOK_MISSED.format(
+    template = RATIO_MISSED + (TAIL_MET if p99 < 50 else TAIL_MISSED) + CLOSING
+    return template.format(
+        bare_busy=w["baseline"]["rps"] * bare_total / (cores * 1e6),
+        app_busy=rps * app_total / (cores * 1e6),
+        p99=p99,
         floor=floor,
         verdict=verdict,
         bare_total=bare_total,
@@ -541,10 +548,11 @@ def _webhook_missed(data: dict[str, Any]) -> str:
     )
 
 
-WEBHOOK_MISSED = """
-**Missed — measured cause.** Both runs saturate the machine's {cores} cores, which gunicorn,
-PostgreSQL and wrk share, so throughput is about {cores} cores ÷ the total CPU per request in the
-table above. The bare endpoint costs {bare_total:,.0f} µs per request in all; at half its
+RATIO_MISSED = """
+**Missed — measured cause.** gunicorn, PostgreSQL and wrk share the machine's {cores} cores, and
+throughput is bounded by {cores} cores ÷ the total CPU per request in the table above: the bare run
+kept the cores {bare_busy:.0%} busy, the app run {app_busy:.0%} (the rest is time when every thread
+waits on PostgreSQL's commit flush). The bare endpoint costs {bare_total:,.0f} µs per request in all; at half its
 throughput the real webhook could spend {budget:,.0f} µs per request in all. PostgreSQL alone
 spends {pg:,.0f} µs per inbound call on its one statement (the lookup, and the call-log row
 written durably before the member's phone rings); add what the bare endpoint itself costs (HTTP,
@@ -552,18 +560,28 @@ Flask, wrk: {bare_total:,.0f} µs) and {floor:,.0f} µs are spent before any of 
 (signature, number parsing, encryption, a database round trip, TwiML — {app_web:,.0f} µs in the
 web process in all). {verdict}
 
+"""
+
+TAIL_MISSED = """
 For the tail: with 50 connections kept busy, latency is queueing — by Little's law the mean is
 50 ÷ throughput = {little:.0f} ms (wrk measured {mean:.0f} ms), and p99 ran {tail:.2f} × the mean.
 p99 < 50 ms at 50 connections therefore needs about {needed:,.0f} requests per second, i.e. about
 {needed_cpu:,.0f} µs of CPU per request in all, against {app_total:,.0f} µs measured.
 
+"""
+
+TAIL_MET = """
+**p99 met in this run, with little margin.** {p99:.1f} ms against 50 ms; p99 ran {tail:.2f} × the mean
+(Little's law: mean ≈ 50 connections ÷ throughput = {little:.0f} ms). The trials below ranged 45 to 51 ms,
+so a busier machine can miss it; more cores give it margin (below).
+"""
+
+CLOSING = """
 **What would close it.** The p99 target is a capacity question: web processes are stateless, and
 at the {app_total:,.0f} µs per call measured here (everything on one host) {cores_needed} cores would
 carry the {needed:,.0f} requests per second; in production PostgreSQL and the load (Twilio) are not
 on the web host, and each core given to the web tier alone adds about 1,000,000 ÷ {app_web:,.0f} ≈
-{per_core} requests per second. The tail itself is the server's under saturation (the bare
-endpoint's p99 is several times its p50 too): with 2 processes the GIL-bound poller thread of
-gunicorn's `gthread` worker competes with the request threads. In code, the round trips are
+{per_core} requests per second. In code, the round trips are
 already down to one per call (see Profile); what is left per call is spread thin. Not done on purpose: caching lines,
 blocks or warnings in the web process (a block or a cancellation must act on the very next call,
 and a copy of members' data in every web process widens what a compromise exposes), moving the
@@ -638,11 +656,15 @@ def write() -> None:
 
 GUNICORN_WHY = """
 Both runs use the same server settings, which the `Procfile` also uses: 2 worker processes (one
-per core) of class `gthread` with 4 threads each, keep-alive 5 s. A webhook spends much of its
-wall time waiting on PostgreSQL; threads let a process overlap those waits while the GIL
-serialises only the Python work, and keep-alive spares wrk and the server a TCP handshake per
-request (the `sync` class closes every connection). A 15-second trial of the app on this machine
-with the code measured here (a fresh benchmark database for each, same wrk settings; 2026-11-29):
+per core) of class `gthread` with 4 threads each, keep-alive 5 s, and from `gunicorn.conf.py`
+(read by every gunicorn started from the repository root) `reuse_port` and a hook that freezes
+the app's start-up objects out of the garbage collector. A webhook spends much of its wall time
+waiting on PostgreSQL; threads let a process overlap those waits while the GIL serialises only the
+Python work, and keep-alive spares wrk and the server a TCP handshake per request (the `sync`
+class closes every connection).
+
+Trials of the app on this machine (15 s each, a fresh benchmark database for each, same wrk
+settings; 2026-11-29), first without `reuse_port` or the hook:
 
 | workers × threads | req/s | p50 ms | p99 ms |
 |---|---:|---:|---:|
@@ -652,10 +674,21 @@ with the code measured here (a fresh benchmark database for each, same wrk setti
 | 3 × 4 | 1,234 | 44.8 | 130.7 |
 | 4 × 4 | 1,092 | 41.7 | 153.8 |
 
-More processes than cores only add context switches, and more threads add GIL contention; with
-more processes, wrk's 50 keep-alive connections are also spread unevenly across them, which
-lengthens the tail. Override with `BENCH_WORKERS`, `BENCH_THREADS`, `BENCH_WORKER_CLASS` (e.g.
-`sync`) to compare.
+More processes than cores only add context switches, and more threads add GIL contention. The
+tail had two causes beyond throughput:
+
+- **Uneven connections.** With one shared listening socket, whichever worker woke first accepted
+  more of wrk's 50 keep-alive connections, and kept them; both processes were equally busy, but
+  the one with more connections answered each more slowly (p90 up to 1.7 × p50). With
+  `reuse_port` each worker has its own socket and the kernel spreads connections evenly: five
+  trials of 2 × 4 gave p99 45.5, 49.0, 51.3, 48.9 and 46.2 ms (p90 about 1.3 × p50), against
+  54.6 to 85.4 ms without.
+- **Full garbage collections.** A worker holds about 130,000 long-lived objects (modules,
+  SQLAlchemy metadata, the app); every full collection scanned them all while holding the GIL —
+  measured at 65 ms, every few seconds under load, stalling every thread of the worker.
+  `ivr/server.py` freezes them (`gc.freeze()`) once the worker has loaded the app.
+
+Override with `BENCH_WORKERS`, `BENCH_THREADS`, `BENCH_WORKER_CLASS` (e.g. `sync`) to compare.
 """
 
 FAST_DRILLS = """

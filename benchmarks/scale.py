@@ -48,6 +48,7 @@ def run() -> dict[str, Any]:
     timings["warnings_seconds"] = round(seed.filler_warnings(engine, WARNINGS - small_counts["warnings"]), 1)
     timings["calls"] = seed.filler_calls_within(engine, CALLS - small_counts["calls"], CALLS_BUDGET)
     timings["total_seconds"] = round(time.monotonic() - t0, 1)
+    seed.settle(url)  # as webhook.prepare() left the small database
     large_counts = seed.table_counts(engine)
     # the large run calls new CallSids: same callers and lines, new calls
     _, path_large = webhook.request_file(seeded, "scale-large", 20000)

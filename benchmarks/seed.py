@@ -41,6 +41,17 @@ def recreate_database(server_url: str, name: str) -> str:
     return url
 
 
+def settle(url: str) -> None:
+    """Statistics up to date and dirty pages written out, so what is measured
+    next does not share the disk and CPU with the seeding's aftermath (the
+    previous section's checkpoint, autovacuum of the seeded tables)."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+        conn.execute(text("CHECKPOINT"))
+    engine.dispose()
+
+
 def drop_database(server_url: str, name: str) -> None:
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
