@@ -156,6 +156,15 @@ def _webhook(data: dict[str, Any]) -> str:
             f"| {_f(st['p50_ms'])} | {_f(st['p90_ms'])} | {_f(st['p99_ms'])} | {_f(st['max_ms'])} "
             f"| {_f(st['errors'])} |"
         )
+    if w.get("app_runs"):
+        out.append(
+            f"\nEach server was loaded {w['runs']} times back to back (the app with a new slice of calls "
+            f"each time); the rows above are the median runs. All runs, req/s (p99 ms): bare "
+            + ", ".join(f"{_f(r['rps'], 0)} ({_f(r['p99_ms'])})" for r in w["baseline_runs"])
+            + "; Safety Number "
+            + ", ".join(f"{_f(r['rps'], 0)} ({_f(r['p99_ms'])})" for r in w["app_runs"])
+            + "."
+        )
     out.append(
         f"\nThroughput ratio (inbound call / bare): **{w['ratio']:.3f}**. Answers seen while warming up: "
         f"{w['warm_up_answers']}" + (f"; status callbacks: {w['status_warm_up_answers']}." if st else ".")
@@ -551,8 +560,8 @@ def _webhook_missed(data: dict[str, Any]) -> str:
 RATIO_MISSED = """
 **Missed — measured cause.** gunicorn, PostgreSQL and wrk share the machine's {cores} cores, and
 throughput is bounded by {cores} cores ÷ the total CPU per request in the table above: the bare run
-kept the cores {bare_busy:.0%} busy, the app run {app_busy:.0%} (the rest is time when every thread
-waits on PostgreSQL's commit flush). The bare endpoint costs {bare_total:,.0f} µs per request in all; at half its
+kept the cores {bare_busy:.0%} busy, the app run {app_busy:.0%} (the rest is waiting: on round trips and
+on PostgreSQL's commits, which wait for the disk). The bare endpoint costs {bare_total:,.0f} µs per request in all; at half its
 throughput the real webhook could spend {budget:,.0f} µs per request in all. PostgreSQL alone
 spends {pg:,.0f} µs per inbound call on its one statement (the lookup, and the call-log row
 written durably before the member's phone rings); add what the bare endpoint itself costs (HTTP,
@@ -563,7 +572,7 @@ web process in all). {verdict}
 """
 
 TAIL_MISSED = """
-For the tail: with 50 connections kept busy, latency is queueing — by Little's law the mean is
+For the tail (median run): with 50 connections kept busy, latency is queueing — by Little's law the mean is
 50 ÷ throughput = {little:.0f} ms (wrk measured {mean:.0f} ms), and p99 ran {tail:.2f} × the mean.
 p99 < 50 ms at 50 connections therefore needs about {needed:,.0f} requests per second, i.e. about
 {needed_cpu:,.0f} µs of CPU per request in all, against {app_total:,.0f} µs measured.
@@ -571,9 +580,9 @@ p99 < 50 ms at 50 connections therefore needs about {needed:,.0f} requests per s
 """
 
 TAIL_MET = """
-**p99 met in this run, with little margin.** {p99:.1f} ms against 50 ms; p99 ran {tail:.2f} × the mean
-(Little's law: mean ≈ 50 connections ÷ throughput = {little:.0f} ms). The trials below ranged 45 to 51 ms,
-so a busier machine can miss it; more cores give it margin (below).
+**p99 met in the median run, with little margin.** {p99:.1f} ms against 50 ms; p99 ran {tail:.2f} ×
+the mean (Little's law: mean ≈ 50 connections ÷ throughput = {little:.0f} ms). The runs differ
+(listed above), and a slower minute of this machine can miss it; more cores give it margin (below).
 """
 
 CLOSING = """
@@ -681,8 +690,9 @@ tail had two causes beyond throughput:
   more of wrk's 50 keep-alive connections, and kept them; both processes were equally busy, but
   the one with more connections answered each more slowly (p90 up to 1.7 × p50). With
   `reuse_port` each worker has its own socket and the kernel spreads connections evenly: five
-  trials of 2 × 4 gave p99 45.5, 49.0, 51.3, 48.9 and 46.2 ms (p90 about 1.3 × p50), against
-  54.6 to 85.4 ms without.
+  15-second trials of 2 × 4 gave p99 45.5, 49.0, 51.3, 48.9 and 46.2 ms (p90 about 1.3 × p50),
+  against 54.6 to 85.4 ms without. (The section's own 30-second runs above, with the same
+  settings, came out slower: this machine's speed drifts by ±15 % from one minute to the next.)
 - **Full garbage collections.** A worker holds about 130,000 long-lived objects (modules,
   SQLAlchemy metadata, the app); every full collection scanned them all while holding the GIL —
   measured at 65 ms, every few seconds under load, stalling every thread of the worker.
