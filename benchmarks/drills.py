@@ -7,7 +7,6 @@ Every server and client is on 127.0.0.1; every loop is bounded in time.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -99,17 +98,7 @@ def _summary(answers: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _drain(url: str, redis_url: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.burst"],
-        cwd=ROOT,
-        env=app_environ(url, redis_url),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=True,
-    ).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
+    return servers.run_module("benchmarks.burst", env=app_environ(url, redis_url))
 
 
 def _flush_outbox(url: str, redis_url: str) -> int:

@@ -124,19 +124,9 @@ def worktree(rev: str) -> Iterator[Path]:
 def _in_subprocess(tree: Path) -> dict[str, Any]:
     """``python -m benchmarks.profiling`` run from ``tree``: its own code is
     imported (the working directory comes first on ``sys.path``)."""
-    import json
-    import sys
+    from benchmarks.servers import run_module
 
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.profiling"],
-        cwd=tree,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=True,
-    ).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
+    return run_module("benchmarks.profiling", cwd=tree)
 
 
 def run() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks.config import (
     GUNICORN_CLASS,
@@ -197,6 +198,23 @@ def wrk(port: int, request_file: Path, seconds: int, connections: int, marker: s
         max_ms=raw["max_us"] / 1000,
         mean_ms=raw["mean_us"] / 1000,
     )
+
+
+def run_module(module: str, cwd: Path = ROOT, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``python -m module`` in a fresh interpreter; its last output line, read as JSON."""
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", module],
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 # --- where the CPU went during a load run ----------------------------------

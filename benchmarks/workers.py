@@ -4,16 +4,13 @@ one process) on the same Redis, jobs enqueued through the app's queue."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from benchmarks import webhook
-from benchmarks.config import ROOT, app_environ
+from benchmarks import servers, webhook
+from benchmarks.config import app_environ
 
 JOBS = int(os.environ.get("BENCH_JOBS", "4000"))
 EVENTS = ("initiated", "ringing", "in-progress", "completed")
@@ -28,16 +25,7 @@ def _services(url: str) -> Any:
 
 
 def _drain(url: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.burst"],
-        cwd=ROOT,
-        env=app_environ(url),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=True,
-    ).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result = servers.run_module("benchmarks.burst", env=app_environ(url))
     result["jobs_per_second"] = result["jobs"] / result["seconds"]
     return result
 
