@@ -623,9 +623,9 @@ def write() -> None:
         "",
         f"Machine: {machine.get('cores', '?')} cores ({machine.get('cpu', '?')}), "
         f"{machine.get('memory_gib', '?')} GiB, Python {machine.get('python', '?')}, Linux "
-        f"{machine.get('kernel', '?')}. Each section shows the load average when it started (near 0: "
-        f"nothing else was running); ratios are measured within one section, baseline and subject back "
-        f"to back.",
+        f"{machine.get('kernel', '?')}. Each section shows the load average when it started (it lags: a "
+        f"figure above 1 is mostly the previous section's own load); nothing else ran during the runs. "
+        f"Ratios are measured within one section, baseline and subject back to back.",
         "",
         "## Targets",
         "",
