@@ -111,13 +111,11 @@ def lookup_and_log(
     if caller is not None:
         params.update(caller_index=caller.index, caller_token=caller.token, caller_last3=caller.last3)
     dialect = connection.dialect.name
-    if not call_sid:
-        row = connection.execute(_lookup(with_caller), params).first()
-    elif dialect == "postgresql":
+    if call_sid and dialect == "postgresql":
         row = connection.execute(_lookup_and_log(with_caller), params).first()
     else:
         row = connection.execute(_lookup(with_caller), params).first()
-        if row is not None and row.live:
+        if call_sid and row is not None and row.live:
             connection.execute(_log(dialect, with_caller), params)
     if row is None:
         return None
