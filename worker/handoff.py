@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from storage import repositories as repo
-from storage.models import Member, Report, ReportStatus, Staff, StaffRole
+from storage import casework
+from storage.models import Member, Report, ReportStatus
 from worker import services
 from worker.mail import send_mail, staff_link
 
@@ -22,45 +19,6 @@ log = logging.getLogger(__name__)
 REPORT_SUBJECT = "Safety Number: a report is waiting"
 UNASSIGNED_SUBJECT = "Safety Number: an unassigned report is waiting"
 LOCKOUT_SUBJECT = "Safety Number: a member's menu was locked"
-
-
-def least_busy_caseworker(session: Session) -> Staff | None:
-    """The active caseworker with the fewest open reports (lowest id on a tie).
-
-    The caseworkers' rows are locked so two reports assigned at the same
-    moment are counted one after the other.
-    """
-    caseworkers = list(
-        session.scalars(
-            select(Staff)
-            .where(Staff.role == StaffRole.CASEWORKER, Staff.active.is_(True))
-            .order_by(Staff.id)
-            .with_for_update()
-        )
-    )
-    if not caseworkers:
-        return None
-    open_counts = dict(
-        session.execute(
-            select(Report.caseworker_id, func.count(Report.id))
-            .where(
-                Report.caseworker_id.in_([c.id for c in caseworkers]),
-                Report.status != ReportStatus.CLOSED,
-            )
-            .group_by(Report.caseworker_id)
-        ).all()
-    )
-    return min(caseworkers, key=lambda c: (open_counts.get(c.id, 0), c.id))
-
-
-def _admin_emails(session: Session) -> list[str]:
-    return list(
-        session.scalars(
-            select(Staff.email)
-            .where(Staff.role == StaffRole.ADMIN, Staff.active.is_(True))
-            .order_by(Staff.id)
-        )
-    )
 
 
 def assign_report(report_id: int) -> None:
@@ -77,27 +35,17 @@ def assign_report(report_id: int) -> None:
         if report is None or report.caseworker_id is not None or report.status != ReportStatus.NEW:
             return
         link = staff_link(settings, f"reports/{report.id}")
-        caseworker = least_busy_caseworker(session)
+        caseworker = casework.assign_automatically(session, report)
         if caseworker is None:
             log.warning("report %d waits unassigned: no active caseworker", report.id)
-            repo.audit(session, "report.unassigned", target_type="report", target_id=report.id)
             send_mail(
                 settings,
-                _admin_emails(session),
+                casework.admin_emails(session),
                 UNASSIGNED_SUBJECT,
                 "A new report is waiting and no caseworker is active to take it.\n\n"
                 f"Open it in the staff console:\n{link}\n",
             )
             return
-        report.caseworker_id = caseworker.id
-        report.status = ReportStatus.ASSIGNED
-        repo.audit(
-            session,
-            "report.assigned",
-            target_type="report",
-            target_id=report.id,
-            detail=f"staff {caseworker.id} (automatic)",
-        )
         session.flush()
         send_mail(
             settings,
@@ -116,7 +64,7 @@ def alert_pin_lockout(member_id: int) -> None:
             return
         send_mail(
             settings,
-            _admin_emails(session),
+            casework.admin_emails(session),
             LOCKOUT_SUBJECT,
             "A member's menu was locked after repeated wrong PINs.\n\n"
             f"See the member in the staff console:\n{staff_link(settings, f'members/{int(member_id)}')}\n",

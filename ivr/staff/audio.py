@@ -13,8 +13,7 @@ from flask import abort, request, send_file
 from werkzeug.wrappers import Response
 
 from ivr.staff.blueprint import bp
-from ivr.staff.common import audit, db, services, viewer
-from ivr.staff.queries import report_for
+from ivr.staff.common import audit, db, report_or_404, services, viewer
 from storage.models import RecordingState
 from worker.services import recording_store
 
@@ -33,7 +32,7 @@ def report_audio(report_id: int) -> Response:
     """The decrypted recording of a report this staff member may see."""
     staff = viewer()
     session = db()
-    report = report_for(session, staff, report_id)
+    report = report_or_404(staff, report_id)
     if report.recording_state != RecordingState.STORED or not report.recording_path:
         abort(404)
     try:

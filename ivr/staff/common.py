@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from ivr import requestdb
 from storage import repositories as repo
-from storage.models import Staff, StaffRole
+from storage.console_queries import visible_report
+from storage.models import Report, Staff, StaffRole
 from worker.services import Services
 
 PAGE_SIZE = 50
@@ -85,3 +86,12 @@ def int_arg(value: str | None) -> int | None:
     if value is None or not value.isdigit() or len(value) > 12 or int(value) > MAX_ID:
         return None
     return int(value)
+
+
+def report_or_404(staff: Staff, report_id: int) -> Report:
+    """The report if this staff member may see it; 404 otherwise (not 403, so a
+    caseworker cannot even learn which other reports exist)."""
+    report = visible_report(db(), staff, report_id)
+    if report is None:
+        abort(404)
+    return report

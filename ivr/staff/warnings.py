@@ -18,8 +18,7 @@ from werkzeug.wrappers import Response
 from callflows.errors import UnknownCategory
 from callflows.sanitise import sanitise_summary
 from ivr.staff.blueprint import bp
-from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin, viewer
-from ivr.staff.queries import report_for
+from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, report_or_404, require_admin, viewer
 from storage import repositories as repo
 from storage.models import CATEGORIES, Call, CallerWarning, utcnow
 
@@ -70,7 +69,7 @@ def warning_from_report(report_id: int) -> Response | str | tuple[str, int]:
     """Create a warning about the caller a report is about (by blind index only)."""
     staff = viewer()
     session = db()
-    report = report_for(session, staff, report_id)
+    report = report_or_404(staff, report_id)
     if not report.caller_index:
         flash("This report is not linked to a caller with a number, so no warning can be made from it.")
         return redirect(url_for("staff.report_page", report_id=report.id))

@@ -1,11 +1,14 @@
-"""Read-side queries of the console, each a bounded number of statements."""
+"""Read-side queries of the staff console, each a bounded number of statements.
+
+No Flask here: a report the viewer may not see comes back as ``None`` and the
+view decides what to answer (a 404).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
@@ -121,10 +124,6 @@ def caseworkers(session: Session) -> list[Staff]:
     return list(session.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.email)))
 
 
-def report_for(session: Session, staff: Staff, report_id: int) -> Report:
-    """The report if this staff member may see it; 404 otherwise (not 403, so a
-    caseworker cannot even learn which other reports exist)."""
-    report = session.scalars(select(Report).where(Report.id == report_id, visible_to(staff))).first()
-    if report is None:
-        abort(404)
-    return report
+def visible_report(session: Session, staff: Staff, report_id: int) -> Report | None:
+    """The report if this staff member may see it, else None (hidden and missing alike)."""
+    return session.scalars(select(Report).where(Report.id == report_id, visible_to(staff))).first()
