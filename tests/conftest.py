@@ -178,10 +178,10 @@ TWILIO_ACCOUNT_SID = "ACtest00000000000000000000000000000"
 
 @pytest.fixture
 def fake_twilio() -> Iterator[Any]:
-    """A started local fake of Twilio's REST + media API (ivr/simulator/fake_twilio.py).
+    """A started local fake of Twilio's REST + media API (simulator/fake_twilio.py).
 
     Point the app at it with ``TWILIO_API_BASE_URL=fake_twilio.base_url``.
     """
-    from ivr.simulator.fake_twilio import running
+    from simulator.fake_twilio import running
 
     yield from running(TWILIO_ACCOUNT_SID, AUTH_TOKEN)

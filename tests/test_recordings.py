@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from callflows.errors import TwilioUnavailable
-from ivr.simulator.fake_twilio import FakeTwilio
+from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import RecordingState, Report, ReportStatus
 from tests.worker_helpers import add_report, add_staff, job_services, seed_member, wav_bytes

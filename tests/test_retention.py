@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from ivr.simulator.fake_twilio import FakeTwilio
+from simulator.fake_twilio import FakeTwilio
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import Block, Call, CallDirection, CallEvent, Member, RecordingState, Report, ReportStatus

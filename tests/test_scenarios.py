@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 from flask import Flask
+from flask.cli import cli as flask_cli
 from sqlalchemy import select
 
 from ivr import create_app, services_of
-from ivr.demo import (
+from simulator import scenarios
+from simulator.audio import wav_seconds
+from simulator.console import newest_report_with_audio
+from simulator.demo import (
     DEMO_CALLER,
     DEMO_LINE,
     DEMO_MEMBER_PHONE,
@@ -30,12 +35,10 @@ from ivr.demo import (
     DEMO_WARNED_CALLER,
     seed_demo,
 )
-from ivr.simulator import scenarios
-from ivr.simulator.audio import wav_seconds
-from ivr.simulator.console import newest_report_with_audio
-from ivr.simulator.engine import CallResult, Simulator
-from ivr.simulator.harness import JobFailed, run_queued_jobs, simulator_for
-from ivr.simulator.twiml_schema import Verb
+from simulator.engine import CallResult, Simulator
+from simulator.errors import JobFailed, ScenarioError
+from simulator.harness import run_queued_jobs, simulator_for
+from simulator.twiml_schema import Verb
 from storage import repositories
 from storage.db import Database
 from storage.hashing import hash_secret
@@ -144,13 +147,13 @@ def test_every_canonical_journey_has_a_scenario() -> None:
 
 def test_scenario_files_load_and_typos_are_refused() -> None:
     assert all(scenarios.load(name).steps for name in scenarios.names())
-    with pytest.raises(scenarios.ScenarioError, match="unknown expectation brigded"):
+    with pytest.raises(ScenarioError, match="unknown expectation brigded"):
         scenarios._check_keys("x", {"brigded": True}, scenarios.STEP_EXPECTATIONS, "expectation")
 
 
 def test_a_webhook_apology_fails_any_scenario() -> None:
-    from ivr.simulator.transcript import Transcript
     from ivr.twiml import APOLOGY
+    from simulator.transcript import Transcript
 
     result = CallResult("CA1", Transcript())
     result.transcript.add("client", "hears", f'hears "{APOLOGY}"')
@@ -278,11 +281,21 @@ def test_a_failed_job_fails_the_simulation(world: World) -> None:
     assert run_queued_jobs(world.services) == 0
 
 
+def flask_command(app: Flask, args: list[str], input: str | None = None) -> Result:
+    """``flask --app ivr ARGS`` against ``app``, in-process.
+
+    Through Flask's own ``flask`` command, not ``app.cli``: the simulator's
+    commands reach it from the ``flask.commands`` entry points, as they do
+    on the command line.
+    """
+    return app.test_cli_runner().invoke(flask_cli, args, input=input)
+
+
 def test_the_demo_runs_to_completion_twice(tmp_path: Path) -> None:
     """The README's first command, as CI runs it: ``demo --no-serve``, re-runnable."""
     launcher = create_app({"instance_path": str(tmp_path / "demo"), "REDIS_URL": None, "DATABASE_URL": ""})
     for _ in range(2):
-        out = launcher.test_cli_runner().invoke(args=["demo", "--no-serve"])
+        out = flask_command(launcher, ["demo", "--no-serve"])
         assert out.exit_code == 0, out.output
         assert "10 of 10 scenarios came out as expected." in out.output
         assert "with 4 s of playable audio (audio/wav)" in out.output
@@ -294,11 +307,11 @@ def test_the_demo_can_play_one_scenario(tmp_path: Path) -> None:
     # Run from a development instance folder, it keeps to a demo folder inside it.
     (tmp_path / "safety.db").write_bytes(b"a developer's own database")
     launcher = create_app({"instance_path": str(tmp_path), "REDIS_URL": None, "DATABASE_URL": ""})
-    out = launcher.test_cli_runner().invoke(args=["demo", "--no-serve", "--only", "sms_dropped"])
+    out = flask_command(launcher, ["demo", "--no-serve", "--only", "sms_dropped"])
     assert out.exit_code == 0, out.output
     assert "1 of 1 scenarios came out as expected." in out.output
     assert "client_reaches_member" not in out.output
-    out = launcher.test_cli_runner().invoke(args=["demo", "--no-serve", "--only", "nope"])
+    out = flask_command(launcher, ["demo", "--no-serve", "--only", "nope"])
     assert out.exit_code == 2 and "no scenario nope" in out.output
     assert (tmp_path / "safety.db").read_bytes() == b"a developer's own database"
     assert (tmp_path / "demo" / "safety.db").exists()
@@ -306,7 +319,7 @@ def test_the_demo_can_play_one_scenario(tmp_path: Path) -> None:
 
 def test_simulate_call_command_prints_the_transcript(world: World) -> None:
     args = ["simulate", "call", "--from", "020 7946 0456", "--to", DEMO_LINE, "--digits", "", "--answer", "1"]
-    out = world.app.test_cli_runner().invoke(args=args)
+    out = flask_command(world.app, args)
     assert out.exit_code == 0, out.output
     assert "member  phone rings; the display shows +442079460001" in out.output
     assert "connects the caller and the member" in out.output
@@ -315,10 +328,8 @@ def test_simulate_call_command_prints_the_transcript(world: World) -> None:
 
 
 def test_simulate_call_asks_for_keys_when_not_scripted(world: World) -> None:
-    runner = world.app.test_cli_runner()
-    out = runner.invoke(
-        args=["simulate", "call", "--from", DEMO_MEMBER_PHONE, "--to", DEMO_LINE], input="4821#\n2\n2\n"
-    )
+    args = ["simulate", "call", "--from", DEMO_MEMBER_PHONE, "--to", DEMO_LINE]
+    out = flask_command(world.app, args, input="4821#\n2\n2\n")
     assert out.exit_code == 0, out.output
     assert "member presses (Enter: silence, 'hangup': hang up)" in out.output
     (report,) = world.rows(Report)
@@ -326,16 +337,16 @@ def test_simulate_call_asks_for_keys_when_not_scripted(world: World) -> None:
 
 
 def test_simulate_sms_command(world: World) -> None:
-    out = world.app.test_cli_runner().invoke(
-        args=["simulate", "sms", "--from", DEMO_CALLER, "--to", DEMO_LINE, "--body", "secret words"]
+    out = flask_command(
+        world.app, ["simulate", "sms", "--from", DEMO_CALLER, "--to", DEMO_LINE, "--body", "secret words"]
     )
     assert out.exit_code == 0, out.output
     assert "the message is dropped" in out.output and "secret words" not in out.output
 
 
 def test_simulate_refuses_bad_input(world: World) -> None:
-    runner = world.app.test_cli_runner()
-    out = runner.invoke(args=["simulate", "call", "--from", "12", "--to", DEMO_LINE, "--digits", "1"])
+    out = flask_command(world.app, ["simulate", "call", "--from", "12", "--to", DEMO_LINE, "--digits", "1"])
     assert out.exit_code == 2 and "not" in out.output
-    out = runner.invoke(args=["simulate", "call", "--from", DEMO_CALLER, "--to", DEMO_LINE, "--digits", "1x"])
+    args = ["simulate", "call", "--from", DEMO_CALLER, "--to", DEMO_LINE, "--digits", "1x"]
+    out = flask_command(world.app, args)
     assert out.exit_code == 2 and "not keypresses" in out.output

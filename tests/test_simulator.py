@@ -15,12 +15,13 @@ from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-from ivr.simulator.audio import wav_seconds
-from ivr.simulator.engine import SimulationError, Simulator
-from ivr.simulator.keypad import Callee, ScriptedKeypad, ScriptError, parse_keys
-from ivr.simulator.transcript import Phonebook
-from ivr.simulator.transport import InProcess, OverHttp, signature
-from ivr.simulator.twiml_schema import Context, NotSimulated, TwimlRejected, parse_twiml
+from simulator.audio import wav_seconds
+from simulator.engine import Simulator
+from simulator.errors import NotSimulated, ScriptError, SimulationError, TwimlRejected
+from simulator.keypad import Callee, ScriptedKeypad, parse_keys
+from simulator.transcript import Phonebook
+from simulator.transport import InProcess, OverHttp, signature
+from simulator.twiml_schema import Context, parse_twiml
 
 BASE = "https://safety.example.org"
 TOKEN = "12345"

@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from callflows.errors import TwilioResourceGone, TwilioUnavailable
-from ivr.simulator.fake_twilio import FakeTwilio
+from simulator.fake_twilio import FakeTwilio
 from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, TWILIO_ACCOUNT_SID
 from worker.twilio_adapter import TwilioAdapter, rebase, webhook_urls
 

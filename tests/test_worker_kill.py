@@ -26,7 +26,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import delete, func, select
 
 from ivr import create_app
-from ivr.simulator.fake_twilio import FakeTwilio
+from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import (
     AuditEntry,

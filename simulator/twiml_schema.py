@@ -16,15 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from callflows.errors import SafetyNumberError
-
-
-class TwimlRejected(SafetyNumberError):
-    """The app answered with TwiML that Twilio would refuse."""
-
-
-class NotSimulated(TwimlRejected):
-    """Valid TwiML that this simulator does not play."""
+from simulator.errors import NotSimulated, TwimlRejected
 
 
 class Context(enum.StrEnum):

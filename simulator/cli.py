@@ -16,11 +16,12 @@ from sqlalchemy import select
 
 from callflows.errors import SafetyNumberError
 from callflows.phone import is_withheld, normalise
-from ivr.simulator.engine import SimulationError, Simulator
-from ivr.simulator.harness import app_with, simulator_for
-from ivr.simulator.keypad import Callee, Keypad, PromptingKeypad, ScriptedKeypad, ScriptError
-from ivr.simulator.transcript import Line, Phonebook
-from ivr.simulator.transport import OverHttp
+from simulator.engine import Simulator
+from simulator.errors import ScriptError, SimulationError
+from simulator.harness import app_with, simulator_for
+from simulator.keypad import Callee, Keypad, PromptingKeypad, ScriptedKeypad
+from simulator.transcript import Line, Phonebook
+from simulator.transport import OverHttp
 from storage import repositories as repo
 from storage.models import SafetyNumber
 from worker.services import Services
@@ -78,7 +79,7 @@ def _simulator(server: str | None, verbose: bool, caller: str) -> Iterator[Simul
     pointing at the fake, so recording jobs fetch from it. Over HTTP the
     running server must have been started with that URL to ingest them.
     """
-    from ivr.simulator.fake_twilio import FakeTwilio
+    from simulator.fake_twilio import FakeTwilio
 
     services: Services = current_app.extensions["safety"]
     settings = services.settings

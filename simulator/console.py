@@ -13,15 +13,11 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from callflows.errors import SafetyNumberError
-from ivr.simulator.audio import wav_seconds
+from simulator.audio import wav_seconds
+from simulator.errors import ConsoleCheckFailed
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _REPORT_LINK = re.compile(r'href="/staff/reports/(\d+)"')
-
-
-class ConsoleCheckFailed(SafetyNumberError):
-    """The staff console did not show a report with playable audio."""
 
 
 @dataclass(frozen=True)

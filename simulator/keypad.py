@@ -16,14 +16,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from simulator.errors import ScriptError
+
 KEYS = re.compile(r"^[0-9#*]+$")
 SILENCE_WORDS = frozenset({"", "-", "none", "silence"})
 HANGUP = "hangup"
 NOT_ANSWERING = frozenset({"busy", "no-answer", "failed"})
-
-
-class ScriptError(ValueError):
-    """A keypress script that cannot be understood."""
 
 
 class Keypad(Protocol):

@@ -4,7 +4,7 @@ On embedded defaults (SQLite in the instance folder, the in-process queue)
 it resets the demo database, seeds a demo member, callers and a caseworker,
 starts a local fake of Twilio's REST and media API (where the simulator
 leaves recordings for the worker jobs to fetch), plays every scenario of
-:mod:`ivr.simulator.scenarios` through the app and its jobs, prints the
+:mod:`simulator.scenarios` through the app and its jobs, prints the
 transcripts, checks that the staff console shows the incident report with
 playable audio, and then serves the app so you can sign in and look.
 """
@@ -131,9 +131,10 @@ class DemoRun:
 
 def run_scenarios(app: Flask, recordings: Any, verbose: bool = False, only: tuple[str, ...] = ()) -> DemoRun:
     """Play the scenarios (all, or ``only`` these) against ``app``, printing transcripts."""
-    from ivr.simulator import scenarios
-    from ivr.simulator.console import ConsoleCheckFailed, newest_report_with_audio
-    from ivr.simulator.harness import simulator_for
+    from simulator import scenarios
+    from simulator.console import newest_report_with_audio
+    from simulator.errors import ConsoleCheckFailed
+    from simulator.harness import simulator_for
 
     services: Services = app.extensions["safety"]
     cast = scenarios.Cast()
@@ -181,7 +182,7 @@ def demo(no_serve: bool, port: int | None, verbose: bool, only: tuple[str, ...])
     resets the demo's database there first, so it can be run again without
     touching any other database.
     """
-    from ivr.simulator.fake_twilio import FakeTwilio
+    from simulator.fake_twilio import FakeTwilio
 
     launcher: Services = current_app.extensions["safety"]
     launcher.db.engine.dispose()

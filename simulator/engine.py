@@ -1,7 +1,7 @@
 """The simulator proper: plays Twilio's part in calls and texts to the app.
 
 It requests the app's webhooks as Twilio would (signed, with Twilio's form
-fields), interprets the TwiML answered (see :mod:`ivr.simulator.twiml_schema`
+fields), interprets the TwiML answered (see :mod:`simulator.twiml_schema`
 for what it accepts), follows action URLs and redirects, rings dialled
 numbers (running a ``<Number url>`` whisper on the callee's leg before
 bridging), produces recordings and fires status and recording callbacks.
@@ -20,21 +20,17 @@ from email.utils import format_datetime
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
-from callflows.errors import SafetyNumberError
-from ivr.simulator.audio import recording_wav
-from ivr.simulator.keypad import HANGUP, Callee, Keypad, ScriptedKeypad
-from ivr.simulator.transcript import Phonebook, Transcript
-from ivr.simulator.transport import Answer, OutsideTheApp, Transport
-from ivr.simulator.twiml_schema import CALL_EVENTS, Context, TwimlRejected, Verb, parse_twiml
+from simulator.audio import recording_wav
+from simulator.errors import OutsideTheApp, SimulationError, TwimlRejected
+from simulator.keypad import HANGUP, Callee, Keypad, ScriptedKeypad
+from simulator.transcript import Phonebook, Transcript
+from simulator.transport import Answer, Transport
+from simulator.twiml_schema import CALL_EVENTS, Context, Verb, parse_twiml
 
 API_VERSION = "2010-04-01"
 XML_TYPES = frozenset({"text/xml", "application/xml"})
 # What Twilio says when the app and its fallback both fail.
 TWILIO_APPLICATION_ERROR = "We are sorry, an application error has occurred. Goodbye."
-
-
-class SimulationError(SafetyNumberError):
-    """The app did something Twilio would report as an error (strict mode)."""
 
 
 class RecordingHost(Protocol):
@@ -95,11 +91,19 @@ class Document:
 
 
 @dataclass
-class CallResult:
+class Exchange:
+    """What any simulated call or text leaves: who heard what, the TwiML answered, problems."""
+
+    sid: str  # the CallSid of the caller's leg, or the MessageSid
+    transcript: Transcript
+    documents: list[Document] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CallResult(Exchange):
     """What happened on a simulated call (tests assert on it)."""
 
-    call_sid: str
-    transcript: Transcript
     status: str = "ringing"
     answered: bool = False
     rejected: bool = False
@@ -107,24 +111,22 @@ class CallResult:
     dial_status: str | None = None
     dialled: list[str] = field(default_factory=list)  # raw numbers: for assertions, never printed
     displayed: list[str] = field(default_factory=list)  # caller IDs the dialled phones showed (raw)
-    documents: list[Document] = field(default_factory=list)
     child_sids: list[str] = field(default_factory=list)
     recording_sids: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+
+    @property
+    def call_sid(self) -> str:
+        return self.sid
 
     def spoken_to(self, who: str) -> str:
         return self.transcript.heard(who)
 
 
 @dataclass
-class SmsResult:
+class SmsResult(Exchange):
     """What happened to a simulated text message."""
 
-    message_sid: str
-    transcript: Transcript
-    documents: list[Document] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -158,32 +160,28 @@ class Simulator:
     max_documents: int = 60
     transcript: Transcript = field(default_factory=Transcript)
     clock: float = 0.0
-    # Set per call: what dialled phones do, and the number's fallback URL.
+    # Set per call: what dialled phones do.
     _callee: Callee = field(default_factory=Callee, init=False, repr=False)
-    _fallback: str = field(default="", init=False, repr=False)
     _recording_urls: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def base(self) -> str:
         return self.transport.public_base_url
 
+    @property
+    def fallback_url(self) -> str:
+        """The number's "primary handler fails" URL, as CONTRACT.md sets it."""
+        return self.base + "/voice/fallback"
+
     # -- calls ---------------------------------------------------------
 
     def call(
-        self,
-        from_: str,
-        to: str,
-        keypad: Keypad | None = None,
-        callee: Callee | None = None,
-        *,
-        voice_url: str | None = None,
-        status_url: str | None = None,
-        fallback_url: str | None = None,
+        self, from_: str, to: str, keypad: Keypad | None = None, callee: Callee | None = None
     ) -> CallResult:
         """Place a call from ``from_`` to ``to`` (a Safety Number) and play it out.
 
         ``keypad`` presses keys for the caller; ``callee`` is what any dialled
-        phone does. The number's webhooks default to CONTRACT.md's paths.
+        phone does. The number's webhooks are CONTRACT.md's paths.
         """
         leg = Leg(
             sid=new_sid("CA"),
@@ -192,14 +190,13 @@ class Simulator:
             direction="inbound",
             who=self.phonebook.name(from_),
             keypad=keypad or ScriptedKeypad(),
-            status_callback=status_url or self.base + "/voice/status",
+            status_callback=self.base + "/voice/status",
         )
         result = CallResult(leg.sid, Transcript())
         self._callee = callee or Callee()
-        self._fallback = fallback_url or self.base + "/voice/fallback"
         start = len(self.transcript.lines)
         self._say(leg.who, "dials", f"dials {self.phonebook.show(to)} from {self.phonebook.show(from_)}")
-        end = self._run(leg, voice_url or self.base + "/voice/incoming", Context.CALL, result)
+        end = self._run(leg, self.base + "/voice/incoming", Context.CALL, result)
         leg.status = end.status
         result.status = end.status
         result.answered = leg.answered
@@ -209,7 +206,7 @@ class Simulator:
         result.transcript.extend(self.transcript.lines[start:])
         return result
 
-    def sms(self, from_: str, to: str, body: str, *, sms_url: str | None = None) -> SmsResult:
+    def sms(self, from_: str, to: str, body: str) -> SmsResult:
         """Send a text message to ``to`` and show what the app does with it.
 
         The body is sent to the app (Twilio does) but never written to the
@@ -233,7 +230,7 @@ class Simulator:
             "SmsStatus": "received",
             "ApiVersion": API_VERSION,
         }
-        url = sms_url or self.base + "/sms/incoming"
+        url = self.base + "/sms/incoming"
         for _ in range(self.max_documents):
             answer = self._request("POST", url, params, result.errors)
             document = self._document(answer, url, Context.MESSAGING, sid, result.errors)
@@ -617,11 +614,13 @@ class Simulator:
 
     def _application_error(self, leg: Leg, url: str, context: Context, result: CallResult) -> _End:
         """What Twilio does when a document cannot be fetched or played."""
-        if context is Context.CALL and self._fallback and url != self._fallback:
+        if context is Context.CALL and url != self.fallback_url:
             self._say("twilio", "note", "requests the number's fallback URL")
             extra = {"ErrorCode": "11200", "ErrorUrl": url}
-            answer = self._request("POST", self._fallback, {**self._leg_params(leg), **extra}, result.errors)
-            document = self._document(answer, self._fallback, context, leg.sid, result.errors)
+            answer = self._request(
+                "POST", self.fallback_url, {**self._leg_params(leg), **extra}, result.errors
+            )
+            document = self._document(answer, self.fallback_url, context, leg.sid, result.errors)
             if document is not None:
                 result.documents.append(document)
                 step = self._execute(leg, document, context, result)

@@ -19,6 +19,8 @@ from urllib.parse import urlencode, urlsplit
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
+from simulator.errors import OutsideTheApp
+
 USER_AGENT = "TwilioProxy/1.1 (Safety Number simulator)"
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -56,10 +58,6 @@ def signed_request(token: str, method: str, url: str, params: Mapping[str, str])
         full = url + (sep + urlencode(params) if params else "")
         return full, b"", signature(token, full, {})
     return url, urlencode(params).encode(), signature(token, url, params)
-
-
-class OutsideTheApp(ValueError):
-    """TwiML pointed Twilio at a URL that is not under ``PUBLIC_BASE_URL``."""
 
 
 def _path_of(public_base_url: str, url: str) -> str:

@@ -11,5 +11,11 @@
 - :mod:`.harness` — a simulator in front of an app, running queued jobs;
 - :mod:`.scenarios` — the canonical journeys as data, and their runner;
 - :mod:`.console` — what a caseworker then sees in the staff console;
-- :mod:`.cli` — ``flask --app ivr simulate call|sms``.
+- :mod:`.cli` — ``flask --app ivr simulate call|sms``;
+- :mod:`.demo` — ``flask --app ivr demo``: every scenario, then the console served;
+- :mod:`.errors` — what the simulator raises (none of it the service's own errors).
+
+The web app (:mod:`ivr`) never imports this package: ``simulate`` and ``demo``
+join the ``flask`` command through the ``flask.commands`` entry points of
+setup.cfg.
 """

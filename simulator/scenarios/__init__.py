@@ -16,7 +16,7 @@ Each ``*.json`` file beside this module is one scenario::
 Parties are named, never numbered: ``member`` and ``member 2`` (the two
 members' own phones), ``client``, ``warned client``, ``line`` and ``line 2``
 (their Safety Numbers) and ``unassigned line``; :class:`Cast` maps them to
-the demo's numbers. Digit scripts (see :mod:`ivr.simulator.keypad`) may use
+the demo's numbers. Digit scripts (see :mod:`simulator.keypad`) may use
 ``{pin}``, ``{pin2}``, ``{client}`` (the client's number as a member keys it)
 and ``{premium}``. Setup actions: ``{"block": CALLER}`` (the member blocks
 them), ``{"cancel_member": MEMBER}``. End-state checks: ``blocked`` (callers
@@ -38,11 +38,12 @@ from typing import Any
 import phonenumbers
 from sqlalchemy import func, select
 
-from ivr import demo
-from ivr.simulator.engine import CallResult, Simulator, SmsResult
-from ivr.simulator.keypad import Callee, ScriptedKeypad
-from ivr.simulator.transcript import Phonebook
 from ivr.twiml import APOLOGY
+from simulator import demo
+from simulator.engine import CallResult, Simulator, SmsResult
+from simulator.errors import ScenarioError
+from simulator.keypad import Callee, ScriptedKeypad
+from simulator.transcript import Phonebook
 from storage import repositories as repo
 from storage.models import Member, Report, SafetyNumber
 from worker.services import Services
@@ -88,10 +89,6 @@ class Cast:
         return script.format(
             pin=self.pin, pin2=self.pin2, client=national.replace(" ", ""), premium=self.premium
         )
-
-
-class ScenarioError(ValueError):
-    """A scenario file that cannot be understood."""
 
 
 # What a step may expect; anything else is a typo that would silently check nothing.
@@ -357,4 +354,4 @@ def count(session: Any, model: type) -> int:
     return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-__all__ = ["Cast", "Outcome", "Scenario", "ScenarioError", "count", "load", "names", "play"]
+__all__ = ["Cast", "Outcome", "Scenario", "count", "load", "names", "play"]

@@ -17,16 +17,12 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from callflows.errors import SafetyNumberError
-from ivr.simulator.engine import RecordingHost, Simulator
-from ivr.simulator.transcript import Phonebook
-from ivr.simulator.transport import InProcess, Transport
+from simulator.engine import RecordingHost, Simulator
+from simulator.errors import JobFailed
+from simulator.transcript import Phonebook
+from simulator.transport import InProcess, Transport
 from worker.queue import RedisQueue
 from worker.services import Services
-
-
-class JobFailed(SafetyNumberError):
-    """A background job the simulated calls queued did not succeed."""
 
 
 def run_queued_jobs(services: Services) -> int:
