@@ -20,6 +20,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callflows import prompts
 from callflows.phone import Caller
+from callflows.status import CallerIdShown, Greeting
 
 # Which events of the member's leg Twilio reports to the status callback.
 MEMBER_LEG_EVENTS = "initiated ringing answered completed"
@@ -32,28 +33,75 @@ class InboundOutcome(enum.StrEnum):
     RING = "ring"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InboundFacts:
     """What the lookup found about one call to a Safety Number."""
 
-    line_live: bool  # assigned to an active member
-    caller: Caller
+    line_live: bool  # assigned to an active member whose phone is on file
+    caller_withheld: bool
     caller_is_member: bool  # From is the member's registered phone
-    caller_blocked: bool
-    accept_withheld: bool
+    caller_blocked: bool  # the member blocked this caller
+    accept_withheld: bool  # the member takes calls from withheld numbers
 
 
 def screen_inbound(facts: InboundFacts) -> InboundOutcome:
-    """Decide what happens to a call before anyone's phone rings."""
+    """Decide what happens to a call before anyone's phone rings.
+
+    This is the rule. For speed, ``storage.inbound_repository`` evaluates
+    the same rule inside the one statement of an inbound call;
+    ``tests/test_inbound_decision.py`` holds the two equal over random facts.
+    """
     if not facts.line_live:
         return InboundOutcome.UNAVAILABLE
     if facts.caller_is_member:
         return InboundOutcome.MEMBER_MENU
     if facts.caller_blocked:
         return InboundOutcome.REJECT
-    if facts.caller.withheld and not facts.accept_withheld:
+    if facts.caller_withheld and not facts.accept_withheld:
         return InboundOutcome.REJECT
     return InboundOutcome.RING
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """One inbound call as screened: its outcome and, when the outcome is
+    :attr:`InboundOutcome.RING`, what ringing the member needs."""
+
+    outcome: InboundOutcome
+    safety_number: str = ""
+    member_phone: str = ""  # in clear, and only when the outcome is RING
+    greeting: Greeting = Greeting.NEUTRAL
+    caller_id_shown: CallerIdShown = CallerIdShown.SAFETY_NUMBER
+
+
+@dataclass(frozen=True, slots=True)
+class InboundUrls:
+    member_menu: str  # the PIN prompt, for the member's own call
+    dial_action: str  # where Twilio posts the Dial result (caller's leg)
+    whisper: str  # TwiML played to the member before bridging
+    status_callback: str  # status events of the member's leg
+
+
+def answer_inbound(
+    screening: Screening, caller: Caller, urls: InboundUrls, *, timeout_seconds: int
+) -> VoiceResponse:
+    """The TwiML of a screened call: the first verb Twilio acts on decides
+    whether the call is answered and billed (DESIGN.md, call flow 1)."""
+    outcome = screening.outcome
+    if outcome is InboundOutcome.RING:
+        return ring_member(screening, caller, urls, timeout_seconds)
+    if outcome is InboundOutcome.REJECT:
+        # <Reject> first: the call is not answered, so the caller is not
+        # billed and hears nothing that confirms a person is behind the number.
+        response = VoiceResponse()
+        response.reject()
+        return response
+    if outcome is InboundOutcome.MEMBER_MENU:
+        # The member's own call goes on to the PIN-protected menu.
+        response = VoiceResponse()
+        response.redirect(urls.member_menu, method="POST")
+        return response
+    return line_unavailable()
 
 
 def line_unavailable() -> VoiceResponse:
@@ -64,64 +112,32 @@ def line_unavailable() -> VoiceResponse:
     return response
 
 
-def to_member_menu(menu_url: str) -> VoiceResponse:
-    """Send the member's own call on to the PIN-protected menu."""
-    response = VoiceResponse()
-    response.redirect(menu_url, method="POST")
-    return response
-
-
-def reject_caller() -> VoiceResponse:
-    """``<Reject>`` first: the call is not answered, so the caller is not billed
-    and hears nothing that confirms a person is behind the number."""
-    response = VoiceResponse()
-    response.reject()
-    return response
-
-
-@dataclass(frozen=True)
-class RingUrls:
-    dial_action: str  # where Twilio posts the Dial result (caller's leg)
-    whisper: str  # TwiML played to the member before bridging
-    status_callback: str  # status events of the member's leg
-
-
-@dataclass(frozen=True)
-class Ring:
-    """Everything needed to ring the member."""
-
-    safety_number: str
-    member_phone: str
-    caller: Caller
-    greeting: str
-    caller_id_shown: str
-    timeout_seconds: int
-
-
-def shown_caller_id(ring: Ring) -> str:
+def shown_caller_id(screening: Screening, caller: Caller) -> str:
     """What the member's phone displays: the caller's own number if the member
     chose that and there is one, otherwise their Safety Number. Never the
     member's own number."""
-    if ring.caller_id_shown == "caller" and ring.caller.e164 is not None:
-        return ring.caller.e164
-    return ring.safety_number
+    if screening.caller_id_shown is CallerIdShown.CALLER and caller.e164 is not None:
+        return caller.e164
+    return screening.safety_number
 
 
-def ring_member(ring: Ring, urls: RingUrls) -> VoiceResponse:
+def ring_member(
+    screening: Screening, caller: Caller, urls: InboundUrls, timeout_seconds: int
+) -> VoiceResponse:
     """Greeting, then ``<Dial answerOnBridge>`` with one screened ``<Number>``."""
     response = VoiceResponse()
-    prompts.say(response, prompts.GREETINGS.get(ring.greeting, prompts.GREETINGS["neutral"]))
+    prompts.say(response, prompts.GREETINGS[screening.greeting])
     # answerOnBridge: the caller hears ringing, not silence, while the member
     # is screened, and is not billed unless the member accepts.
     dial = response.dial(
         answer_on_bridge=True,
-        timeout=ring.timeout_seconds,
+        timeout=timeout_seconds,
         action=urls.dial_action,
         method="POST",
-        caller_id=shown_caller_id(ring),
+        caller_id=shown_caller_id(screening, caller),
     )
     dial.number(
-        ring.member_phone,
+        screening.member_phone,
         url=urls.whisper,
         method="POST",
         status_callback=urls.status_callback,

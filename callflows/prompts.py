@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from callflows.status import Greeting
+
 VOICE = "Polly.Amy"
 LANGUAGE = "en-GB"
 
@@ -22,8 +24,8 @@ LINE_UNAVAILABLE = "The number you have called is not available. Goodbye."
 
 CONNECTING = "Please hold while we connect your call."
 GREETINGS = {
-    "neutral": CONNECTING,
-    "logged": "Calls to this number are logged for safety. " + CONNECTING,
+    Greeting.NEUTRAL: CONNECTING,
+    Greeting.LOGGED: "Calls to this number are logged for safety. " + CONNECTING,
 }
 
 # The caller hears this for anything but a bridged call: it says nothing of

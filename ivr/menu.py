@@ -24,13 +24,14 @@ from callflows import report as report_flow
 from callflows.destinations import DestinationPolicy, Refusal
 from callflows.errors import SafetyNumberError
 from callflows.phone import caller_from, normalise
+from callflows.status import LineStatus, MemberStatus
 from ivr import requestdb
 from ivr.twilio_guard import require_twilio_signature, twilio_form
 from ivr.twiml import external_url, never_fails, twiml
 from storage import menu_repository as menus
 from storage import repositories as repo
 from storage.hashing import verify_secret
-from storage.models import LineStatus, Member, MemberStatus, Report, SafetyNumber, utcnow
+from storage.models import Member, Report, SafetyNumber, utcnow
 from worker.services import Services
 
 log = logging.getLogger(__name__)

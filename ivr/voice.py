@@ -59,59 +59,32 @@ def _parent_sid() -> str:
 @bp.post("/incoming")
 @never_fails
 def incoming() -> Response:
-    """A call to a Safety Number ("A call comes in")."""
+    """A call to a Safety Number ("A call comes in"): one statement screens
+    and logs it (storage decides by callflows' rule), one flow answers it."""
     form = twilio_form()
     services = _services()
-    settings = services.settings
     call_sid = form.get("CallSid", "")[:64]
-    caller = caller_from(form.get("From"), settings.default_region)
-    protected = services.vault.protect(caller.e164) if caller.e164 else None
-    caller_index = protected.index if protected else None
-    # The lookup and the call-log row in one round trip (storage decides which
-    # calls get a row by the same facts: a live line, not the member's phone);
-    # their statements stand alone, so they commit on their own.
-    connection = requestdb.standalone_connection()
-    found = calls.lookup_and_log(
-        connection, line_e164=form.get("To", "").strip(), caller=protected, call_sid=call_sid
-    )
-    member = found.member if found is not None else None
-    facts = flow.InboundFacts(
-        line_live=member is not None,
+    caller = caller_from(form.get("From"), services.settings.default_region)
+    # The statement stands alone, so it commits on its own (no BEGIN/COMMIT).
+    screening = calls.screen_and_log(
+        requestdb.standalone_connection(),
+        services.vault,
+        line_e164=form.get("To", "").strip(),
         caller=caller,
-        caller_is_member=found is not None and found.caller_is_member(caller_index),
-        caller_blocked=found is not None and found.caller_blocked,
-        accept_withheld=member is not None and member.accept_withheld,
+        call_sid=call_sid,
     )
-    outcome = flow.screen_inbound(facts)
     # Ids and the decision only: never a number, not even the line's.
-    log.info("inbound call %s: %s", call_sid, outcome.value)
-    if outcome is flow.InboundOutcome.UNAVAILABLE:
-        return twiml(flow.line_unavailable())
-    if outcome is flow.InboundOutcome.MEMBER_MENU:
-        # No call-log row: the menu creates its own once the PIN is right, and
-        # the member's own call must never look like a "last caller".
-        return twiml(flow.to_member_menu(external_url("menu.start")))
-
-    assert found is not None and member is not None
-    if outcome is flow.InboundOutcome.REJECT:
-        if call_sid:
-            calls.mark_rejected(connection, call_sid)
-        return twiml(flow.reject_caller())
-
-    ring = flow.Ring(
-        safety_number=found.line_e164,
-        member_phone=services.vault.reveal(member.phone_encrypted),
-        caller=caller,
-        greeting=member.greeting,
-        caller_id_shown=member.caller_id_shown,
-        timeout_seconds=settings.dial_timeout_seconds,
-    )
-    urls = flow.RingUrls(
+    log.info("inbound call %s: %s", call_sid, screening.outcome.value)
+    urls = flow.InboundUrls(
+        member_menu=external_url("menu.start"),
         dial_action=external_url("voice.dial_result", call=call_sid),
         whisper=external_url("voice.whisper", call=call_sid),
         status_callback=external_url("voice.status"),
     )
-    return twiml(flow.ring_member(ring, urls))
+    answer = flow.answer_inbound(
+        screening, caller, urls, timeout_seconds=services.settings.dial_timeout_seconds
+    )
+    return twiml(answer)
 
 
 @bp.post("/whisper")

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callflows.sanitise import sanitise_summary
+from callflows.status import ReportStatus, StaffRole
 from storage import repositories as repo
-from storage.models import AuditEntry, Report, ReportStatus, Staff, StaffRole, utcnow
+from storage.models import AuditEntry, Report, Staff, utcnow
 
 MAX_NOTES = 4000
 # Audit actions shown as a report's history; views and plays are only counted.

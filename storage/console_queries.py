@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from storage.models import CATEGORIES, Report, ReportStatus, Staff, StaffRole
+from callflows.status import CATEGORIES, ReportStatus, StaffRole
+from storage.models import Report, Staff
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,14 @@
-"""Queries of calls *to* a Safety Number: one indexed lookup per call and
-one idempotent write of its call-log row — on PostgreSQL in a single
-statement, so an inbound call costs one round trip.
+"""Queries of calls *to* a Safety Number: one indexed lookup per call that
+also decides its outcome, and one idempotent write of its call-log row — on
+PostgreSQL in a single statement, so an inbound call costs one round trip.
+
+The outcome is decided in the statement, not after it: the alternative,
+facts back to ``callflows`` and then a write of the outcome, is a second
+round trip on every call (BENCHMARKS.md: round trips, not statements, were
+the cost). So the statement evaluates :func:`callflows.inbound.screen_inbound`'s
+rule, written once more as a ``CASE`` (:func:`outcome_case`), and a
+property-based test holds the two equal; the web view only renders the
+outcome the statement returns.
 
 Every query here is served by an index (``safety_numbers.e164`` unique,
 ``members`` primary key, ``blocks (member_id, caller_index)`` unique,
@@ -11,7 +19,6 @@ costs the same whatever the size of the tables.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,123 +27,84 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     exists,
     false,
     func,
     literal,
+    not_,
     null,
     select,
     true,
-    update,
 )
 from sqlalchemy.orm import Session
 
-from storage.models import (
-    Block,
-    Call,
-    CallDirection,
-    CallerWarning,
-    LineStatus,
-    Member,
-    MemberStatus,
-    SafetyNumber,
-    utcnow,
-)
+from callflows.inbound import InboundOutcome, Screening
+from callflows.phone import Caller
+from callflows.status import CallDirection, CallerIdShown, CallStatus, Greeting, LineStatus, MemberStatus
+from storage.models import Block, Call, CallerWarning, Member, SafetyNumber, utcnow
 from storage.upsert import dialect_insert
-from storage.vault import ProtectedNumber
+from storage.vault import NumberVault
 
 
-@dataclass(frozen=True, slots=True)
-class LiveMember:
-    """What ringing a member needs: never their phone in clear."""
-
-    id: int
-    phone_encrypted: str
-    phone_index: str | None
-    greeting: str
-    accept_withheld: bool
-    caller_id_shown: str
-
-
-@dataclass(frozen=True, slots=True)
-class InboundLookup:
-    """A called line, its member when the line is live, and what is known of
-    the caller. Plain values, not ORM objects: an inbound call reads and
-    changes nothing else, and loading entities cost CPU (BENCHMARKS.md)."""
-
-    line_id: int
-    line_e164: str
-    member: LiveMember | None
-    caller_blocked: bool
-    warning_count: int
-
-    @property
-    def live(self) -> bool:
-        """Assigned to an active member whose phone is on file."""
-        return self.member is not None
-
-    def caller_is_member(self, caller_index: str | None) -> bool:
-        """The call comes from the member's own registered phone."""
-        return (
-            self.member is not None and caller_index is not None and caller_index == self.member.phone_index
-        )
-
-
-def lookup_and_log(
+def screen_and_log(
     connection: Connection,
+    vault: NumberVault,
     *,
     line_e164: str,
-    caller: ProtectedNumber | None,
+    caller: Caller,
     call_sid: str,
     now: datetime | None = None,
-) -> InboundLookup | None:
-    """Look up the called line, its member, whether the member blocked the
-    caller and how many live warnings name the caller; and, when the line is
-    live and the caller is not its member (the calls that get screened), write
-    the call's row in the call log. None: no such line.
+) -> Screening:
+    """Screen one call to ``line_e164`` and log it, in one statement.
 
-    The row is written as not blocked: a caller the screening rejects is
-    marked by :func:`mark_rejected`. The write is idempotent on ``call_sid``
-    (Twilio retries a webhook that timed out, and a status callback may have
-    made the row first): only the facts this webhook knows are written; the
-    status the call log keeps and the flags set later are left alone. No
-    ``call_sid``: nothing is written.
+    The statement looks up the line, its member, whether the member blocked
+    the caller and how many live warnings name the caller; decides the
+    outcome by :func:`callflows.inbound.screen_inbound`'s rule; and writes
+    the call's row in the call log for the calls that reach a member's line
+    from someone else (RING and REJECT, the latter marked blocked). No such
+    line, or no ``call_sid``: nothing is written.
+
+    The write is idempotent on ``call_sid`` (Twilio retries a webhook that
+    timed out, and a status callback may have made the row first): only the
+    facts this webhook knows are written; the status the call log keeps and
+    the flags the whisper sets are left alone.
 
     One statement on PostgreSQL (the insert is a data-modifying ``WITH``);
     SQLite, which has no such thing, runs the lookup and then the insert.
     """
-    now = now or utcnow()
-    with_caller = caller is not None
-    params: dict[str, Any] = {"line_e164": line_e164, "call_sid": call_sid, "now": now}
-    if caller is not None:
-        params.update(caller_index=caller.index, caller_token=caller.token, caller_last3=caller.last3)
+    params: dict[str, Any] = {"line_e164": line_e164, "call_sid": call_sid, "now": now or utcnow()}
+    if caller.e164 is not None:
+        protected = vault.protect(caller.e164)
+        params.update(
+            caller_index=protected.index, caller_token=protected.token, caller_last3=protected.last3
+        )
+    with_caller = caller.e164 is not None
     dialect = connection.dialect.name
     if call_sid and dialect == "postgresql":
-        row = connection.execute(_lookup_and_log(with_caller), params).first()
+        row = connection.execute(_screen_and_log(with_caller), params).first()
     else:
-        row = connection.execute(_lookup(with_caller), params).first()
-        if call_sid and row is not None and row.live:
+        row = connection.execute(_screen(with_caller), params).first()
+        if call_sid and row is not None and row.outcome in LOGGED_OUTCOMES:
             connection.execute(_log(dialect, with_caller), params)
     if row is None:
-        return None
-    member = (
-        LiveMember(
-            row.member_id,
-            row.phone_encrypted,
-            row.phone_index,
-            row.greeting,
-            row.accept_withheld,
-            row.caller_id_shown,
-        )
-        if row.live
-        else None
+        return Screening(InboundOutcome.UNAVAILABLE)
+    outcome = InboundOutcome(row.outcome)
+    if outcome is not InboundOutcome.RING:
+        return Screening(outcome)
+    return Screening(
+        outcome,
+        safety_number=row.line_e164,
+        member_phone=vault.reveal(row.phone_encrypted),
+        greeting=Greeting(row.greeting),
+        caller_id_shown=CallerIdShown(row.caller_id_shown),
     )
-    return InboundLookup(row.line_id, row.line_e164, member, bool(row.blocked), int(row.warnings or 0))
 
 
-def mark_rejected(connection: Connection, call_sid: str) -> None:
-    """The screening rejected this call's caller: say so on its row."""
-    connection.execute(_mark_rejected(), {"rejected_sid": call_sid})
+# The outcomes that get a call-log row: the member's own call goes to the
+# menu, which logs it once the PIN is right (and it must never look like a
+# "last caller"); a dead line has no member to log it for.
+LOGGED_OUTCOMES = frozenset({InboundOutcome.RING, InboundOutcome.REJECT})
 
 
 # The statements of an inbound call are built once, with bound parameters,
@@ -145,8 +113,14 @@ def mark_rejected(connection: Connection, call_sid: str) -> None:
 # (BENCHMARKS.md, "Profile"). Table columns, not mapped attributes: Core
 # statements run on the connection without the ORM's execution machinery.
 @functools.cache
-def _lookup(with_caller: bool) -> Any:
+def _screen(with_caller: bool) -> Any:
+    """The lookup, with the outcome decided in SQL (see :func:`outcome_case`)."""
     lines, members = _table(SafetyNumber), _table(Member)
+    live = and_(
+        lines.c.status == LineStatus.ASSIGNED.value,
+        members.c.status == MemberStatus.ACTIVE.value,
+        members.c.phone_encrypted.is_not(None),
+    )
     if with_caller:
         blocks, on_file = _table(Block), _table(CallerWarning)
         caller_index: Any = bindparam("caller_index")
@@ -161,34 +135,75 @@ def _lookup(with_caller: bool) -> Any:
             )
             .scalar_subquery()
         )
+        outcome = outcome_case(
+            line_live=live,
+            caller_withheld=False,
+            caller_is_member=members.c.phone_index == caller_index,
+            caller_blocked=blocked,
+            accept_withheld=members.c.accept_withheld,
+        )
     else:
-        blocked, warnings = false(), literal(0)
-    live = and_(
-        lines.c.status == LineStatus.ASSIGNED.value,
-        members.c.status == MemberStatus.ACTIVE.value,
-        members.c.phone_encrypted.is_not(None),
-    )
+        warnings = literal(0)
+        outcome = outcome_case(
+            line_live=live,
+            caller_withheld=True,
+            caller_is_member=false(),
+            caller_blocked=false(),
+            accept_withheld=members.c.accept_withheld,
+        )
     return (
         select(
             lines.c.id.label("line_id"),
             lines.c.e164.label("line_e164"),
-            func.coalesce(live, false()).label("live"),
             members.c.id.label("member_id"),
             members.c.phone_encrypted,
-            members.c.phone_index,
             members.c.greeting,
-            members.c.accept_withheld,
             members.c.caller_id_shown,
-            blocked.label("blocked"),
             warnings.label("warnings"),
+            outcome.label("outcome"),
         )
         .select_from(lines.outerjoin(members, lines.c.member_id == members.c.id))
         .where(lines.c.e164 == bindparam("line_e164"))
     )
 
 
-_LOGGED = (
-    "call_sid",
+def outcome_case(
+    *,
+    line_live: Any,
+    caller_withheld: bool,
+    caller_is_member: Any,
+    caller_blocked: Any,
+    accept_withheld: Any,
+) -> Any:
+    """:func:`callflows.inbound.screen_inbound` as a SQL ``CASE``, branch for
+    branch, over SQL expressions of the same facts (a NULL fact, from the
+    outer join of a line without a member, counts as false, as ``CASE`` does).
+
+    Computed in the statement so an inbound call stays one round trip *and*
+    its call-log row is written by the same decision that answers it;
+    ``tests/test_inbound_decision.py`` holds this equal to the pure rule."""
+    rejects_withheld: Any = not_(accept_withheld) if caller_withheld else false()
+    return case(
+        (not_(func.coalesce(line_live, false())), literal(InboundOutcome.UNAVAILABLE.value)),
+        (caller_is_member, literal(InboundOutcome.MEMBER_MENU.value)),
+        (caller_blocked, literal(InboundOutcome.REJECT.value)),
+        (rejects_withheld, literal(InboundOutcome.REJECT.value)),
+        else_=literal(InboundOutcome.RING.value),
+    )
+
+
+# The call-log row's columns and the values an inbound call writes, the
+# caller's three last (index, token, last digits, withheld) apart.
+_LOGGED = {
+    "direction": literal(CallDirection.INBOUND.value),
+    "status": literal(CallStatus.RINGING.value),
+    "last_sequence": literal(-1),
+    "bridged": false(),
+    "declined": false(),
+}
+# What a retried webhook brings up to date: the facts it knows, not what the
+# call log and the whisper keep (status, sequence, bridged, declined).
+_REFRESHED = (
     "direction",
     "safety_number_id",
     "member_id",
@@ -198,78 +213,57 @@ _LOGGED = (
     "withheld",
     "blocked",
     "warned",
-    "status",
-    "last_sequence",
-    "bridged",
-    "declined",
-    "started_at",
-    "created_at",
-)
-# What a retried webhook brings up to date: the facts it knows. Not
-# ``blocked`` (mark_rejected's), nor what the call log and the whisper keep.
-_REFRESHED = (
-    "direction",
-    "safety_number_id",
-    "member_id",
-    "other_party_index",
-    "other_party_encrypted",
-    "other_party_last3",
-    "withheld",
-    "warned",
 )
 
 
 def _log_from(dialect: str, found: Any, with_caller: bool) -> Any:
-    """INSERT … SELECT from the lookup's row ``found`` … ON CONFLICT (call_sid)
-    DO UPDATE: the call's row, for a live line not called by its member."""
-    caller: tuple[Any, ...] = (
-        (bindparam("caller_index"), bindparam("caller_token"), bindparam("caller_last3"), false())
-        if with_caller
-        else (null(), null(), null(), true())
-    )
-    values = select(
-        bindparam("call_sid"),
-        literal(CallDirection.INBOUND.value),
-        found.c.line_id,
-        found.c.member_id,
-        *caller,
-        false(),
-        found.c.warnings > 0,
-        literal("ringing"),
-        literal(-1),
-        false(),
-        false(),
-        bindparam("now"),
-        bindparam("now"),
-    ).where(found.c.live)
+    """INSERT … SELECT from the screened row ``found`` … ON CONFLICT (call_sid)
+    DO UPDATE: the call's row, for the outcomes in :data:`LOGGED_OUTCOMES`."""
     if with_caller:
-        # The member's own phone goes to the menu, which logs its own call.
-        values = values.where(found.c.phone_index.is_distinct_from(bindparam("caller_index")))
-    stmt = dialect_insert(dialect, _table(Call)).from_select(list(_LOGGED), values)
+        caller: dict[str, Any] = {
+            "other_party_index": bindparam("caller_index"),
+            "other_party_encrypted": bindparam("caller_token"),
+            "other_party_last3": bindparam("caller_last3"),
+            "withheld": false(),
+        }
+    else:
+        caller = {
+            "other_party_index": null(),
+            "other_party_encrypted": null(),
+            "other_party_last3": null(),
+            "withheld": true(),
+        }
+    columns = {
+        "call_sid": bindparam("call_sid"),
+        "safety_number_id": found.c.line_id,
+        "member_id": found.c.member_id,
+        **caller,
+        "blocked": found.c.outcome == InboundOutcome.REJECT.value,
+        "warned": found.c.warnings > 0,
+        **_LOGGED,
+        "started_at": bindparam("now"),
+        "created_at": bindparam("now"),
+    }
+    values = select(*columns.values()).where(found.c.outcome.in_([o.value for o in LOGGED_OUTCOMES]))
+    stmt = dialect_insert(dialect, _table(Call)).from_select(list(columns), values)
     return stmt.on_conflict_do_update(
         index_elements=["call_sid"], set_={name: stmt.excluded[name] for name in _REFRESHED}
     )
 
 
 @functools.cache
-def _lookup_and_log(with_caller: bool) -> Any:
-    """PostgreSQL: the lookup as a CTE, the insert as a data-modifying CTE
-    (run once, whether or not the query reads it), the lookup's row returned."""
-    found = _lookup(with_caller).cte("found")
+def _screen_and_log(with_caller: bool) -> Any:
+    """PostgreSQL: the screening as a CTE, the insert as a data-modifying CTE
+    (run once, whether or not the query reads it), the screened row returned."""
+    found = _screen(with_caller).cte("found")
     logged = _log_from("postgresql", found, with_caller).cte("logged")
     return select(found).add_cte(logged)
 
 
 @functools.cache
 def _log(dialect: str, with_caller: bool) -> Any:
-    """The insert on its own, reading the lookup as a subquery (SQLite)."""
-    return _log_from(dialect, _lookup(with_caller).subquery("found"), with_caller)
-
-
-@functools.cache
-def _mark_rejected() -> Any:
-    calls = _table(Call)
-    return update(calls).where(calls.c.call_sid == bindparam("rejected_sid")).values(blocked=True)
+    """The insert on its own, reading the screening as a subquery (SQLite)."""
+    return _log_from(dialect, _screen(with_caller).subquery("found"), with_caller)
 
 
 def _table(model: type[Any]) -> Table:

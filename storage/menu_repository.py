@@ -14,16 +14,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import (
-    Call,
-    CallDirection,
-    LineStatus,
-    Member,
-    MemberStatus,
-    RecordingState,
-    Report,
-    SafetyNumber,
-)
+from callflows.status import CallDirection, LineStatus, MemberStatus, RecordingState
+from storage.models import Call, Member, Report, SafetyNumber
 from storage.vault import ProtectedNumber
 
 # Directions a call has once it passed the PIN.

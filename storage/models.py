@@ -27,6 +27,47 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The enums live in the domain core; the columns below store their values.
+# Imported here by name too, so ``from storage.models import LineStatus``
+# keeps working for code that reads models and states together.
+from callflows.status import (
+    CATEGORIES,
+    CallDirection,
+    CallerIdShown,
+    CallStatus,
+    Greeting,
+    LineStatus,
+    MemberStatus,
+    RecordingState,
+    ReportStatus,
+    StaffRole,
+)
+
+__all__ = [
+    "CATEGORIES",
+    "AuditEntry",
+    "Base",
+    "Block",
+    "Call",
+    "CallDirection",
+    "CallEvent",
+    "CallStatus",
+    "CallerIdShown",
+    "CallerWarning",
+    "Greeting",
+    "LineStatus",
+    "Member",
+    "MemberStatus",
+    "OutboxEntry",
+    "RecordingState",
+    "Report",
+    "ReportStatus",
+    "SafetyNumber",
+    "Staff",
+    "StaffRole",
+    "utcnow",
+]
+
 
 def utcnow() -> datetime:
     """Naive UTC now: one clock for every timestamp column."""
@@ -52,65 +93,6 @@ e164 = Annotated[str, mapped_column(String(20))]
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON, bytes: LargeBinary}
-
-
-class MemberStatus(enum.StrEnum):
-    ACTIVE = "active"
-    CANCELLED = "cancelled"
-
-
-class Greeting(enum.StrEnum):
-    NEUTRAL = "neutral"
-    LOGGED = "logged"  # "calls to this number are logged for safety"
-
-
-class CallerIdShown(enum.StrEnum):
-    CALLER = "caller"  # the member's phone shows the caller's own number
-    SAFETY_NUMBER = "safety_number"
-
-
-class LineStatus(enum.StrEnum):
-    AVAILABLE = "available"
-    ASSIGNED = "assigned"
-    QUARANTINED = "quarantined"
-
-
-class CallDirection(enum.StrEnum):
-    INBOUND = "inbound"  # a client calling the Safety Number
-    MEMBER_LEG = "member_leg"  # the leg that rings the member
-    MENU = "menu"  # the member calling in to the menu
-    MASKED = "masked"  # the member's call in which they place a masked call
-    MASKED_LEG = "masked_leg"  # the leg that rings the masked call's destination
-
-
-class ReportStatus(enum.StrEnum):
-    NEW = "new"
-    ASSIGNED = "assigned"
-    IN_REVIEW = "in_review"
-    CLOSED = "closed"
-
-
-class RecordingState(enum.StrEnum):
-    AWAITED = "awaited"
-    STORED = "stored"
-    FAILED = "failed"
-    DELETED = "deleted"
-
-
-class StaffRole(enum.StrEnum):
-    CASEWORKER = "caseworker"
-    ADMIN = "admin"
-
-
-CATEGORIES = (
-    "physical-assault",
-    "sexual-assault",
-    "robbery",
-    "threats",
-    "stalking",
-    "nuisance",
-    "other",
-)
 
 
 def _enum(e: type[enum.StrEnum]) -> String:
@@ -170,7 +152,7 @@ class Call(Base):
     other_party_encrypted: Mapped[ciphertext | None]
     other_party_last3: Mapped[str | None] = mapped_column(String(3))
     withheld: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(20), default="initiated")
+    status: Mapped[str] = mapped_column(String(20), default=CallStatus.INITIATED)
     last_sequence: Mapped[int] = mapped_column(Integer, default=-1)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -23,21 +23,10 @@ from callflows.errors import (
     UnknownMember,
 )
 from callflows.sanitise import sanitise_summary
+from callflows.status import CATEGORIES, LineStatus, MemberStatus, StaffRole
 from storage.crypto import FieldCipher
 from storage.hashing import hash_secret
-from storage.models import (
-    CATEGORIES,
-    AuditEntry,
-    Block,
-    CallerWarning,
-    LineStatus,
-    Member,
-    MemberStatus,
-    SafetyNumber,
-    Staff,
-    StaffRole,
-    utcnow,
-)
+from storage.models import AuditEntry, Block, CallerWarning, Member, SafetyNumber, Staff, utcnow
 from storage.vault import NumberVault
 
 # --- the number pool ------------------------------------------------------

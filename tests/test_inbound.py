@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select, text
 
 from callflows import prompts
+from callflows.status import Greeting
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import Call, LineStatus, Member, SafetyNumber, utcnow
@@ -152,7 +153,7 @@ def test_rings_the_member_through_a_screened_dial(
     assert "inbound call CAring01: ring" in caplog.text
     assert not re.search(r"\d{4,}", caplog.text)  # no number, not even the line's
     assert verbs(root) == ["Say", "Dial"]
-    assert root[0].text == prompts.GREETINGS["neutral"]
+    assert root[0].text == prompts.GREETINGS[Greeting.NEUTRAL]
     assert root[0].get("voice") == "Polly.Amy" and root[0].get("language") == "en-GB"
 
     dial = root[1]
@@ -290,6 +291,8 @@ def test_member_without_a_phone_is_a_dead_line(client: FlaskClient, db: Database
 
 
 def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from callflows.inbound import InboundOutcome, Screening
+    from callflows.phone import Caller
     from ivr import create_app
     from storage import inbound_repository
     from tests.conftest import base_config
@@ -303,19 +306,18 @@ def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, tmp_path)
     with any_db.session() as s:
         connection = s.connection()
 
-        def look(line: str, caller: object, sid: str = "") -> inbound_repository.InboundLookup | None:
-            return inbound_repository.lookup_and_log(connection, line_e164=line, caller=caller, call_sid=sid)  # type: ignore[arg-type]
+        def look(line: str, caller: str | None, sid: str = "") -> Screening:
+            return inbound_repository.screen_and_log(
+                connection, vault, line_e164=line, caller=Caller(caller), call_sid=sid
+            )
 
-        found = look(LINE, vault.protect(CALLER))
-        assert found is not None and found.live and found.member is not None
-        assert (found.member.id, found.caller_blocked, found.warning_count) == (member_id, True, 1)
-        withheld = look(LINE, None)
-        assert withheld is not None and (withheld.caller_blocked, withheld.warning_count) == (False, 0)
-        assert look("+442079469999", vault.protect(CALLER), "CAnowhere") is None
-        assert look(LINE, vault.protect(MEMBER_PHONE), "CAmember") is not None  # the member: no row
+        assert look(LINE, CALLER).outcome is InboundOutcome.REJECT  # blocked
+        ringing = look(LINE, None)
+        assert ringing.outcome is InboundOutcome.RING and ringing.member_phone == MEMBER_PHONE
+        assert look("+442079469999", CALLER, "CAnowhere").outcome is InboundOutcome.UNAVAILABLE
+        assert look(LINE, MEMBER_PHONE, "CAmember").outcome is InboundOutcome.MEMBER_MENU  # no row
         for _ in range(2):  # a retried webhook: one row
-            assert look(LINE, vault.protect(CALLER), "CAboth1") == found
-            inbound_repository.mark_rejected(connection, "CAboth1")
+            assert look(LINE, CALLER, "CAboth1").outcome is InboundOutcome.REJECT
     (row,) = calls(any_db)
     assert (row.call_sid, row.blocked, row.warned, row.other_party_last3) == ("CAboth1", True, True, "456")
     with any_db.session() as s:

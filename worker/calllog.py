@@ -23,12 +23,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Call, CallDirection, CallEvent, utcnow
+from callflows.status import ANSWERED_STATUSES, TERMINAL_STATUSES, CallDirection
+from storage.models import Call, CallEvent, utcnow
 from storage.upsert import conflict_insert
 from worker import services
 
-ANSWERED = frozenset({"in-progress", "answered"})
-TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 # The leg a child call is, by the direction of its parent.
 CHILD_DIRECTION = {
     CallDirection.INBOUND: CallDirection.MEMBER_LEG,
@@ -174,8 +173,8 @@ def _recompute(session: Session, call: Call) -> None:
     durations = [e.duration_seconds for e in events if e.duration_seconds is not None]
     if durations:
         call.duration_seconds = durations[-1]
-    answered = [e.received_at for e in events if e.status in ANSWERED]
-    ended = [e.received_at for e in events if e.status in TERMINAL]
+    answered = [e.received_at for e in events if e.status in ANSWERED_STATUSES]
+    ended = [e.received_at for e in events if e.status in TERMINAL_STATUSES]
     call.ended_at = max(ended) if ended else None
     call.started_at = min(answered) if answered else None
     duration = call.duration_seconds or 0

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 
+from callflows.status import ReportStatus
 from storage import casework
-from storage.models import Member, Report, ReportStatus
+from storage.models import Member, Report
 from worker import services
 from worker.mail import send_mail, staff_link
 

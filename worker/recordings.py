@@ -28,7 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callflows.errors import RecordingCorrupted, TwilioResourceGone, TwilioUnavailable
-from storage.models import RecordingState, Report, utcnow
+from callflows.status import RecordingState
+from storage.models import Report, utcnow
 from worker import services
 from worker.services import Services, recording_store
 from worker.twilio_adapter import TwilioAdapter

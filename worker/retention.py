@@ -27,17 +27,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 
 from callflows.errors import TwilioUnavailable
-from storage.models import (
-    Block,
-    Call,
-    CallEvent,
-    Member,
-    MemberStatus,
-    RecordingState,
-    Report,
-    ReportStatus,
-    utcnow,
-)
+from callflows.status import MemberStatus, RecordingState, ReportStatus
+from storage.models import Block, Call, CallEvent, Member, Report, utcnow
 from worker import services
 from worker.services import Services, recording_store
 from worker.twilio_adapter import TwilioAdapter

@@ -1,0 +1,102 @@
+"""The states and kinds the whole service shares: of members, lines, calls,
+reports, recordings and staff, and the categories of warnings and reports.
+
+They are domain words, not storage details: the call flows take them as
+typed inputs, ``storage.models`` stores their values as plain strings, and
+the worker and the console compare against them. ``StrEnum``, so a member
+read from the database equals its enum member without conversion.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class MemberStatus(enum.StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class Greeting(enum.StrEnum):
+    """What the caller hears before the member's phone rings."""
+
+    NEUTRAL = "neutral"
+    LOGGED = "logged"  # "calls to this number are logged for safety"
+
+
+class CallerIdShown(enum.StrEnum):
+    """What the member's phone shows when a screened call rings it."""
+
+    CALLER = "caller"  # the caller's own number, when there is one
+    SAFETY_NUMBER = "safety_number"
+
+
+class LineStatus(enum.StrEnum):
+    AVAILABLE = "available"
+    ASSIGNED = "assigned"
+    QUARANTINED = "quarantined"
+
+
+class CallDirection(enum.StrEnum):
+    INBOUND = "inbound"  # a client calling the Safety Number
+    MEMBER_LEG = "member_leg"  # the leg that rings the member
+    MENU = "menu"  # the member calling in to the menu
+    MASKED = "masked"  # the member's call in which they place a masked call
+    MASKED_LEG = "masked_leg"  # the leg that rings the masked call's destination
+
+
+class CallStatus(enum.StrEnum):
+    """A call leg's status as Twilio reports it (``CallStatus``)."""
+
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    ANSWERED = "answered"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"  # what the call log keeps for anything else Twilio sends
+
+
+ANSWERED_STATUSES = frozenset({CallStatus.IN_PROGRESS, CallStatus.ANSWERED})
+TERMINAL_STATUSES = frozenset(
+    {CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.NO_ANSWER, CallStatus.FAILED, CallStatus.CANCELED}
+)
+
+
+class ReportStatus(enum.StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    IN_REVIEW = "in_review"
+    CLOSED = "closed"
+
+
+class RecordingState(enum.StrEnum):
+    AWAITED = "awaited"
+    STORED = "stored"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class StaffRole(enum.StrEnum):
+    CASEWORKER = "caseworker"
+    ADMIN = "admin"
+
+
+class Category(enum.StrEnum):
+    """What a warning or a report is about (the list CONTRACT.md agrees)."""
+
+    PHYSICAL_ASSAULT = "physical-assault"
+    SEXUAL_ASSAULT = "sexual-assault"
+    ROBBERY = "robbery"
+    THREATS = "threats"
+    STALKING = "stalking"
+    NUISANCE = "nuisance"
+    OTHER = "other"
+
+
+# The values, in the agreed order: for CLI choices, forms and checks.
+CATEGORIES: tuple[str, ...] = tuple(category.value for category in Category)
