@@ -1,5 +1,6 @@
-"""What the member hears in the menu: PIN, options, blocking, warnings,
-cancellation and masked calls. Plain functions returning ``VoiceResponse``;
+"""The member menu: what it decides (the PIN and its lockout, the daily caps
+of masked calls) and what the member hears (PIN, options, blocking,
+warnings, cancellation and masked calls). Plain functions of plain values;
 every action URL is handed in by the caller.
 
 Nothing here ever speaks a number beyond its last three digits.
@@ -7,12 +8,16 @@ Nothing here ever speaks a number beyond its last three digits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import enum
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from callflows.destinations import Refusal, Verdict
 from callflows.inbound import line_unavailable
+from callflows.lockout import Attempts, LockoutPolicy
 from callflows.prompts import category_words, say, spoken_digits
 from callflows.sanitise import sanitise_summary
 
@@ -177,3 +182,100 @@ def masked_dial(
         status_callback_method="POST",
     )
     return response
+
+
+# --- decisions -------------------------------------------------------------------
+
+
+class PinOutcome(enum.StrEnum):
+    LOCKED = "locked"  # locked before this attempt: no PIN is asked or checked
+    NO_PIN = "no_pin"  # nothing keyed: ask again
+    OPEN = "open"  # the right PIN: the menu opens
+    WRONG = "wrong"  # a wrong PIN: ask again
+    LOCKED_NOW = "locked_now"  # a wrong PIN that locked the menu: staff are alerted
+
+
+@dataclass(frozen=True, slots=True)
+class PinCheck:
+    outcome: PinOutcome
+    attempts: Attempts  # what to keep on the member's row
+
+
+def check_pin(
+    policy: LockoutPolicy,
+    attempts: Attempts,
+    digits: str,
+    pin_matches: Callable[[str], bool],
+    now: datetime,
+) -> PinCheck:
+    """Judge one PIN attempt. ``pin_matches`` (a slow hash) runs only when
+    the menu is not locked and something was keyed."""
+    if policy.is_locked(attempts, now):
+        return PinCheck(PinOutcome.LOCKED, attempts)
+    if not digits:
+        return PinCheck(PinOutcome.NO_PIN, attempts)
+    if pin_matches(digits):
+        return PinCheck(PinOutcome.OPEN, policy.after_success())
+    failure = policy.after_failure(attempts, now)
+    return PinCheck(PinOutcome.LOCKED_NOW if failure.locked_now else PinOutcome.WRONG, failure.attempts)
+
+
+def pin_answer(outcome: PinOutcome, *, pin_url: str, menu_url: str, timeout: int) -> VoiceResponse:
+    """What the member hears after a PIN attempt."""
+    if outcome is PinOutcome.OPEN:
+        return main_menu(menu_url, timeout)
+    if outcome in (PinOutcome.NO_PIN, PinOutcome.WRONG):
+        return ask_pin(pin_url, timeout, wrong=outcome is PinOutcome.WRONG)
+    return menu_locked()
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsage:
+    """Masked calls placed today and their summed duration."""
+
+    calls: int
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaskedCallCaps:
+    """What one member may spend on masked calls: a stolen PIN cannot run up
+    more than this in a day (toll fraud)."""
+
+    daily_calls: int
+    daily_minutes: int
+    call_seconds: int  # the longest any one call may last
+
+    def time_limit(self, usage: DailyUsage) -> int | None:
+        """The ``timeLimit`` of the next masked call: the per-call limit or
+        what is left of today's minutes; None once today's cap is reached."""
+        remaining = self.daily_minutes * 60 - usage.seconds
+        if usage.calls >= self.daily_calls or remaining <= 0:
+            return None
+        return min(self.call_seconds, remaining)
+
+
+@dataclass(frozen=True, slots=True)
+class MaskedCallUrls:
+    retry: str  # key another number
+    result: str  # the Dial's action
+    status_callback: str
+
+
+def answer_destination(
+    verdict: Verdict, *, safety_number: str, time_limit: int, urls: MaskedCallUrls, timeout: int
+) -> VoiceResponse:
+    """Dial an allowed destination showing the Safety Number; otherwise say
+    why not and ask again, or, for an emergency number, end the call so the
+    member can dial it at once from their own phone."""
+    if verdict.e164 is not None:
+        return masked_dial(
+            safety_number=safety_number,
+            destination=verdict.e164,
+            time_limit=time_limit,
+            action=urls.result,
+            status_callback=urls.status_callback,
+        )
+    if verdict.refusal is Refusal.EMERGENCY:
+        return goodbye(verdict.reason)
+    return ask_destination(urls.retry, timeout, [verdict.reason])

@@ -10,21 +10,23 @@ requires that row. Anything else gets the same neutral "not available".
 
 from __future__ import annotations
 
-import hmac
+import functools
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.datastructures import MultiDict
 
 from callflows import menu as flow
 from callflows import report as report_flow
-from callflows.destinations import DestinationPolicy, Refusal
+from callflows.destinations import DestinationPolicy
 from callflows.errors import SafetyNumberError
+from callflows.lockout import LockoutPolicy
 from callflows.phone import caller_from, normalise
-from callflows.status import LineStatus, MemberStatus
 from ivr import requestdb
 from ivr.twilio_guard import require_twilio_signature, twilio_form
 from ivr.twiml import external_url, never_fails, twiml
@@ -57,11 +59,13 @@ def _timeout() -> int:
     return _services().settings.gather_timeout_seconds
 
 
-def _member_on_own_line(session: Session) -> tuple[Member, SafetyNumber] | None:
-    """The line (from ``To``) and its active member, if ``From`` is that member's phone.
+def _pin_policy() -> LockoutPolicy:
+    settings = _services().settings
+    return LockoutPolicy(settings.pin_max_attempts, timedelta(minutes=settings.pin_lockout_minutes))
 
-    Blind indexes are compared, never numbers; every mismatch is just None.
-    """
+
+def _member_on_own_line(session: Session) -> tuple[Member, SafetyNumber] | None:
+    """The line (from ``To``) and its member, if ``From`` is that member's phone."""
     services = _services()
     form = twilio_form()
     region = services.settings.default_region
@@ -69,26 +73,33 @@ def _member_on_own_line(session: Session) -> tuple[Member, SafetyNumber] | None:
         line_e164 = normalise(form.get("To"), region)
     except SafetyNumberError:
         return None
-    line = repo.line_by_number(session, line_e164)
-    if line is None or line.status != LineStatus.ASSIGNED or line.member is None:
-        return None
-    member = line.member
     caller = caller_from(form.get("From"), region)
-    if member.status != MemberStatus.ACTIVE or not member.phone_index or caller.e164 is None:
-        return None
-    if not hmac.compare_digest(services.vault.index(caller.e164), member.phone_index):
-        return None
-    return member, line
-
-
-def _menu_call(session: Session) -> menus.MenuCall | None:
-    """The call of this request, if it passed the PIN."""
-    return menus.menu_call(session, twilio_form().get("CallSid", ""))
+    return menus.member_on_own_line(session, services.vault, line_e164, caller)
 
 
 def _menu(before: tuple[str, ...] | list[str] = (), *, retry: bool = False) -> VoiceResponse:
     action = external_url("menu.options", retry=1) if retry else external_url("menu.options")
     return flow.main_menu(action, _timeout(), before)
+
+
+MenuStep = Callable[[Session, menus.MenuCall, MultiDict[str, str]], VoiceResponse]
+
+
+def menu_step(view: MenuStep) -> Callable[[], Response]:
+    """A step after the PIN: the view gets the session, the authenticated
+    call and the form, and returns its TwiML. A request whose CallSid did not
+    pass the PIN gets the neutral "not available"; nothing fails with a 5xx."""
+
+    @functools.wraps(view)
+    @never_fails
+    def step() -> Response:
+        session = requestdb.session()
+        auth = menus.menu_call(session, twilio_form().get("CallSid", ""))
+        if auth is None:
+            return twiml(flow.not_available())
+        return twiml(view(session, auth, twilio_form()))
+
+    return step
 
 
 # --- PIN -------------------------------------------------------------------
@@ -103,7 +114,7 @@ def start() -> Response:
     if found is None:
         return twiml(flow.not_available())
     member, _line = found
-    if menus.is_locked(member, utcnow()):
+    if _pin_policy().is_locked(menus.pin_attempts(member), utcnow()):
         return twiml(flow.menu_locked())
     return twiml(flow.ask_pin(external_url("menu.pin"), _timeout()))
 
@@ -112,8 +123,6 @@ def start() -> Response:
 @never_fails
 def pin() -> Response:
     """Check the PIN. Right: open the menu. Wrong: ask again, or lock and alert staff."""
-    services = _services()
-    settings = services.settings
     session = requestdb.session()
     call_sid = twilio_form().get("CallSid", "")
     found = _member_on_own_line(session)
@@ -121,26 +130,30 @@ def pin() -> Response:
         return twiml(flow.not_available())
     unlocked, line = found
     member = menus.member_for_update(session, unlocked.id)
-    now = utcnow()
-    if member is None or menus.is_locked(member, now):
+    if member is None:
         return twiml(flow.menu_locked())
-    digits = twilio_form().get("Digits", "")
-    if not digits:
-        return twiml(flow.ask_pin(external_url("menu.pin"), _timeout()))
-    if verify_secret(member.pin_hash, digits):
-        menus.record_pin_success(member)
+    check = flow.check_pin(
+        _pin_policy(),
+        menus.pin_attempts(member),
+        twilio_form().get("Digits", ""),
+        lambda digits: verify_secret(member.pin_hash, digits),
+        utcnow(),
+    )
+    menus.keep_pin_attempts(member, check.attempts)
+    if check.outcome is flow.PinOutcome.OPEN:
         menus.open_menu_call(session, call_sid, member.id, line.id)
-        session.commit()
-        return twiml(_menu())
-    locked = menus.record_pin_failure(member, now, settings.pin_max_attempts, settings.pin_lockout_minutes)
     session.commit()
-    if locked:
-        log.warning(
-            "member menu locked after %d wrong PINs (member %d)", settings.pin_max_attempts, member.id
+    if check.outcome is flow.PinOutcome.LOCKED_NOW:
+        log.warning("member menu locked after too many wrong PINs (member %d)", member.id)
+        _services().queue.enqueue("pin_lockout_alert", member.id)
+    return twiml(
+        flow.pin_answer(
+            check.outcome,
+            pin_url=external_url("menu.pin"),
+            menu_url=external_url("menu.options"),
+            timeout=_timeout(),
         )
-        services.queue.enqueue("pin_lockout_alert", member.id)
-        return twiml(flow.menu_locked())
-    return twiml(flow.ask_pin(external_url("menu.pin"), _timeout(), wrong=True))
+    )
 
 
 # --- the options -----------------------------------------------------------------
@@ -149,7 +162,7 @@ Handler = Callable[[Session, menus.MenuCall], VoiceResponse]
 
 
 def _start_masked_call(session: Session, auth: menus.MenuCall) -> VoiceResponse:
-    if _seconds_left_today(session, auth) is None:
+    if _time_limit(session, auth) is None:
         return _menu([flow.DAILY_LIMIT])
     return flow.ask_destination(external_url("menu.destination"), _timeout())
 
@@ -196,35 +209,27 @@ OPTIONS: dict[str, Handler] = {
 
 
 @bp.post("/options")
-@never_fails
-def options() -> Response:
+@menu_step
+def options(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
     """The member's choice from the menu. Silence repeats the menu once, then hangs up."""
-    session = requestdb.session()
-    auth = _menu_call(session)
-    if auth is None:
-        return twiml(flow.not_available())
-    digits = twilio_form().get("Digits", "")
-    if not digits:
-        if request.args.get("retry") == "1":
-            return twiml(flow.goodbye(flow.NO_CHOICE))
-        return twiml(_menu(retry=True))
-    return twiml(OPTIONS.get(digits, _wrong_key)(session, auth))
+    digits = form.get("Digits", "")
+    if digits:
+        return OPTIONS.get(digits, _wrong_key)(session, auth)
+    if request.args.get("retry") == "1":
+        return flow.goodbye(flow.NO_CHOICE)
+    return _menu(retry=True)
 
 
 @bp.post("/cancel")
-@never_fails
-def cancel() -> Response:
+@menu_step
+def cancel(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
     """Second key of "cancel membership": only 9 again cancels."""
-    session = requestdb.session()
-    auth = _menu_call(session)
-    if auth is None:
-        return twiml(flow.not_available())
-    if twilio_form().get("Digits", "") != "9":
-        return twiml(_menu([flow.NOT_CANCELLED]))
+    if form.get("Digits", "") != "9":
+        return _menu([flow.NOT_CANCELLED])
     repo.cancel_member(session, auth.member)
     session.commit()
     log.info("member %d cancelled their membership from the menu", auth.member.id)
-    return twiml(flow.goodbye(flow.CANCELLED))
+    return flow.goodbye(flow.CANCELLED)
 
 
 # --- masked calls -------------------------------------------------------------------
@@ -238,67 +243,46 @@ def _policy() -> DestinationPolicy:
     return DestinationPolicy(region=settings.default_region)
 
 
-def _seconds_left_today(session: Session, auth: menus.MenuCall) -> int | None:
-    """None when the daily cap is reached, else the seconds still available today.
-
-    Counted from today's masked-call rows: a stolen PIN cannot run up more
-    than the cap of calls or minutes in a day (toll fraud).
-    """
+def _time_limit(session: Session, auth: menus.MenuCall) -> int | None:
+    """The next masked call's ``timeLimit``; None once today's cap is reached."""
     settings = _services().settings
-    usage = menus.masked_usage_today(session, auth.member.id, utcnow())
-    remaining = settings.outbound_daily_minutes * 60 - usage.seconds
-    if usage.calls >= settings.outbound_daily_calls or remaining <= 0:
-        return None
-    return remaining
+    caps = flow.MaskedCallCaps(
+        settings.outbound_daily_calls, settings.outbound_daily_minutes, settings.outbound_time_limit_seconds
+    )
+    return caps.time_limit(menus.masked_usage_today(session, auth.member.id, utcnow()))
 
 
 @bp.post("/destination")
-@never_fails
-def destination() -> Response:
+@menu_step
+def destination(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
     """Check the keyed number against the policy and the daily cap, then dial it masked."""
-    services = _services()
-    session = requestdb.session()
-    auth = _menu_call(session)
-    if auth is None:
-        return twiml(flow.not_available())
-    keyed = twilio_form().get("Digits", "")
-    if not keyed:
-        return twiml(_menu([flow.NO_DESTINATION]))
-    remaining = _seconds_left_today(session, auth)
-    if remaining is None:
-        return twiml(_menu([flow.DAILY_LIMIT]))
+    keyed = form.get("Digits", "")
+    time_limit = _time_limit(session, auth) if keyed else None
+    if time_limit is None:
+        return _menu([flow.NO_DESTINATION if not keyed else flow.DAILY_LIMIT])
     verdict = _policy().check(keyed)
-    if verdict.e164 is None:
-        if verdict.refusal == Refusal.EMERGENCY:
-            # End the call so the member can dial the emergency number at once.
-            return twiml(flow.goodbye(verdict.reason))
-        return twiml(flow.ask_destination(external_url("menu.destination"), _timeout(), [verdict.reason]))
-    menus.mark_masked(auth.call, services.vault.protect(verdict.e164))
-    session.commit()
-    return twiml(
-        flow.masked_dial(
-            safety_number=auth.line.e164,
-            destination=verdict.e164,
-            time_limit=min(services.settings.outbound_time_limit_seconds, remaining),
-            action=external_url("menu.masked_result"),
-            status_callback=external_url("voice.status"),
-        )
+    if verdict.e164 is not None:
+        menus.mark_masked(auth.call, _services().vault.protect(verdict.e164))
+        session.commit()
+    urls = flow.MaskedCallUrls(
+        retry=external_url("menu.destination"),
+        result=external_url("menu.masked_result"),
+        status_callback=external_url("voice.status"),
+    )
+    return flow.answer_destination(
+        verdict, safety_number=auth.line.e164, time_limit=time_limit, urls=urls, timeout=_timeout()
     )
 
 
 @bp.post("/masked-result")
-@never_fails
-def masked_result() -> Response:
+@menu_step
+def masked_result(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
     """``<Dial>`` action of a masked call: keep its duration (for the daily cap), say goodbye."""
-    session = requestdb.session()
-    auth = _menu_call(session)
-    if auth is None:
-        return twiml(flow.not_available())
-    duration = twilio_form().get("DialCallDuration", "")
+    duration = form.get("DialCallDuration", "")
     if duration.isdigit():
         auth.call.duration_seconds = int(duration)
         session.commit()
-    return twiml(flow.goodbye(flow.CALL_ENDED))
+    return flow.goodbye(flow.CALL_ENDED)
 
 
 # --- incident reports --------------------------------------------------------------
@@ -313,28 +297,25 @@ def _report_of_this_call(session: Session) -> Report | None:
 
 
 @bp.post("/consent")
-@never_fails
-def consent() -> Response:
+@menu_step
+def consent(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
     """``<Record>`` action: ask whether an anonymous version may go to the police."""
-    session = requestdb.session()
     report = _report_of_this_call(session)
-    if _menu_call(session) is None or report is None:
-        return twiml(flow.not_available())
-    action = external_url("menu.consent_answer", report=report.id)
-    return twiml(report_flow.ask_consent(action, _timeout()))
+    if report is None:
+        return flow.not_available()
+    return report_flow.ask_consent(external_url("menu.consent_answer", report=report.id), _timeout())
 
 
 @bp.post("/consent-answer")
-@never_fails
-def consent_answer() -> Response:
+@menu_step
+def consent_answer(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
     """Store the police-consent answer (only 1 is yes; silence is no) and thank the member."""
-    session = requestdb.session()
     report = _report_of_this_call(session)
-    if _menu_call(session) is None or report is None:
-        return twiml(flow.not_available())
-    report.police_consent = report_flow.consent_given(twilio_form().get("Digits", ""))
+    if report is None:
+        return flow.not_available()
+    report.police_consent = report_flow.consent_given(form.get("Digits", ""))
     session.commit()
-    return twiml(report_flow.report_received())
+    return report_flow.report_received()
 
 
 @bp.post("/recording")

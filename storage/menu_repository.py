@@ -7,21 +7,54 @@ PIN, so a forged or replayed request with another CallSid finds nothing.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from callflows.inbound import InboundFacts, InboundOutcome, screen_inbound
+from callflows.lockout import Attempts
+from callflows.menu import DailyUsage
+from callflows.phone import Caller
 from callflows.status import CallDirection, LineStatus, MemberStatus, RecordingState
 from storage.models import Call, Member, Report, SafetyNumber
-from storage.vault import ProtectedNumber
+from storage.repositories import line_by_number
+from storage.vault import NumberVault, ProtectedNumber
 
 # Directions a call has once it passed the PIN.
 AUTHENTICATED = (CallDirection.MENU, CallDirection.MASKED)
 
 # --- the PIN -----------------------------------------------------------------
+
+
+def member_on_own_line(
+    session: Session, vault: NumberVault, line_e164: str, caller: Caller
+) -> tuple[Member, SafetyNumber] | None:
+    """The line and its member when the caller is that member on their own
+    live line: the inbound call's own rule (``screen_inbound`` says
+    MEMBER_MENU), so the menu opens to exactly the calls sent to it.
+
+    Blind indexes are compared, never numbers; every mismatch is just None.
+    """
+    line = line_by_number(session, line_e164)
+    member = line.member if line is not None else None
+    if line is None or member is None or caller.e164 is None or not member.phone_index:
+        return None
+    facts = InboundFacts(
+        line_live=line.status == LineStatus.ASSIGNED
+        and member.status == MemberStatus.ACTIVE
+        and member.phone_encrypted is not None,
+        caller_withheld=False,
+        caller_is_member=hmac.compare_digest(vault.index(caller.e164), member.phone_index),
+        caller_blocked=False,  # the rule asks it only of callers who are not the member
+        accept_withheld=True,
+    )
+    if screen_inbound(facts) is not InboundOutcome.MEMBER_MENU:
+        return None
+    return member, line
 
 
 def member_for_update(session: Session, member_id: int) -> Member | None:
@@ -35,27 +68,14 @@ def member_for_update(session: Session, member_id: int) -> Member | None:
     ).first()
 
 
-def is_locked(member: Member, now: datetime) -> bool:
-    return member.menu_locked_until is not None and member.menu_locked_until > now
+def pin_attempts(member: Member) -> Attempts:
+    """The member's wrong-PIN counter and menu lock, for the lockout policy."""
+    return Attempts(member.pin_failures or 0, member.menu_locked_until)
 
 
-def record_pin_failure(member: Member, now: datetime, max_attempts: int, lockout_minutes: int) -> bool:
-    """Count one wrong PIN; lock the menu at ``max_attempts``. True if it locked now.
-
-    The counter starts again from zero once the lock is set, so after the
-    lock runs out the member has the full number of attempts again.
-    """
-    member.pin_failures = (member.pin_failures or 0) + 1
-    if member.pin_failures < max_attempts:
-        return False
-    member.pin_failures = 0
-    member.menu_locked_until = now + timedelta(minutes=lockout_minutes)
-    return True
-
-
-def record_pin_success(member: Member) -> None:
-    member.pin_failures = 0
-    member.menu_locked_until = None
+def keep_pin_attempts(member: Member, attempts: Attempts) -> None:
+    member.pin_failures = attempts.failures
+    member.menu_locked_until = attempts.locked_until
 
 
 # --- the authenticated menu call -----------------------------------------------
@@ -71,12 +91,8 @@ def open_menu_call(session: Session, call_sid: str, member_id: int, line_id: int
     if call is None:
         call = Call(call_sid=call_sid)
         session.add(call)
-    call.direction = CallDirection.MENU
-    call.member_id = member_id
-    call.safety_number_id = line_id
-    call.other_party_index = None
-    call.other_party_encrypted = None
-    call.other_party_last3 = None
+    call.direction, call.member_id, call.safety_number_id = CallDirection.MENU, member_id, line_id
+    forget_other_party(call)
     session.flush()
     return call
 
@@ -136,13 +152,7 @@ def last_inbound_call(session: Session, member_id: int, *, with_number: bool) ->
 # --- masked calls --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Usage:
-    calls: int
-    seconds: int
-
-
-def masked_usage_today(session: Session, member_id: int, now: datetime) -> Usage:
+def masked_usage_today(session: Session, member_id: int, now: datetime) -> DailyUsage:
     """Masked calls placed since midnight UTC and their summed duration."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     calls, seconds = session.execute(
@@ -152,7 +162,12 @@ def masked_usage_today(session: Session, member_id: int, now: datetime) -> Usage
             Call.created_at >= midnight,
         )
     ).one()
-    return Usage(int(calls or 0), int(seconds or 0))
+    return DailyUsage(int(calls or 0), int(seconds or 0))
+
+
+def forget_other_party(call: Call) -> None:
+    """The member's own call has no other party (until a masked call gives it one)."""
+    call.other_party_index = call.other_party_encrypted = call.other_party_last3 = None
 
 
 def mark_masked(call: Call, destination: ProtectedNumber) -> None:

@@ -15,6 +15,7 @@ from flask import flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from callflows.lockout import Attempts, LockoutPolicy
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, services, setting
 from storage.hashing import verify_secret
@@ -76,13 +77,23 @@ def _ip_blocked() -> bool:
     return (failures or 0) >= setting("STAFF_IP_FAILURES_PER_15_MIN")
 
 
+def _lockout() -> LockoutPolicy:
+    """The member menu's lockout policy, with the console's own limits."""
+    return LockoutPolicy(
+        setting("STAFF_MAX_FAILED_LOGINS"), timedelta(minutes=setting("STAFF_LOCKOUT_MINUTES"))
+    )
+
+
+def _locked(staff: Staff) -> bool:
+    return _lockout().is_locked(Attempts(staff.failed_logins, staff.locked_until), utcnow())
+
+
 def _record_failure(staff: Staff | None) -> None:
     audit("login.failed", "staff", staff.id if staff else None, f"ip={_client_ip()}")
     if staff is not None:
-        staff.failed_logins += 1
-        if staff.failed_logins >= setting("STAFF_MAX_FAILED_LOGINS"):
-            staff.locked_until = utcnow() + timedelta(minutes=setting("STAFF_LOCKOUT_MINUTES"))
-            staff.failed_logins = 0
+        failure = _lockout().after_failure(Attempts(staff.failed_logins, staff.locked_until), utcnow())
+        staff.failed_logins, staff.locked_until = failure.attempts.failures, failure.attempts.locked_until
+        if failure.locked_now:
             audit("login.locked", "staff", staff.id)
     db().commit()
 
@@ -119,7 +130,7 @@ def login() -> Response | str | tuple[str, int]:
     staff = db().scalars(select(Staff).where(Staff.email == email)).first() if email else None
     # verify_secret spends the same time on an unknown email as on a real one.
     ok = verify_secret(staff.password_hash if staff else None, password)
-    locked = staff is not None and staff.locked_until is not None and staff.locked_until > utcnow()
+    locked = staff is not None and _locked(staff)
     if not ok or staff is None or not staff.active or locked:
         _record_failure(staff if staff is not None and not locked else None)
         return render_template("staff/login.html", error=GENERIC_FAILURE, email=email), 401
@@ -141,7 +152,7 @@ def login_code() -> Response | str | tuple[str, int]:
         return redirect(url_for("staff.login"))
     if request.method == "GET":
         return render_template("staff/login_code.html")
-    if _ip_blocked() or (staff.locked_until is not None and staff.locked_until > utcnow()):
+    if _ip_blocked() or _locked(staff):
         session.pop("pending_staff", None)
         return render_template("staff/login.html", error=GENERIC_FAILURE), 429
     if not totp_ok(staff.totp_secret_encrypted, request.form.get("code", "")):
