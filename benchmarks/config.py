@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(os.environ.get("SAFETY_VENV", ROOT / ".venv")) / "bin"
@@ -66,3 +70,18 @@ def app_environ(database_url: str, redis_url: str | None = REDIS_URL) -> dict[st
     if redis_url:
         env["REDIS_URL"] = redis_url
     return env
+
+
+def in_process_app(database_url: str) -> Flask:
+    """The app built in this process with the benchmark environment; the
+    process's own environment is put back afterwards."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(app_environ(database_url))
+    try:
+        from ivr import create_app
+
+        return create_app()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -44,6 +44,15 @@ def _classify(status: int, body: bytes) -> str:
     return "+".join(child.tag for child in root) or "empty"
 
 
+def _answer(port: int, request: signed.SignedRequest) -> str:
+    """Send one request to the app and classify what came back, or how the socket failed."""
+    try:
+        status, body = servers.post(port, request.path, request.signature, request.body, timeout=15)
+    except OSError as exc:
+        return f"socket {type(exc).__name__}"
+    return _classify(status, body)
+
+
 def _send_all(
     port: int,
     requests: list[signed.SignedRequest],
@@ -66,11 +75,7 @@ def _send_all(
                 return
             r = requests[i]
             started = time.perf_counter()
-            try:
-                status, body = servers.post(port, r.path, r.signature, r.body, timeout=15)
-                kind = _classify(status, body)
-            except OSError as exc:
-                kind = f"socket {type(exc).__name__}"
+            kind = _answer(port, r)
             ms = 1000 * (time.perf_counter() - started)
             answers[i] = {"kind": kind, "ms": ms, "at": time.monotonic() - ms / 1000}
             with lock:
@@ -228,11 +233,7 @@ def postgres_stopped(down_seconds: float = 10.0) -> dict[str, Any]:
                 if stop.is_set():
                     return
                 started = time.monotonic()
-                try:
-                    status, body = servers.post(port, r.path, r.signature, r.body, timeout=15)
-                    kind = _classify(status, body)
-                except OSError as exc:
-                    kind = f"socket {type(exc).__name__}"
+                kind = _answer(port, r)
                 log.append({"at": started, "ms": 1000 * (time.monotonic() - started), "kind": kind})
                 time.sleep(0.05)
 
@@ -286,16 +287,7 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
     webhook.flush_redis()
     calls = jobs // 4
     engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO calls (call_sid, direction, safety_number_id, member_id, withheld, status,"
-                " last_sequence, bridged, blocked, declined, warned, created_at)"
-                " SELECT 'CAkill' || lpad(g::text, 8, '0'), 'inbound', 1, 1, true, 'ringing', -1,"
-                " false, false, false, false, now() FROM generate_series(1, CAST(:n AS int)) AS g"
-            ),
-            {"n": calls},
-        )
+    seed.ringing_calls(engine, "CAkill", calls)
     from benchmarks.workers import _services
 
     svc = _services(url)

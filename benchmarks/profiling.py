@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import webhook
-from benchmarks.config import app_environ
+from benchmarks.config import in_process_app
 
 REQUESTS = 2000
 
@@ -34,16 +34,7 @@ def profile_requests(count: int = REQUESTS, prepare: bool = True, top: int = 25)
         )
     reqs, _ = webhook.request_file(seeded, "profile", count)
     webhook.flush_redis()
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(app_environ(url))
-    try:
-        from ivr import create_app
-
-        app = create_app()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    app = in_process_app(url)
     client = app.test_client()
 
     def send(r: Any) -> None:

@@ -9,9 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_env.sh
 
-ensure_venv
-ensure_postgres
-ensure_redis
+ensure_services
 if ! command -v wrk >/dev/null 2>&1; then
   echo "installing wrk" >&2
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null

@@ -129,28 +129,26 @@ def _filler_token() -> str:
 
 # Constraints and indexes are dropped before a bulk fill and rebuilt after:
 # one sort per index instead of ten million random B-tree inserts.
+_CONSTRAINTS = (
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE conrelid = CAST(:t AS regclass) AND contype IN ('u', 'f')"
+)
+# plain indexes only: those behind a constraint go with it
+_INDEXES = (
+    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t"
+    " AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass))"
+)
+
+
 def _detach_indexes(conn, table: str) -> list[str]:  # type: ignore[no-untyped-def]
-    restore = []
-    constraints = conn.execute(
-        text(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid = CAST(:t AS regclass) AND contype IN ('u', 'f')"
-        ),
-        {"t": table},
-    ).all()
-    for name, definition in constraints:
-        conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
-        restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-    indexes = conn.execute(
-        text(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t"
-            " AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass))"
-        ),
-        {"t": table},
-    ).all()
-    for name, definition in indexes:
-        conn.execute(text(f'DROP INDEX "{name}"'))
-        restore.append(definition)
+    constraints = conn.execute(text(_CONSTRAINTS), {"t": table}).all()
+    indexes = conn.execute(text(_INDEXES), {"t": table}).all()
+    drops = [f'ALTER TABLE {table} DROP CONSTRAINT "{name}"' for name, _ in constraints]
+    drops += [f'DROP INDEX "{name}"' for name, _ in indexes]
+    for statement in drops:
+        conn.execute(text(statement))
+    restore = [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {rule}' for name, rule in constraints]
+    restore += [definition for _, definition in indexes]
     # unique constraints first (FKs may need them), then FKs and plain indexes
     return sorted(restore, key=lambda s: (" FOREIGN KEY " in s, s))
 
@@ -209,6 +207,19 @@ def filler_warnings(engine: Engine, count: int) -> float:
     return time.monotonic() - started
 
 
+# Completed inbound calls numbered :a to :b, spread over :m members and a year.
+_CALLS_SELECT = (
+    "INSERT INTO calls (call_sid, direction, safety_number_id, member_id, other_party_index,"
+    " other_party_encrypted, other_party_last3, withheld, status, last_sequence, duration_seconds,"
+    " started_at, ended_at, bridged, blocked, declined, warned, created_at)"
+    " SELECT 'CA' || md5('c' || g), 'inbound', NULL, 1 + (g * 7919) % :m,"
+    " md5('p' || (g % 3000000)) || md5('q' || (g % 3000000)), :t, '999', false, 'completed', 3, 60,"
+    " ts, ts + interval '1 minute', true, false, false, false, ts"
+    " FROM (SELECT g, now() - (g % 525600) * interval '1 minute' AS ts"
+    "       FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) AS g) s"
+)
+
+
 def filler_calls(engine: Engine, count: int, start: int = 1) -> float:
     """``count`` completed inbound calls spread over members and a year."""
     started = time.monotonic()
@@ -218,14 +229,7 @@ def filler_calls(engine: Engine, count: int, start: int = 1) -> float:
     _bulk(
         engine,
         "calls",
-        "INSERT INTO calls (call_sid, direction, safety_number_id, member_id, other_party_index,"
-        " other_party_encrypted, other_party_last3, withheld, status, last_sequence, duration_seconds,"
-        " started_at, ended_at, bridged, blocked, declined, warned, created_at)"
-        " SELECT 'CA' || md5('c' || g), 'inbound', NULL, 1 + (g * 7919) % :m,"
-        " md5('p' || (g % 3000000)) || md5('q' || (g % 3000000)), :t, '999', false, 'completed', 3, 60,"
-        " ts, ts + interval '1 minute', true, false, false, false, ts"
-        " FROM (SELECT g, now() - (g % 525600) * interval '1 minute' AS ts"
-        "       FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) AS g) s",
+        _CALLS_SELECT,
         {"m": members, "t": token, "a": start, "b": start + count - 1},
     )
     return time.monotonic() - started
@@ -260,18 +264,6 @@ def table_counts(engine: Engine) -> dict[str, int]:
 
 def bench_url() -> str:
     return pg_url()
-
-
-_CALLS_SELECT = (
-    "INSERT INTO calls (call_sid, direction, safety_number_id, member_id, other_party_index,"
-    " other_party_encrypted, other_party_last3, withheld, status, last_sequence, duration_seconds,"
-    " started_at, ended_at, bridged, blocked, declined, warned, created_at)"
-    " SELECT 'CA' || md5('c' || g), 'inbound', NULL, 1 + (g * 7919) % :m,"
-    " md5('p' || (g % 3000000)) || md5('q' || (g % 3000000)), :t, '999', false, 'completed', 3, 60,"
-    " ts, ts + interval '1 minute', true, false, false, false, ts"
-    " FROM (SELECT g, now() - (g % 525600) * interval '1 minute' AS ts"
-    "       FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) AS g) s"
-)
 
 
 def filler_calls_within(
@@ -319,3 +311,18 @@ def filler_calls_within(
         "index_seconds": round(indexed_at - inserted_at, 1),
         "analyze_seconds": round(time.monotonic() - indexed_at, 1),
     }
+
+
+def ringing_calls(engine: Engine, prefix: str, count: int) -> None:
+    """``count`` inbound calls logged by the webhook and not yet ended, with
+    CallSids ``prefix`` + 8 digits from 1: what status callbacks then update."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO calls (call_sid, direction, safety_number_id, member_id, withheld, status,"
+                " last_sequence, bridged, blocked, declined, warned, created_at)"
+                " SELECT :prefix || lpad(g::text, 8, '0'), 'inbound', 1, 1, true, 'ringing', -1,"
+                " false, false, false, false, now() FROM generate_series(1, CAST(:n AS int)) AS g"
+            ),
+            {"prefix": prefix, "n": count},
+        )

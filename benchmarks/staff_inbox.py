@@ -4,14 +4,13 @@ as a caseworker (unassigned + their own)."""
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from sqlalchemy import Engine, text
 
 from benchmarks import seed
-from benchmarks.config import app_environ
+from benchmarks.config import in_process_app
 
 PAGES = ("/staff/reports", "/staff/reports?status=new", "/staff/reports?category=threats")
 ROUNDS = 40
@@ -38,16 +37,7 @@ def measure(url: str, engine: Engine, reports: int) -> dict[str, Any]:
         conn.execute(text("VACUUM ANALYZE reports"))
         count = conn.execute(text("SELECT count(*) FROM reports")).scalar_one()
 
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(app_environ(url))
-    try:
-        from ivr import create_app
-
-        app = create_app()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    app = in_process_app(url)
     results: dict[str, Any] = {"reports": count, "seed_seconds": round(seconds, 1)}
     for role, staff_id in ids.items():
         client = app.test_client()

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from benchmarks import servers, webhook
+from benchmarks import seed, servers, webhook
 from benchmarks.config import app_environ
 
 JOBS = int(os.environ.get("BENCH_JOBS", "4000"))
@@ -42,16 +42,7 @@ def run(jobs: int = JOBS) -> dict[str, Any]:
     # Inbound calls the webhook logged, then four status callbacks each.
     calls = jobs // len(EVENTS)
     engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO calls (call_sid, direction, safety_number_id, member_id, withheld, status,"
-                " last_sequence, bridged, blocked, declined, warned, created_at)"
-                " SELECT 'CAbench' || lpad(g::text, 8, '0'), 'inbound', 1, 1, true, 'ringing', -1,"
-                " false, false, false, false, now() FROM generate_series(1, CAST(:n AS int)) AS g"
-            ),
-            {"n": calls},
-        )
+    seed.ringing_calls(engine, "CAbench", calls)
     for seq, status in enumerate(EVENTS):
         for g in range(1, calls + 1):
             svc.queue.enqueue(

@@ -1,4 +1,5 @@
-# Shared helpers of scripts/test.sh and scripts/demo.sh. Sourced, not run.
+# Shared helpers of scripts/test.sh, scripts/demo.sh and benchmarks/run.sh.
+# Sourced, not run.
 VENV="${SAFETY_VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
@@ -39,6 +40,14 @@ ensure_redis() {
   fi
   echo "Redis is not running on 127.0.0.1:6379 and could not be started" >&2
   exit 1
+}
+
+# What the tests and the benchmarks need: the package installed, and the
+# PostgreSQL and Redis on 127.0.0.1 they talk to.
+ensure_services() {
+  ensure_venv
+  ensure_postgres
+  ensure_redis
 }
 
 # Hook for test-only system packages (a browser for the staff console's

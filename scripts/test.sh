@@ -5,9 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_env.sh
 
-ensure_venv
-ensure_postgres
-ensure_redis
+ensure_services
 ensure_test_extras
 
 "$VENV/bin/ruff" check .
