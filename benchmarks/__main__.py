@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -11,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _sections() -> dict[str, Callable[[], dict[str, Any]]]:
+def _sections(before: str | None = None) -> dict[str, Callable[[], dict[str, Any]]]:
     from benchmarks import drills, profiling, scale, webhook, workers
 
     return {
-        "webhook": webhook.run,
+        "webhook": functools.partial(webhook.run, before=before),
         "workers": workers.run,
         "profile": profiling.run,
         "drill-redis": drills.redis_killed,
@@ -32,7 +33,14 @@ def main(argv: list[str] | None = None) -> int:
         "sections", nargs="*", help=f"any of {', '.join(sections)} (default: all, in this order)"
     )
     parser.add_argument("--render-only", action="store_true", help="only rewrite BENCHMARKS.md")
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="webhook: also load the app as of git revision REV (served from a worktree, same "
+        "database), its runs taking turns with the current app's",
+    )
     args = parser.parse_args(argv)
+    sections = _sections(args.before)
     unknown = [s for s in args.sections if s not in sections]
     if unknown:
         parser.error(f"unknown sections: {', '.join(unknown)}")

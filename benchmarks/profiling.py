@@ -4,18 +4,15 @@ serially through Flask's test client against PostgreSQL."""
 
 from __future__ import annotations
 
-import contextlib
 import cProfile
 import io
 import os
 import pstats
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import webhook
+from benchmarks import checkout, webhook
 from benchmarks.config import in_process_app
 
 REQUESTS = 2000
@@ -97,21 +94,6 @@ def _trim(text: str) -> str:
 BEFORE_REV = "1d8ecc7"
 
 
-@contextlib.contextmanager
-def worktree(rev: str) -> Iterator[Path]:
-    """A detached checkout of ``rev`` beside the repository, removed afterwards."""
-    from benchmarks.config import ROOT, WORK
-
-    path = WORK / f"before-{rev}"
-    git = ["git", "-C", str(ROOT), "worktree"]
-    subprocess.run([*git, "remove", "--force", str(path)], capture_output=True, check=False)
-    subprocess.run([*git, "add", "--detach", str(path), rev], capture_output=True, check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run([*git, "remove", "--force", str(path)], capture_output=True, check=False)
-
-
 def _in_subprocess(tree: Path) -> dict[str, Any]:
     """``python -m benchmarks.profiling`` run from ``tree``: its own code is
     imported (the working directory comes first on ``sys.path``)."""
@@ -126,7 +108,7 @@ def run() -> dict[str, Any]:
     from benchmarks.config import ROOT
 
     webhook.prepare()
-    with worktree(BEFORE_REV) as tree:
+    with checkout.worktree(BEFORE_REV) as tree:
         before = _in_subprocess(tree)
     before["note"] = f"the code as of commit {BEFORE_REV}"
     results.save("profile-before", before)

@@ -97,12 +97,13 @@ def gunicorn_description() -> str:
 
 
 @contextmanager
-def gunicorn(app: str, port: int, env: Mapping[str, str], name: str) -> Iterator[Gunicorn]:
+def gunicorn(app: str, port: int, env: Mapping[str, str], name: str, cwd: Path = ROOT) -> Iterator[Gunicorn]:
+    """gunicorn serving ``app`` from ``cwd`` (whose ``gunicorn.conf.py`` it reads)."""
     WORK.mkdir(parents=True, exist_ok=True)
     log = WORK / f"gunicorn-{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            gunicorn_args(app, port), cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT
+            gunicorn_args(app, port), cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT
         )
     try:
         wait_port(port)

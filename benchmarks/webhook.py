@@ -3,19 +3,22 @@ Flask app, same gunicorn settings, loaded by wrk on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import xml.etree.ElementTree as ET
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from redis import Redis
 from sqlalchemy import create_engine
 
-from benchmarks import seed, servers, signed
+from benchmarks import checkout, seed, servers, signed
 from benchmarks.config import (
     APP_PORT,
     BARE_PORT,
+    BEFORE_PORT,
     LOAD_CONNECTIONS,
     LOAD_SECONDS,
     PG_DATABASE,
@@ -109,25 +112,53 @@ def flush_redis(url: str = REDIS_URL) -> None:
     client.close()
 
 
-def run(seconds: int = LOAD_SECONDS, connections: int = LOAD_CONNECTIONS) -> dict[str, Any]:
+def run(
+    seconds: int = LOAD_SECONDS, connections: int = LOAD_CONNECTIONS, before: str | None = None
+) -> dict[str, Any]:
+    """The bare baseline, then the app; with ``before`` (a git revision) the
+    app as of that commit too, served from a worktree on the same database,
+    its load runs taking turns with the current app's."""
+    if not before:
+        return _run(seconds, connections, None, None)
+    with checkout.worktree(before) as tree:
+        return _run(seconds, connections, before, tree)
+
+
+def _run(seconds: int, connections: int, before: str | None, tree: Path | None) -> dict[str, Any]:
     url, seeded = prepare()
-    # A slice of distinct calls for each app run: no run replays another's.
-    reqs = signed.incoming_calls(seeded.lines, seeded.callers, REQUESTS * RUNS + WARM_UP)
-    slices = [reqs[i * REQUESTS : (i + 1) * REQUESTS] for i in range(RUNS)]
-    warm = [(r.path, r.signature, r.body) for r in reqs[-WARM_UP:]]
+    subjects = 2 if tree else 1
+    # A slice of distinct calls for each app run and each warm-up: no run replays another's.
+    reqs = signed.incoming_calls(seeded.lines, seeded.callers, (REQUESTS * RUNS + WARM_UP) * subjects)
+    slices = [reqs[i * REQUESTS : (i + 1) * REQUESTS] for i in range(RUNS * subjects)]
+    warm = [[(r.path, r.signature, r.body) for r in part] for part in _warm_slices(reqs, subjects)]
     paths = [signed.write_wrk_file(part, WORK / f"incoming-{i}.requests") for i, part in enumerate(slices)]
     flush_redis()
     env = app_environ(url)
 
     with servers.gunicorn(BARE, BARE_PORT, env, "bare") as bare:
-        servers.warm_up(bare.port, warm)
+        servers.warm_up(bare.port, warm[0])
         baseline_runs = [_load(bare, paths[0], seconds, connections) for _ in range(RUNS)]
 
     status_reqs = status_callbacks(seeded, REQUESTS)
     status_path = signed.write_wrk_file(status_reqs, WORK / "status.requests")
-    with servers.gunicorn(APP, APP_PORT, env, "app") as app:
-        kinds = answer_kinds(servers.warm_up(app.port, warm))
-        app_runs = [_load(app, path, seconds, connections, APOLOGY_MARKER) for path in paths]
+    with contextlib.ExitStack() as stack:
+        app = stack.enter_context(servers.gunicorn(APP, APP_PORT, env, "app"))
+        kinds = answer_kinds(servers.warm_up(app.port, warm[0]))
+        old, old_kinds = None, Counter[str]()
+        if tree:
+            old_env = checkout.environ(tree, env)
+            checkout.check_imports_from(tree, old_env)
+            old = stack.enter_context(servers.gunicorn(APP, BEFORE_PORT, old_env, "before", cwd=tree))
+            old_kinds = answer_kinds(servers.warm_up(old.port, warm[1]))
+        app_runs: list[dict[str, Any]] = []
+        old_runs: list[dict[str, Any]] = []
+        for i in range(RUNS):
+            turns = [(app, app_runs, paths[i])]
+            if old:
+                # alternate who goes first: the machine's speed drifts from minute to minute
+                turns.insert(i % 2, (old, old_runs, paths[RUNS + i]))
+            for server, runs, path in turns:
+                runs.append(_load(server, path, seconds, connections, APOLOGY_MARKER))
         status_kinds = answer_kinds(
             servers.warm_up(app.port, [(r.path, r.signature, r.body) for r in status_reqs], 100)
         )
@@ -136,7 +167,7 @@ def run(seconds: int = LOAD_SECONDS, connections: int = LOAD_CONNECTIONS) -> dic
     queued = Redis.from_url(REDIS_URL).llen("rq:queue:safety")
     flush_redis()
     baseline, result = _median(baseline_runs), _median(app_runs)
-    return {
+    measured = {
         "server": servers.gunicorn_description(),
         "seconds": seconds,
         "connections": connections,
@@ -158,6 +189,22 @@ def run(seconds: int = LOAD_SECONDS, connections: int = LOAD_CONNECTIONS) -> dic
         "peak_rss_kib": peaks,
         "jobs_queued_in_redis": queued,
     }
+    if old_runs:
+        median = _median(old_runs)
+        measured["before"] = {
+            "commit": before,
+            "app": median,
+            "app_runs": old_runs,
+            "warm_up_answers": dict(old_kinds),
+            "current_over_before": result["rps"] / median["rps"] if median["rps"] else 0.0,
+        }
+    return measured
+
+
+def _warm_slices(reqs: list[signed.SignedRequest], subjects: int) -> list[list[signed.SignedRequest]]:
+    """The last ``WARM_UP`` calls for each app served, after the runs' slices."""
+    tail = reqs[len(reqs) - WARM_UP * subjects :]
+    return [tail[i * WARM_UP : (i + 1) * WARM_UP] for i in range(subjects)]
 
 
 def _load(

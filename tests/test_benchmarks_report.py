@@ -1,0 +1,62 @@
+"""BENCHMARKS.md is rendered from the benchmark results through a template:
+every figure comes from the data, and nothing is left unfilled."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from benchmarks import report, results
+
+
+@pytest.fixture
+def committed_results() -> dict[str, Any]:
+    """The results of the last benchmark runs, as committed."""
+    data: dict[str, Any] = json.loads(results.PATH.read_text())
+    return data
+
+
+def _unfilled(text: str) -> list[str]:
+    return [marker for marker in ("{{", "}}", "{%", "%}", "{#", "#}") if marker in text]
+
+
+def test_figures_of_the_run_appear_in_the_report(committed_results: dict[str, Any]) -> None:
+    data = copy.deepcopy(committed_results)
+    data["webhook"]["app"]["p99_ms"] = 4321.5  # a figure no run has measured
+    data["workers"]["ratio"] = 0.987
+
+    text = report.render(data)
+
+    assert "| Webhook p99 < 50 ms at 50 connections | 4,321.5 ms | **missed** |" in text
+    assert "Ratio **0.987**." in text
+    assert _unfilled(text) == []
+
+
+def test_committed_report_is_the_rendering_of_the_committed_results(
+    committed_results: dict[str, Any],
+) -> None:
+    """BENCHMARKS.md is never edited by hand: change the template or the
+    results and render again (``python -m benchmarks --render-only``)."""
+    assert report.render(committed_results) == report.OUT.read_text()
+
+
+def test_a_met_target_shows_no_analysis_of_a_miss(committed_results: dict[str, Any]) -> None:
+    data = copy.deepcopy(committed_results)
+    webhook = data["webhook"]
+    webhook["ratio"] = 0.75
+    webhook["app"]["p99_ms"] = 12.5
+
+    text = report.render(data)
+
+    assert "| Webhook throughput ≥ 0.5 × bare Flask | 0.75 × | **met** |" in text  # noqa: RUF001
+    assert "Missed — measured cause" not in text.split("## Profile")[0]
+
+
+def test_sections_not_run_yet_render_as_such() -> None:
+    text = report.render({})
+
+    assert text.count("_Not run yet._") == 7
+    assert _unfilled(text) == []
