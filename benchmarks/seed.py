@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, make_url, text
 
@@ -165,12 +166,16 @@ def _bulk(engine: Engine, table: str, sql: str, params: dict[str, object]) -> No
         conn.execute(text(f"VACUUM ANALYZE {table}"))
 
 
+def _scalar(engine: Engine, sql: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar_one()
+
+
 def filler_members(engine: Engine, count: int) -> float:
     """``count`` members, each with an assigned line, none of which the load calls."""
     started = time.monotonic()
     token, pin = _filler_token(), hash_secret("0000")
-    with engine.connect() as conn:
-        first = conn.execute(text("SELECT coalesce(max(id), 0) FROM members")).scalar_one()
+    first = _scalar(engine, "SELECT coalesce(max(id), 0) FROM members")
     _bulk(
         engine,
         "members",
@@ -224,8 +229,7 @@ def filler_calls(engine: Engine, count: int, start: int = 1) -> float:
     """``count`` completed inbound calls spread over members and a year."""
     started = time.monotonic()
     token = _filler_token()
-    with engine.connect() as conn:
-        members = conn.execute(text("SELECT max(id) FROM members")).scalar_one()
+    members = _scalar(engine, "SELECT max(id) FROM members")
     _bulk(
         engine,
         "calls",
@@ -237,8 +241,7 @@ def filler_calls(engine: Engine, count: int, start: int = 1) -> float:
 
 def filler_reports(engine: Engine, count: int) -> float:
     started = time.monotonic()
-    with engine.connect() as conn:
-        members = conn.execute(text("SELECT max(id) FROM members")).scalar_one()
+    members = _scalar(engine, "SELECT max(id) FROM members")
     _bulk(
         engine,
         "reports",
@@ -274,9 +277,8 @@ def filler_calls_within(
 
     Indexes are dropped once, rebuilt once at the end."""
     token = _filler_token()
-    with engine.connect() as conn:
-        members = conn.execute(text("SELECT max(id) FROM members")).scalar_one()
-        start = conn.execute(text("SELECT count(*) FROM calls")).scalar_one() + 1
+    members = _scalar(engine, "SELECT max(id) FROM members")
+    start = _scalar(engine, "SELECT count(*) FROM calls") + 1
     started = time.monotonic()
     done = 0
     with engine.begin() as conn:
