@@ -54,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     sessions.init_app(app)
     for blueprint in (health.bp, voice.bp, menu.bp, sms.bp, staff.bp):
         app.register_blueprint(blueprint)
+    staff.init_app(app)
     cli.register(app)
     return app
 

@@ -2,8 +2,8 @@
 
 Each module registers its own views on :data:`bp`; importing them here is
 what wires them up. Request hooks run in registration order: sign-in
-(``auth``) is registered before the CSRF check (``csrf``), so anonymous
-visitors are sent to sign in before their form is looked at.
+(``auth``, on import) runs before the CSRF check (registered below), so
+anonymous visitors are sent to sign in before their form is looked at.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from ivr.staff import (
     audio,
     audit_log,
     auth,
-    csrf,
     errors,
     export,
+    forms,
     headers,
     members,
     numbers,
@@ -26,6 +26,9 @@ from ivr.staff import (
     warnings_import,
 )
 from ivr.staff.blueprint import bp
+from ivr.staff.forms import check_csrf_token, init_app
+
+bp.before_request(check_csrf_token)
 
 __all__ = [
     "account",
@@ -33,10 +36,11 @@ __all__ = [
     "audit_log",
     "auth",
     "bp",
-    "csrf",
     "errors",
     "export",
+    "forms",
     "headers",
+    "init_app",
     "members",
     "numbers",
     "reports",

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from ivr.staff.blueprint import bp
 from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, is_admin, report_or_404, viewer
+from ivr.staff.forms import AssignForm, TriageForm
 from storage import casework
 from storage import repositories as repo
 from storage.console_queries import InboxFilter, caseworkers, inbox_page
@@ -70,12 +71,12 @@ def report_update(report_id: int) -> Response:
     report = report_or_404(staff, report_id)
     if report.caseworker_id != staff.id and not is_admin():
         abort(403)
-    status = request.form.get("status", report.status)
-    category = request.form.get("category") or None
-    if status not in set(ReportStatus) or (category is not None and category not in CATEGORIES):
+    # A field left out keeps the report's value; a value outside the choices is a 400.
+    form = TriageForm(status=report.status)
+    if not form.validate():
         abort(400)
-    notes = request.form.get("notes", "")
-    if casework.triage(db(), report, status=ReportStatus(status), category=category, notes=notes, by=staff):
+    status, category = ReportStatus(form.status.data), form.category.data or None
+    if casework.triage(db(), report, status=status, category=category, notes=form.notes.data or "", by=staff):
         db().commit()
         flash("Report updated.")
     return redirect(url_for("staff.report_page", report_id=report.id))
@@ -87,10 +88,13 @@ def report_assign(report_id: int) -> Response:
     staff = viewer()
     session = db()
     report = report_or_404(staff, report_id)
-    raw = request.form.get("caseworker_id", "")
+    form = AssignForm()
+    if not form.validate():
+        abort(400)
     if is_admin():
-        target = session.get(Staff, int(raw)) if raw.isdigit() else None
-        if raw and (target is None or not target.active):
+        chosen = form.caseworker_id.data
+        target = session.get(Staff, chosen) if chosen is not None else None
+        if chosen is not None and (target is None or not target.active):
             abort(400)
     else:
         # A caseworker may only take what nobody holds (report_or_404 already hid the rest).

@@ -11,7 +11,9 @@ import struct
 import wave
 from typing import Any
 
+import flask
 from flask.testing import FlaskClient
+from flask_wtf.csrf import generate_csrf
 from werkzeug.test import TestResponse
 
 from storage.db import Database
@@ -40,19 +42,29 @@ def make_staff(db: Database, email: str, role: str = "caseworker", **cols: Any) 
 
 
 def sign_in_as(client: FlaskClient, staff_id: int) -> FlaskClient:
-    """Put a signed-in session (with a known CSRF token) in the client's cookie."""
+    """Put a signed-in session (with a known CSRF secret) in the client's cookie."""
     import time
 
     with client.session_transaction() as sess:
         sess["staff_id"] = staff_id
         sess["seen"] = time.time()
-        sess["csrf"] = CSRF
+        sess["csrf_token"] = CSRF
     return client
+
+
+def csrf_token_of(client: FlaskClient) -> str:
+    """The token a console page would put in its forms for this client's session,
+    made by Flask-WTF itself from the session's secret."""
+    with client.session_transaction() as sess:
+        secret = sess.get("csrf_token", CSRF)
+    with client.application.test_request_context():
+        flask.session["csrf_token"] = secret
+        return generate_csrf()
 
 
 def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> TestResponse:
     """A POST carrying the session's CSRF token."""
-    return client.post(path, data={"csrf_token": CSRF, **(data or {})}, **kw)
+    return client.post(path, data={"csrf_token": csrf_token_of(client), **(data or {})}, **kw)
 
 
 def csrf_from(html: str) -> str:

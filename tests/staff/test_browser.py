@@ -234,6 +234,7 @@ def test_report_audio_plays(page: Any, live: dict[str, Any]) -> None:
 def test_create_warning_from_the_report(page: Any, live: dict[str, Any]) -> None:
     page.goto(f"{live['base']}/staff/reports/{live['report_id']}")
     page.get_by_role("link", name="Create a warning about this caller").click()
+    page.wait_for_url(f"**/staff/reports/{live['report_id']}/warning")
     assert "…321" in page.content() and "654321" not in page.content()
     page.get_by_label("Category").select_option("threats")
     page.get_by_label("Summary").fill("Threatened a member after she refused; seen in browser test")

@@ -7,6 +7,7 @@ import pytest
 from storage.db import Database
 from tests.staff.conftest import People
 from tests.staff.helpers import make_report, post
+from tests.voice_helpers import post_twilio
 
 # (path, who may see it): "all" = caseworker and admin, "admin" = admin only.
 PAGES = [
@@ -146,3 +147,17 @@ def test_ids_beyond_the_integer_range_are_not_found(admin) -> None:
     assert post(admin, f"/staff/numbers/{huge}/release").status_code == 404
     assert admin.get(f"/staff/reports?after={huge}").status_code == 200
     assert admin.get(f"/staff/audit?before={10**11}").status_code == 200
+
+
+def test_a_form_over_https_needs_no_referer(admin) -> None:
+    """Console pages send "Referrer-Policy: no-referrer", so browsers send no
+    Referer: over https the CSRF token alone must be enough."""
+    response = post(admin, "/staff/logout", base_url="https://localhost")
+    assert response.status_code == 302 and response.location.endswith("/staff/login")
+
+
+def test_twilio_webhooks_are_not_asked_for_a_csrf_token(inline_app) -> None:
+    """Twilio signs its requests and carries no session: CSRF is the console's alone."""
+    form = {"MessageSid": "SM" + "0" * 32, "From": "+447700900123", "To": "+442079460001"}
+    response = post_twilio(inline_app.test_client(), "/sms/incoming", form)
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers

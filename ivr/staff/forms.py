@@ -1,0 +1,59 @@
+"""The console's forms (Flask-WTF): what each POST may carry, and the CSRF check.
+
+Every state-changing request to the console must carry this session's CSRF
+token (form field ``csrf_token`` or the ``X-CSRF-Token`` header); a missing
+or wrong one is refused with 400 before the view runs, so nothing changes.
+The check runs as a hook of the staff blueprint only: Twilio's webhooks are
+signature-checked and have no cookie session (``ivr.sessions``), so they
+must never meet it.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFProtect
+from wtforms import IntegerField, SelectField, TextAreaField
+from wtforms.validators import NumberRange, Optional
+
+from storage.models import CATEGORIES, ReportStatus
+
+MAX_ID = 2**31 - 1
+
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    """Bind CSRF protection to the app, checked only where the console asks."""
+    # Checked by the staff blueprint's hook below, not on every app request.
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    # A token lives as long as the session (which the idle timeout ends), as before.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    # Flask-WTF would refuse an https POST without a same-origin Referer; the
+    # console sends "Referrer-Policy: no-referrer" (ivr.staff.headers), so
+    # browsers send none. The token, SameSite cookies and the CSP's
+    # form-action 'self' already tie every form to this site.
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", False)
+    csrf.init_app(app)
+
+
+def check_csrf_token() -> None:
+    """Refuse any state-changing console request without this session's token.
+
+    Registered on the staff blueprint by ``ivr.staff`` after the sign-in hook.
+    """
+    csrf.protect()
+
+
+class TriageForm(FlaskForm):
+    """A report's status, category and notes."""
+
+    status = SelectField(choices=[s.value for s in ReportStatus])
+    category = SelectField(choices=["", *CATEGORIES], default="")
+    notes = TextAreaField()
+
+
+class AssignForm(FlaskForm):
+    """Who holds a report: a staff id, or empty for nobody (admins); nothing (take it)."""
+
+    caseworker_id = IntegerField(validators=[Optional(), NumberRange(1, MAX_ID)])
