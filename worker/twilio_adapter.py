@@ -96,27 +96,9 @@ class RebasedHttpClient(TwilioHttpClient):
         super().__init__(timeout=timeout, logger=_http_log)
         self.origin = origin.rstrip("/")
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        return super().request(
-            method,
-            rebase(url, self.origin),
-            params=params,
-            data=data,
-            headers=headers,
-            auth=auth,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-        )
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        # Only the origin changes; every other argument reaches the library as given.
+        return super().request(method, rebase(url, self.origin), *args, **kwargs)
 
 
 @dataclass(frozen=True)
