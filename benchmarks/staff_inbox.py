@@ -44,7 +44,6 @@ def measure(url: str, engine: Engine, reports: int) -> dict[str, Any]:
         with client.session_transaction() as sess:
             sess["staff_id"] = staff_id
             sess["seen"] = time.time()
-            sess["csrf"] = "bench"
         timings = []
         statuses = set()
         for _ in range(ROUNDS):
