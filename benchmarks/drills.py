@@ -25,9 +25,14 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from sqlalchemy import create_engine, text
 
 from benchmarks import seed, servers, signed, webhook
+from benchmarks import workers as job_bench
 from benchmarks.config import APP_PORT, REDIS_URL, ROOT, WORK, app_environ
 
 APP = "ivr:create_app()"
+REDIS_PORT = 6390  # the drills' own servers, which they kill
+POSTGRES_PORT = 5440
+CLIENTS = 8  # concurrent clients of the Redis drill
+CALL_EVERY_SECONDS = 0.05  # the PostgreSQL drill's one client places a call this often
 
 
 def _classify(status: int, body: bytes) -> str:
@@ -56,7 +61,7 @@ def _answer(port: int, request: signed.SignedRequest) -> str:
 def _send_all(
     port: int,
     requests: list[signed.SignedRequest],
-    threads: int = 8,
+    threads: int = CLIENTS,
     on_progress: Any = None,
 ) -> list[dict[str, Any]]:
     """Send each request exactly once from ``threads`` clients; keep every answer.
@@ -129,7 +134,7 @@ def redis_killed(requests_total: int = 4500) -> dict[str, Any]:
     """Status callbacks and inbound calls sent without pause while Redis is
     SIGKILLed (a third of the way in) and restarted (two thirds in)."""
     url, seeded = webhook.prepare()
-    private = servers.PrivateRedis(port=6390, directory=WORK / "redis-drill")
+    private = servers.PrivateRedis(port=REDIS_PORT, directory=WORK / "redis-drill")
     if private.directory.exists():
         import shutil
 
@@ -169,7 +174,7 @@ def redis_killed(requests_total: int = 4500) -> dict[str, Any]:
         replayed = _flush_outbox(url, private.url)
         drained = _drain(url, private.url)
         with engine.connect() as conn:
-            rows = set(conn.execute(text("SELECT call_sid, sequence_number FROM call_events")).all())
+            logged = conn.execute(text("SELECT call_sid, sequence_number FROM call_events")).all()
             per_key = conn.execute(
                 text(
                     "SELECT count(*) FROM (SELECT 1 FROM call_events GROUP BY call_sid, sequence_number"
@@ -187,7 +192,7 @@ def redis_killed(requests_total: int = 4500) -> dict[str, Any]:
     results = {
         name: _summary([a for a in answers if lo <= a["at"] < hi]) for name, (lo, hi) in windows.items()
     }
-    rows = {(sid, int(seq)) for sid, seq in rows}
+    rows = {(sid, int(seq)) for sid, seq in logged}
     sent = set(events)
     failed = sum(1 for a in answers if not _ok(a["kind"]))
     return {
@@ -203,7 +208,7 @@ def redis_killed(requests_total: int = 4500) -> dict[str, Any]:
         "events_lost": len(sent - rows),
         "duplicate_event_rows": per_key,
         "failed_webhooks": failed,
-        "redis": "private redis-server on 127.0.0.1:6390, appendonly yes, appendfsync always",
+        "redis": f"private redis-server on 127.0.0.1:{REDIS_PORT}, appendonly yes, appendfsync always",
     }
 
 
@@ -215,7 +220,7 @@ def _ok(kind: str) -> bool:
 
 
 def postgres_stopped(down_seconds: float = 10.0) -> dict[str, Any]:
-    cluster = servers.PrivateCluster(port=5440, directory=WORK / "pg-drill")
+    cluster = servers.PrivateCluster(port=POSTGRES_PORT, directory=WORK / "pg-drill")
     cluster.init()
     cluster.start()
     try:
@@ -235,7 +240,7 @@ def postgres_stopped(down_seconds: float = 10.0) -> dict[str, Any]:
                 started = time.monotonic()
                 kind = _answer(port, r)
                 log.append({"at": started, "ms": 1000 * (time.monotonic() - started), "kind": kind})
-                time.sleep(0.05)
+                time.sleep(CALL_EVERY_SECONDS)
 
         with servers.gunicorn(APP, APP_PORT, app_environ(url), "pg-drill") as app:
             thread = threading.Thread(target=caller_loop, args=(app.port,))
@@ -268,7 +273,7 @@ def postgres_stopped(down_seconds: float = 10.0) -> dict[str, Any]:
         "after_restart": _summary(after),
         "all_answers": _summary(log),
         "recovered_after_s": None if first_ok is None else round(first_ok - marks["started"], 2),
-        "postgres": "private cluster (initdb) on 127.0.0.1:5440, stopped with pg_ctl -m fast",
+        "postgres": f"private cluster (initdb) on 127.0.0.1:{POSTGRES_PORT}, stopped with pg_ctl -m fast",
     }
 
 
@@ -285,17 +290,11 @@ def _children(pid: int) -> list[int]:
 def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, Any]:
     url, _ = webhook.prepare()
     webhook.flush_redis()
-    calls = jobs // 4
+    calls = jobs // len(job_bench.EVENTS)
     engine = create_engine(url)
     seed.ringing_calls(engine, "CAkill", calls)
-    from benchmarks.workers import _services
-
-    svc = _services(url)
-    for seq, status in enumerate(("initiated", "ringing", "in-progress", "completed")):
-        for g in range(1, calls + 1):
-            svc.queue.enqueue(
-                "call_event", f"CAkill{g:08d}", seq, status, 42 if status == "completed" else None, None
-            )
+    svc = job_bench.services(url)
+    job_bench.enqueue_call_events(svc, "CAkill", calls)
     env = app_environ(url)
     log = (WORK / "worker-drill.log").open("wb")
 
@@ -408,8 +407,9 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
         right = conn.execute(
             text(
                 "SELECT count(*) FROM calls WHERE call_sid LIKE 'CAkill%' AND status = 'completed'"
-                " AND duration_seconds = 42 AND last_sequence = 3"
-            )
+                " AND duration_seconds = :seconds AND last_sequence = :last"
+            ),
+            {"seconds": job_bench.CALL_SECONDS, "last": len(job_bench.EVENTS) - 1},
         ).scalar_one()
     engine.dispose()
     svc.db.engine.dispose()

@@ -3,7 +3,8 @@ template ``benchmarks/templates/BENCHMARKS.md.j2``.
 
 The prose is in the template and every figure in it comes from the results:
 the last run of each section, and ``trials`` (dated hand-run trials that no
-section repeats). This module decides which targets were met and works out
+section repeats); the sizes and settings of the harness it names come from
+the benchmark modules themselves. This module decides which targets were met and works out
 the arithmetic the analysis of a missed target needs; the analysis itself
 is shown only when the target is missed.
 """
@@ -52,6 +53,7 @@ def render(data: dict[str, Any]) -> str:
         "limits": LIMITS,
         "checks": _checks(data),
         "derived": _derived(data),
+        "harness": _harness(),
         "missed": _webhook_missed(data),
         "workers_missed": _workers_missed(data.get("workers", {})),
         "redis_phases": _redis_phases(data.get("drill-redis", {})),
@@ -159,17 +161,8 @@ def _unsafe_answers(drill: dict[str, Any]) -> int:
 
 
 def _derived(data: dict[str, Any]) -> dict[str, Any]:
-    """Figures the prose needs that are sums or ratios of the results, and
-    the sizes the harness was built with."""
-    from benchmarks import scale as scale_bench
-    from benchmarks import seed
-
-    derived: dict[str, Any] = {
-        "cores": data.get("machine", {}).get("cores") or 2,
-        "real_members": seed.REAL_MEMBERS,
-        "scale_connections": scale_bench.LATENCY_CONNECTIONS,
-        "scale_calls_target": scale_bench.CALLS,
-    }
+    """Figures the prose needs that are sums or ratios of the results."""
+    derived: dict[str, Any] = {"cores": data.get("machine", {}).get("cores") or 2}
     s = data.get("scale", {})
     if "small" in s:
         derived["scale_growth"] = s["large"]["counts"]["members"] / s["small"]["counts"]["members"]
@@ -185,6 +178,26 @@ def _derived(data: dict[str, Any]) -> dict[str, Any]:
         "stranded_in_scheduled_registry", 0
     )
     return derived
+
+
+def _harness() -> dict[str, Any]:
+    """The sizes and settings of the harness that the prose names."""
+    from benchmarks import drills, scale, seed, workers
+    from benchmarks.config import PG_DATABASE, REDIS_URL
+
+    return {
+        "redis_db": REDIS_URL.rsplit("/", 1)[-1],
+        "bench_database": PG_DATABASE,
+        "redis_drill_port": drills.REDIS_PORT,
+        "postgres_drill_port": drills.POSTGRES_PORT,
+        "drill_clients": drills.CLIENTS,
+        "call_every_ms": round(1000 * drills.CALL_EVERY_SECONDS),
+        "call_seconds": workers.CALL_SECONDS,
+        "last_sequence": len(workers.EVENTS) - 1,
+        "real_members": seed.REAL_MEMBERS,
+        "scale_connections": scale.LATENCY_CONNECTIONS,
+        "scale_calls_target": scale.CALLS,
+    }
 
 
 def _redis_phases(drill: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -13,15 +13,25 @@ from benchmarks import seed, servers, webhook
 from benchmarks.config import app_environ
 
 JOBS = int(os.environ.get("BENCH_JOBS", "4000"))
-EVENTS = ("initiated", "ringing", "in-progress", "completed")
+EVENTS = ("initiated", "ringing", "in-progress", "completed")  # the status callbacks of each call
+CALL_SECONDS = 42  # how long each call lasted, by its "completed" callback
 
 
-def _services(url: str) -> Any:
+def services(url: str) -> Any:
+    """The services of the app, built in this process with the benchmark environment."""
     from ivr.settings import load_settings
     from worker.services import build_services
 
     env = app_environ(url)
     return build_services(load_settings(env, env["SAFETY_INSTANCE_PATH"]))
+
+
+def enqueue_call_events(svc: Any, prefix: str, calls: int) -> None:
+    """Every status callback of calls ``prefix`` + 8 digits from 1, one job each, in order."""
+    for seq, status in enumerate(EVENTS):
+        for g in range(1, calls + 1):
+            duration = CALL_SECONDS if status == "completed" else None
+            svc.queue.enqueue("call_event", f"{prefix}{g:08d}", seq, status, duration, None)
 
 
 def _drain(url: str) -> dict[str, Any]:
@@ -33,7 +43,7 @@ def _drain(url: str) -> dict[str, Any]:
 def run(jobs: int = JOBS) -> dict[str, Any]:
     url, _ = webhook.prepare()
     webhook.flush_redis()
-    svc = _services(url)
+    svc = services(url)
 
     for i in range(jobs):
         svc.queue.enqueue("ping", f"token{i}")
@@ -43,11 +53,7 @@ def run(jobs: int = JOBS) -> dict[str, Any]:
     calls = jobs // len(EVENTS)
     engine = create_engine(url)
     seed.ringing_calls(engine, "CAbench", calls)
-    for seq, status in enumerate(EVENTS):
-        for g in range(1, calls + 1):
-            svc.queue.enqueue(
-                "call_event", f"CAbench{g:08d}", seq, status, 42 if status == "completed" else None, None
-            )
+    enqueue_call_events(svc, "CAbench", calls)
     event = _drain(url)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT count(*) FROM call_events")).scalar_one()
