@@ -11,6 +11,8 @@ from sqlalchemy import create_engine, text
 
 from benchmarks import seed, servers, webhook
 from benchmarks.config import app_environ
+from ivr.settings import load_settings
+from worker.services import build_services
 
 JOBS = int(os.environ.get("BENCH_JOBS", "4000"))
 EVENTS = ("initiated", "ringing", "in-progress", "completed")  # the status callbacks of each call
@@ -19,9 +21,6 @@ CALL_SECONDS = 42  # how long each call lasted, by its "completed" callback
 
 def services(url: str) -> Any:
     """The services of the app, built in this process with the benchmark environment."""
-    from ivr.settings import load_settings
-    from worker.services import build_services
-
     env = app_environ(url)
     return build_services(load_settings(env, env["SAFETY_INSTANCE_PATH"]))
 
