@@ -12,6 +12,7 @@ import enum
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -229,8 +230,7 @@ def pin_answer(outcome: PinOutcome, *, pin_url: str, menu_url: str, timeout: int
     return menu_locked()
 
 
-@dataclass(frozen=True, slots=True)
-class DailyUsage:
+class DailyUsage(NamedTuple):
     """Masked calls placed today and their summed duration."""
 
     calls: int

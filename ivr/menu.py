@@ -296,23 +296,32 @@ def _report_of_this_call(session: Session) -> Report | None:
     return menus.report_of_call(session, report_id, twilio_form().get("CallSid", ""))
 
 
+ReportStep = Callable[[Session, Report, MultiDict[str, str]], VoiceResponse]
+
+
+def report_step(view: ReportStep) -> Callable[[], Response]:
+    """A :func:`menu_step` about the report named in the URL, which must be
+    this call's own report; any other gets the neutral "not available"."""
+
+    @functools.wraps(view)
+    def with_report(session: Session, _auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
+        report = _report_of_this_call(session)
+        return flow.not_available() if report is None else view(session, report, form)
+
+    return menu_step(with_report)
+
+
 @bp.post("/consent")
-@menu_step
-def consent(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
+@report_step
+def consent(session: Session, report: Report, form: MultiDict[str, str]) -> VoiceResponse:
     """``<Record>`` action: ask whether an anonymous version may go to the police."""
-    report = _report_of_this_call(session)
-    if report is None:
-        return flow.not_available()
     return report_flow.ask_consent(external_url("menu.consent_answer", report=report.id), _timeout())
 
 
 @bp.post("/consent-answer")
-@menu_step
-def consent_answer(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
+@report_step
+def consent_answer(session: Session, report: Report, form: MultiDict[str, str]) -> VoiceResponse:
     """Store the police-consent answer (only 1 is yes; silence is no) and thank the member."""
-    report = _report_of_this_call(session)
-    if report is None:
-        return flow.not_available()
     report.police_consent = report_flow.consent_given(form.get("Digits", ""))
     session.commit()
     return report_flow.report_received()
