@@ -20,7 +20,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callflows import prompts
 from callflows.phone import Caller
-from callflows.status import CallerIdShown, Greeting
+from callflows.status import CallerIdShown, Category, Greeting
 
 # Which events of the member's leg Twilio reports to the status callback.
 MEMBER_LEG_EVENTS = "initiated ringing answered completed"
@@ -152,7 +152,7 @@ class WhisperFacts:
     """What the member is told about the caller before accepting."""
 
     caller_last3: str | None  # None: withheld
-    warning_categories: Sequence[str] = ()
+    warning_categories: Sequence[Category] = ()
 
 
 def whisper(facts: WhisperFacts, *, screen_url: str, timeout_seconds: int) -> VoiceResponse:

@@ -21,6 +21,7 @@ from callflows.inbound import line_unavailable
 from callflows.lockout import Attempts, LockoutPolicy
 from callflows.prompts import category_words, say, spoken_digits
 from callflows.sanitise import sanitise_summary
+from callflows.status import Category
 
 ENTER_PIN = "Please enter your PIN, then press hash."
 WRONG_PIN = "That PIN is not right."
@@ -131,7 +132,7 @@ def caller_blocked(last3: str) -> str:
 
 @dataclass(frozen=True)
 class SpokenWarning:
-    category: str
+    category: Category
     summary: str
 
 

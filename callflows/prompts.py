@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from callflows.status import Greeting
+from callflows.status import Category, Greeting
 
 VOICE = "Polly.Amy"
 LANGUAGE = "en-GB"
@@ -54,12 +54,12 @@ def from_number_ending(last3: str) -> str:
     return f"from a number ending {spoken_digits(last3)}."
 
 
-def category_words(category: str) -> str:
+def category_words(category: Category) -> str:
     """``"physical-assault"`` -> ``"physical assault"``."""
     return category.replace("-", " ")
 
 
-def warnings_on_file(categories: Iterable[str]) -> str:
+def warnings_on_file(categories: Iterable[Category]) -> str:
     """``Warning: 2 warnings on file for this caller: robbery, threats.``"""
     found = list(categories)
     kinds = ", ".join(dict.fromkeys(category_words(c) for c in found))

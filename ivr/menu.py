@@ -27,6 +27,7 @@ from callflows.destinations import DestinationPolicy
 from callflows.errors import SafetyNumberError
 from callflows.lockout import LockoutPolicy
 from callflows.phone import caller_from, normalise
+from callflows.status import Category
 from ivr import requestdb
 from ivr.twilio_guard import require_twilio_signature, twilio_form
 from ivr.twiml import external_url, never_fails, twiml
@@ -187,7 +188,7 @@ def _block_last_caller(session: Session, auth: menus.MenuCall) -> VoiceResponse:
 
 
 def _read_warnings(session: Session, auth: menus.MenuCall) -> VoiceResponse:
-    warnings = [flow.SpokenWarning(w.category, w.summary) for w in repo.recent_warnings(session)]
+    warnings = [flow.SpokenWarning(Category(w.category), w.summary) for w in repo.recent_warnings(session)]
     return _menu(flow.warnings_read_out(warnings))
 
 

@@ -16,6 +16,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callflows import inbound as flow
 from callflows.phone import caller_from
+from callflows.status import CallStatus, Category
 from ivr import requestdb
 from ivr.twilio_guard import require_twilio_signature, twilio_form
 from ivr.twiml import apology, external_url, never_fails, twiml
@@ -30,20 +31,7 @@ bp.before_request(require_twilio_signature)
 
 # Statuses Twilio reports for a call leg; anything else is logged as "unknown"
 # rather than passed on as free text.
-CALL_STATUSES = frozenset(
-    {
-        "queued",
-        "initiated",
-        "ringing",
-        "in-progress",
-        "answered",
-        "completed",
-        "busy",
-        "no-answer",
-        "failed",
-        "canceled",
-    }
-)
+CALL_STATUSES = frozenset(CallStatus) - {CallStatus.UNKNOWN}
 
 
 def _services() -> Services:
@@ -98,7 +86,7 @@ def whisper() -> Response:
         # Not a call we rang the member for: end their leg, never bridge.
         return twiml(flow.screened(flow.ScreenChoice.DECLINE, caller_withheld=True))
     categories = (
-        [w.category for w in repo.warnings_for(session, call.other_party_index)]
+        [Category(w.category) for w in repo.warnings_for(session, call.other_party_index)]
         if call.other_party_index
         else []
     )
@@ -160,7 +148,7 @@ def status() -> Response:
             "call_event",
             call_sid,
             _int_or_none(form.get("SequenceNumber")) or 0,
-            reported if reported in CALL_STATUSES else "unknown",
+            reported if reported in CALL_STATUSES else CallStatus.UNKNOWN.value,
             _int_or_none(form.get("CallDuration")),
             form.get("ParentCallSid", "")[:64] or None,
         )
