@@ -10,12 +10,16 @@ must never meet it.
 
 from __future__ import annotations
 
+from datetime import datetime, time
+from typing import Any
+
 from flask import Flask
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
-from wtforms import IntegerField, SelectField, TextAreaField
-from wtforms.validators import NumberRange, Optional
+from wtforms import DateField, IntegerField, SelectField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, NumberRange, Optional
 
+from callflows.sanitise import sanitise_summary
 from storage.models import CATEGORIES, ReportStatus
 
 MAX_ID = 2**31 - 1
@@ -57,3 +61,37 @@ class AssignForm(FlaskForm):
     """Who holds a report: a staff id, or empty for nobody (admins); nothing (take it)."""
 
     caseworker_id = IntegerField(validators=[Optional(), NumberRange(1, MAX_ID)])
+
+
+class ExpiryField(DateField):
+    """An optional end date (YYYY-MM-DD); a warning lasts to the end of that day."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("the expiry date must look like 2026-12-31") from None
+
+    def end_of_day(self) -> datetime | None:
+        """The last second of the chosen day, or None: the warning never expires."""
+        return datetime.combine(self.data, time(23, 59, 59)) if self.data else None
+
+
+class WarningForm(FlaskForm):
+    """A warning about a caller: its category, what members hear, when it ends.
+
+    The summary is sanitised as it is read (markup and numbers removed), so
+    one that is nothing but those is empty, and what the form shows back is
+    what members would hear.
+    """
+
+    category = SelectField(
+        choices=CATEGORIES,
+        validate_choice=False,
+        validators=[AnyOf(CATEGORIES, message=f"category must be one of: {', '.join(CATEGORIES)}")],
+    )
+    summary = TextAreaField(
+        filters=[lambda text: sanitise_summary(text) if text else text],
+        validators=[DataRequired("the summary is empty")],
+    )
+    expires = ExpiryField(validators=[Optional()])

@@ -2,36 +2,25 @@
 
 A warning is keyed by the caller's blind index, taken from the report; the
 console never shows a caller's number (at most the last three digits the
-call log kept). Summaries are sanitised by ``repositories.add_warning``.
+call log kept). Summaries are sanitised as the form reads them
+(``forms.WarningForm``), so the form shows back what members would hear.
 Caseworkers list warnings and create them from reports they can see;
 editing, expiring and importing are for admins.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
-from callflows.errors import UnknownCategory
-from callflows.sanitise import sanitise_summary
 from ivr.staff.blueprint import bp
 from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, report_or_404, require_admin, viewer
+from ivr.staff.forms import WarningForm
 from storage import repositories as repo
 from storage.models import CATEGORIES, Call, CallerWarning, utcnow
-
-
-def parse_expiry(raw: str) -> datetime | None:
-    """A date from a form (YYYY-MM-DD) as the end of that day; empty means never."""
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(raw), time(23, 59, 59))
-    except ValueError as exc:
-        raise ValueError("the expiry date must look like 2026-12-31") from exc
 
 
 @bp.route("/warnings")
@@ -64,6 +53,12 @@ def warnings_list() -> str:
     )
 
 
+def _form_page(form: WarningForm, **page: Any) -> str | tuple[str, int]:
+    """The warning form; a 400 when a submitted form was refused."""
+    html = render_template("staff/warning_form.html", form=form, categories=CATEGORIES, **page)
+    return (html, 400) if form.errors else html
+
+
 @bp.route("/reports/<int(max=2147483647):report_id>/warning", methods=["GET", "POST"])
 def warning_from_report(report_id: int) -> Response | str | tuple[str, int]:
     """Create a warning about the caller a report is about (by blind index only)."""
@@ -73,41 +68,23 @@ def warning_from_report(report_id: int) -> Response | str | tuple[str, int]:
     if not report.caller_index:
         flash("This report is not linked to a caller with a number, so no warning can be made from it.")
         return redirect(url_for("staff.report_page", report_id=report.id))
+    form = WarningForm(category=report.category or "")
+    if form.validate_on_submit():
+        warning = repo.add_warning(
+            session,
+            caller_index=report.caller_index,
+            category=form.category.data,
+            summary=form.summary.data,
+            expires_at=form.expires.end_of_day(),
+            staff_id=staff.id,
+            report_id=report.id,
+        )
+        audit("warning.create", "report", report.id, f"warning {warning.id}")
+        session.commit()
+        flash("Warning created. Members will hear it when this caller rings them.")
+        return redirect(url_for("staff.warnings_list"))
     call = session.get(Call, report.call_id) if report.call_id else None
-    form = {
-        "category": request.form.get("category", report.category or ""),
-        "summary": request.form.get("summary", ""),
-        "expires": request.form.get("expires", ""),
-    }
-    error = None
-    if request.method == "POST":
-        try:
-            warning = repo.add_warning(
-                session,
-                caller_index=report.caller_index,
-                category=form["category"],
-                summary=form["summary"],
-                expires_at=parse_expiry(form["expires"]),
-                staff_id=staff.id,
-                report_id=report.id,
-            )
-        except (UnknownCategory, ValueError) as exc:
-            error = str(exc)
-        else:
-            audit("warning.create", "report", report.id, f"warning {warning.id}")
-            session.commit()
-            flash("Warning created. Members will hear it when this caller rings them.")
-            return redirect(url_for("staff.warnings_list"))
-    html = render_template(
-        "staff/warning_form.html",
-        report=report,
-        last3=call.other_party_last3 if call else None,
-        form=form,
-        categories=CATEGORIES,
-        error=error,
-        warning=None,
-    )
-    return (html, 400) if error else html
+    return _form_page(form, report=report, last3=call.other_party_last3 if call else None, warning=None)
 
 
 def _warning(warning_id: int) -> CallerWarning:
@@ -122,38 +99,16 @@ def warning_edit(warning_id: int) -> Response | str | tuple[str, int]:
     """Change a warning's category, summary or expiry (admin)."""
     require_admin()
     warning = _warning(warning_id)
-    expiry = warning.expires_at.date().isoformat() if warning.expires_at else ""
-    form = {
-        "category": request.form.get("category", warning.category),
-        "summary": request.form.get("summary", warning.summary),
-        "expires": request.form.get("expires", expiry),
-    }
-    error = None
-    if request.method == "POST":
-        try:
-            repo.check_category(form["category"])
-            summary = sanitise_summary(form["summary"])
-            if not summary:
-                raise ValueError("the summary is empty")
-            expires = parse_expiry(form["expires"])
-        except (UnknownCategory, ValueError) as exc:
-            error = str(exc)
-        else:
-            warning.category, warning.summary, warning.expires_at = form["category"], summary, expires
-            audit("warning.edit", "warning", warning.id)
-            db().commit()
-            flash("Warning saved.")
-            return redirect(url_for("staff.warnings_list"))
-    html = render_template(
-        "staff/warning_form.html",
-        warning=warning,
-        report=None,
-        last3=None,
-        form=form,
-        categories=CATEGORIES,
-        error=error,
-    )
-    return (html, 400) if error else html
+    expires = warning.expires_at.date() if warning.expires_at else None
+    form = WarningForm(category=warning.category, summary=warning.summary, expires=expires)
+    if form.validate_on_submit():
+        warning.category, warning.summary = form.category.data, form.summary.data
+        warning.expires_at = form.expires.end_of_day()
+        audit("warning.edit", "warning", warning.id)
+        db().commit()
+        flash("Warning saved.")
+        return redirect(url_for("staff.warnings_list"))
+    return _form_page(form, warning=warning, report=None, last3=None)
 
 
 @bp.route("/warnings/<int(max=2147483647):warning_id>/expire", methods=["POST"])

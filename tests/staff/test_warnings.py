@@ -64,6 +64,16 @@ def test_bad_warning_input_is_explained_and_nothing_written(db: Database, vault,
     assert _warnings(db) == []
 
 
+def test_each_refused_field_points_at_its_own_message(db: Database, vault, alice) -> None:
+    _, index = make_call(db, vault)
+    report = make_report(db, caller_index=index)
+    form = {"category": "other", "summary": "<b></b>", "expires": "soon"}
+    html = post(alice, f"/staff/reports/{report}/warning", form).get_data(as_text=True)
+    assert 'aria-describedby="summary-error"' in html and 'id="summary-error">the summary is empty' in html
+    assert 'aria-describedby="expires-error"' in html and "must look like 2026-12-31" in html
+    assert "category-error" not in html and 'role="alert"' in html
+
+
 def test_admin_edits_and_expires_a_warning(db: Database, vault, admin) -> None:
     with db.session() as s:
         wid = repo.add_warning(
