@@ -16,11 +16,12 @@ import io
 import json
 from typing import Any
 
-from flask import Response, render_template, request
+from flask import Response, render_template
 from sqlalchemy import func, select
 
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, require_admin
+from ivr.staff.forms import ExportForm
 from storage.models import Report, utcnow
 
 FIELDS = ("reference", "month", "category", "status")
@@ -60,9 +61,10 @@ def export_page() -> str:
 def export_download() -> Response:
     """The export as CSV or JSON (a POST, so it is never fetched by accident); audited."""
     require_admin()
-    fmt = request.form.get("format")
-    if fmt not in ("csv", "json"):
+    form = ExportForm()
+    if not form.validate():
         return Response("unknown format", status=400)
+    fmt = form.format.data
     rows = consented_rows()
     stamp = utcnow().strftime("%Y%m%d")
     if fmt == "csv":

@@ -16,11 +16,11 @@ from typing import Any
 from flask import Flask
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
-from wtforms import DateField, IntegerField, SelectField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, NumberRange, Optional
 
 from callflows.sanitise import sanitise_summary
-from storage.models import CATEGORIES, ReportStatus
+from storage.models import CATEGORIES, CallerIdShown, Greeting, ReportStatus
 
 MAX_ID = 2**31 - 1
 
@@ -95,3 +95,24 @@ class WarningForm(FlaskForm):
         validators=[DataRequired("the summary is empty")],
     )
     expires = ExpiryField(validators=[Optional()])
+
+
+class PreferencesForm(FlaskForm):
+    """How a member's calls are answered and screened."""
+
+    greeting = SelectField(choices=[g.value for g in Greeting])
+    caller_id_shown = SelectField(choices=[c.value for c in CallerIdShown])
+    # The page's checkbox sends "yes"; left unticked it sends nothing: no.
+    accept_withheld = BooleanField(false_values=("", "no", "false"))
+
+
+class CancelForm(FlaskForm):
+    """Cancelling a membership needs the box ticked."""
+
+    confirm = BooleanField(validators=[DataRequired()])
+
+
+class ExportForm(FlaskForm):
+    """Which file the police export is downloaded as."""
+
+    format = SelectField(choices=["csv", "json"])

@@ -17,6 +17,7 @@ from callflows.errors import DuplicateMember, InvalidPhoneNumber, NumberPoolEmpt
 from callflows.phone import last_three, normalise
 from ivr.staff.blueprint import bp
 from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin, services
+from ivr.staff.forms import CancelForm, PreferencesForm
 from storage import repositories as repo
 from storage.hashing import hash_secret
 from storage.models import CallerIdShown, Greeting, Member, MemberStatus, SafetyNumber
@@ -136,13 +137,12 @@ def member_preferences(member_id: int) -> Response:
     """Greeting, whether withheld callers get through, which caller ID the member sees."""
     require_admin()
     member = _active(member_id)
-    greeting = request.form.get("greeting", "")
-    caller_id = request.form.get("caller_id_shown", "")
-    if greeting not in set(Greeting) or caller_id not in set(CallerIdShown):
+    form = PreferencesForm()
+    if not form.validate():
         abort(400)
-    member.greeting = greeting
-    member.caller_id_shown = caller_id
-    member.accept_withheld = request.form.get("accept_withheld") == "yes"
+    greeting, caller_id = form.greeting.data, form.caller_id_shown.data
+    member.greeting, member.caller_id_shown = greeting, caller_id
+    member.accept_withheld = form.accept_withheld.data
     audit(
         "member.preferences",
         "member",
@@ -178,7 +178,7 @@ def member_cancel(member_id: int) -> Response:
     """Cancel: erase name, phone, PIN and blocks; quarantine the Safety Number."""
     require_admin()
     member = _active(member_id)
-    if request.form.get("confirm") != "yes":
+    if not CancelForm().validate():
         flash("Tick the box to confirm the cancellation.")
         return redirect(url_for("staff.member_page", member_id=member.id))
     repo.cancel_member(db(), member)
