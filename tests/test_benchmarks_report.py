@@ -60,6 +60,26 @@ def test_a_met_target_shows_no_analysis_of_a_miss(committed_results: dict[str, A
     assert "Missed — measured cause" not in text.split("## Profile")[0]
 
 
+def test_an_earlier_commit_measured_in_the_same_run_gets_its_row(committed_results: dict[str, Any]) -> None:
+    data = copy.deepcopy(committed_results)
+    webhook = data["webhook"]
+    slower = [run | {"rps": run["rps"] / 2} for run in webhook["app_runs"]]
+    webhook["before"] = {
+        "commit": "abc1234",
+        "app": slower[0],
+        "app_runs": slower,
+        "warm_up_answers": {"Say+Dial": 200},
+        "current_over_before": 2.0,
+    }
+
+    text = report.render(data)
+
+    assert "| Safety Number before (commit `abc1234`, same run" in text
+    assert "against commit `abc1234`, same run: **2.000**" in text
+    assert "; before, commit `abc1234`: 641 (64.9), 629 (68.0), 654 (63.3)." in text
+    assert _unfilled(text) == []
+
+
 def test_sections_not_run_yet_render_as_such() -> None:
     text = report.render({})
 
