@@ -35,7 +35,7 @@ def test_figures_of_the_run_appear_in_the_report(committed_results: dict[str, An
 
     text = report.render(data)
 
-    assert "| Webhook p99 < 50 ms at 50 connections | 4,321.5 ms | **missed** |" in text
+    assert "| 4,321.5 ms | **missed** |" in text
     assert "Ratio **0.987**." in text
     assert _unfilled(text) == []
 
@@ -63,10 +63,10 @@ def test_a_met_target_shows_no_analysis_of_a_miss(committed_results: dict[str, A
 def test_an_earlier_commit_measured_in_the_same_run_gets_its_row(committed_results: dict[str, Any]) -> None:
     data = copy.deepcopy(committed_results)
     webhook = data["webhook"]
-    slower = [run | {"rps": run["rps"] / 2} for run in webhook["app_runs"]]
+    slower = [webhook["app"] | {"rps": rps, "p99_ms": p99} for rps, p99 in ((600.0, 70.0), (640.4, 66.0))]
     webhook["before"] = {
         "commit": "abc1234",
-        "app": slower[0],
+        "app": slower[1],
         "app_runs": slower,
         "warm_up_answers": {"Say+Dial": 200},
         "current_over_before": 2.0,
@@ -76,7 +76,7 @@ def test_an_earlier_commit_measured_in_the_same_run_gets_its_row(committed_resul
 
     assert "| Safety Number before (commit `abc1234`, same run" in text
     assert "against commit `abc1234`, same run: **2.000**" in text
-    assert "; before, commit `abc1234`: 641 (64.9), 629 (68.0), 654 (63.3)." in text
+    assert "; before, commit `abc1234`: 600 (70.0), 640 (66.0)." in text
     assert _unfilled(text) == []
 
 
