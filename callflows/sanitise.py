@@ -10,9 +10,18 @@ import re
 import unicodedata
 
 MAX_SUMMARY = 400
-# Six or more digits, possibly split by spaces, dots, dashes or brackets:
-# long enough to be (part of) a phone number.
-_NUMBER_LIKE = re.compile(r"\+?\d[\d\s().\-]{4,}\d")
+# A run with this many digits or more is taken for (part of) a phone number.
+# Five-digit runs stay: house numbers, postcodes' digits, amounts of money.
+MIN_NUMBER_DIGITS = 6
+# What may sit between the digits of a number as people write it: spaces,
+# dots, dashes (the ASCII one and Unicode's), commas, slashes, brackets, and
+# the plus and underscore of "+44" and "0791_112_3456". A number split by
+# any mix of these ("0791,112,3456", "(0791) 112-3456") is still a number.
+_SEPARATORS = r"\s.,/\\()\[\]{}\-\u2010-\u2015\u2212+_"
+# ``\d`` is every Unicode decimal digit; NFKC has already turned the
+# compatibility ones (fullwidth, superscript, circled) into ASCII. A leading
+# "+" goes with the number it introduces.
+_DIGIT_RUN = re.compile(rf"\+?\d(?:[{_SEPARATORS}]*\d)*")
 _TAGS = re.compile(r"<[^>]*>")
 
 
@@ -21,11 +30,30 @@ def sanitise_summary(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _TAGS.sub(" ", text)
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    text = _NUMBER_LIKE.sub(lambda m: _keep_short(m.group(0)), text)
+    text = redact_numbers(text)
     text = " ".join(text.split())
     return text[:MAX_SUMMARY].strip()
 
 
-def _keep_short(run: str) -> str:
-    digits = sum(ch.isdigit() for ch in run)
-    return "[number removed]" if digits >= 6 else run
+def sanitise_lines(text: str) -> str:
+    """Multi-line text (caseworkers' notes) cleaned line by line, after the
+    numbers of the whole text are redacted: a number broken over two lines
+    is still a number."""
+    text = redact_numbers(unicodedata.normalize("NFKC", text))
+    return "\n".join(sanitise_summary(line) for line in text.splitlines()).strip()
+
+
+def redact_numbers(text: str) -> str:
+    """Every run of six or more digits, whatever separates them, becomes
+    "[number ending 456]": the last three digits say which caller is meant
+    (as the console and the whisper do) and nothing more. The words read
+    naturally when a warning is spoken; the brackets are not said."""
+    return _DIGIT_RUN.sub(_redacted, text)
+
+
+def _redacted(match: re.Match[str]) -> str:
+    run = match.group(0)
+    digits = [str(unicodedata.digit(ch)) for ch in run if ch.isdecimal()]
+    if len(digits) < MIN_NUMBER_DIGITS:
+        return run
+    return f"[number ending {''.join(digits[-3:])}]"

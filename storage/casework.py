@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callflows.sanitise import sanitise_summary
+from callflows.sanitise import sanitise_lines
 from callflows.status import ReportStatus, StaffRole
 from storage import repositories as repo
 from storage.models import AuditEntry, Report, Staff, utcnow
@@ -128,8 +128,7 @@ def admin_emails(session: Session) -> list[str]:
 def clean_notes(text: str) -> str:
     """Notes keep their lines but lose markup and anything number-like:
     a caller's number typed into notes would sit unencrypted in the database."""
-    lines = (sanitise_summary(line) for line in text.replace("\r\n", "\n").split("\n"))
-    return "\n".join(lines).strip()[:MAX_NOTES]
+    return sanitise_lines(text)[:MAX_NOTES]
 
 
 def triage(
