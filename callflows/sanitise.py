@@ -57,3 +57,29 @@ def _redacted(match: re.Match[str]) -> str:
     if len(digits) < MIN_NUMBER_DIGITS:
         return run
     return f"[number ending {''.join(digits[-3:])}]"
+
+
+# Whitespace a form's text may carry: tabs and the line breaks of a textarea.
+_ALLOWED_CONTROLS = frozenset("\t\r\n")
+# Not control characters to Unicode, but they reorder or break what a
+# reader sees: bidirectional overrides and isolates, line and paragraph
+# separators.
+_DISGUISING = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
+
+
+def forbidden_characters(text: str, *, multiline: bool = True) -> list[str]:
+    """The characters of ``text`` no field may hold, named for a message.
+
+    NUL (which PostgreSQL refuses, issue 12) and every other C0/C1 control
+    character, plus the disguising ones above. Tabs and line breaks are
+    allowed where ``multiline`` (a form's textarea), never in one-line input.
+    """
+    found = []
+    for ch in text:
+        if ch in _ALLOWED_CONTROLS and multiline:
+            continue
+        if unicodedata.category(ch) == "Cc" or ch in _DISGUISING:
+            name = "NUL" if ch == "\0" else f"U+{ord(ch):04X}"
+            if name not in found:
+                found.append(name)
+    return found

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from ivr.exception_log import SafetyFlask
 from ivr.settings import Settings, load_settings
 from worker import services as worker_services
 from worker.services import Services, build_services
@@ -29,7 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     overrides = dict(config or {})
     database = overrides.pop("database", None)
-    app = Flask(
+    app = SafetyFlask(
         __name__,
         instance_relative_config=True,
         instance_path=overrides.pop("instance_path", None) or os.environ.get("SAFETY_INSTANCE_PATH"),

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from callflows.errors import SafetyNumberError, UnknownMember
 from callflows.phone import normalise
+from callflows.sanitise import forbidden_characters
+from ivr.cli_text import ONE_LINE, refusal
 from storage import repositories as repo
 from storage.migrate import upgrade
 from storage.models import CATEGORIES, Member
@@ -67,7 +69,7 @@ def numbers_add(numbers: tuple[str, ...]) -> None:
 
 
 @members_cli.command("enrol")
-@click.option("--name", required=True, help="The member's working name.")
+@click.option("--name", required=True, type=ONE_LINE, help="The member's working name.")
 @click.option("--phone", required=True, help="The member's real phone (national or E.164).")
 @click.option("--pin", required=True, help="Menu PIN, digits only.")
 def members_enrol(name: str, phone: str, pin: str) -> None:
@@ -126,7 +128,9 @@ def members_cancel(member: str) -> None:
 @warnings_cli.command("add")
 @click.option("--number", required=True, help="The caller's number.")
 @click.option("--category", required=True, type=click.Choice(CATEGORIES))
-@click.option("--summary", required=True, help="Short text read to members; numbers are removed.")
+@click.option(
+    "--summary", required=True, type=ONE_LINE, help="Short text read to members; numbers are removed."
+)
 def warnings_add(number: str, category: str, summary: str) -> None:
     """Add a warning about a caller."""
     services = _services()
@@ -141,7 +145,7 @@ def warnings_add(number: str, category: str, summary: str) -> None:
 
 
 @staff_cli.command("add")
-@click.option("--email", required=True)
+@click.option("--email", required=True, type=ONE_LINE)
 @click.option("--role", required=True, type=click.Choice(["caseworker", "admin"]))
 def staff_add(email: str, role: str) -> None:
     """Create a staff account; the password comes from a prompt or stdin."""
@@ -149,6 +153,9 @@ def staff_add(email: str, role: str) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
+    found = forbidden_characters(password, multiline=False)
+    if found:
+        raise click.ClickException(f"the password {refusal(found)}")
     try:
         with _services().db.session() as session:
             staff = repo.add_staff(session, email=email, password=password, role=role)

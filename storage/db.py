@@ -26,7 +26,13 @@ STANDALONE = "standalone_statements"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with short timeouts: a stuck database must not hang a webhook."""
+    """An engine with short timeouts: a stuck database must not hang a webhook.
+
+    Statement parameters are hidden from its exceptions and logs: they are
+    members' names, encrypted phones, blind indexes and PIN hashes, and a
+    database error's message ends up in a log (issue 12).
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 5}, **kwargs)
 

@@ -95,8 +95,13 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def pg_engine(pg_url: str) -> Iterator[Engine]:
-    """The test PostgreSQL database, migrated once per run."""
-    engine = create_engine(pg_url)
+    """The test PostgreSQL database, migrated once per run.
+
+    Statement parameters hidden, as on production's engines (storage/db.py),
+    so the suite's logs show what production's would; without production's
+    statement timeout, which seeding 100,000 rows would exceed.
+    """
+    engine = create_engine(pg_url, hide_parameters=True)
     upgrade(engine)
     yield engine
     engine.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callflows.sanitise import MAX_SUMMARY, sanitise_lines, sanitise_summary
@@ -109,6 +109,7 @@ def written_numbers(draw: st.DrawFn) -> tuple[str, str]:
 words = st.sampled_from(["Threatened", "a worker", "took cash", "call him on", "drives a van", "ok"])
 
 
+@settings(deadline=None)  # timing is not the property; the machine is shared
 @given(number=written_numbers(), before=words, after=words)
 def test_a_number_in_any_separator_style_leaves_only_its_last_three_digits(
     number: tuple[str, str], before: str, after: str
@@ -143,6 +144,7 @@ def test_notes_keep_their_lines_but_not_a_number_broken_over_two() -> None:
     assert sanitise_lines(notes) == "Called back.\nHe gave [number ending 456] as his\nown number"
 
 
+@settings(deadline=None)
 @given(
     st.lists(
         st.one_of(
@@ -159,6 +161,7 @@ def test_words_and_short_numbers_are_kept_as_they_were(pieces: list[str]) -> Non
     assert sanitise_summary(text) == " ".join(text.split())[:MAX_SUMMARY].strip()
 
 
+@settings(deadline=None)
 @given(st.text(max_size=300))
 def test_no_output_holds_a_long_run_of_digits_and_cleaning_twice_changes_nothing(text: str) -> None:
     clean = sanitise_summary(text)

@@ -15,6 +15,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 
+from callflows.errortext import safe_traceback
 from storage.db import Database
 from storage.models import OutboxEntry
 
@@ -74,9 +75,10 @@ class InlineQueue:
         path = _check(job, args)
         try:
             resolve(path)(*args)
-        except Exception:
-            # Keep it for replay rather than failing the caller's request.
-            log.exception("in-process job %s failed; kept in the outbox", job)
+        except Exception as exc:
+            # Keep it for replay rather than failing the caller's request. The
+            # stack without messages: a database error's quotes its row.
+            log.error("in-process job %s failed; kept in the outbox\n%s", job, safe_traceback(exc))
             write_outbox(self.db, job, args, "failed in-process")
 
 

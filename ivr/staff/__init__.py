@@ -3,7 +3,9 @@
 Each module registers its own views on :data:`bp`; importing them here is
 what wires them up. Request hooks run in registration order: sign-in
 (``auth``, on import) runs before the CSRF check (registered below), so
-anonymous visitors are sent to sign in before their form is looked at.
+anonymous visitors are sent to sign in before their form is looked at. The
+check for control characters in any field (``text_guard``, on import) runs
+before the CSRF check too: either refuses with a 400 and changes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ivr.staff import (
     numbers,
     reports,
     stats,
+    text_guard,
     warnings,
     warnings_import,
 )
@@ -45,6 +48,7 @@ __all__ = [
     "numbers",
     "reports",
     "stats",
+    "text_guard",
     "warnings",
     "warnings_import",
 ]

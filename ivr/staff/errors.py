@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ivr.staff.blueprint import bp
 from ivr.staff.headers import _harden
+from ivr.staff.text_guard import ControlCharacters
 
 MESSAGES = {
     400: (
@@ -33,6 +34,8 @@ def _page(exc: HTTPException) -> Response | HTTPException:
         return exc
     code = exc.code or 500
     title, text = MESSAGES.get(code, ("Error", exc.description or ""))
+    if isinstance(exc, ControlCharacters):
+        text = exc.description or text  # names the field and what to do
     response = Response(render_template("staff/error.html", code=code, title=title, text=text), status=code)
     return _harden(response)
 

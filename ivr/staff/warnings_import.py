@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from callflows.errors import InvalidPhoneNumber, UnknownCategory, WithheldNumber
 from callflows.phone import normalise
-from callflows.sanitise import sanitise_summary
+from callflows.sanitise import forbidden_characters, sanitise_summary
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, require_admin, services
 from storage import repositories as repo
@@ -95,6 +95,12 @@ def warnings_import() -> Response | str | tuple[str, int]:
         return render_template(
             "staff/warnings_import.html", errors=[RowError(0, "the file is not UTF-8 text")]
         ), 400
+    found = forbidden_characters(text)
+    if found:
+        error = RowError(
+            0, f"the file contains control characters ({', '.join(found[:3])}): save it as plain text"
+        )
+        return render_template("staff/warnings_import.html", errors=[error]), 400
     svc = services()
     good, errors = check_rows(text, svc.vault, svc.settings.default_region)
     if errors:
