@@ -1,13 +1,18 @@
 """Fixtures: real PostgreSQL and Redis, migrations once per run, each test
-inside a transaction that is rolled back, Redis database flushed.
+inside a transaction that is rolled back, Redis database flushed; and the
+world tests are given instead of importing it: the suite's secrets
+(``suite``), app configurations (``app_config``, ``make_app``), the number
+vault, a signed Twilio client (``twilio``) and enrolled members (``member``,
+``enrol``).
 
 ``TEST_DATABASE_URL`` and ``TEST_REDIS_URL`` override where they live.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,42 +20,44 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from redis import Redis
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, create_engine
 
 from ivr import create_app
+from storage.crypto import BlindIndex, FieldCipher
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.vault import NumberVault
+from tests.support import people
+from tests.support.databases import scratch_database
+from tests.support.suite import PG_URL, SuiteConfig
+from tests.support.twilio import TwilioClient
 
 # The whole run logs at DEBUG to a file that tests/test_log_scan.py scans,
 # with Redis and mail logs, for members' numbers and names (issue 7).
 pytest_plugins = ["tests.leak_scan"]
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-# Fixed test secrets: never used outside tests.
-DATA_KEY = "5uH3Tg1hN4bQmJmZ8d2m0xqM2C8jz0m7VYq9WQ7f1xU="
-OLD_DATA_KEY = "Yk7a6b3D2XoPq1Jw0cU8sZr9hVt4eLmN5gF0iKj2lAs="
-INDEX_KEY = "dGVzdC1pbmRleC1rZXktdGhhdC1pcy1sb25nLWVub3VnaCE="
-AUTH_TOKEN = "12345"
-PUBLIC_BASE_URL = "https://safety.example.org"
+@pytest.fixture(scope="session")
+def suite() -> SuiteConfig:
+    """The fixed secrets and public URL every test app is built with."""
+    return SuiteConfig()
 
 
-def base_config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "TESTING": True,
-        "instance_path": str(tmp_path / "instance"),
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_ACCOUNT_SID": "ACtest00000000000000000000000000000",
-        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "SAFETY_DATA_KEYS": DATA_KEY,
-        "SAFETY_INDEX_KEY": INDEX_KEY,
-        "SECRET_KEY": "test-secret-key",
-        "RECORDINGS_PATH": str(tmp_path / "recordings"),
-        "REDIS_URL": REDIS_URL,
-    }
-    config.update(extra)
-    return config
+@pytest.fixture
+def app_config(suite: SuiteConfig, tmp_path: Path) -> Callable[..., dict[str, Any]]:
+    """``app_config(**overrides)``: a test app's configuration, folders in ``tmp_path``."""
+    return functools.partial(suite.app_config, tmp_path)
+
+
+@pytest.fixture
+def make_app(app_config: Callable[..., dict[str, Any]], db: Database) -> Callable[..., Flask]:
+    """``make_app(**overrides)``: an app on the rolled-back test database
+    (``database=`` another), configured like ``app`` but for ``overrides``."""
+
+    def make(**overrides: Any) -> Flask:
+        return create_app(app_config(**{"database": db, **overrides}))
+
+    return make
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -67,30 +74,16 @@ def twiml_rendered_as_twilio_does() -> Iterator[None]:
         assert text.encode("utf-8", "xmlcharrefreplace") == expected, (text, expected)
         return text
 
-    twiml_text.render = checked  # type: ignore[assignment]
+    twiml_text.render = checked
     yield
-    twiml_text.render = fast  # type: ignore[assignment]
+    twiml_text.render = fast
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """A fresh database of this run's own on the test PostgreSQL server.
-
-    Several runs (developers, CI, benchmarks) may share one server; each gets
-    its own database, created from ``PG_URL``'s and dropped afterwards.
-    """
-    server = make_url(PG_URL)
-    name = f"sn_test_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """A fresh database of this run's own on the test PostgreSQL server."""
+    with scratch_database(PG_URL, f"sn_test_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +135,7 @@ def any_db(request: pytest.FixtureRequest) -> Iterator[Database]:
 
 @pytest.fixture
 def redis() -> Iterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
+    client = Redis.from_url(SuiteConfig.redis_url)
     client.flushdb()
     yield client
     # Every job a test enqueued through Redis, checked for phone numbers
@@ -156,16 +149,14 @@ def redis() -> Iterator[Redis]:
 
 
 @pytest.fixture
-def app(db: Database, redis: Redis, tmp_path: Path) -> Flask:
-    return create_app({**base_config(tmp_path), "database": db})
+def app(make_app: Callable[..., Flask], redis: Redis) -> Flask:
+    return make_app()
 
 
 @pytest.fixture
-def inline_app(db: Database, tmp_path: Path) -> Flask:
+def inline_app(make_app: Callable[..., Flask]) -> Flask:
     """The app with the embedded in-process queue (no REDIS_URL)."""
-    config = base_config(tmp_path)
-    config.pop("REDIS_URL")
-    return create_app({**config, "database": db})
+    return make_app(REDIS_URL=None)
 
 
 @pytest.fixture
@@ -178,15 +169,38 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
-TWILIO_ACCOUNT_SID = "ACtest00000000000000000000000000000"
+@pytest.fixture
+def twilio(client: FlaskClient, suite: SuiteConfig) -> TwilioClient:
+    """The app's test client posting as Twilio does: signed, returning TwiML."""
+    return TwilioClient(client, suite)
 
 
 @pytest.fixture
-def fake_twilio() -> Iterator[Any]:
+def vault(suite: SuiteConfig) -> NumberVault:
+    """The number vault of the test apps (the same keys)."""
+    return NumberVault(FieldCipher([suite.data_key]), BlindIndex(suite.index_key))
+
+
+@pytest.fixture
+def enrol(db: Database, vault: NumberVault) -> people.Enrol:
+    """``enrol(phone=, line=, pin=, name=, **preferences)``: one more member,
+    enrolled as the app enrols them, on the test database."""
+    return functools.partial(people.enrol, db, vault)
+
+
+@pytest.fixture
+def member(enrol: people.Enrol) -> people.EnrolledMember:
+    """The member most tests need: +442079460123 on Safety Number
+    +442079460001, PIN 4821, default preferences."""
+    return enrol()
+
+
+@pytest.fixture
+def fake_twilio(suite: SuiteConfig) -> Iterator[Any]:
     """A started local fake of Twilio's REST + media API (simulator/fake_twilio.py).
 
     Point the app at it with ``TWILIO_API_BASE_URL=fake_twilio.base_url``.
     """
     from simulator.fake_twilio import running
 
-    yield from running(TWILIO_ACCOUNT_SID, AUTH_TOKEN)
+    yield from running(suite.account_sid, suite.auth_token)

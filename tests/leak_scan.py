@@ -177,7 +177,7 @@ def _redis_text(client: Any) -> Iterator[str]:
 def _copy_redis(state: LeakScan) -> None:
     from redis import Redis
 
-    from tests.conftest import REDIS_URL
+    from tests.support.suite import REDIS_URL
 
     client = Redis.from_url(REDIS_URL, socket_timeout=2)
     try:

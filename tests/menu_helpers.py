@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from storage.db import Database
 from storage.models import Call, CallDirection, Member, SafetyNumber
-from tests.conftest import PUBLIC_BASE_URL
+from tests.support.suite import SuiteConfig
 from tests.voice_helpers import parse_twiml, post_twilio, seed_member
 
 MEMBER_PHONE = "+442079460123"
@@ -32,7 +32,7 @@ def new_sid(prefix: str = "CA") -> str:
     return f"{prefix}{next(_sids):032d}"
 
 
-def vault(app: Flask):  # type: ignore[no-untyped-def]
+def vault(app: Flask):
     return app.extensions["safety"].vault
 
 
@@ -91,7 +91,7 @@ def gather(root: ET.Element) -> ET.Element:
 
 
 def url(path: str, query: str = "") -> str:
-    return PUBLIC_BASE_URL + path + (f"?{query}" if query else "")
+    return SuiteConfig().url(path, query)
 
 
 def add_inbound_call(
@@ -130,6 +130,6 @@ def member(db: Database, member_id: int) -> Member:
         return found
 
 
-def jobs(redis: Redis) -> list[tuple[str, tuple[Any, ...]]]:
+def jobs(redis: Redis) -> list[tuple[str | None, tuple[Any, ...]]]:
     """(function path, args) of every job queued on the "safety" queue."""
     return [(job.func_name, tuple(job.args)) for job in Queue("safety", connection=redis).jobs]

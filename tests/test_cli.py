@@ -1,5 +1,8 @@
 """The provisioning CLI: the happy path, and every bad input writes nothing."""
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
@@ -8,6 +11,7 @@ from sqlalchemy import select
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import Base, CallerWarning, Member, SafetyNumber, Staff
+from tests.support.suite import SuiteConfig
 from tests.test_storage import dump_all_tables
 
 
@@ -142,17 +146,13 @@ def test_staff_add_rejects_short_password(runner: FlaskCliRunner, db: Database) 
 
 
 def test_key_rotation_keeps_old_data_readable_and_reencrypts(
-    db: Database, tmp_path, runner: FlaskCliRunner, enrolled: str
+    db: Database, suite: SuiteConfig, make_app: Callable[..., Flask], runner: FlaskCliRunner, enrolled: str
 ) -> None:
-    from ivr import create_app
     from storage.crypto import FieldCipher
-    from tests.conftest import DATA_KEY, OLD_DATA_KEY, base_config
 
-    # The member was enrolled under DATA_KEY; now NEW becomes the newest key.
+    # The member was enrolled under the suite's data key; now NEW becomes the newest key.
     new_key = "mK6S4y3U9qV0cX2bN8aL5dF7gH1jR3tW6zE9pQ0oI2s="
-    rotated_app = create_app(
-        {**base_config(tmp_path, SAFETY_DATA_KEYS=f"{new_key},{DATA_KEY},{OLD_DATA_KEY}"), "database": db}
-    )
+    rotated_app = make_app(SAFETY_DATA_KEYS=f"{new_key},{suite.data_key},{suite.old_data_key}")
     vault = rotated_app.extensions["safety"].vault
     with db.session() as s:
         token = s.scalars(select(Member.phone_encrypted)).one()
@@ -162,26 +162,27 @@ def test_key_rotation_keeps_old_data_readable_and_reencrypts(
     assert result.exit_code == 0 and "re-encrypted 1" in result.output
     with db.session() as s:
         new_token = s.scalars(select(Member.phone_encrypted)).one()
+        assert new_token is not None
         assert repo.member_by_phone(s, vault, "+442079460123") is not None
     assert FieldCipher([new_key]).decrypt(new_token) == "+442079460123"
     # After rotation the old key alone can no longer read it.
     with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidToken
-        FieldCipher([DATA_KEY]).decrypt(new_token)
+        FieldCipher([suite.data_key]).decrypt(new_token)
 
 
-def test_key_rotation_reencrypts_stored_recordings(db: Database, tmp_path) -> None:
-    from ivr import create_app
+def test_key_rotation_reencrypts_stored_recordings(
+    db: Database, suite: SuiteConfig, make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
     from storage.crypto import FieldCipher
     from storage.models import Report
-    from tests.conftest import DATA_KEY, base_config
     from worker.services import recording_store
 
-    old_app = create_app({**base_config(tmp_path), "database": db})
+    old_app = make_app()
     key = recording_store(old_app.extensions["safety"]).put("RE0001", b"RIFF-audio")
     with db.session() as s:
         s.add(Report(recording_sid="RE0001", recording_state="stored", recording_path=key))
     new_key = "mK6S4y3U9qV0cX2bN8aL5dF7gH1jR3tW6zE9pQ0oI2s="
-    new_app = create_app({**base_config(tmp_path, SAFETY_DATA_KEYS=f"{new_key},{DATA_KEY}"), "database": db})
+    new_app = make_app(SAFETY_DATA_KEYS=f"{new_key},{suite.data_key}")
     result = new_app.test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     assert "re-encrypted 1 recording(s) of 1" in result.output

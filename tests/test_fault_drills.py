@@ -27,7 +27,7 @@ from sqlalchemy import select
 from ivr import create_app
 from storage.db import Database
 from storage.models import OutboxEntry
-from tests.conftest import REDIS_URL, base_config
+from tests.support.suite import AppConfig, SuiteConfig
 from tests.voice_helpers import parse_twiml, post_twilio, verbs
 from worker.outbox import flush_outbox
 from worker.queue import QUEUE_NAME, RedisQueue
@@ -104,8 +104,8 @@ class Link:
 
 
 @pytest.fixture
-def redis_link() -> Iterator[Link]:
-    parts = urlsplit(REDIS_URL)
+def redis_link(suite: SuiteConfig) -> Iterator[Link]:
+    parts = urlsplit(suite.redis_url)
     link = Link(parts.hostname or "127.0.0.1", parts.port or 6379)
     yield link
     link.close()
@@ -116,7 +116,7 @@ def _via(link: Link, url: str) -> str:
     return parts._replace(netloc=f"127.0.0.1:{link.port}").geturl()
 
 
-def _status(client, sid: str, seq: int):  # type: ignore[no-untyped-def]
+def _status(client, sid: str, seq: int):
     return post_twilio(
         client, "/voice/status", {"CallSid": sid, "SequenceNumber": str(seq), "CallStatus": "ringing"}
     )
@@ -132,17 +132,17 @@ def _outbox(db: Database) -> list[OutboxEntry]:
         return list(s.scalars(select(OutboxEntry).order_by(OutboxEntry.id)))
 
 
-def _replay(db: Database, tmp_path: Path) -> int:
+def _replay(db: Database, app_config: AppConfig) -> int:
     """Run the outbox job as the worker would, with Redis reachable again."""
-    create_app({**base_config(tmp_path / "worker"), "database": db})  # installs the worker's services
+    create_app(app_config(database=db))  # installs the worker's services
     return flush_outbox()
 
 
 def test_redis_that_accepts_and_never_answers_costs_a_timeout_not_the_event(
-    db: Database, redis: Redis, redis_link: Link, tmp_path: Path
+    suite: SuiteConfig, app_config: AppConfig, db: Database, redis: Redis, redis_link: Link, tmp_path: Path
 ) -> None:
     redis_link.set("blackhole")
-    app = create_app({**base_config(tmp_path, REDIS_URL=_via(redis_link, REDIS_URL)), "database": db})
+    app = create_app(app_config(REDIS_URL=_via(redis_link, suite.redis_url), database=db))
     client = app.test_client()
 
     root = parse_twiml(_status(client, "CAblackhole", 3))
@@ -151,15 +151,15 @@ def test_redis_that_accepts_and_never_answers_costs_a_timeout_not_the_event(
     assert entry.job_name == "call_event" and entry.args["args"][:3] == ["CAblackhole", 3, "ringing"]
     assert entry.sent_at is None and entry.last_error  # why it is waiting
 
-    assert _replay(db, tmp_path) == 1
+    assert _replay(db, app_config) == 1
     assert _queued_events(redis) == [("CAblackhole", 3)]
     assert all(e.sent_at is not None for e in _outbox(db))
 
 
 def test_redis_dying_mid_call_and_coming_back_loses_and_repeats_nothing(
-    db: Database, redis: Redis, redis_link: Link, tmp_path: Path
+    suite: SuiteConfig, app_config: AppConfig, db: Database, redis: Redis, redis_link: Link, tmp_path: Path
 ) -> None:
-    app = create_app({**base_config(tmp_path, REDIS_URL=_via(redis_link, REDIS_URL)), "database": db})
+    app = create_app(app_config(REDIS_URL=_via(redis_link, suite.redis_url), database=db))
     queue = app.extensions["safety"].queue
     assert isinstance(queue, RedisQueue)
     client = app.test_client()
@@ -180,8 +180,8 @@ def test_redis_dying_mid_call_and_coming_back_loses_and_repeats_nothing(
     assert sorted(_queued_events(redis)) == sorted(e for e in sent if e[0] != "CAduring")
     assert [tuple(e.args["args"][:2]) for e in _outbox(db)] == [("CAduring", s) for s in range(5)]
 
-    assert _replay(db, tmp_path) == 5
-    assert _replay(db, tmp_path) == 0  # a second flush sends nothing again
+    assert _replay(db, app_config) == 5
+    assert _replay(db, app_config) == 0  # a second flush sends nothing again
     events = _queued_events(redis)
     assert sorted(events) == sorted(sent) and len(events) == len(set(events)) == 15
 
@@ -197,9 +197,9 @@ def _voice_rules(app: Flask) -> list[str]:
 
 
 def test_database_unreachable_every_voice_webhook_still_answers_safe_twiml(
-    redis: Redis, tmp_path: Path
+    app_config: AppConfig, redis: Redis, tmp_path: Path
 ) -> None:
-    app = create_app(base_config(tmp_path, DATABASE_URL=UNREACHABLE_PG))
+    app = create_app(app_config(DATABASE_URL=UNREACHABLE_PG))
     client = app.test_client()
     paths = _voice_rules(app)
     assert "/voice/incoming" in paths and "/voice/status" in paths
@@ -221,13 +221,13 @@ def test_database_unreachable_every_voice_webhook_still_answers_safe_twiml(
             assert verbs(root)[-1] == "Hangup"
 
 
-def test_database_that_never_answers_gets_the_caller_an_apology(redis: Redis, tmp_path: Path) -> None:
+def test_database_that_never_answers_gets_the_caller_an_apology(
+    app_config: AppConfig, redis: Redis, tmp_path: Path
+) -> None:
     blackhole = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
     try:
         port = blackhole.getsockname()[1]
-        app = create_app(
-            base_config(tmp_path, DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
-        )
+        app = create_app(app_config(DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{port}/x"))
         response = post_twilio(
             app.test_client(),
             "/voice/incoming",
@@ -240,13 +240,13 @@ def test_database_that_never_answers_gets_the_caller_an_apology(redis: Redis, tm
 
 
 def test_database_down_then_back_the_app_recovers_by_itself(
-    pg_url: str, redis: Redis, tmp_path: Path
+    app_config: AppConfig, pg_url: str, redis: Redis, tmp_path: Path
 ) -> None:
     parts = urlsplit(pg_url.replace("postgresql+psycopg", "http"))
     link = Link(parts.hostname or "127.0.0.1", parts.port or 5432)
     try:
         url = pg_url.replace(parts.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{link.port}")
-        app = create_app(base_config(tmp_path, DATABASE_URL=url))
+        app = create_app(app_config(DATABASE_URL=url))
         client = app.test_client()
 
         def call() -> str:
@@ -272,7 +272,7 @@ def test_database_down_then_back_the_app_recovers_by_itself(
 
 
 def test_a_pooled_connection_that_died_while_idle_is_replaced_before_the_next_call(
-    pg_url: str, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app_config: AppConfig, pg_url: str, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pooled connections are pinged only after sitting idle (storage/db.py):
     one cut while idle must cost the next caller nothing."""
@@ -282,7 +282,7 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_the_next_ca
     link = Link(parts.hostname or "127.0.0.1", parts.port or 5432)
     try:
         url = pg_url.replace(parts.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{link.port}")
-        client = create_app(base_config(tmp_path, DATABASE_URL=url)).test_client()
+        client = create_app(app_config(DATABASE_URL=url)).test_client()
         form = {"CallSid": "CAidle", "From": "+447911123456", "To": "+442079469999"}
         assert APOLOGY_WORDS not in "".join(
             parse_twiml(post_twilio(client, "/voice/incoming", form)).itertext()

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis import Redis
 
-from tests.conftest import PUBLIC_BASE_URL
+from tests.support.suite import SuiteConfig
 from tests.voice_helpers import seed_member, sign
 
 TWILIO_BLUEPRINTS = ("voice", "menu", "sms")
@@ -91,7 +91,7 @@ NUMBERS = st.sampled_from(
         "00442079460123",
     ]
 )
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 VALUES = st.one_of(
     NUMBERS,
     st.text("0123456789*#", max_size=24),
@@ -122,7 +122,7 @@ FUZZ = settings(
 
 
 @pytest.fixture
-def fuzz_app(app: Flask, db, redis: Redis) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+def fuzz_app(app: Flask, db, redis: Redis) -> Iterator[Flask]:
     """The app with a member on ``LINE``, so some random forms reach the real flows."""
     seed_member(db, app.extensions["safety"].vault, phone=MEMBER_PHONE, line=LINE)
     yield app
@@ -152,7 +152,7 @@ def _body(pairs: list[tuple[str, str]], encoding: str) -> bytes:
     return urlencode(pairs, encoding=encoding, errors="replace").encode("ascii")
 
 
-def _post(app: Flask, path: str, query: str, body: bytes, signature: str | None):  # type: ignore[no-untyped-def]
+def _post(app: Flask, path: str, query: str, body: bytes, signature: str | None):
     headers = {} if signature is None else {"X-Twilio-Signature": signature}
     return app.test_client().post(
         path + (f"?{query}" if query else ""),
@@ -162,7 +162,7 @@ def _post(app: Flask, path: str, query: str, body: bytes, signature: str | None)
     )
 
 
-def _twiml_root(response) -> ET.Element:  # type: ignore[no-untyped-def]
+def _twiml_root(response) -> ET.Element:
     assert response.mimetype == "text/xml", response.mimetype
     root = ET.fromstring(response.get_data())  # noqa: S314 (our own TwiML, in a test)
     assert root.tag == "Response"
@@ -173,6 +173,7 @@ def _twiml_root(response) -> ET.Element:  # type: ignore[no-untyped-def]
 @FUZZ
 @given(form=FORMS, query=QUERIES, encoding=ENCODINGS)
 def test_signed_random_forms_get_twiml(
+    suite: SuiteConfig,
     fuzz_app: Flask,
     redis: Redis,
     swallowed: SwallowedFailures,
@@ -185,7 +186,7 @@ def test_signed_random_forms_get_twiml(
     # Twilio signs the parameters it sends; the guard reads the body as
     # UTF-8 (invalid bytes replaced), so that is what a valid signature covers.
     received = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-    url = PUBLIC_BASE_URL + path + (f"?{query}" if query else "")
+    url = suite.public_base_url + path + (f"?{query}" if query else "")
     swallowed.messages.clear()
 
     response = _post(fuzz_app, path, query, body, sign(url, received))
@@ -211,10 +212,12 @@ def test_unsigned_or_wrongly_signed_requests_get_403(
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_a_body_over_the_size_limit_is_refused_not_crashed_on(fuzz_app: Flask, path: str) -> None:
+def test_a_body_over_the_size_limit_is_refused_not_crashed_on(
+    suite: SuiteConfig, fuzz_app: Flask, path: str
+) -> None:
     # Twilio never sends 64 KiB; Flask refuses it before any view runs.
     body = _body([("Body", "x" * 70_000)], "utf-8")
-    url = PUBLIC_BASE_URL + path
+    url = suite.public_base_url + path
     response = _post(fuzz_app, path, "", body, sign(url, [("Body", "x" * 70_000)]))
     assert response.status_code in (403, 413), response.status_code
 
@@ -228,14 +231,14 @@ def test_every_contract_webhook_is_fuzzed() -> None:
     "path", ["/voice/menu/consent", "/voice/menu/consent-answer", "/voice/menu/recording"]
 )
 def test_an_id_beyond_the_integer_range_is_not_an_internal_failure(
-    fuzz_app: Flask, swallowed: SwallowedFailures, path: str
+    suite: SuiteConfig, fuzz_app: Flask, swallowed: SwallowedFailures, path: str
 ) -> None:
     """A signed request naming a report id no row can have gets the ordinary
     answer for an unknown report, not the apology of an internal failure."""
     query = "report=99999999999"
     form = [("CallSid", "CAfuzz"), ("Digits", "1")]
     response = _post(
-        fuzz_app, path, query, _body(form, "utf-8"), sign(f"{PUBLIC_BASE_URL}{path}?{query}", form)
+        fuzz_app, path, query, _body(form, "utf-8"), sign(f"{suite.public_base_url}{path}?{query}", form)
     )
     assert response.status_code == 200
     _twiml_root(response)

@@ -15,7 +15,7 @@ from worker.handoff import alert_pin_lockout, assign_report
 NAME, PHONE = "Scarlett", "+447700900456"
 
 
-def _mails(path: str) -> list:  # type: ignore[type-arg]
+def _mails(path: str) -> list:
     log = Path(path)
     if not log.exists():
         return []
@@ -23,7 +23,7 @@ def _mails(path: str) -> list:  # type: ignore[type-arg]
     return [message_from_string(c if i == 0 else "From: " + c) for i, c in enumerate(chunks) if c.strip()]
 
 
-def _body(mail) -> str:  # type: ignore[no-untyped-def]
+def _body(mail) -> str:
     return mail.get_payload(decode=True).decode()
 
 
@@ -35,12 +35,12 @@ def _report(db: Database, report_id: int) -> Report:
 
 
 @pytest.fixture
-def svc(db: Database, tmp_path: Path):  # type: ignore[no-untyped-def]
+def svc(db: Database, tmp_path: Path):
     with job_services(tmp_path, db, REDIS_URL=None) as services:
         yield services
 
 
-def test_assigns_to_the_active_caseworker_with_fewest_open_reports(svc, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_assigns_to_the_active_caseworker_with_fewest_open_reports(svc, db: Database) -> None:
     member_id, _ = seed_member(db, NAME, PHONE)
     busy = add_staff(db, "busy@example.org")
     light = add_staff(db, "light@example.org")
@@ -69,7 +69,7 @@ def test_assigns_to_the_active_caseworker_with_fewest_open_reports(svc, db: Data
         assert audit.target_type == "report"
 
 
-def test_notices_carry_no_personal_data(svc, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_notices_carry_no_personal_data(svc, db: Database) -> None:
     member_id, _ = seed_member(db, NAME, PHONE)
     add_staff(db, "case@example.org")
     add_staff(db, "boss@example.org", role="admin")
@@ -81,7 +81,7 @@ def test_notices_carry_no_personal_data(svc, db: Database) -> None:  # type: ign
         assert secret not in text
 
 
-def test_assigning_twice_changes_nothing(svc, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_assigning_twice_changes_nothing(svc, db: Database) -> None:
     member_id, _ = seed_member(db, NAME, PHONE)
     first = add_staff(db, "a@example.org")
     report_id = add_report(db, member_id)
@@ -92,7 +92,7 @@ def test_assigning_twice_changes_nothing(svc, db: Database) -> None:  # type: ig
     assert len(_mails(svc.settings.mail_log_path)) == 1
 
 
-def test_with_no_active_caseworker_the_report_waits_for_admins(svc, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_with_no_active_caseworker_the_report_waits_for_admins(svc, db: Database) -> None:
     member_id, _ = seed_member(db, NAME, PHONE)
     add_staff(db, "gone@example.org", active=False)
     add_staff(db, "boss@example.org", role="admin")
@@ -107,7 +107,7 @@ def test_with_no_active_caseworker_the_report_waits_for_admins(svc, db: Database
     assert f"/staff/reports/{report_id}" in _body(mail)
 
 
-def test_pin_lockout_alerts_every_active_admin(svc, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_pin_lockout_alerts_every_active_admin(svc, db: Database) -> None:
     member_id, _ = seed_member(db, NAME, PHONE)
     add_staff(db, "boss@example.org", role="admin")
     add_staff(db, "old@example.org", role="admin", active=False)

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from callflows.destinations import REASONS, DestinationPolicy, Refusal
 from ivr import create_app
 from storage.models import Call, CallDirection, utcnow
-from tests.conftest import base_config
 from tests.menu_helpers import (
     LINE,
     MEMBER_PHONE,
@@ -28,13 +27,14 @@ from tests.menu_helpers import (
     url,
     vault,
 )
+from tests.support.suite import AppConfig
 from tests.voice_helpers import verbs
 
 DESTINATION = "07400654321"
 DESTINATION_E164 = "+447400654321"
 
 
-def dial_to(client, sid: str, keyed: str = DESTINATION):  # type: ignore[no-untyped-def]
+def dial_to(client, sid: str, keyed: str = DESTINATION):
     """Log in, press 1, key ``keyed``: the TwiML answering the number."""
     log_in(client, sid)
     root = press(client, sid, "1")
@@ -44,12 +44,12 @@ def dial_to(client, sid: str, keyed: str = DESTINATION):  # type: ignore[no-unty
     return post(client, "destination", sid, Digits=keyed)
 
 
-def call_row(db, sid: str) -> Call:  # type: ignore[no-untyped-def]
+def call_row(db, sid: str) -> Call:
     with db.session() as session:
         return session.scalars(select(Call).where(Call.call_sid == sid)).one()
 
 
-def add_masked_calls(app, db, member_id: int, durations: list[int], *, created=None) -> None:  # type: ignore[no-untyped-def]
+def add_masked_calls(app, db, member_id: int, durations: list[int], *, created=None) -> None:
     with db.session() as session:
         for seconds in durations:
             session.add(
@@ -182,12 +182,12 @@ def test_caps_are_per_member(app, db, client):
     assert dial_to(client, new_sid()).find("Dial") is not None
 
 
-def test_caps_and_policy_are_configurable(db, redis, tmp_path):
+def test_caps_and_policy_are_configurable(app_config: AppConfig, db, redis, tmp_path):
     policy = DestinationPolicy(
         allowed_regions=frozenset({"GB", "GG", "JE", "IM", "FR"}),
         allowed_types=frozenset({PhoneNumberType.MOBILE}),
     )
-    config = base_config(tmp_path, OUTBOUND_DAILY_CALLS="1", DESTINATION_POLICY=policy)
+    config = app_config(OUTBOUND_DAILY_CALLS="1", DESTINATION_POLICY=policy)
     app = create_app({**config, "database": db})
     client = app.test_client()
     seed(app, db)

@@ -38,17 +38,18 @@ from tests.menu_helpers import (
     url,
     vault,
 )
+from tests.support.suite import AppConfig
 from tests.voice_helpers import post_twilio, verbs
 
 NEUTRAL = prompts.LINE_UNAVAILABLE
 
 
-def assert_neutral_hangup(root) -> None:  # type: ignore[no-untyped-def]
+def assert_neutral_hangup(root) -> None:
     assert verbs(root) == ["Say", "Hangup"]
     assert said(root) == NEUTRAL
 
 
-def assert_menu(root, action: str = url(f"{MENU}/options")) -> None:  # type: ignore[no-untyped-def]
+def assert_menu(root, action: str = url(f"{MENU}/options")) -> None:
     g = gather(root)
     assert g.get("numDigits") == "1"
     assert g.get("action") == action
@@ -121,7 +122,7 @@ def test_right_pin_opens_the_menu_and_marks_the_call(app, db, client):
     assert_menu(root)
     # Silence reaches the action too, and anything ignoring that gets a Redirect there.
     assert gather(root).get("actionOnEmptyResult") == "true"
-    assert root.find("Redirect").text == url(f"{MENU}/options")
+    assert root.find("Redirect").text == url(f"{MENU}/options")  # type: ignore[union-attr]
     with db.session() as session:
         call = session.scalars(select(Call).where(Call.call_sid == sid)).one()
         line = session.scalars(select(SafetyNumber).where(SafetyNumber.e164 == LINE)).one()
@@ -211,16 +212,16 @@ def test_the_lock_runs_out(app, db, client):
     assert member(db, member_id).menu_locked_until is None
 
 
-def test_lockout_length_is_configurable(db, redis, tmp_path):
+def test_lockout_length_is_configurable(app_config: AppConfig, db, redis, tmp_path):
     from ivr import create_app
-    from tests.conftest import base_config
 
-    app = create_app({**base_config(tmp_path, PIN_LOCKOUT_MINUTES="60"), "database": db})
+    app = create_app(app_config(PIN_LOCKOUT_MINUTES="60", database=db))
     client = app.test_client()
     member_id = seed(app, db)
     for pin in ("1111", "2222", "3333"):
         log_in(client, new_sid(), pin=pin)
-    assert member(db, member_id).menu_locked_until > utcnow() + timedelta(minutes=59)
+    locked_until = member(db, member_id).menu_locked_until
+    assert locked_until is not None and locked_until > utcnow() + timedelta(minutes=59)
 
 
 # --- forged steps -----------------------------------------------------------------
@@ -278,7 +279,7 @@ def test_silence_repeats_the_menu_once_then_hangs_up(app, db, client):
     log_in(client, sid)
     root = press(client, sid, "")
     assert_menu(root, action=url(f"{MENU}/options", "retry=1"))
-    assert root.find("Redirect").text == url(f"{MENU}/options", "retry=1")
+    assert root.find("Redirect").text == url(f"{MENU}/options", "retry=1")  # type: ignore[union-attr]
     root = press(client, sid, "", query="retry=1")
     assert verbs(root) == ["Say", "Hangup"]
     assert "did not hear" in said(root)
@@ -423,12 +424,11 @@ def test_the_neutral_answer_is_the_dead_line_answer_byte_for_byte(app, db, clien
     assert dead.get_data() == menu.get_data()
 
 
-def test_the_menu_on_the_embedded_defaults(any_db, tmp_path):
+def test_the_menu_on_the_embedded_defaults(app_config: AppConfig, any_db, tmp_path):
     """SQLite (and PostgreSQL) with the in-process queue: PIN, block, masked call, lockout."""
     from ivr import create_app
-    from tests.conftest import base_config
 
-    config = base_config(tmp_path)
+    config = app_config()
     config.pop("REDIS_URL")
     app = create_app({**config, "database": any_db})
     client = app.test_client()
@@ -439,7 +439,7 @@ def test_the_menu_on_the_embedded_defaults(any_db, tmp_path):
     assert "ending 3 2 1" in said(press(client, sid, "3"))
     press(client, sid, "1")
     root = post(client, "destination", sid, Digits="07400111222")
-    assert root.find("Dial").get("callerId") == LINE
+    assert root.find("Dial").get("callerId") == LINE  # type: ignore[union-attr]
     for pin in ("1111", "2222", "3333"):
         log_in(client, new_sid(), pin=pin)
     assert member(any_db, member_id).menu_locked_until is not None

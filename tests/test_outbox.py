@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 
 from storage.db import Database
 from storage.models import Call, CallDirection, OutboxEntry
-from tests.conftest import REDIS_URL, base_config
+from tests.support.suite import AppConfig, SuiteConfig
 from tests.voice_helpers import post_twilio
 from tests.worker_helpers import committing_database, job_services
 from worker.outbox import MAX_ATTEMPTS, flush_outbox
@@ -58,14 +58,14 @@ def test_entries_wait_while_redis_is_down_then_replay_once_in_order(
 
 
 def test_webhooks_fall_back_to_the_outbox_and_the_replay_fills_the_call_log(
-    db: Database, redis: Redis, tmp_path: Path
+    app_config: AppConfig, db: Database, redis: Redis, tmp_path: Path
 ) -> None:
     from ivr import create_app
 
     sid = _sid()
     with db.session() as s:
         s.add(Call(call_sid=sid, direction=CallDirection.INBOUND))  # as /voice/incoming logs it
-    down = create_app({**base_config(tmp_path, REDIS_URL=DEAD_REDIS), "database": db})
+    down = create_app(app_config(REDIS_URL=DEAD_REDIS, database=db))
     client = down.test_client()
     for seq, status in enumerate(["initiated", "ringing", "in-progress", "completed"]):
         form = {"CallSid": sid, "CallStatus": status, "SequenceNumber": str(seq), "CallDuration": "9"}
@@ -99,14 +99,16 @@ def test_in_process_replay_gives_up_after_repeated_failures(db: Database, tmp_pa
 
 
 @pytest.mark.usefixtures("pg_engine")  # migrated
-def test_concurrent_flushes_deliver_each_entry_once(pg_url: str, redis: Redis, tmp_path: Path) -> None:
+def test_concurrent_flushes_deliver_each_entry_once(
+    suite: SuiteConfig, pg_url: str, redis: Redis, tmp_path: Path
+) -> None:
     """Real commits: four workers flushing at once (SKIP LOCKED) must not double-deliver."""
     db = committing_database(pg_url, pool_size=6)
     marker = uuid.uuid4().hex
     try:
         with db.session() as s:
             s.add_all(OutboxEntry(job_name="ping", args={"args": [f"{marker}-{i}"]}) for i in range(60))
-        with job_services(tmp_path, db, REDIS_URL=REDIS_URL), ThreadPoolExecutor(max_workers=4) as pool:
+        with job_services(tmp_path, db, REDIS_URL=suite.redis_url), ThreadPoolExecutor(max_workers=4) as pool:
             sent = sum(pool.map(lambda _: flush_outbox(limit=20), range(8)))
         assert sent == 60
         tokens = [j.args[0] for j in Queue(QUEUE_NAME, connection=redis).jobs]

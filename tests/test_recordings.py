@@ -27,7 +27,7 @@ def _sid() -> str:
 
 
 @pytest.fixture
-def setup(db: Database, tmp_path: Path, fake_twilio: FakeTwilio):  # type: ignore[no-untyped-def]
+def setup(db: Database, tmp_path: Path, fake_twilio: FakeTwilio):
     """Services for jobs (in-process queue, so the hand-off runs at once), a member, a caseworker."""
     with job_services(tmp_path, db, TWILIO_API_BASE_URL=fake_twilio.base_url, REDIS_URL=None) as svc:
         member_id, _ = seed_member(db, MEMBER_NAME, MEMBER_PHONE)
@@ -42,7 +42,7 @@ def _report(db: Database, report_id: int) -> Report:
         return report
 
 
-def _files(svc) -> list[Path]:  # type: ignore[no-untyped-def]
+def _files(svc) -> list[Path]:
     root = Path(svc.settings.recordings_path)
     return sorted(root.iterdir()) if root.exists() else []
 
@@ -53,7 +53,7 @@ def _media_requests(fake: FakeTwilio, sid: str) -> int:
     )
 
 
-def test_recording_is_stored_encrypted_deleted_at_twilio_and_handed_off(setup, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_recording_is_stored_encrypted_deleted_at_twilio_and_handed_off(setup, db: Database) -> None:
     sid, audio = _sid(), wav_bytes(seconds=2)
     setup.fake.add_recording(sid, audio)
     report_id = add_report(db, setup.member_id, sid)
@@ -76,7 +76,7 @@ def test_recording_is_stored_encrypted_deleted_at_twilio_and_handed_off(setup, d
     assert MEMBER_NAME.split()[0] not in mail and MEMBER_PHONE[-9:] not in mail and sid not in mail
 
 
-def test_running_twice_makes_no_second_file_or_download(setup, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_running_twice_makes_no_second_file_or_download(setup, db: Database) -> None:
     sid = _sid()
     setup.fake.add_recording(sid, wav_bytes())
     report_id = add_report(db, setup.member_id, sid)
@@ -88,7 +88,7 @@ def test_running_twice_makes_no_second_file_or_download(setup, db: Database) -> 
     assert Path(setup.svc.settings.mail_log_path).read_text().count("Subject:") == 1
 
 
-def test_a_crash_before_deleting_at_twilio_resumes_without_downloading_again(setup, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_crash_before_deleting_at_twilio_resumes_without_downloading_again(setup, db: Database) -> None:
     sid = _sid()
     setup.fake.add_recording(sid, wav_bytes())
     report_id = add_report(db, setup.member_id, sid)
@@ -105,7 +105,7 @@ def test_a_crash_before_deleting_at_twilio_resumes_without_downloading_again(set
     assert len(_files(setup.svc)) == 1
 
 
-def test_twilio_errors_leave_the_job_to_be_retried(setup, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_twilio_errors_leave_the_job_to_be_retried(setup, db: Database) -> None:
     sid = _sid()
     setup.fake.add_recording(sid, wav_bytes())
     report_id = add_report(db, setup.member_id, sid)
@@ -119,7 +119,7 @@ def test_twilio_errors_leave_the_job_to_be_retried(setup, db: Database) -> None:
     assert _report(db, report_id).recording_state == RecordingState.STORED
 
 
-def test_a_recording_twilio_does_not_have_fails_visibly(setup, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_recording_twilio_does_not_have_fails_visibly(setup, db: Database) -> None:
     sid = _sid()
     report_id = add_report(db, setup.member_id, sid)
     ingest_recording(report_id, sid)  # no exception: retrying cannot help
@@ -130,7 +130,7 @@ def test_a_recording_twilio_does_not_have_fails_visibly(setup, db: Database) -> 
     assert report.caseworker_id == setup.caseworker
 
 
-def test_rq_giving_up_marks_the_report_failed(setup, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_rq_giving_up_marks_the_report_failed(setup, db: Database) -> None:
     sid = _sid()
     report_id = add_report(db, setup.member_id, sid)
     job = SimpleNamespace(
@@ -145,7 +145,7 @@ def test_rq_giving_up_marks_the_report_failed(setup, db: Database) -> None:  # t
     assert report.recording_error and not re.search(r"\d", report.recording_error)
 
 
-def test_a_job_for_another_recording_of_the_report_is_ignored(setup, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_for_another_recording_of_the_report_is_ignored(setup, db: Database) -> None:
     sid, other = _sid(), _sid()
     setup.fake.add_recording(other, wav_bytes())
     report_id = add_report(db, setup.member_id, sid)
@@ -154,7 +154,7 @@ def test_a_job_for_another_recording_of_the_report_is_ignored(setup, db: Databas
     assert _report(db, report_id).recording_state == RecordingState.AWAITED
 
 
-def test_the_job_attaches_the_recording_when_the_webhook_did_not(setup, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_the_job_attaches_the_recording_when_the_webhook_did_not(setup, db: Database) -> None:
     sid = _sid()
     setup.fake.add_recording(sid, wav_bytes())
     report_id = add_report(db, setup.member_id, None)
@@ -182,7 +182,7 @@ def test_ingestion_and_hand_off_work_on_the_embedded_database(
 
 def test_rq_calls_the_failure_hook_when_the_last_attempt_fails(
     db: Database, redis, tmp_path: Path, fake_twilio: FakeTwilio
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The on_failure callback worker/queue.py attaches, run by a real RQ worker."""
     from rq import Callback, Queue, SimpleWorker
 
@@ -206,7 +206,7 @@ def test_rq_calls_the_failure_hook_when_the_last_attempt_fails(
     assert queue.failed_job_registry.count == 1  # and RQ keeps it visible too
 
 
-def test_a_report_whose_recording_never_came_is_handed_off_after_a_while(setup, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_whose_recording_never_came_is_handed_off_after_a_while(setup, db: Database) -> None:
     """The member hung up before <Record> began: no recording callback is
     ever due. The periodic sweep shows that and hands the report off; a
     report still within Twilio's usual delay, or with a recording, waits."""

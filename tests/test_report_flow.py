@@ -23,22 +23,23 @@ from tests.menu_helpers import (
     url,
     vault,
 )
+from tests.support.suite import AppConfig
 from tests.voice_helpers import parse_twiml, post_twilio, verbs
 
 RECORDING_URL = "https://api.twilio.com/2010-04-01/Accounts/ACtest/Recordings/RE0123"
 
 
-def start_report(client, sid: str):  # type: ignore[no-untyped-def]
+def start_report(client, sid: str):
     log_in(client, sid)
     return press(client, sid, "2")
 
 
-def the_report(db, sid: str) -> Report:  # type: ignore[no-untyped-def]
+def the_report(db, sid: str) -> Report:
     with db.session() as session:
         return session.scalars(select(Report).where(Report.report_call_sid == sid)).one()
 
 
-def recording_callback(client, report_id: int, call_sid: str, **form: str):  # type: ignore[no-untyped-def]
+def recording_callback(client, report_id: int, call_sid: str, **form: str):
     fields = {
         "AccountSid": "ACtest00000000000000000000000000000",
         "CallSid": call_sid,
@@ -129,7 +130,7 @@ def test_consent_question_and_answer(app, db, client, digits, consent):
     answer = url(f"{MENU}/consent-answer", f"report={report_id}")
     assert g.get("action") == answer
     # Silence reaches the same URL and means no.
-    assert root.find("Redirect").text == answer
+    assert root.find("Redirect").text == answer  # type: ignore[union-attr]
     root = post(client, "consent-answer", sid, query=f"report={report_id}", Digits=digits)
     assert verbs(root) == ["Say", "Hangup"]
     assert "Your report has been passed to a caseworker" in said(root)
@@ -218,7 +219,7 @@ def test_a_failed_or_absent_recording_is_visible_on_the_report(app, db, client, 
     recording_callback(client, the_report(db, sid).id, sid, RecordingStatus=status)
     report = the_report(db, sid)
     assert report.recording_state == RecordingState.FAILED and report.recording_sid is None
-    assert status in report.recording_error
+    assert report.recording_error is not None and status in report.recording_error
     # Still handed to a caseworker: the member meant to report something.
     assert jobs(redis) == [("worker.handoff.assign_report", (report.id,))]
 
@@ -252,13 +253,12 @@ def test_recording_callback_needs_a_signature(app, db, client, redis):
     assert jobs(redis) == []
 
 
-def test_recording_callback_without_redis_goes_to_the_outbox(db, tmp_path):
+def test_recording_callback_without_redis_goes_to_the_outbox(app_config: AppConfig, db, tmp_path):
     """Redis down: the ingestion job waits in the outbox instead of being lost."""
     from ivr import create_app
     from storage.models import OutboxEntry
-    from tests.conftest import base_config
 
-    app = create_app({**base_config(tmp_path, REDIS_URL="redis://127.0.0.1:1/0"), "database": db})
+    app = create_app(app_config(REDIS_URL="redis://127.0.0.1:1/0", database=db))
     client = app.test_client()
     seed(app, db)
     sid = new_sid()

@@ -22,13 +22,13 @@ CALLER = "+447700900999"
 
 
 @pytest.fixture
-def env(db: Database, tmp_path: Path, fake_twilio: FakeTwilio):  # type: ignore[no-untyped-def]
+def env(db: Database, tmp_path: Path, fake_twilio: FakeTwilio):
     with job_services(tmp_path, db, TWILIO_API_BASE_URL=fake_twilio.base_url, REDIS_URL=None) as svc:
         member_id, line_id = seed_member(db)
         yield SimpleNamespace(svc=svc, db=db, member_id=member_id, line_id=line_id, fake=fake_twilio)
 
 
-def _call(env, sid: str, age_days: float, **fields) -> int:  # type: ignore[no-untyped-def]
+def _call(env, sid: str, age_days: float, **fields) -> int:
     protected = env.svc.vault.protect(CALLER)
     with env.db.session() as s:
         call = Call(
@@ -48,17 +48,17 @@ def _call(env, sid: str, age_days: float, **fields) -> int:  # type: ignore[no-u
         return call.id
 
 
-def _calls(env) -> dict[str, Call]:  # type: ignore[no-untyped-def]
+def _calls(env) -> dict[str, Call]:
     with env.db.session() as s:
         return {c.call_sid: c for c in s.scalars(select(Call))}
 
 
-def _event_sids(env) -> set[str]:  # type: ignore[no-untyped-def]
+def _event_sids(env) -> set[str]:
     with env.db.session() as s:
         return set(s.scalars(select(CallEvent.call_sid)))
 
 
-def test_call_log_older_than_the_limit_is_deleted_here_and_at_twilio(env) -> None:  # type: ignore[no-untyped-def]
+def test_call_log_older_than_the_limit_is_deleted_here_and_at_twilio(env) -> None:
     _call(env, "CAold", 91)
     _call(env, "CAkeep", 89)
     old_id = _call(env, "CAreported", 120)
@@ -75,14 +75,14 @@ def test_call_log_older_than_the_limit_is_deleted_here_and_at_twilio(env) -> Non
         assert report is not None and report.call_id is None  # the report stays
 
 
-def test_a_call_already_gone_at_twilio_is_still_deleted_here(env) -> None:  # type: ignore[no-untyped-def]
+def test_a_call_already_gone_at_twilio_is_still_deleted_here(env) -> None:
     _call(env, "CAgone", 100)
     env.fake.deleted_calls.append("CAgone")  # Twilio answers 404
     apply_retention(NOW)
     assert _calls(env) == {}
 
 
-def test_with_twilio_down_calls_wait_for_the_next_run_within_a_grace_period(env) -> None:  # type: ignore[no-untyped-def]
+def test_with_twilio_down_calls_wait_for_the_next_run_within_a_grace_period(env) -> None:
     _call(env, "CArecent", 95)
     _call(env, "CAancient", 90 + TWILIO_GRACE_DAYS + 5)
     env.fake.fail_next(1000)
@@ -95,7 +95,7 @@ def test_with_twilio_down_calls_wait_for_the_next_run_within_a_grace_period(env)
     assert "CArecent" in env.fake.deleted_calls
 
 
-def test_caller_numbers_are_dropped_sooner_keeping_index_and_last_digits(env) -> None:  # type: ignore[no-untyped-def]
+def test_caller_numbers_are_dropped_sooner_keeping_index_and_last_digits(env) -> None:
     _call(env, "CAmonth", 31)
     _call(env, "CAweek", 7)
     apply_retention(NOW)
@@ -106,7 +106,7 @@ def test_caller_numbers_are_dropped_sooner_keeping_index_and_last_digits(env) ->
     assert env.svc.vault.reveal(calls["CAweek"].other_party_encrypted) == CALLER
 
 
-def test_recordings_of_long_closed_reports_are_deleted(env) -> None:  # type: ignore[no-untyped-def]
+def test_recordings_of_long_closed_reports_are_deleted(env) -> None:
     store = recording_store(env.svc)
     reports = {}
     for name, status, closed_days in [
@@ -140,7 +140,7 @@ def test_recordings_of_long_closed_reports_are_deleted(env) -> None:  # type: ig
     assert not store.exists("REoldclosed")
 
 
-def test_cancelled_members_personal_data_is_erased(env) -> None:  # type: ignore[no-untyped-def]
+def test_cancelled_members_personal_data_is_erased(env) -> None:
     _call(env, "CAtheirs", 1)
     with env.db.session() as s:
         member = s.get(Member, env.member_id)
@@ -160,7 +160,7 @@ def test_cancelled_members_personal_data_is_erased(env) -> None:  # type: ignore
         assert call.other_party_encrypted is None and call.member_id == env.member_id  # counts stay
 
 
-def test_running_twice_is_harmless(env) -> None:  # type: ignore[no-untyped-def]
+def test_running_twice_is_harmless(env) -> None:
     _call(env, "CAold", 200)
     apply_retention(NOW)
     second = apply_retention(NOW)

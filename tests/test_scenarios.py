@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -40,10 +41,8 @@ from simulator.errors import JobFailed, ScenarioError
 from simulator.harness import run_queued_jobs, simulator_for
 from simulator.twiml_schema import Verb
 from storage import repositories
-from storage.db import Database
 from storage.hashing import hash_secret
 from storage.models import Block, Call, CallEvent, Member, OutboxEntry, Report, SafetyNumber, Staff
-from tests.conftest import base_config
 from worker.services import Services, recording_store
 
 MEMBER_PHONES = (DEMO_MEMBER_PHONE, DEMO_SECOND_MEMBER_PHONE)
@@ -64,7 +63,7 @@ class World:
 
     def rows(self, model: type, *where: Any) -> list[Any]:
         with self.services.db.session() as session:
-            found = list(session.scalars(select(model).where(*where)))
+            found: list[Any] = list(session.scalars(select(model).where(*where)))
             session.expunge_all()
             return found
 
@@ -82,10 +81,9 @@ def _hash_each_demo_secret_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def world(db: Database, redis: Any, tmp_path: Path, fake_twilio: Any) -> World:
+def world(make_app: Callable[..., Flask], redis: Any, fake_twilio: Any) -> World:
     """The app on PostgreSQL + Redis, pointed at the fake Twilio, with the demo seed."""
-    config = base_config(tmp_path, TWILIO_API_BASE_URL=fake_twilio.base_url)
-    app = create_app({**config, "database": db})
+    app = make_app(TWILIO_API_BASE_URL=fake_twilio.base_url)
     services = services_of(app)
     seed_demo(services)
     phonebook = scenarios.Cast().phonebook()

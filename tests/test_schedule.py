@@ -64,7 +64,7 @@ def test_a_worker_runs_rq_maintenance_every_minute_not_every_ten(redis: Redis, d
 
     worker = build_worker(RedisQueue(redis, db))
     assert worker.queue_names() == [QUEUE_NAME]
-    worker.last_cleaned_at = now() - timedelta(seconds=50)
+    worker.last_cleaned_at = now() - timedelta(seconds=50)  # type: ignore[assignment]
     assert not worker.should_run_maintenance_tasks
-    worker.last_cleaned_at = now() - timedelta(seconds=70)
+    worker.last_cleaned_at = now() - timedelta(seconds=70)  # type: ignore[assignment]
     assert worker.should_run_maintenance_tasks

@@ -18,7 +18,7 @@ from ivr import create_app
 from ivr.twilio_guard import require_twilio_signature
 from storage.db import Database
 from storage.models import Block, Call
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, base_config
+from tests.support.suite import AppConfig, SuiteConfig
 from tests.voice_helpers import parse_twiml, post_twilio, seed_member, sign
 
 # Twilio's published example (twilio-php docs "Validate Incoming Requests",
@@ -46,9 +46,9 @@ def test_published_test_vector() -> None:
     assert not validator.validate(VECTOR_URL, {**VECTOR_PARAMS, "Digits": "1235"}, VECTOR_SIGNATURE)
 
 
-def test_our_guard_accepts_the_published_vector(db: Database, tmp_path: Path) -> None:
+def test_our_guard_accepts_the_published_vector(app_config: AppConfig, db: Database, tmp_path: Path) -> None:
     """The same bytes Twilio's example sends, to a route guarded by our hook."""
-    app = create_app({**base_config(tmp_path, PUBLIC_BASE_URL="https://mycompany.com"), "database": db})
+    app = create_app(app_config(PUBLIC_BASE_URL="https://mycompany.com", database=db))
 
     def myapp() -> Response:
         return require_twilio_signature() or Response("ok")
@@ -64,10 +64,12 @@ def test_our_guard_accepts_the_published_vector(db: Database, tmp_path: Path) ->
     assert swapped.status_code == 403
 
 
-def test_our_endpoint_with_the_vector_signed_the_same_way(db: Database, redis: Redis, tmp_path: Path) -> None:
-    app = create_app({**base_config(tmp_path, PUBLIC_BASE_URL="https://mycompany.com"), "database": db})
+def test_our_endpoint_with_the_vector_signed_the_same_way(
+    suite: SuiteConfig, app_config: AppConfig, db: Database, redis: Redis, tmp_path: Path
+) -> None:
+    app = create_app(app_config(PUBLIC_BASE_URL="https://mycompany.com", database=db))
     url = "https://mycompany.com/voice/status?foo=1&bar=2"
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, VECTOR_PARAMS)
+    signature = RequestValidator(suite.auth_token).compute_signature(url, VECTOR_PARAMS)
     response = app.test_client().post(
         "/voice/status?foo=1&bar=2",
         data=urlencode(VECTOR_PARAMS),
@@ -118,9 +120,9 @@ def test_wrong_token(client, db, redis, caplog) -> None:
 
 
 @pytest.mark.usefixtures("member")
-def test_tampered_form(client, db, redis, caplog) -> None:
+def test_tampered_form(suite: SuiteConfig, client, db, redis, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    url = PUBLIC_BASE_URL + "/voice/incoming"
+    url = suite.public_base_url + "/voice/incoming"
     signature = sign(url, INCOMING)
     tampered = {**INCOMING, "From": "+447911999999"}
     response = client.post("/voice/incoming", data=tampered, headers={"X-Twilio-Signature": signature})
@@ -133,20 +135,20 @@ def test_tampered_form(client, db, redis, caplog) -> None:
 
 
 @pytest.mark.usefixtures("member")
-def test_tampered_query(client, db, redis, caplog) -> None:
+def test_tampered_query(suite: SuiteConfig, client, db, redis, caplog) -> None:
     """A screen answer signed for one call cannot be pointed at another."""
     caplog.set_level(logging.DEBUG)
     form = {"CallSid": "CAleg", "Digits": "2"}
-    signature = sign(PUBLIC_BASE_URL + "/voice/screen?call=CAone", form)
+    signature = sign(suite.public_base_url + "/voice/screen?call=CAone", form)
     response = client.post("/voice/screen?call=CAtwo", data=form, headers={"X-Twilio-Signature": signature})
     _forbidden(response)
     _nothing_happened(db, redis, caplog)
 
 
 @pytest.mark.usefixtures("member")
-def test_signature_replayed_to_another_path(client, db, redis, caplog) -> None:
+def test_signature_replayed_to_another_path(suite: SuiteConfig, client, db, redis, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    signature = sign(PUBLIC_BASE_URL + "/voice/status", INCOMING)
+    signature = sign(suite.public_base_url + "/voice/status", INCOMING)
     for path in ("/voice/incoming", "/voice/whisper", "/sms/incoming", "/voice/menu/start"):
         _forbidden(client.post(path, data=INCOMING, headers={"X-Twilio-Signature": signature}))
     _nothing_happened(db, redis, caplog)
@@ -168,10 +170,10 @@ def test_every_twilio_blueprint_is_guarded(app: Flask) -> None:
 
 
 @pytest.mark.usefixtures("member")
-def test_behind_a_tls_terminating_proxy(client, db) -> None:
+def test_behind_a_tls_terminating_proxy(suite: SuiteConfig, client, db) -> None:
     """The app sees plain http on an internal host; the signature is over the
-    public https URL Twilio called, which is PUBLIC_BASE_URL."""
-    signature = sign(PUBLIC_BASE_URL + "/voice/incoming", INCOMING)
+    public https URL Twilio called, which is suite.public_base_url."""
+    signature = sign(suite.public_base_url + "/voice/incoming", INCOMING)
     response = client.post(
         "/voice/incoming",
         data=INCOMING,
@@ -195,10 +197,10 @@ def test_behind_a_tls_terminating_proxy(client, db) -> None:
     )
 
 
-def test_mounted_under_a_prefix(db: Database, tmp_path: Path) -> None:
+def test_mounted_under_a_prefix(app_config: AppConfig, db: Database, tmp_path: Path) -> None:
     """Behind a proxy that mounts the app at /safety (SCRIPT_NAME), the URLs the
     app hands to Twilio and the URLs the guard checks agree."""
-    app = create_app({**base_config(tmp_path, PUBLIC_BASE_URL="https://proxy.example.org"), "database": db})
+    app = create_app(app_config(PUBLIC_BASE_URL="https://proxy.example.org", database=db))
     seed_member(db, app.extensions["safety"].vault, phone=MEMBER_PHONE, line=LINE)
     client = app.test_client()
     first = "https://proxy.example.org/safety/voice/incoming"
@@ -224,12 +226,12 @@ def test_mounted_under_a_prefix(db: Database, tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("member")
-def test_repeated_form_keys_are_all_signed(client, db) -> None:
+def test_repeated_form_keys_are_all_signed(suite: SuiteConfig, client, db) -> None:
     form = [*INCOMING.items(), ("StirVerstat", "TN-Validation-Passed-A"), ("StirVerstat", "TN-No-Validation")]
     assert post_twilio(client, "/voice/incoming", form).status_code == 200
 
     # Dropping one of the repeated values after signing breaks the signature.
-    signature = sign(PUBLIC_BASE_URL + "/voice/incoming", form)
+    signature = sign(suite.public_base_url + "/voice/incoming", form)
     response = client.post(
         "/voice/incoming",
         data=urlencode(form[:-1]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 from ivr import create_app
 from storage.db import Database
 from storage.models import Base
-from tests.conftest import base_config
+from tests.support.suite import AppConfig
 from tests.voice_helpers import parse_twiml, post_twilio, seed_member, verbs
 from worker.queue import QUEUE_NAME
 
@@ -34,8 +35,8 @@ def row_counts(db: Database) -> dict[str, int]:
         }
 
 
-def queued(redis: Redis) -> list[tuple[str, tuple]]:
-    return [(job.func_name, job.args) for job in Queue(QUEUE_NAME, connection=redis).jobs]
+def queued(redis: Redis) -> list[tuple[str | None, tuple[Any, ...]]]:
+    return [(job.func_name, tuple(job.args)) for job in Queue(QUEUE_NAME, connection=redis).jobs]
 
 
 # --- SMS -------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ def test_sms_is_dropped_without_a_trace(
 # --- status callbacks ----------------------------------------------------------------------
 
 
-def status(client: FlaskClient, **fields: str):  # type: ignore[no-untyped-def]
+def status(client: FlaskClient, **fields: str):
     form = {
         "AccountSid": "ACtest",
         "From": CALLER,
@@ -118,10 +119,9 @@ def test_a_status_without_a_callsid_queues_nothing(client: FlaskClient, redis: R
 
 
 @pytest.fixture
-def broken_app(tmp_path: Path) -> Flask:
+def broken_app(app_config: AppConfig, tmp_path: Path) -> Flask:
     """Database and Redis both unreachable (nothing listens on port 1)."""
-    config = base_config(
-        tmp_path,
+    config = app_config(
         DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/nothing",
         REDIS_URL="redis://127.0.0.1:1/0",
     )

@@ -5,18 +5,11 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from storage import repositories as repo
-from storage.crypto import BlindIndex, FieldCipher
 from storage.db import Database
 from storage.models import Base, Call, CallEvent, LineStatus, Member, Report
 from storage.vault import NumberVault
-from tests.conftest import DATA_KEY, INDEX_KEY
 
 PHONE = "+442079460123"
-
-
-@pytest.fixture
-def vault() -> NumberVault:
-    return NumberVault(FieldCipher([DATA_KEY]), BlindIndex(INDEX_KEY))
 
 
 def dump_all_tables(db: Database) -> str:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from callflows.errors import TwilioResourceGone, TwilioUnavailable
 from simulator.fake_twilio import FakeTwilio
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL, TWILIO_ACCOUNT_SID
+from tests.support.suite import SuiteConfig
 from worker.twilio_adapter import TwilioAdapter, rebase, webhook_urls
 
 AUDIO = b"RIFF" + bytes(range(256)) * 40
 
 
-def adapter(fake: FakeTwilio, token: str = AUTH_TOKEN, timeout: float = 5.0) -> TwilioAdapter:
-    return TwilioAdapter(TWILIO_ACCOUNT_SID, token, fake.base_url, timeout=timeout)
+SUITE = SuiteConfig()  # the account the fake_twilio fixture serves
+
+
+def adapter(fake: FakeTwilio, token: str = SUITE.auth_token, timeout: float = 5.0) -> TwilioAdapter:
+    return TwilioAdapter(SUITE.account_sid, token, fake.base_url, timeout=timeout)
 
 
 def test_fake_twilio_demands_basic_auth(fake_twilio: FakeTwilio) -> None:
@@ -24,8 +29,8 @@ def test_fake_twilio_demands_basic_auth(fake_twilio: FakeTwilio) -> None:
     fake_twilio.add_recording("RE1", AUDIO)
     url = fake_twilio.recording_url("RE1") + ".wav"
     assert requests.get(url, timeout=5).status_code == 401
-    assert requests.get(url, auth=(TWILIO_ACCOUNT_SID, "wrong"), timeout=5).status_code == 401
-    assert requests.get(url, auth=(TWILIO_ACCOUNT_SID, AUTH_TOKEN), timeout=5).content == AUDIO
+    assert requests.get(url, auth=(SUITE.account_sid, "wrong"), timeout=5).status_code == 401
+    assert requests.get(url, auth=(SUITE.account_sid, SUITE.auth_token), timeout=5).content == AUDIO
 
 
 def test_downloads_recording_with_basic_auth_through_the_configured_origin(fake_twilio: FakeTwilio) -> None:
@@ -81,7 +86,7 @@ def test_sids_are_checked_before_they_reach_a_url(fake_twilio: FakeTwilio) -> No
 
 def test_recording_urls_are_resolved_against_the_configured_origin(fake_twilio: FakeTwilio) -> None:
     tw = adapter(fake_twilio)
-    sent = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Recordings/RE1"
+    sent = f"https://api.twilio.com/2010-04-01/Accounts/{SUITE.account_sid}/Recordings/RE1"
     assert tw.resolve_recording_url(sent) == fake_twilio.recording_url("RE1")
     with pytest.raises(ValueError):
         tw.resolve_recording_url("https://api.twilio.com/2010-04-01/Accounts/ACother/Recordings/RE1")
@@ -93,35 +98,25 @@ def test_recording_urls_are_resolved_against_the_configured_origin(fake_twilio: 
 
 def test_buys_a_number_with_the_four_webhooks(fake_twilio: FakeTwilio) -> None:
     fake_twilio.add_available("20", "+442079460555")
-    bought = adapter(fake_twilio).buy_number("20", PUBLIC_BASE_URL)
+    bought = adapter(fake_twilio).buy_number("20", SUITE.public_base_url)
     assert bought.e164 == "+442079460555"
     number = fake_twilio.numbers[bought.sid]
-    assert number["voice_url"] == f"{PUBLIC_BASE_URL}/voice/incoming"
-    assert number["status_callback"] == f"{PUBLIC_BASE_URL}/voice/status"
-    assert number["voice_fallback_url"] == f"{PUBLIC_BASE_URL}/voice/fallback"
-    assert number["sms_url"] == f"{PUBLIC_BASE_URL}/sms/incoming"
+    assert number["voice_url"] == f"{SUITE.public_base_url}/voice/incoming"
+    assert number["status_callback"] == f"{SUITE.public_base_url}/voice/status"
+    assert number["voice_fallback_url"] == f"{SUITE.public_base_url}/voice/fallback"
+    assert number["sms_url"] == f"{SUITE.public_base_url}/sms/incoming"
     assert number["voice_method"] == "POST"
 
 
 def test_no_number_on_offer_is_a_clear_error(fake_twilio: FakeTwilio) -> None:
     fake_twilio.add_available("99")  # an area code with nothing on offer
     with pytest.raises(TwilioResourceGone, match="area code 99"):
-        adapter(fake_twilio).buy_number("99", PUBLIC_BASE_URL)
-
-
-def _cli_app(app_factory_config: dict[str, object]) -> Flask:
-    from ivr import create_app
-
-    return create_app(app_factory_config)
+        adapter(fake_twilio).buy_number("99", SUITE.public_base_url)
 
 
 @pytest.fixture
-def numbers_runner(db, tmp_path, fake_twilio: FakeTwilio) -> FlaskCliRunner:  # type: ignore[no-untyped-def]
-    from tests.conftest import base_config
-
-    config = base_config(tmp_path, TWILIO_API_BASE_URL=fake_twilio.base_url)
-    config.pop("REDIS_URL")
-    return _cli_app({**config, "database": db}).test_cli_runner()
+def numbers_runner(make_app: Callable[..., Flask], fake_twilio: FakeTwilio) -> FlaskCliRunner:
+    return make_app(TWILIO_API_BASE_URL=fake_twilio.base_url, REDIS_URL=None).test_cli_runner()
 
 
 def test_numbers_sync_sets_webhooks_on_every_pool_number(
@@ -133,10 +128,10 @@ def test_numbers_sync_sets_webhooks_on_every_pool_number(
     assert result.exit_code == 0, result.output
     result = numbers_runner.invoke(args=["numbers", "sync"])
     assert result.exit_code == 0, result.output
-    expected = webhook_urls(PUBLIC_BASE_URL)
+    expected = webhook_urls(SUITE.public_base_url)
     for number in fake_twilio.numbers.values():
         assert {k: number[k] for k in expected} == expected
-    assert fake_twilio.numbers[stale]["voice_url"] == f"{PUBLIC_BASE_URL}/voice/incoming"
+    assert fake_twilio.numbers[stale]["voice_url"] == f"{SUITE.public_base_url}/voice/incoming"
     assert "2 number(s) configured" in result.output
 
 
@@ -153,7 +148,7 @@ def test_numbers_sync_reports_numbers_missing_at_twilio(
 
 def test_numbers_buy_adds_the_number_to_the_pool(
     numbers_runner: FlaskCliRunner, fake_twilio: FakeTwilio, db
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from sqlalchemy import select
 
     from storage.models import LineStatus, SafetyNumber
@@ -165,7 +160,9 @@ def test_numbers_buy_adds_the_number_to_the_pool(
     with db.session() as s:
         line = s.scalars(select(SafetyNumber).where(SafetyNumber.e164 == "+442079460777")).one()
         assert line.status == LineStatus.AVAILABLE
-    assert fake_twilio.number_by_e164("+442079460777")["sms_url"] == f"{PUBLIC_BASE_URL}/sms/incoming"
+    bought = fake_twilio.number_by_e164("+442079460777")
+    assert bought is not None
+    assert bought["sms_url"] == f"{SUITE.public_base_url}/sms/incoming"
 
 
 def test_numbers_buy_fails_cleanly_when_twilio_is_down(

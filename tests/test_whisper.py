@@ -7,41 +7,30 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import Block, Call, utcnow
-from tests.conftest import PUBLIC_BASE_URL
-from tests.voice_helpers import parse_twiml, post_twilio, seed_member, verbs
+from storage.vault import NumberVault
+from tests.support.people import LINE, MEMBER_PHONE, EnrolledMember
+from tests.support.suite import SuiteConfig
+from tests.support.twilio import TwilioClient, TwiML
 
-MEMBER_PHONE = "+442079460123"
-LINE = "+442079460001"
 CALLER = "+447911123789"
 PARENT = "CAparent0001"
 LEG = "CAleg00000001"
 
 
-@pytest.fixture
-def vault(app: Flask):  # type: ignore[no-untyped-def]
-    return app.extensions["safety"].vault
+def call_in(twilio: TwilioClient, caller: str | None = CALLER, sid: str = PARENT) -> None:
+    answer = twilio.post("/voice/incoming", CallSid=sid, To=LINE, From=caller or "anonymous")
+    assert answer.verbs == ["Say", "Dial"]
 
 
-@pytest.fixture
-def member_id(db: Database, vault) -> int:
-    member_id, _ = seed_member(db, vault, phone=MEMBER_PHONE, line=LINE)
-    return member_id
-
-
-def call_in(client: FlaskClient, caller: str | None = CALLER, sid: str = PARENT) -> None:
-    form = {"CallSid": sid, "To": LINE, "From": caller or "anonymous"}
-    assert verbs(parse_twiml(post_twilio(client, "/voice/incoming", form))) == ["Say", "Dial"]
-
-
-def member_leg(client: FlaskClient, path: str, parent: str = PARENT, **fields: str):  # type: ignore[no-untyped-def]
+def member_leg(twilio: TwilioClient, path: str, parent: str = PARENT, **fields: str) -> TwiML:
+    """Twilio's request on the member's leg of the call ``parent``."""
     form = {"CallSid": LEG, "ParentCallSid": parent, "To": MEMBER_PHONE, "From": LINE, **fields}
-    return post_twilio(client, path, form, query=f"call={parent}")
+    return twilio.post(path, query=f"call={parent}", **form)
 
 
 def inbound_row(db: Database, sid: str = PARENT) -> Call:
@@ -49,22 +38,20 @@ def inbound_row(db: Database, sid: str = PARENT) -> Call:
         return s.scalars(select(Call).where(Call.call_sid == sid)).one()
 
 
-def spoken(root) -> str:  # type: ignore[no-untyped-def]
-    return " ".join(say.text or "" for say in root.iter("Say"))
-
-
 # --- whisper -----------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("member_id")
-def test_whisper_names_the_last_three_digits_then_hangs_up(app: Flask, client: FlaskClient) -> None:
-    call_in(client)
-    root = parse_twiml(member_leg(client, "/voice/whisper", CallStatus="in-progress"))
-    assert verbs(root) == ["Gather", "Hangup"]
+@pytest.mark.usefixtures("member")
+def test_whisper_names_the_last_three_digits_then_hangs_up(
+    app: Flask, twilio: TwilioClient, suite: SuiteConfig
+) -> None:
+    call_in(twilio)
+    root = member_leg(twilio, "/voice/whisper", CallStatus="in-progress")
+    assert root.verbs == ["Gather", "Hangup"]
     gather = root[0]
     assert gather.get("numDigits") == "1"
     assert gather.get("timeout") == str(app.extensions["safety"].settings.gather_timeout_seconds)
-    assert gather.get("action") == f"{PUBLIC_BASE_URL}/voice/screen?call={PARENT}"
+    assert gather.get("action") == suite.url("/voice/screen", f"call={PARENT}")
     says = [say.text for say in gather]
     assert says == [
         "Safety Number call, from a number ending 7 8 9.",
@@ -72,19 +59,21 @@ def test_whisper_names_the_last_three_digits_then_hangs_up(app: Flask, client: F
     ]
     # A whisper may not dial or redirect; the caller's number is never spoken.
     assert root.find(".//Dial") is None and root.find(".//Redirect") is None
-    assert "123789" not in spoken(root) and "789" not in spoken(root)
+    assert "123789" not in root.said and "789" not in root.said
 
 
-@pytest.mark.usefixtures("member_id")
-def test_whisper_for_a_withheld_caller(client: FlaskClient) -> None:
-    call_in(client, None)
-    root = parse_twiml(member_leg(client, "/voice/whisper"))
-    assert verbs(root) == ["Gather", "Hangup"]
+@pytest.mark.usefixtures("member")
+def test_whisper_for_a_withheld_caller(twilio: TwilioClient) -> None:
+    call_in(twilio, None)
+    root = member_leg(twilio, "/voice/whisper")
+    assert root.verbs == ["Gather", "Hangup"]
     assert root[0][0].text == "Safety Number call, from a withheld number."
 
 
-@pytest.mark.usefixtures("member_id")
-def test_whisper_warns_with_count_and_categories(client: FlaskClient, db: Database, vault) -> None:
+@pytest.mark.usefixtures("member")
+def test_whisper_warns_with_count_and_categories(
+    twilio: TwilioClient, db: Database, vault: NumberVault
+) -> None:
     index = vault.index(CALLER)
     with db.session() as s:
         repo.add_warning(s, caller_index=index, category="physical-assault", summary="hit a member")
@@ -93,8 +82,8 @@ def test_whisper_warns_with_count_and_categories(client: FlaskClient, db: Databa
             s, caller_index=index, category="stalking", summary="old", expires_at=utcnow() - timedelta(days=1)
         )
         repo.add_warning(s, caller_index=vault.index("+447911000000"), category="threats", summary="not him")
-    call_in(client)
-    says = [say.text for say in parse_twiml(member_leg(client, "/voice/whisper"))[0]]
+    call_in(twilio)
+    says = [say.text for say in member_leg(twilio, "/voice/whisper")[0]]
     assert says[1] in (
         "Warning: 2 warnings on file for this caller: robbery, physical assault.",
         "Warning: 2 warnings on file for this caller: physical assault, robbery.",
@@ -103,58 +92,58 @@ def test_whisper_warns_with_count_and_categories(client: FlaskClient, db: Databa
     assert inbound_row(db).warned
 
 
-@pytest.mark.usefixtures("member_id")
-def test_one_warning_is_singular(client: FlaskClient, db: Database, vault) -> None:
+@pytest.mark.usefixtures("member")
+def test_one_warning_is_singular(twilio: TwilioClient, db: Database, vault: NumberVault) -> None:
     with db.session() as s:
         repo.add_warning(s, caller_index=vault.index(CALLER), category="threats", summary="threatened")
-    call_in(client)
-    says = [say.text for say in parse_twiml(member_leg(client, "/voice/whisper"))[0]]
+    call_in(twilio)
+    says = [say.text for say in member_leg(twilio, "/voice/whisper")[0]]
     assert says[1] == "Warning: 1 warning on file for this caller: threats."
 
 
-@pytest.mark.usefixtures("member_id")
-def test_whisper_for_an_unknown_call_never_bridges(client: FlaskClient) -> None:
-    root = parse_twiml(member_leg(client, "/voice/whisper", parent="CAnosuchcall"))
-    assert verbs(root) == ["Hangup"]
+@pytest.mark.usefixtures("member")
+def test_whisper_for_an_unknown_call_never_bridges(twilio: TwilioClient) -> None:
+    root = member_leg(twilio, "/voice/whisper", parent="CAnosuchcall")
+    assert root.verbs == ["Hangup"]
 
 
 # --- the member's key --------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("member_id")
-def test_1_accepts_and_bridges(client: FlaskClient, db: Database) -> None:
-    call_in(client)
-    root = parse_twiml(member_leg(client, "/voice/screen", Digits="1"))
-    assert verbs(root) == []  # an empty response ends the whisper: Twilio bridges
+@pytest.mark.usefixtures("member")
+def test_1_accepts_and_bridges(twilio: TwilioClient, db: Database) -> None:
+    call_in(twilio)
+    root = member_leg(twilio, "/voice/screen", Digits="1")
+    assert root.verbs == []  # an empty response ends the whisper: Twilio bridges
     row = inbound_row(db)
     assert row.bridged and not row.declined and not row.blocked
 
 
 def test_2_blocks_the_caller_and_the_next_call_is_rejected(
-    client: FlaskClient, db: Database, vault, member_id: int
+    twilio: TwilioClient, db: Database, vault: NumberVault, member: EnrolledMember
 ) -> None:
-    call_in(client)
-    root = parse_twiml(member_leg(client, "/voice/screen", Digits="2"))
-    assert verbs(root) == ["Say", "Hangup"]
+    call_in(twilio)
+    root = member_leg(twilio, "/voice/screen", Digits="2")
+    assert root.verbs == ["Say", "Hangup"]
     assert root[0].text == "Caller blocked. Goodbye."
     row = inbound_row(db)
     assert row.declined and row.blocked and not row.bridged
     with db.session() as s:
         (block,) = s.scalars(select(Block)).all()
-    assert (block.member_id, block.caller_index) == (member_id, vault.index(CALLER))
+    assert (block.member_id, block.caller_index) == (member.id, vault.index(CALLER))
     assert block.caller_last3 == "789"
 
-    again = post_twilio(client, "/voice/incoming", {"CallSid": "CAagain", "To": LINE, "From": CALLER})
-    assert verbs(parse_twiml(again)) == ["Reject"]
+    again = twilio.post("/voice/incoming", CallSid="CAagain", To=LINE, From=CALLER)
+    assert again.verbs == ["Reject"]
     # Pressing 2 twice (Twilio retry) is harmless.
-    assert verbs(parse_twiml(member_leg(client, "/voice/screen", Digits="2"))) == ["Say", "Hangup"]
+    assert member_leg(twilio, "/voice/screen", Digits="2").verbs == ["Say", "Hangup"]
 
 
-@pytest.mark.usefixtures("member_id")
-def test_2_on_a_withheld_caller_has_nothing_to_block(client: FlaskClient, db: Database) -> None:
-    call_in(client, None)
-    root = parse_twiml(member_leg(client, "/voice/screen", Digits="2"))
-    assert verbs(root) == ["Say", "Hangup"]
+@pytest.mark.usefixtures("member")
+def test_2_on_a_withheld_caller_has_nothing_to_block(twilio: TwilioClient, db: Database) -> None:
+    call_in(twilio, None)
+    root = member_leg(twilio, "/voice/screen", Digits="2")
+    assert root.verbs == ["Say", "Hangup"]
     assert root[0].text == "This caller withheld their number, so it cannot be blocked. Goodbye."
     with db.session() as s:
         assert s.scalars(select(Block)).all() == []
@@ -162,19 +151,19 @@ def test_2_on_a_withheld_caller_has_nothing_to_block(client: FlaskClient, db: Da
     assert row.declined and not row.blocked
 
 
-@pytest.mark.usefixtures("member_id")
+@pytest.mark.usefixtures("member")
 @pytest.mark.parametrize("digits", ["9", "*", "", "12"])
-def test_any_other_key_declines(client: FlaskClient, db: Database, digits: str) -> None:
-    call_in(client)
-    assert verbs(parse_twiml(member_leg(client, "/voice/screen", Digits=digits))) == ["Hangup"]
+def test_any_other_key_declines(twilio: TwilioClient, db: Database, digits: str) -> None:
+    call_in(twilio)
+    assert member_leg(twilio, "/voice/screen", Digits=digits).verbs == ["Hangup"]
     row = inbound_row(db)
     assert row.declined and not row.bridged and not row.blocked
 
 
-@pytest.mark.usefixtures("member_id")
-def test_a_key_for_an_unknown_call_never_bridges(client: FlaskClient) -> None:
-    response = member_leg(client, "/voice/screen", parent="CAnosuch", Digits="1")
-    assert verbs(parse_twiml(response)) == ["Hangup"]
+@pytest.mark.usefixtures("member")
+def test_a_key_for_an_unknown_call_never_bridges(twilio: TwilioClient) -> None:
+    response = member_leg(twilio, "/voice/screen", parent="CAnosuch", Digits="1")
+    assert response.verbs == ["Hangup"]
 
 
 # --- dial result (the caller's leg) -------------------------------------------------
@@ -182,9 +171,10 @@ def test_a_key_for_an_unknown_call_never_bridges(client: FlaskClient) -> None:
 NOT_AVAILABLE = "The person you are calling is not available. Please try again later. Goodbye."
 
 
-def dial_result(client: FlaskClient, **fields: str):  # type: ignore[no-untyped-def]
+def dial_result(twilio: TwilioClient, **fields: str) -> TwiML:
+    """Twilio's request on the caller's leg once the <Dial> ended."""
     form = {"CallSid": PARENT, "From": CALLER, "To": LINE, **fields}
-    return parse_twiml(post_twilio(client, "/voice/dial_result", form, query=f"call={PARENT}"))
+    return twilio.post("/voice/dial_result", query=f"call={PARENT}", **form)
 
 
 @pytest.mark.parametrize(
@@ -198,20 +188,22 @@ def dial_result(client: FlaskClient, **fields: str):  # type: ignore[no-untyped-
         {},
     ],
 )
-def test_anything_but_a_bridged_call_gets_the_neutral_message(client: FlaskClient, fields: dict) -> None:
-    root = dial_result(client, **fields)
-    assert verbs(root) == ["Say", "Hangup"]
+def test_anything_but_a_bridged_call_gets_the_neutral_message(
+    twilio: TwilioClient, fields: dict[str, str]
+) -> None:
+    root = dial_result(twilio, **fields)
+    assert root.verbs == ["Say", "Hangup"]
     assert root[0].text == NOT_AVAILABLE
 
 
-def test_a_bridged_call_just_ends(client: FlaskClient) -> None:
-    root = dial_result(client, DialCallStatus="completed", DialBridged="true", DialCallDuration="42")
-    assert verbs(root) == ["Hangup"]
+def test_a_bridged_call_just_ends(twilio: TwilioClient) -> None:
+    root = dial_result(twilio, DialCallStatus="completed", DialBridged="true", DialCallDuration="42")
+    assert root.verbs == ["Hangup"]
 
 
-@pytest.mark.usefixtures("member_id")
-def test_without_dial_bridged_the_members_key_decides(client: FlaskClient) -> None:
-    call_in(client)
-    assert verbs(dial_result(client, DialCallStatus="completed")) == ["Say", "Hangup"]
-    member_leg(client, "/voice/screen", Digits="1")
-    assert verbs(dial_result(client, DialCallStatus="completed")) == ["Hangup"]
+@pytest.mark.usefixtures("member")
+def test_without_dial_bridged_the_members_key_decides(twilio: TwilioClient) -> None:
+    call_in(twilio)
+    assert dial_result(twilio, DialCallStatus="completed").verbs == ["Say", "Hangup"]
+    member_leg(twilio, "/voice/screen", Digits="1")
+    assert dial_result(twilio, DialCallStatus="completed").verbs == ["Hangup"]

@@ -39,15 +39,7 @@ from storage.models import (
     SafetyNumber,
     Staff,
 )
-from tests.conftest import (
-    AUTH_TOKEN,
-    DATA_KEY,
-    INDEX_KEY,
-    PUBLIC_BASE_URL,
-    REDIS_URL,
-    TWILIO_ACCOUNT_SID,
-    base_config,
-)
+from tests.support.suite import AppConfig, SuiteConfig
 from tests.voice_helpers import post_twilio
 from tests.voice_helpers import seed_member as seed_voice_member
 from tests.worker_helpers import (
@@ -83,9 +75,14 @@ def _all_job_text(redis: Redis) -> str:
 
 
 def test_webhooks_to_workers_end_to_end(
-    db: Database, redis: Redis, tmp_path: Path, fake_twilio: FakeTwilio
+    suite: SuiteConfig,
+    app_config: AppConfig,
+    db: Database,
+    redis: Redis,
+    tmp_path: Path,
+    fake_twilio: FakeTwilio,
 ) -> None:
-    app = create_app({**base_config(tmp_path, TWILIO_API_BASE_URL=fake_twilio.base_url), "database": db})
+    app = create_app(app_config(TWILIO_API_BASE_URL=fake_twilio.base_url, database=db))
     services = app.extensions["safety"]
     client = app.test_client()
     member_id, _line = seed_voice_member(db, services.vault, phone=MEMBER_PHONE, working_name=MEMBER_NAME)
@@ -163,7 +160,7 @@ def test_webhooks_to_workers_end_to_end(
     assert audio not in stored.read_bytes()
     assert fake_twilio.deleted_recordings == [recording]
     mail = Path(services.settings.mail_log_path).read_text()
-    assert f"{PUBLIC_BASE_URL}/staff/reports/{report_id}" in mail
+    assert f"{suite.public_base_url}/staff/reports/{report_id}" in mail
     for secret in [*_pii_forms(MEMBER_PHONE), MEMBER_NAME]:
         assert secret not in mail
     assert Queue(QUEUE_NAME, connection=redis).failed_job_registry.count == 0
@@ -172,19 +169,19 @@ def test_webhooks_to_workers_end_to_end(
 # --- SIGKILL during ingestion ---------------------------------------------------
 
 
-def _worker_env(pg_url: str, fake: FakeTwilio, tmp_path: Path) -> dict[str, str]:
+def _worker_env(suite: SuiteConfig, pg_url: str, fake: FakeTwilio, tmp_path: Path) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("SAFETY_", "TWILIO_", "DATABASE_", "REDIS_"))
     }
     env.update(
         DATABASE_URL=pg_url,
-        REDIS_URL=REDIS_URL,
-        TWILIO_ACCOUNT_SID=TWILIO_ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        REDIS_URL=suite.redis_url,
+        TWILIO_ACCOUNT_SID=suite.account_sid,
+        TWILIO_AUTH_TOKEN=suite.auth_token,
         TWILIO_API_BASE_URL=fake.base_url,
-        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-        SAFETY_DATA_KEYS=DATA_KEY,
-        SAFETY_INDEX_KEY=INDEX_KEY,
+        PUBLIC_BASE_URL=suite.public_base_url,
+        SAFETY_DATA_KEYS=suite.data_key,
+        SAFETY_INDEX_KEY=suite.index_key,
         SECRET_KEY="test-secret-key",
         SAFETY_INSTANCE_PATH=str(tmp_path / "instance"),
         RECORDINGS_PATH=str(tmp_path / "recordings"),
@@ -246,7 +243,7 @@ def _kill_everything(proc: subprocess.Popen[bytes]) -> list[int]:
     return below
 
 
-def _wait_for(predicate, timeout: float, what: str, log: Path) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -257,11 +254,11 @@ def _wait_for(predicate, timeout: float, what: str, log: Path) -> None:  # type:
 
 @pytest.mark.usefixtures("pg_engine")  # migrated
 def test_worker_killed_mid_download_reruns_the_job_once(
-    pg_url: str, redis: Redis, tmp_path: Path, fake_twilio: FakeTwilio
+    suite: SuiteConfig, pg_url: str, redis: Redis, tmp_path: Path, fake_twilio: FakeTwilio
 ) -> None:
     db = committing_database(pg_url)
     log = tmp_path / "worker.log"
-    env = _worker_env(pg_url, fake_twilio, tmp_path)
+    env = _worker_env(suite, pg_url, fake_twilio, tmp_path)
     recording = _sid("RE")
     audio = wav_bytes(seconds=2)
     fake_twilio.add_recording(recording, audio)

@@ -7,23 +7,23 @@ The API is stable; other engineers' tests rely on it.
 
 from __future__ import annotations
 
-import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from storage.db import Database
-from storage.hashing import hash_secret
-from storage.models import LineStatus, Member, MemberStatus, SafetyNumber
 from storage.vault import NumberVault
-from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL
+from tests.support import people
+from tests.support.suite import SuiteConfig
+
+AUTH_TOKEN = SuiteConfig.auth_token
+PUBLIC_BASE_URL = SuiteConfig.public_base_url
 
 Form = Mapping[str, str] | Sequence[tuple[str, str]]
 
@@ -84,44 +84,16 @@ def verbs(root: ET.Element) -> list[str]:
     return [child.tag for child in root]
 
 
-@functools.lru_cache(maxsize=16)
-def _pin_hash(pin: str) -> str:
-    # Argon2 is slow on purpose; tests reuse one hash per PIN.
-    return hash_secret(pin)
-
-
 def seed_member(
     db: Database,
     vault: NumberVault,
     *,
-    phone: str = "+442079460123",
-    line: str = "+442079460001",
-    pin: str = "4821",
+    phone: str = people.MEMBER_PHONE,
+    line: str = people.LINE,
+    pin: str = people.PIN,
     **prefs: Any,
 ) -> tuple[int, str]:
-    """An active member on ``phone`` holding Safety Number ``line``; committed.
-
-    ``prefs`` set Member columns (``greeting``, ``accept_withheld``,
-    ``caller_id_shown``, ``working_name`` ...). The line is added to the pool
-    if it is not there. Returns ``(member_id, line_e164)``.
-    """
-    protected = vault.protect(phone)
-    with db.session() as session:
-        safety_number = session.scalars(select(SafetyNumber).where(SafetyNumber.e164 == line)).first()
-        if safety_number is None:
-            safety_number = SafetyNumber(e164=line)
-            session.add(safety_number)
-        member = Member(
-            working_name=prefs.pop("working_name", "Test member"),
-            phone_encrypted=protected.token,
-            phone_index=protected.index,
-            pin_hash=_pin_hash(pin),
-            status=MemberStatus.ACTIVE,
-            **prefs,
-        )
-        session.add(member)
-        session.flush()
-        safety_number.member_id = member.id
-        safety_number.status = LineStatus.ASSIGNED
-        session.flush()
-        return member.id, line
+    """An active member on ``phone`` holding Safety Number ``line``, enrolled
+    as the app enrols them (``tests.support.people.enrol``); ``(id, line)``."""
+    member = people.enrol(db, vault, phone=phone, line=line, pin=pin, **prefs)
+    return member.id, member.line

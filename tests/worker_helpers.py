@@ -10,7 +10,7 @@ from typing import Any
 from ivr.settings import load_settings
 from storage.db import Database, make_engine
 from storage.models import Report, Staff
-from tests.conftest import base_config
+from tests.support.suite import SuiteConfig
 from worker import services as worker_services
 from worker.services import Services, build_services
 
@@ -18,7 +18,7 @@ from worker.services import Services, build_services
 @contextmanager
 def job_services(tmp_path: Path, db: Database, **overrides: Any) -> Iterator[Services]:
     """Install services built from the test config (``db`` as the database) for jobs to use."""
-    config = base_config(tmp_path, **overrides)
+    config = SuiteConfig().app_config(tmp_path, **overrides)
     instance = config.pop("instance_path")
     config.pop("TESTING", None)
     settings = load_settings({}, instance, config)

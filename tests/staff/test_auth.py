@@ -14,6 +14,7 @@ from storage.db import Database
 from storage.models import AuditEntry, Staff
 from tests.staff.conftest import People
 from tests.staff.helpers import PASSWORD, csrf_from, make_staff, post, sign_in_as
+from tests.support.suite import AppConfig
 
 
 def _login(client, email: str, password: str = PASSWORD, **extra):
@@ -82,11 +83,12 @@ def test_repeated_failures_lock_the_account(inline_app: Flask, people: People, d
     assert client.get("/staff/").status_code == 302
 
 
-def test_many_failures_from_one_address_are_rate_limited(tmp_path, db: Database, people: People) -> None:
+def test_many_failures_from_one_address_are_rate_limited(
+    app_config: AppConfig, tmp_path, db: Database, people: People
+) -> None:
     from ivr import create_app
-    from tests.conftest import base_config
 
-    config = base_config(tmp_path, STAFF_IP_FAILURES_PER_15_MIN=3)
+    config = app_config(STAFF_IP_FAILURES_PER_15_MIN=3)
     config.pop("REDIS_URL")
     client = create_app({**config, "database": db}).test_client()
     for i in range(3):
@@ -122,11 +124,10 @@ def test_session_cookie_is_httponly_and_samesite(anon, people: People) -> None:
     assert "SameSite=Lax" in cookie
 
 
-def test_production_cookie_is_secure(tmp_path, db: Database) -> None:
+def test_production_cookie_is_secure(app_config: AppConfig, tmp_path, db: Database) -> None:
     from ivr import create_app
-    from tests.conftest import base_config
 
-    config = base_config(tmp_path, SAFETY_ENV="production")
+    config = app_config(SAFETY_ENV="production")
     config.pop("REDIS_URL")
     app = create_app({**config, "database": db})
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -143,10 +144,10 @@ def test_admin_turns_on_totp_and_then_needs_a_code(inline_app: Flask, people: Pe
     assert secret in page
     assert post(admin, "/staff/account/totp/confirm", {"code": "000000"}).status_code == 302
     with db.session() as s:
-        assert s.get(Staff, people.admin).totp_secret_encrypted is None
+        assert s.get_one(Staff, people.admin).totp_secret_encrypted is None
     post(admin, "/staff/account/totp/confirm", {"code": pyotp.TOTP(secret).now()})
     with db.session() as s:
-        stored = s.get(Staff, people.admin).totp_secret_encrypted
+        stored = s.get_one(Staff, people.admin).totp_secret_encrypted
     assert stored and secret not in stored
     assert services_of(inline_app).vault.cipher.decrypt(stored) == secret
 

@@ -18,15 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import create_engine, func, make_url, select
 from werkzeug.serving import make_server
 
 from ivr import create_app, services_of
 from storage import repositories as repo
 from storage.migrate import upgrade
 from storage.models import AuditEntry, Call, CallDirection, CallerWarning, Report, Staff, utcnow
-from tests.conftest import base_config
 from tests.staff.helpers import PASSWORD, wav_bytes
+from tests.support.databases import scratch_database
+from tests.support.suite import SuiteConfig
 from worker.services import recording_store
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,30 +52,20 @@ if not os.path.exists(CHROMIUM):
 @pytest.fixture(scope="module")
 def browser_db_url(pg_url: str) -> Iterator[str]:
     """A migrated database of this module's own; dropped at the end."""
-    url = make_url(pg_url)
-    name = f"{url.database}_browser"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    own = url.set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(own)
-    upgrade(engine)
-    engine.dispose()
-    try:
-        yield own
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(pg_url, f"{make_url(pg_url).database}_browser") as url:
+        engine = create_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="module")
-def live(browser_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def live(
+    browser_db_url: str, suite: SuiteConfig, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """The app with seeded data, served on a free port in a thread."""
-    config = base_config(tmp_path_factory.mktemp("browser"), DATABASE_URL=browser_db_url)
-    config.pop("REDIS_URL")
-    app = create_app(config)
+    folder = tmp_path_factory.mktemp("browser")
+    app = create_app(suite.app_config(folder, DATABASE_URL=browser_db_url, REDIS_URL=None))
     services = services_of(app)
     facts = _seed(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -34,7 +34,7 @@ def _bulk_reports(db: Database, count: int, caseworker: int) -> None:
 def _counting(db: Database) -> Iterator[list[str]]:
     statements: list[str] = []
 
-    def count(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def count(_conn, _cursor, statement, _params, _context, _many) -> None:
         statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", count)

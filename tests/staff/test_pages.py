@@ -8,6 +8,7 @@ from storage.db import Database
 from tests.staff.conftest import People
 from tests.staff.helpers import make_report, post
 from tests.voice_helpers import post_twilio
+from tests.support.suite import AppConfig
 
 # (path, who may see it): "all" = caseworker and admin, "admin" = admin only.
 PAGES = [
@@ -101,13 +102,12 @@ def test_member_actions_for_caseworker_are_forbidden(alice, report: int) -> None
     assert post(alice, "/staff/export/download", {"format": "csv"}).status_code == 403
 
 
-def test_server_error_page_is_clear(tmp_path, db: Database, people: People) -> None:
+def test_server_error_page_is_clear(app_config: AppConfig, tmp_path, db: Database, people: People) -> None:
     """A real 500 (a recording that cannot be decrypted) gets the console's page, no traceback."""
     from ivr import create_app, services_of
-    from tests.conftest import base_config
     from tests.staff.helpers import sign_in_as
 
-    config = base_config(tmp_path, TESTING=False)
+    config = app_config(TESTING=False)
     config.pop("REDIS_URL")
     app = create_app({**config, "database": db})
     settings = services_of(app).settings

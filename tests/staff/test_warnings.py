@@ -86,6 +86,7 @@ def test_admin_edits_and_expires_a_warning(db: Database, vault, admin) -> None:
         {"category": "nuisance", "summary": "new text", "expires": "2099-01-31"},
     )
     [w] = _warnings(db)
+    assert w.expires_at is not None
     assert (w.category, w.summary, w.expires_at.date().isoformat()) == ("nuisance", "new text", "2099-01-31")
     post(admin, f"/staff/warnings/{wid}/expire")
     [w] = _warnings(db)
