@@ -7,7 +7,7 @@ from rq import Queue
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import OutboxEntry
+from storage.models import CallEvent, OutboxEntry
 from worker.queue import QUEUE_NAME, InlineQueue, RedisQueue, redis_client
 
 
@@ -38,6 +38,9 @@ def test_redis_down_puts_the_job_in_the_outbox(db: Database) -> None:
 def test_without_redis_jobs_run_in_process(inline_app: Flask, db: Database) -> None:
     queue = inline_app.extensions["safety"].queue
     assert isinstance(queue, InlineQueue)
-    queue.enqueue("ping", "abc")  # runs now; nothing is left behind
+    queue.enqueue("call_event", "CAinline0001", 0, "ringing")
+    # Done before enqueue returned: the job's row is there, nothing left behind.
     with db.session() as s:
+        event = s.scalars(select(CallEvent)).one()
+        assert (event.call_sid, event.sequence_number, event.status) == ("CAinline0001", 0, "ringing")
         assert s.scalars(select(OutboxEntry)).all() == []
