@@ -29,6 +29,7 @@ from storage.migrate import upgrade
 from storage.vault import NumberVault
 from tests.support import people
 from tests.support.databases import scratch_database
+from tests.support.menu import MemberMenu
 from tests.support.suite import PG_URL, SuiteConfig
 from tests.support.twilio import TwilioClient
 
@@ -193,6 +194,12 @@ def member(enrol: people.Enrol) -> people.EnrolledMember:
     """The member most tests need: +442079460123 on Safety Number
     +442079460001, PIN 4821, default preferences."""
     return enrol()
+
+
+@pytest.fixture
+def menu(twilio: TwilioClient, db: Database, vault: NumberVault) -> MemberMenu:
+    """The standard member's calls to their own line, through the menu."""
+    return MemberMenu(twilio, db, vault)
 
 
 @pytest.fixture

@@ -7,41 +7,39 @@ import logging
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
+from storage.db import Database
 from storage.models import RecordingState, Report
-from tests.menu_helpers import (
-    MENU,
-    add_inbound_call,
-    gather,
-    jobs,
-    log_in,
-    new_sid,
-    post,
-    press,
-    said,
-    seed,
-    url,
-    vault,
-)
+from tests.support.menu import MENU, MemberMenu, jobs, new_sid
 from tests.support.suite import AppConfig
-from tests.voice_helpers import parse_twiml, post_twilio, verbs
+from tests.support.twilio import TwiML, said, twiml_of
 
 RECORDING_URL = "https://api.twilio.com/2010-04-01/Accounts/ACtest/Recordings/RE0123"
 
 
-def start_report(client, sid: str):
-    log_in(client, sid)
-    return press(client, sid, "2")
+def start_report(menu: MemberMenu, sid: str) -> TwiML:
+    menu.log_in(sid)
+    return menu.press(sid, "2")
 
 
-def the_report(db, sid: str) -> Report:
+def reporting(menu: MemberMenu) -> tuple[str, int]:
+    """The standard member, enrolled, starts a report: (call sid, report id)."""
+    menu.seed()
+    sid = new_sid()
+    start_report(menu, sid)
+    return sid, the_report(menu.db, sid).id
+
+
+def the_report(db: Database, sid: str) -> Report:
     with db.session() as session:
         return session.scalars(select(Report).where(Report.report_call_sid == sid)).one()
 
 
-def recording_callback(client, report_id: int, call_sid: str, **form: str):
+def recording_callback(menu: MemberMenu, report_id: int, call_sid: str, **form: str) -> TestResponse:
+    """Twilio's recording-status callback for the report's recording."""
     fields = {
-        "AccountSid": "ACtest00000000000000000000000000000",
+        "AccountSid": menu.twilio.suite.account_sid,
         "CallSid": call_sid,
         "RecordingSid": "RE" + "1" * 32,
         "RecordingUrl": RECORDING_URL,
@@ -51,72 +49,68 @@ def recording_callback(client, report_id: int, call_sid: str, **form: str):
         "RecordingSource": "RecordVerb",
     }
     fields.update(form)
-    return post_twilio(client, f"{MENU}/recording", fields, query=f"report={report_id}")
+    return menu.twilio.send(f"{MENU}/recording", fields, query=f"report={report_id}")
 
 
-def test_option_2_records_with_a_status_callback(app, db, client):
-    member_id = seed(app, db)
+def test_option_2_records_with_a_status_callback(menu, app, db):
+    member_id = menu.seed()
     sid = new_sid()
-    root = start_report(client, sid)
+    root = start_report(menu, sid)
     # The report row exists at once, before anything is recorded.
     report = the_report(db, sid)
     assert report.member_id == member_id
     assert report.recording_sid is None and report.police_consent is None
-    assert verbs(root) == ["Say", "Record", "Say", "Hangup"]
-    record = root.find("Record")
+    assert root.verbs == ["Say", "Record", "Say", "Hangup"]
+    record = root.one("Record")
     settings = app.extensions["safety"].settings
     assert record.get("maxLength") == str(settings.record_max_seconds)
     assert record.get("playBeep") == "true"
-    assert record.get("action") == url(f"{MENU}/consent", f"report={report.id}")
-    assert record.get("recordingStatusCallback") == url(f"{MENU}/recording", f"report={report.id}")
+    assert record.get("action") == menu.url(f"{MENU}/consent", f"report={report.id}")
+    assert record.get("recordingStatusCallback") == menu.url(f"{MENU}/recording", f"report={report.id}")
     assert record.get("recordingStatusCallbackEvent") == "completed absent"
 
 
-def test_report_is_linked_to_the_last_inbound_caller(app, db, client):
-    member_id = seed(app, db)
-    add_inbound_call(app, db, member_id, "+447400111222")
-    last = add_inbound_call(app, db, member_id, "+447400654321")
-    add_inbound_call(app, db, member_id, "+447400999888", blocked=True)  # rejected: never reached them
+def test_report_is_linked_to_the_last_inbound_caller(vault, menu, app, db):
+    member_id = menu.seed()
+    menu.add_inbound_call(member_id, "+447400111222")
+    last = menu.add_inbound_call(member_id, "+447400654321")
+    menu.add_inbound_call(member_id, "+447400999888", blocked=True)  # rejected: never reached them
     sid = new_sid()
-    start_report(client, sid)
+    start_report(menu, sid)
     report = the_report(db, sid)
     assert report.call_id == last
-    assert report.caller_index == vault(app).index("+447400654321")
+    assert report.caller_index == vault.index("+447400654321")
 
 
-def test_report_links_a_withheld_last_caller_by_call_only(app, db, client):
-    member_id = seed(app, db)
-    last = add_inbound_call(app, db, member_id, None)
+def test_report_links_a_withheld_last_caller_by_call_only(menu, app, db):
+    member_id = menu.seed()
+    last = menu.add_inbound_call(member_id, None)
     sid = new_sid()
-    start_report(client, sid)
+    start_report(menu, sid)
     report = the_report(db, sid)
     assert (report.call_id, report.caller_index) == (last, None)
 
 
-def test_report_without_any_caller(app, db, client):
-    seed(app, db)
+def test_report_without_any_caller(menu, app, db):
+    menu.seed()
     sid = new_sid()
-    start_report(client, sid)
+    start_report(menu, sid)
     assert (the_report(db, sid).call_id, the_report(db, sid).caller_index) == (None, None)
 
 
-def test_pressing_2_again_in_the_same_call_keeps_one_report(app, db, client):
-    seed(app, db)
+def test_pressing_2_again_in_the_same_call_keeps_one_report(menu, app, db):
+    menu.seed()
     sid = new_sid()
-    start_report(client, sid)
-    press(client, sid, "2")
+    start_report(menu, sid)
+    menu.press(sid, "2")
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Report)) == 1
 
 
 @pytest.mark.parametrize(("digits", "consent"), [("1", True), ("2", False), ("", False), ("7", False)])
-def test_consent_question_and_answer(app, db, client, digits, consent):
-    seed(app, db)
-    sid = new_sid()
-    start_report(client, sid)
-    report_id = the_report(db, sid).id
-    root = post(
-        client,
+def test_consent_question_and_answer(menu, app, db, digits, consent):
+    sid, report_id = reporting(menu)
+    root = menu.post(
         "consent",
         sid,
         query=f"report={report_id}",
@@ -124,44 +118,38 @@ def test_consent_question_and_answer(app, db, client, digits, consent):
         RecordingDuration="42",
         Digits="#",
     )
-    g = gather(root)
+    g = root.one("Gather")
     assert g.get("numDigits") == "1"
     assert "anonymous version go to the police" in said(g)
-    answer = url(f"{MENU}/consent-answer", f"report={report_id}")
+    answer = menu.url(f"{MENU}/consent-answer", f"report={report_id}")
     assert g.get("action") == answer
     # Silence reaches the same URL and means no.
-    assert root.find("Redirect").text == answer  # type: ignore[union-attr]
-    root = post(client, "consent-answer", sid, query=f"report={report_id}", Digits=digits)
-    assert verbs(root) == ["Say", "Hangup"]
+    assert root.one("Redirect").text == answer
+    root = menu.post("consent-answer", sid, query=f"report={report_id}", Digits=digits)
+    assert root.verbs == ["Say", "Hangup"]
     assert "Your report has been passed to a caseworker" in said(root)
     assert the_report(db, sid).police_consent is consent
 
 
-def test_consent_steps_of_another_call_or_report_are_refused(app, db, client):
-    seed(app, db)
-    sid = new_sid()
-    start_report(client, sid)
-    report_id = the_report(db, sid).id
+def test_consent_steps_of_another_call_or_report_are_refused(menu, app, db):
+    sid, report_id = reporting(menu)
     other = new_sid()
-    log_in(client, other)  # authenticated, but not the reporting call
+    menu.log_in(other)  # authenticated, but not the reporting call
     for step in ("consent", "consent-answer"):
-        root = post(client, step, other, query=f"report={report_id}", Digits="1")
-        assert verbs(root) == ["Say", "Hangup"] and "not available" in said(root)
-        root = post(client, step, sid, query="report=999999", Digits="1")
+        root = menu.post(step, other, query=f"report={report_id}", Digits="1")
+        assert root.verbs == ["Say", "Hangup"] and "not available" in said(root)
+        root = menu.post(step, sid, query="report=999999", Digits="1")
         assert "not available" in said(root)
     assert the_report(db, sid).police_consent is None
 
 
-def test_recording_callback_stores_the_sid_and_queues_ingestion_once(app, db, client, redis, caplog):
-    seed(app, db)
-    sid = new_sid()
-    start_report(client, sid)
-    report_id = the_report(db, sid).id
+def test_recording_callback_stores_the_sid_and_queues_ingestion_once(menu, app, db, redis, caplog):
+    sid, report_id = reporting(menu)
     recording_sid = "RE" + "1" * 32
     caplog.set_level(logging.DEBUG)
     for _ in range(3):  # Twilio may deliver the callback more than once
-        response = recording_callback(client, report_id, sid)
-        assert verbs(parse_twiml(response)) == []
+        response = recording_callback(menu, report_id, sid)
+        assert twiml_of(response).verbs == []
     report = the_report(db, sid)
     assert report.recording_sid == recording_sid
     assert report.recording_state == RecordingState.AWAITED
@@ -169,24 +157,21 @@ def test_recording_callback_stores_the_sid_and_queues_ingestion_once(app, db, cl
     assert RECORDING_URL not in caplog.text and "RE0123" not in caplog.text
 
 
-def test_recording_callback_with_another_recording_does_not_replace_the_first(app, db, client, redis):
-    seed(app, db)
-    sid = new_sid()
-    start_report(client, sid)
-    report_id = the_report(db, sid).id
-    recording_callback(client, report_id, sid)
-    recording_callback(client, report_id, sid, RecordingSid="RE" + "2" * 32)
+def test_recording_callback_with_another_recording_does_not_replace_the_first(menu, app, db, redis):
+    sid, report_id = reporting(menu)
+    recording_callback(menu, report_id, sid)
+    recording_callback(menu, report_id, sid, RecordingSid="RE" + "2" * 32)
     assert the_report(db, sid).recording_sid == "RE" + "1" * 32
     assert len(jobs(redis)) == 1
 
 
-def test_a_recording_of_one_report_cannot_be_attached_to_another(app, db, client, redis):
-    seed(app, db)
+def test_a_recording_of_one_report_cannot_be_attached_to_another(menu, app, db, redis):
+    menu.seed()
     first, second = new_sid(), new_sid()
-    start_report(client, first)
-    start_report(client, second)
-    recording_callback(client, the_report(db, first).id, first)
-    response = recording_callback(client, the_report(db, second).id, second)
+    start_report(menu, first)
+    start_report(menu, second)
+    recording_callback(menu, the_report(db, first).id, first)
+    response = recording_callback(menu, the_report(db, second).id, second)
     assert response.status_code == 200
     assert the_report(db, second).recording_sid is None
     assert len(jobs(redis)) == 1
@@ -200,23 +185,20 @@ def test_a_recording_of_one_report_cannot_be_attached_to_another(app, db, client
         {"CallSid": "CA" + "9" * 32},  # not the reporting call
     ],
 )
-def test_recording_callback_that_is_not_a_completed_recording_of_this_call(app, db, client, redis, form):
-    seed(app, db)
-    sid = new_sid()
-    start_report(client, sid)
-    report_id = the_report(db, sid).id
-    response = recording_callback(client, report_id, sid, **form)
-    assert verbs(parse_twiml(response)) == []
+def test_recording_callback_that_is_not_a_completed_recording_of_this_call(menu, app, db, redis, form):
+    sid, report_id = reporting(menu)
+    response = recording_callback(menu, report_id, sid, **form)
+    assert twiml_of(response).verbs == []
     assert the_report(db, sid).recording_sid is None
     assert jobs(redis) == []
 
 
 @pytest.mark.parametrize("status", ["failed", "absent"])
-def test_a_failed_or_absent_recording_is_visible_on_the_report(app, db, client, redis, status):
-    seed(app, db)
+def test_a_failed_or_absent_recording_is_visible_on_the_report(menu, app, db, redis, status):
+    menu.seed()
     sid = new_sid()
-    start_report(client, sid)
-    recording_callback(client, the_report(db, sid).id, sid, RecordingStatus=status)
+    start_report(menu, sid)
+    recording_callback(menu, the_report(db, sid).id, sid, RecordingStatus=status)
     report = the_report(db, sid)
     assert report.recording_state == RecordingState.FAILED and report.recording_sid is None
     assert report.recording_error is not None and status in report.recording_error
@@ -224,25 +206,18 @@ def test_a_failed_or_absent_recording_is_visible_on_the_report(app, db, client, 
     assert jobs(redis) == [("worker.handoff.assign_report", (report.id,))]
 
 
-def test_a_late_failure_callback_does_not_undo_a_stored_recording(app, db, client, redis):
-    seed(app, db)
-    sid = new_sid()
-    start_report(client, sid)
-    report_id = the_report(db, sid).id
-    recording_callback(client, report_id, sid)
-    recording_callback(client, report_id, sid, RecordingStatus="failed")
+def test_a_late_failure_callback_does_not_undo_a_stored_recording(menu, app, db, redis):
+    sid, report_id = reporting(menu)
+    recording_callback(menu, report_id, sid)
+    recording_callback(menu, report_id, sid, RecordingStatus="failed")
     report = the_report(db, sid)
     assert report.recording_sid == "RE" + "1" * 32
     assert report.recording_state == RecordingState.AWAITED
 
 
-def test_recording_callback_needs_a_signature(app, db, client, redis):
-    seed(app, db)
-    sid = new_sid()
-    start_report(client, sid)
-    report_id = the_report(db, sid).id
-    response = post_twilio(
-        client,
+def test_recording_callback_needs_a_signature(menu, app, db, redis):
+    sid, report_id = reporting(menu)
+    response = menu.twilio.send(
         f"{MENU}/recording",
         {"CallSid": sid, "RecordingSid": "RE" + "1" * 32, "RecordingStatus": "completed"},
         query=f"report={report_id}",
@@ -253,18 +228,14 @@ def test_recording_callback_needs_a_signature(app, db, client, redis):
     assert jobs(redis) == []
 
 
-def test_recording_callback_without_redis_goes_to_the_outbox(app_config: AppConfig, db, tmp_path):
+def test_recording_callback_without_redis_goes_to_the_outbox(menu, app_config: AppConfig, db, tmp_path):
     """Redis down: the ingestion job waits in the outbox instead of being lost."""
     from ivr import create_app
     from storage.models import OutboxEntry
 
-    app = create_app(app_config(REDIS_URL="redis://127.0.0.1:1/0", database=db))
-    client = app.test_client()
-    seed(app, db)
-    sid = new_sid()
-    start_report(client, sid)
-    report_id = the_report(db, sid).id
-    assert recording_callback(client, report_id, sid).status_code == 200
+    menu = menu.on(create_app(app_config(REDIS_URL="redis://127.0.0.1:1/0", database=db)))
+    sid, report_id = reporting(menu)
+    assert recording_callback(menu, report_id, sid).status_code == 200
     with db.session() as session:
         entry = session.scalars(select(OutboxEntry)).one()
         assert entry.job_name == "ingest_recording"

@@ -49,7 +49,7 @@ class TwiML:
     def find(self, path: str) -> ET.Element | None:
         return self.root.find(path)
 
-    def iter(self, tag: str) -> Iterator[ET.Element]:
+    def iter(self, tag: str | None = None) -> Iterator[ET.Element]:
         return self.root.iter(tag)
 
     def __getitem__(self, index: int) -> ET.Element:
@@ -62,7 +62,7 @@ class TwiML:
         return len(self.root)
 
 
-def said(element: ET.Element) -> str:
+def said(element: ET.Element | TwiML) -> str:
     """Everything ``element`` speaks, nested ``<Say>`` included."""
     return " ".join((say.text or "") for say in element.iter("Say"))
 

@@ -1,0 +1,112 @@
+"""The member calling their own line and stepping through the menu, as Twilio
+posts it; and the rows the menu acts on."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from flask import Flask
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import Call, CallDirection, Member, SafetyNumber
+from storage.vault import NumberVault
+from tests.support import people
+from tests.support.twilio import TwilioClient, TwiML
+
+MENU = "/voice/menu"
+
+_sids = itertools.count(1)
+
+
+def new_sid(prefix: str = "CA") -> str:
+    """A fresh 34-character Twilio-style sid."""
+    return f"{prefix}{next(_sids):032d}"
+
+
+class MemberMenu:
+    """The ``menu`` fixture: the standard member's calls to their own line."""
+
+    def __init__(self, twilio: TwilioClient, db: Database, vault: NumberVault) -> None:
+        self.twilio = twilio
+        self.db = db
+        self.vault = vault
+
+    def on(self, app: Flask, db: Database | None = None) -> MemberMenu:
+        """The same, against another app (and database)."""
+        return MemberMenu(TwilioClient(app.test_client(), self.twilio.suite), db or self.db, self.vault)
+
+    def seed(self, **preferences: Any) -> int:
+        """Enrol the standard member (people.MEMBER_PHONE on people.LINE, PIN
+        people.PIN) as the app enrols members; their id."""
+        return people.enrol(self.db, self.vault, **preferences).id
+
+    def url(self, path: str, query: str = "") -> str:
+        return self.twilio.suite.url(path, query)
+
+    def post(
+        self,
+        step: str,
+        call_sid: str,
+        *,
+        query: str = "",
+        phone: str = people.MEMBER_PHONE,
+        line: str = people.LINE,
+        **extra: str,
+    ) -> TwiML:
+        """POST one signed menu step (``step`` like "pin", "options") of the
+        call ``call_sid`` from ``phone`` to ``line``; its TwiML."""
+        form = {
+            "AccountSid": self.twilio.suite.account_sid,
+            "CallSid": call_sid,
+            "From": phone,
+            "To": line,
+            "Direction": "inbound",
+            "CallStatus": "in-progress",
+            **extra,
+        }
+        return self.twilio.post(f"{MENU}/{step}", query=query, **form)
+
+    def log_in(self, call_sid: str, pin: str = people.PIN) -> TwiML:
+        """Start the menu and enter ``pin``; the TwiML answering the PIN."""
+        self.post("start", call_sid)
+        return self.post("pin", call_sid, Digits=pin)
+
+    def press(self, call_sid: str, digits: str, *, query: str = "") -> TwiML:
+        return self.post("options", call_sid, query=query, Digits=digits)
+
+    def add_inbound_call(self, member_id: int, caller: str | None, *, blocked: bool = False) -> int:
+        """Log an inbound call from ``caller`` (None: withheld) to the member; its id."""
+        with self.db.session() as session:
+            line_id = session.scalars(
+                select(SafetyNumber.id).where(SafetyNumber.member_id == member_id)
+            ).one()
+            call = Call(
+                call_sid=new_sid(),
+                direction=CallDirection.INBOUND,
+                member_id=member_id,
+                safety_number_id=line_id,
+                withheld=caller is None,
+                blocked=blocked,
+            )
+            if caller is not None:
+                protected = self.vault.protect(caller)
+                call.other_party_index = protected.index
+                call.other_party_encrypted = protected.token
+                call.other_party_last3 = protected.last3
+            session.add(call)
+            session.flush()
+            return call.id
+
+
+def member_row(db: Database, member_id: int) -> Member:
+    with db.session() as session:
+        return session.get_one(Member, member_id)
+
+
+def jobs(redis: Redis) -> list[tuple[str | None, tuple[Any, ...]]]:
+    """(function path, args) of every job queued on the "safety" queue."""
+    return [(job.func_name, tuple(job.args)) for job in Queue("safety", connection=redis).jobs]
