@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,12 +19,10 @@ from sqlalchemy import literal, select
 from callflows.inbound import InboundFacts, InboundOutcome, screen_inbound
 from callflows.phone import Caller
 from callflows.status import LineStatus, MemberStatus
-from ivr import create_app
 from storage import inbound_repository
 from storage.db import Database
 from storage.models import Block, Call, CallerWarning, Member, SafetyNumber, utcnow
 from storage.vault import NumberVault
-from tests.conftest import base_config
 
 # Numbers of the Ofcom drama ranges, one fresh set per example.
 _serial = itertools.count()
@@ -82,12 +79,6 @@ def test_the_case_is_the_rule_branch_for_branch(any_db: Database, facts: Inbound
     )
     with any_db.standalone_connection() as connection:
         assert connection.execute(select(case)).scalar_one() == screen_inbound(facts)
-
-
-@pytest.fixture
-def vault(any_db: Database, tmp_path: Path) -> NumberVault:
-    found: NumberVault = create_app({**base_config(tmp_path), "database": any_db}).extensions["safety"].vault
-    return found
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
