@@ -6,6 +6,7 @@ import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -28,20 +29,18 @@ def _sid(prefix: str = "CA") -> str:
     return prefix + uuid.uuid4().hex
 
 
-def _inbound(db: Database, member_id: int, line_id: int, **flags: bool) -> str:
+def _call_row(db: Database, direction: CallDirection, member_id: int, line_id: int, **columns: Any) -> str:
+    """A call row as the webhook writes it; its sid."""
     sid = _sid()
     with db.session() as s:
         s.add(
-            Call(
-                call_sid=sid,
-                direction=CallDirection.INBOUND,
-                member_id=member_id,
-                safety_number_id=line_id,
-                other_party_last3="123",
-                **flags,
-            )
+            Call(call_sid=sid, direction=direction, member_id=member_id, safety_number_id=line_id, **columns)
         )
     return sid
+
+
+def _inbound(db: Database, member_id: int, line_id: int, **flags: bool) -> str:
+    return _call_row(db, CallDirection.INBOUND, member_id, line_id, other_party_last3="123", **flags)
 
 
 def _logged(db: Database) -> str:
@@ -118,16 +117,7 @@ def test_a_call_no_webhook_logged_keeps_its_events_but_gets_no_row(db: Database,
 def test_masked_call_legs_are_masked_legs(db: Database, tmp_path: Path) -> None:
     with job_services(tmp_path, db):
         member_id, line_id = seed_member(db)
-        parent = _sid()
-        with db.session() as s:
-            s.add(
-                Call(
-                    call_sid=parent,
-                    direction=CallDirection.MASKED,
-                    member_id=member_id,
-                    safety_number_id=line_id,
-                )
-            )
+        parent = _call_row(db, CallDirection.MASKED, member_id, line_id)
         leg = _sid()
         record_call_event(leg, 0, "initiated", None, parent)
     assert _call(db, leg).direction == CallDirection.MASKED_LEG

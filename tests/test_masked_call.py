@@ -139,8 +139,7 @@ def test_daily_call_cap(menu, app, db):
     add_masked_calls(db, member_id, [10] * 5, created=utcnow() - timedelta(days=1, hours=1))
     sid = new_sid()
     assert dial_to(menu, sid).find("Dial") is not None  # the last call of the day
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     root = menu.press(sid, "1")
     assert "today's limit" in said(root)
     assert root.one("Gather").get("action") == menu.url(f"{MENU}/options")
@@ -159,8 +158,7 @@ def test_daily_minutes_cap_and_time_limit(menu, app, db):
     # Only the minutes left today are allowed on this call.
     assert dial.get("timeLimit") == "300"
     add_masked_calls(db, member_id, [300])
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     assert "today's limit" in said(menu.press(sid, "1"))
 
 
@@ -182,6 +180,5 @@ def test_caps_and_policy_are_configurable(menu, app_config: AppConfig, db, redis
     assert REASONS[Refusal.NOT_ALLOWED] in said(dial_to(menu, new_sid(), "02079460999"))
     root = dial_to(menu, new_sid(), "0033612345678")
     assert root.one("Dial/Number").text == "+33612345678"
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     assert "today's limit" in said(menu.press(sid, "1"))

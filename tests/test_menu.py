@@ -234,8 +234,7 @@ def test_steps_after_the_pin_refuse_a_call_that_did_not_pass_it(menu, app, db, s
 
 def test_an_authenticated_call_of_a_cancelled_member_is_refused(menu, app, db):
     member_id = menu.seed()
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     with db.session() as session:
         repo.cancel_member(session, session.get(Member, member_id))
     assert_neutral_hangup(menu.press(sid, "4"))
@@ -246,8 +245,7 @@ def test_an_authenticated_call_of_a_cancelled_member_is_refused(menu, app, db):
 
 def test_a_wrong_key_repeats_the_menu(menu, app, db):
     menu.seed()
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     for key in ("5", "0", "*", "#"):
         root = menu.press(sid, key)
         assert "not an option" in said(root)
@@ -256,8 +254,7 @@ def test_a_wrong_key_repeats_the_menu(menu, app, db):
 
 def test_silence_repeats_the_menu_once_then_hangs_up(menu, app, db):
     menu.seed()
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     root = menu.press(sid, "")
     assert_menu(menu, root, query="retry=1")
     assert root.one("Redirect").text == menu.url(f"{MENU}/options", "retry=1")
@@ -268,8 +265,7 @@ def test_silence_repeats_the_menu_once_then_hangs_up(menu, app, db):
 
 def test_a_key_after_one_silence_still_works(menu, app, db):
     menu.seed()
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     menu.press(sid, "")
     root = menu.press(sid, "4", query="retry=1")
     assert "no current warnings" in said(root)
@@ -284,8 +280,7 @@ def test_block_the_last_caller_with_its_last_three_digits(vault, menu, app, db):
     menu.add_inbound_call(member_id, "+447911000999")
     menu.add_inbound_call(member_id, "+447911654321")  # the last with a number
     menu.add_inbound_call(member_id, None)  # withheld: cannot be blocked
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     root = menu.press(sid, "3")
     assert "Blocked the caller ending 3 2 1." in said(root)
     assert_menu(menu, root)
@@ -303,8 +298,7 @@ def test_block_the_last_caller_with_its_last_three_digits(vault, menu, app, db):
 def test_block_with_no_caller_says_so(menu, app, db):
     member_id = menu.seed()
     menu.add_inbound_call(member_id, None)
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     root = menu.press(sid, "3")
     assert "no caller to block" in said(root)
     assert_menu(menu, root)
@@ -316,8 +310,7 @@ def test_block_never_picks_another_members_caller(menu, enrol: Enrol):
     menu.seed()
     other_id = enrol(phone="+447911123456", line="+442079460002").id
     menu.add_inbound_call(other_id, "+447911654321")
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     assert "no caller to block" in said(menu.press(sid, "3"))
 
 
@@ -335,8 +328,7 @@ def test_warnings_are_read_with_category_and_sanitised_summary(vault, menu, app,
         # Written around the sanitiser: speaking must still never read a number out.
         raw = "Took cash, phone 07911 654321"
         session.add(repo.CallerWarning(caller_index=index, category="robbery", summary=raw))
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     root = menu.press(sid, "4")
     text = said(root)
     assert "There are 3 current warnings." in text
@@ -349,8 +341,7 @@ def test_warnings_are_read_with_category_and_sanitised_summary(vault, menu, app,
 
 def test_no_warnings_says_so(menu, app, db):
     menu.seed()
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     root = menu.press(sid, "4")
     assert "There are no current warnings." in said(root)
     assert_menu(menu, root)
@@ -361,8 +352,7 @@ def test_no_warnings_says_so(menu, app, db):
 
 def test_cancel_needs_a_second_nine(menu, app, db):
     member_id = menu.seed()
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     root = menu.press(sid, "9")
     g = root.one("Gather")
     assert g.get("numDigits") == "1"
@@ -384,8 +374,7 @@ def test_cancel_needs_a_second_nine(menu, app, db):
 @pytest.mark.parametrize("second", ["1", "", "#"])
 def test_cancel_without_confirmation_keeps_the_member(menu, app, db, second):
     member_id = menu.seed()
-    sid = new_sid()
-    menu.log_in(sid)
+    sid = menu.logged_in_call()
     menu.press(sid, "9")
     root = menu.post("cancel", sid, Digits=second)
     assert "has not been cancelled" in said(root)

@@ -173,21 +173,16 @@ def _worker_env(suite: SuiteConfig, pg_url: str, fake: FakeTwilio, tmp_path: Pat
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("SAFETY_", "TWILIO_", "DATABASE_", "REDIS_"))
     }
-    env.update(
+    # What the app is configured with in tests, as a worker process reads it: its environment.
+    config = suite.app_config(
+        tmp_path,
+        TESTING=None,
+        instance_path=None,
         DATABASE_URL=pg_url,
-        REDIS_URL=suite.redis_url,
-        TWILIO_ACCOUNT_SID=suite.account_sid,
-        TWILIO_AUTH_TOKEN=suite.auth_token,
         TWILIO_API_BASE_URL=fake.base_url,
-        PUBLIC_BASE_URL=suite.public_base_url,
-        SAFETY_DATA_KEYS=suite.data_key,
-        SAFETY_INDEX_KEY=suite.index_key,
-        SECRET_KEY="test-secret-key",
-        SAFETY_INSTANCE_PATH=str(tmp_path / "instance"),
-        RECORDINGS_PATH=str(tmp_path / "recordings"),
         MAIL_LOG_PATH=str(tmp_path / "mail.log"),
-        PYTHONUNBUFFERED="1",
     )
+    env.update(config, SAFETY_INSTANCE_PATH=str(tmp_path / "instance"), PYTHONUNBUFFERED="1")
     return env
 
 

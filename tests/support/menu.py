@@ -75,6 +75,12 @@ class MemberMenu:
         self.post("start", call_sid)
         return self.post("pin", call_sid, Digits=pin)
 
+    def logged_in_call(self) -> str:
+        """A new call of the (enrolled) member that passed the PIN; its sid."""
+        sid = new_sid()
+        self.log_in(sid)
+        return sid
+
     def press(self, call_sid: str, digits: str, *, query: str = "") -> TwiML:
         return self.post("options", call_sid, query=query, Digits=digits)
 
