@@ -7,8 +7,8 @@ import pytest
 from storage.db import Database
 from tests.staff.conftest import People
 from tests.staff.helpers import make_report, post
-from tests.voice_helpers import post_twilio
 from tests.support.suite import AppConfig
+from tests.voice_helpers import post_twilio
 
 # (path, who may see it): "all" = caseworker and admin, "admin" = admin only.
 PAGES = [
