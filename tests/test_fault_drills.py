@@ -23,12 +23,13 @@ from flask import Flask
 from redis import Redis
 from rq import Queue
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from ivr import create_app
 from storage.db import Database
 from storage.models import OutboxEntry
 from tests.support.suite import AppConfig, SuiteConfig
-from tests.voice_helpers import parse_twiml, post_twilio, verbs
+from tests.support.twilio import TwilioClient, twiml_of
 from worker.outbox import flush_outbox
 from worker.queue import QUEUE_NAME, RedisQueue
 
@@ -116,10 +117,8 @@ def _via(link: Link, url: str) -> str:
     return parts._replace(netloc=f"127.0.0.1:{link.port}").geturl()
 
 
-def _status(client, sid: str, seq: int):
-    return post_twilio(
-        client, "/voice/status", {"CallSid": sid, "SequenceNumber": str(seq), "CallStatus": "ringing"}
-    )
+def _status(client: TwilioClient, sid: str, seq: int) -> TestResponse:
+    return client.send("/voice/status", {"CallSid": sid, "SequenceNumber": str(seq), "CallStatus": "ringing"})
 
 
 def _queued_events(redis: Redis) -> list[tuple[str, int]]:
@@ -143,9 +142,9 @@ def test_redis_that_accepts_and_never_answers_costs_a_timeout_not_the_event(
 ) -> None:
     redis_link.set("blackhole")
     app = create_app(app_config(REDIS_URL=_via(redis_link, suite.redis_url), database=db))
-    client = app.test_client()
+    client = TwilioClient(app.test_client(), suite)
 
-    root = parse_twiml(_status(client, "CAblackhole", 3))
+    root = twiml_of(_status(client, "CAblackhole", 3))
     assert list(root) == []  # the empty <Response/> Twilio expects, not a 5xx or a hang
     [entry] = _outbox(db)
     assert entry.job_name == "call_event" and entry.args["args"][:3] == ["CAblackhole", 3, "ringing"]
@@ -162,13 +161,13 @@ def test_redis_dying_mid_call_and_coming_back_loses_and_repeats_nothing(
     app = create_app(app_config(REDIS_URL=_via(redis_link, suite.redis_url), database=db))
     queue = app.extensions["safety"].queue
     assert isinstance(queue, RedisQueue)
-    client = app.test_client()
+    client = TwilioClient(app.test_client(), suite)
     sent: list[tuple[str, int]] = []
 
     def burst(phase: str) -> None:
         for seq in range(5):
             sid = f"CA{phase}"
-            parse_twiml(_status(client, sid, seq))  # 200 TwiML whatever Redis does
+            twiml_of(_status(client, sid, seq))  # 200 TwiML whatever Redis does
             sent.append((sid, seq))
 
     burst("before")
@@ -197,10 +196,10 @@ def _voice_rules(app: Flask) -> list[str]:
 
 
 def test_database_unreachable_every_voice_webhook_still_answers_safe_twiml(
-    app_config: AppConfig, redis: Redis, tmp_path: Path
+    suite: SuiteConfig, app_config: AppConfig, redis: Redis, tmp_path: Path
 ) -> None:
     app = create_app(app_config(DATABASE_URL=UNREACHABLE_PG))
-    client = app.test_client()
+    client = TwilioClient(app.test_client(), suite)
     paths = _voice_rules(app)
     assert "/voice/incoming" in paths and "/voice/status" in paths
     form = {
@@ -213,53 +212,51 @@ def test_database_unreachable_every_voice_webhook_still_answers_safe_twiml(
         "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/REdbdown",
     }
     for path in paths:
-        response = post_twilio(client, path, form, query="call=CAparent&report=1")
-        root = parse_twiml(response)  # 200, text/xml, <Response>
+        response = client.send(path, form, query="call=CAparent&report=1")
+        root = twiml_of(response)  # 200, text/xml, <Response>
         assert response.status_code == 200, path
         if path == "/voice/incoming":
-            assert APOLOGY_WORDS in "".join(root.itertext())
-            assert verbs(root)[-1] == "Hangup"
+            assert APOLOGY_WORDS in "".join(root.root.itertext())
+            assert root.verbs[-1] == "Hangup"
 
 
 def test_database_that_never_answers_gets_the_caller_an_apology(
-    app_config: AppConfig, redis: Redis, tmp_path: Path
+    suite: SuiteConfig, app_config: AppConfig, redis: Redis, tmp_path: Path
 ) -> None:
     blackhole = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
     try:
         port = blackhole.getsockname()[1]
         app = create_app(app_config(DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{port}/x"))
-        response = post_twilio(
-            app.test_client(),
+        response = TwilioClient(app.test_client(), suite).send(
             "/voice/incoming",
             {"CallSid": "CAhang", "From": "+447911123456", "To": "+442079460001"},
         )
-        root = parse_twiml(response)
-        assert APOLOGY_WORDS in "".join(root.itertext())  # the connect timeout fired; no hang
+        root = twiml_of(response)
+        assert APOLOGY_WORDS in "".join(root.root.itertext())  # the connect timeout fired; no hang
     finally:
         blackhole.close()
 
 
 def test_database_down_then_back_the_app_recovers_by_itself(
-    app_config: AppConfig, pg_url: str, redis: Redis, tmp_path: Path
+    suite: SuiteConfig, app_config: AppConfig, pg_url: str, redis: Redis, tmp_path: Path
 ) -> None:
     parts = urlsplit(pg_url.replace("postgresql+psycopg", "http"))
     link = Link(parts.hostname or "127.0.0.1", parts.port or 5432)
     try:
         url = pg_url.replace(parts.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{link.port}")
         app = create_app(app_config(DATABASE_URL=url))
-        client = app.test_client()
+        client = TwilioClient(app.test_client(), suite)
 
         def call() -> str:
             # A number that is not in the pool: with the database up the
             # answer is the ordinary "not available"; down, it is the apology.
-            root = parse_twiml(
-                post_twilio(
-                    client,
+            root = twiml_of(
+                client.send(
                     "/voice/incoming",
                     {"CallSid": "CAx", "From": "+447911123456", "To": "+442079469999"},
                 )
             )
-            return "apology" if APOLOGY_WORDS in "".join(root.itertext()) else "answered"
+            return "apology" if APOLOGY_WORDS in "".join(root.root.itertext()) else "answered"
 
         assert call() == "answered"
         link.set("down")  # PostgreSQL stops: pooled connections cut, new ones fail
@@ -272,7 +269,12 @@ def test_database_down_then_back_the_app_recovers_by_itself(
 
 
 def test_a_pooled_connection_that_died_while_idle_is_replaced_before_the_next_call(
-    app_config: AppConfig, pg_url: str, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    suite: SuiteConfig,
+    app_config: AppConfig,
+    pg_url: str,
+    redis: Redis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Pooled connections are pinged only after sitting idle (storage/db.py):
     one cut while idle must cost the next caller nothing."""
@@ -282,16 +284,14 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_the_next_ca
     link = Link(parts.hostname or "127.0.0.1", parts.port or 5432)
     try:
         url = pg_url.replace(parts.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{link.port}")
-        client = create_app(app_config(DATABASE_URL=url)).test_client()
+        client = TwilioClient(create_app(app_config(DATABASE_URL=url)).test_client(), suite)
         form = {"CallSid": "CAidle", "From": "+447911123456", "To": "+442079469999"}
-        assert APOLOGY_WORDS not in "".join(
-            parse_twiml(post_twilio(client, "/voice/incoming", form)).itertext()
-        )
+        assert APOLOGY_WORDS not in "".join(twiml_of(client.send("/voice/incoming", form)).root.itertext())
         link.set("down")  # the pooled connection is cut while nobody uses it
         link.set("up")
         monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)  # it has sat idle long enough
-        root = parse_twiml(post_twilio(client, "/voice/incoming", form))
-        assert APOLOGY_WORDS not in "".join(root.itertext())
+        root = twiml_of(client.send("/voice/incoming", form))
+        assert APOLOGY_WORDS not in "".join(root.root.itertext())
         assert root[0].tag == "Say"  # the ordinary "not available" of a number not in the pool
     finally:
         link.close()

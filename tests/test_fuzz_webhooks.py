@@ -26,12 +26,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis import Redis
 
-from tests.support.suite import SuiteConfig
-from tests.voice_helpers import seed_member, sign
+from tests.support.people import LINE, MEMBER_PHONE, EnrolledMember
+from tests.support.twilio import TwilioClient
 
 TWILIO_BLUEPRINTS = ("voice", "menu", "sms")
-MEMBER_PHONE = "+442079460123"
-LINE = "+442079460001"
 
 
 def _twilio_paths() -> list[str]:
@@ -126,9 +124,8 @@ FUZZ = settings(
 
 
 @pytest.fixture
-def fuzz_app(app: Flask, db, redis: Redis) -> Iterator[Flask]:
-    """The app with a member on ``LINE``, so some random forms reach the real flows."""
-    seed_member(db, app.extensions["safety"].vault, phone=MEMBER_PHONE, line=LINE)
+def fuzz_app(app: Flask, member: EnrolledMember, redis: Redis) -> Iterator[Flask]:
+    """The app with a member, so some random forms reach the real flows."""
     yield app
 
 
@@ -177,7 +174,7 @@ def _twiml_root(response) -> ET.Element:
 @FUZZ
 @given(form=FORMS, query=QUERIES, encoding=ENCODINGS)
 def test_signed_random_forms_get_twiml(
-    suite: SuiteConfig,
+    twilio: TwilioClient,
     fuzz_app: Flask,
     redis: Redis,
     swallowed: SwallowedFailures,
@@ -190,10 +187,10 @@ def test_signed_random_forms_get_twiml(
     # Twilio signs the parameters it sends; the guard reads the body as
     # UTF-8 (invalid bytes replaced), so that is what a valid signature covers.
     received = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-    url = suite.public_base_url + path + (f"?{query}" if query else "")
+    url = twilio.suite.public_base_url + path + (f"?{query}" if query else "")
     swallowed.messages.clear()
 
-    response = _post(fuzz_app, path, query, body, sign(url, received))
+    response = _post(fuzz_app, path, query, body, twilio.sign(url, received))
 
     assert response.status_code == 200, (path, response.status_code)
     _twiml_root(response)
@@ -217,12 +214,12 @@ def test_unsigned_or_wrongly_signed_requests_get_403(
 
 @pytest.mark.parametrize("path", PATHS)
 def test_a_body_over_the_size_limit_is_refused_not_crashed_on(
-    suite: SuiteConfig, fuzz_app: Flask, path: str
+    twilio: TwilioClient, fuzz_app: Flask, path: str
 ) -> None:
     # Twilio never sends 64 KiB; Flask refuses it before any view runs.
     body = _body([("Body", "x" * 70_000)], "utf-8")
-    url = suite.public_base_url + path
-    response = _post(fuzz_app, path, "", body, sign(url, [("Body", "x" * 70_000)]))
+    url = twilio.suite.public_base_url + path
+    response = _post(fuzz_app, path, "", body, twilio.sign(url, [("Body", "x" * 70_000)]))
     assert response.status_code in (403, 413), response.status_code
 
 
@@ -235,14 +232,18 @@ def test_every_contract_webhook_is_fuzzed() -> None:
     "path", ["/voice/menu/consent", "/voice/menu/consent-answer", "/voice/menu/recording"]
 )
 def test_an_id_beyond_the_integer_range_is_not_an_internal_failure(
-    suite: SuiteConfig, fuzz_app: Flask, swallowed: SwallowedFailures, path: str
+    twilio: TwilioClient, fuzz_app: Flask, swallowed: SwallowedFailures, path: str
 ) -> None:
     """A signed request naming a report id no row can have gets the ordinary
     answer for an unknown report, not the apology of an internal failure."""
     query = "report=99999999999"
     form = [("CallSid", "CAfuzz"), ("Digits", "1")]
     response = _post(
-        fuzz_app, path, query, _body(form, "utf-8"), sign(f"{suite.public_base_url}{path}?{query}", form)
+        fuzz_app,
+        path,
+        query,
+        _body(form, "utf-8"),
+        twilio.sign(twilio.suite.url(path, query), form),
     )
     assert response.status_code == 200
     _twiml_root(response)

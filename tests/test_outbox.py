@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from storage.db import Database
 from storage.models import Call, CallDirection, OutboxEntry
 from tests.support.suite import AppConfig, SuiteConfig
-from tests.voice_helpers import post_twilio
+from tests.support.twilio import TwilioClient
 from tests.worker_helpers import committing_database, job_services
 from worker.outbox import MAX_ATTEMPTS, flush_outbox
 from worker.queue import QUEUE_NAME
@@ -58,7 +58,7 @@ def test_entries_wait_while_redis_is_down_then_replay_once_in_order(
 
 
 def test_webhooks_fall_back_to_the_outbox_and_the_replay_fills_the_call_log(
-    app_config: AppConfig, db: Database, redis: Redis, tmp_path: Path
+    app_config: AppConfig, suite: SuiteConfig, db: Database, redis: Redis, tmp_path: Path
 ) -> None:
     from ivr import create_app
 
@@ -66,10 +66,10 @@ def test_webhooks_fall_back_to_the_outbox_and_the_replay_fills_the_call_log(
     with db.session() as s:
         s.add(Call(call_sid=sid, direction=CallDirection.INBOUND))  # as /voice/incoming logs it
     down = create_app(app_config(REDIS_URL=DEAD_REDIS, database=db))
-    client = down.test_client()
+    client = TwilioClient(down.test_client(), suite)
     for seq, status in enumerate(["initiated", "ringing", "in-progress", "completed"]):
         form = {"CallSid": sid, "CallStatus": status, "SequenceNumber": str(seq), "CallDuration": "9"}
-        response = post_twilio(client, "/voice/status", form)
+        response = client.send("/voice/status", form)
         assert response.status_code == 200 and response.mimetype == "text/xml"
     assert _unsent(db) == 4
 

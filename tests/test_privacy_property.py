@@ -9,8 +9,8 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from flask import Flask
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection
@@ -19,7 +19,9 @@ from callflows.phone import WITHHELD_FORMS, caller_from
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import CATEGORIES
-from tests.voice_helpers import parse_twiml, post_twilio, seed_member
+from storage.vault import NumberVault
+from tests.support.people import Enrol
+from tests.support.twilio import TwilioClient
 
 LINE = "+442079461000"  # outside the members' 020 7946 0xxx range
 PARENT = "CAparent"
@@ -101,12 +103,12 @@ def assert_member_number_only_in_number(root: ET.Element, member_phone: str) -> 
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(scenario=scenarios())
-def test_member_number_appears_only_inside_number(app: Flask, db: Database, scenario: dict) -> None:
-    vault = app.extensions["safety"].vault
-    client = app.test_client()
+def test_member_number_appears_only_inside_number(
+    twilio: TwilioClient, db: Database, vault: NumberVault, enrol: Enrol, scenario: dict[str, Any]
+) -> None:
     member_phone = scenario["member_phone"]
     with rolled_back(db):
-        member_id, _ = seed_member(db, vault, phone=member_phone, line=LINE, **scenario["prefs"])
+        member_id = enrol(phone=member_phone, line=LINE, **scenario["prefs"]).id
         caller = scenario["caller"]
         # Unparseable caller IDs count as withheld, as the webhook treats them.
         caller_e164 = caller_from(caller).e164
@@ -121,7 +123,7 @@ def test_member_number_appears_only_inside_number(app: Flask, db: Database, scen
         parent_form = {"CallSid": PARENT, "To": LINE}
         if caller is not None:
             parent_form["From"] = caller
-        incoming = parse_twiml(post_twilio(client, "/voice/incoming", parent_form))
+        incoming = twilio.post("/voice/incoming", **parent_form).root
         dial = incoming.find("Dial")
         event("incoming: " + " ".join(child.tag for child in incoming))
         shown = dial.get("callerId", LINE) if dial is not None else LINE
@@ -129,15 +131,13 @@ def test_member_number_appears_only_inside_number(app: Flask, db: Database, scen
         query = f"call={PARENT}"
         documents = [
             incoming,
-            parse_twiml(post_twilio(client, "/voice/whisper", leg_form, query=query)),
-            parse_twiml(
-                post_twilio(client, "/voice/screen", {**leg_form, "Digits": scenario["digits"]}, query=query)
-            ),
+            twilio.post("/voice/whisper", query=query, **leg_form).root,
+            twilio.post("/voice/screen", query=query, **leg_form, Digits=scenario["digits"]).root,
         ]
         dial_form = {**parent_form, "DialCallStatus": scenario["dial_status"]}
         if scenario["dial_bridged"] is not None:
             dial_form["DialBridged"] = scenario["dial_bridged"]
-        documents.append(parse_twiml(post_twilio(client, "/voice/dial_result", dial_form, query=query)))
+        documents.append(twilio.post("/voice/dial_result", query=query, **dial_form).root)
 
         for root in documents:
             assert_member_number_only_in_number(root, member_phone)

@@ -18,8 +18,9 @@ from ivr import create_app
 from ivr.twilio_guard import require_twilio_signature
 from storage.db import Database
 from storage.models import Block, Call
+from tests.support.people import LINE, Enrol
 from tests.support.suite import AppConfig, SuiteConfig
-from tests.voice_helpers import parse_twiml, post_twilio, seed_member, sign
+from tests.support.twilio import TwilioClient, twiml_of
 
 # Twilio's published example (twilio-php docs "Validate Incoming Requests",
 # and twilio-python's own tests): auth token 12345.
@@ -34,8 +35,6 @@ VECTOR_PARAMS = {
 VECTOR_SIGNATURE = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
 
 CALLER = "+447911123456"
-MEMBER_PHONE = "+442079460123"
-LINE = "+442079460001"
 INCOMING = {"CallSid": "CAsig0001", "From": CALLER, "To": LINE, "CallStatus": "ringing"}
 
 
@@ -83,12 +82,6 @@ def test_our_endpoint_with_the_vector_signed_the_same_way(
 # --- failing closed ----------------------------------------------------------
 
 
-@pytest.fixture
-def member(app: Flask, db: Database) -> int:
-    member_id, _ = seed_member(db, app.extensions["safety"].vault, phone=MEMBER_PHONE, line=LINE)
-    return member_id
-
-
 def _nothing_happened(db: Database, redis: Redis, caplog: pytest.LogCaptureFixture) -> None:
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Call)) == 0
@@ -112,18 +105,18 @@ def test_missing_signature(client, db, redis, caplog) -> None:
 
 
 @pytest.mark.usefixtures("member")
-def test_wrong_token(client, db, redis, caplog) -> None:
+def test_wrong_token(twilio: TwilioClient, client, db, redis, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    _forbidden(post_twilio(client, "/voice/incoming", INCOMING, token="not-the-token"))
-    _forbidden(post_twilio(client, "/voice/status", {"CallSid": "CA1", "CallStatus": "completed"}, token="x"))
+    _forbidden(twilio.send("/voice/incoming", INCOMING, token="not-the-token"))
+    _forbidden(twilio.send("/voice/status", {"CallSid": "CA1", "CallStatus": "completed"}, token="x"))
     _nothing_happened(db, redis, caplog)
 
 
 @pytest.mark.usefixtures("member")
-def test_tampered_form(suite: SuiteConfig, client, db, redis, caplog) -> None:
+def test_tampered_form(twilio: TwilioClient, suite: SuiteConfig, client, db, redis, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     url = suite.public_base_url + "/voice/incoming"
-    signature = sign(url, INCOMING)
+    signature = twilio.sign(url, INCOMING)
     tampered = {**INCOMING, "From": "+447911999999"}
     response = client.post("/voice/incoming", data=tampered, headers={"X-Twilio-Signature": signature})
     _forbidden(response)
@@ -135,20 +128,22 @@ def test_tampered_form(suite: SuiteConfig, client, db, redis, caplog) -> None:
 
 
 @pytest.mark.usefixtures("member")
-def test_tampered_query(suite: SuiteConfig, client, db, redis, caplog) -> None:
+def test_tampered_query(twilio: TwilioClient, suite: SuiteConfig, client, db, redis, caplog) -> None:
     """A screen answer signed for one call cannot be pointed at another."""
     caplog.set_level(logging.DEBUG)
     form = {"CallSid": "CAleg", "Digits": "2"}
-    signature = sign(suite.public_base_url + "/voice/screen?call=CAone", form)
+    signature = twilio.sign(suite.public_base_url + "/voice/screen?call=CAone", form)
     response = client.post("/voice/screen?call=CAtwo", data=form, headers={"X-Twilio-Signature": signature})
     _forbidden(response)
     _nothing_happened(db, redis, caplog)
 
 
 @pytest.mark.usefixtures("member")
-def test_signature_replayed_to_another_path(suite: SuiteConfig, client, db, redis, caplog) -> None:
+def test_signature_replayed_to_another_path(
+    twilio: TwilioClient, suite: SuiteConfig, client, db, redis, caplog
+) -> None:
     caplog.set_level(logging.DEBUG)
-    signature = sign(suite.public_base_url + "/voice/status", INCOMING)
+    signature = twilio.sign(suite.public_base_url + "/voice/status", INCOMING)
     for path in ("/voice/incoming", "/voice/whisper", "/sms/incoming", "/voice/menu/start"):
         _forbidden(client.post(path, data=INCOMING, headers={"X-Twilio-Signature": signature}))
     _nothing_happened(db, redis, caplog)
@@ -170,22 +165,22 @@ def test_every_twilio_blueprint_is_guarded(app: Flask) -> None:
 
 
 @pytest.mark.usefixtures("member")
-def test_behind_a_tls_terminating_proxy(suite: SuiteConfig, client, db) -> None:
+def test_behind_a_tls_terminating_proxy(twilio: TwilioClient, suite: SuiteConfig, client, db) -> None:
     """The app sees plain http on an internal host; the signature is over the
     public https URL Twilio called, which is suite.public_base_url."""
-    signature = sign(suite.public_base_url + "/voice/incoming", INCOMING)
+    signature = twilio.sign(suite.public_base_url + "/voice/incoming", INCOMING)
     response = client.post(
         "/voice/incoming",
         data=INCOMING,
         base_url="http://10.0.0.7:8000",
         headers={"X-Twilio-Signature": signature, "Host": "10.0.0.7:8000"},
     )
-    assert [child.tag for child in parse_twiml(response)] == ["Say", "Dial"]
+    assert twiml_of(response).verbs == ["Say", "Dial"]
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Call)) == 1
 
     # A signature over the URL the app happens to see is not Twilio's.
-    internal = sign("http://10.0.0.7:8000/voice/incoming", INCOMING)
+    internal = twilio.sign("http://10.0.0.7:8000/voice/incoming", INCOMING)
     assert (
         client.post(
             "/voice/incoming",
@@ -197,21 +192,24 @@ def test_behind_a_tls_terminating_proxy(suite: SuiteConfig, client, db) -> None:
     )
 
 
-def test_mounted_under_a_prefix(app_config: AppConfig, db: Database, tmp_path: Path) -> None:
+def test_mounted_under_a_prefix(
+    app_config: AppConfig, suite: SuiteConfig, db: Database, enrol: Enrol
+) -> None:
     """Behind a proxy that mounts the app at /safety (SCRIPT_NAME), the URLs the
     app hands to Twilio and the URLs the guard checks agree."""
     app = create_app(app_config(PUBLIC_BASE_URL="https://proxy.example.org", database=db))
-    seed_member(db, app.extensions["safety"].vault, phone=MEMBER_PHONE, line=LINE)
+    enrol()
     client = app.test_client()
+    signer = TwilioClient(client, suite)
     first = "https://proxy.example.org/safety/voice/incoming"
     response = client.post(
         "/voice/incoming",
         data=INCOMING,
         base_url="http://10.0.0.7:8000/safety",
-        headers={"X-Twilio-Signature": sign(first, INCOMING)},
+        headers={"X-Twilio-Signature": signer.sign(first, INCOMING)},
     )
-    root = parse_twiml(response)
-    whisper_url = root.find("Dial/Number").get("url")  # type: ignore[union-attr]
+    whisper_url = twiml_of(response).one("Dial/Number").get("url")
+    assert whisper_url is not None
     assert whisper_url == "https://proxy.example.org/safety/voice/whisper?call=CAsig0001"
     # Twilio now posts to the URL it was given, signed over exactly that URL.
     leg = {"CallSid": "CAleg0001", "ParentCallSid": "CAsig0001"}
@@ -220,18 +218,18 @@ def test_mounted_under_a_prefix(app_config: AppConfig, db: Database, tmp_path: P
         parts.path.removeprefix("/safety") + "?" + parts.query,
         data=leg,
         base_url="http://10.0.0.7:8000/safety",
-        headers={"X-Twilio-Signature": sign(whisper_url, leg)},
+        headers={"X-Twilio-Signature": signer.sign(whisper_url, leg)},
     )
-    assert [child.tag for child in parse_twiml(response)] == ["Gather", "Hangup"]
+    assert twiml_of(response).verbs == ["Gather", "Hangup"]
 
 
 @pytest.mark.usefixtures("member")
-def test_repeated_form_keys_are_all_signed(suite: SuiteConfig, client, db) -> None:
+def test_repeated_form_keys_are_all_signed(twilio: TwilioClient, suite: SuiteConfig, client, db) -> None:
     form = [*INCOMING.items(), ("StirVerstat", "TN-Validation-Passed-A"), ("StirVerstat", "TN-No-Validation")]
-    assert post_twilio(client, "/voice/incoming", form).status_code == 200
+    assert twilio.send("/voice/incoming", form).status_code == 200
 
     # Dropping one of the repeated values after signing breaks the signature.
-    signature = sign(suite.public_base_url + "/voice/incoming", form)
+    signature = twilio.sign(suite.public_base_url + "/voice/incoming", form)
     response = client.post(
         "/voice/incoming",
         data=urlencode(form[:-1]),

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from redis import Redis
 from rq import Queue
 from sqlalchemy import func, select
@@ -17,12 +16,11 @@ from sqlalchemy import func, select
 from ivr import create_app
 from storage.db import Database
 from storage.models import Base
-from tests.support.suite import AppConfig
-from tests.voice_helpers import parse_twiml, post_twilio, seed_member, verbs
+from tests.support.people import LINE, MEMBER_PHONE, EnrolledMember
+from tests.support.suite import AppConfig, SuiteConfig
+from tests.support.twilio import TwilioClient, TwiML
 from worker.queue import QUEUE_NAME
 
-MEMBER_PHONE = "+442079460123"
-LINE = "+442079460001"
 CALLER = "+447911123456"
 # Every way the caller's or the member's number could show up in a log.
 NUMBER_FRAGMENTS = ("7911123456", "7911 123456", "2079460123", "20 7946 0123", "7946 0123")
@@ -43,16 +41,14 @@ def queued(redis: Redis) -> list[tuple[str | None, tuple[Any, ...]]]:
 
 
 def test_sms_is_dropped_without_a_trace(
-    app: Flask, client: FlaskClient, db: Database, redis: Redis, caplog: pytest.LogCaptureFixture
+    twilio: TwilioClient, member: EnrolledMember, db: Database, redis: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    seed_member(db, app.extensions["safety"].vault, phone=MEMBER_PHONE, line=LINE)
     before = row_counts(db)
     caplog.set_level(logging.DEBUG)
     body = "ring me on 07911 123456, the password is PERIWINKLE"
     form = {"MessageSid": "SM0001", "From": CALLER, "To": LINE, "Body": body, "NumMedia": "0"}
-    response = post_twilio(client, "/sms/incoming", form)
-    root = parse_twiml(response)
-    assert verbs(root) == [] and root.text is None
+    root = twilio.post("/sms/incoming", **form)
+    assert root.verbs == [] and root.root.text is None
     assert row_counts(db) == before
     assert redis.dbsize() == 0
     assert "PERIWINKLE" not in caplog.text
@@ -62,33 +58,34 @@ def test_sms_is_dropped_without_a_trace(
 # --- status callbacks ----------------------------------------------------------------------
 
 
-def status(client: FlaskClient, **fields: str):
+def status(twilio: TwilioClient, **fields: str) -> TwiML:
+    """A status callback of a leg of a call to the member."""
     form = {
-        "AccountSid": "ACtest",
+        "AccountSid": twilio.suite.account_sid,
         "From": CALLER,
         "To": MEMBER_PHONE,
         "CallbackSource": "call-progress-events",
     }
-    return parse_twiml(post_twilio(client, "/voice/status", {**form, **fields}))
+    return twilio.post("/voice/status", **form, **fields)
 
 
-def test_status_callback_is_queued_with_ids_only(client: FlaskClient, redis: Redis) -> None:
+def test_status_callback_is_queued_with_ids_only(twilio: TwilioClient, redis: Redis) -> None:
     root = status(
-        client,
+        twilio,
         CallSid="CAleg1",
         ParentCallSid="CAparent1",
         SequenceNumber="3",
         CallStatus="completed",
         CallDuration="42",
     )
-    assert verbs(root) == []
+    assert root.verbs == []
     assert queued(redis) == [
         ("worker.calllog.record_call_event", ("CAleg1", 3, "completed", 42, "CAparent1"))
     ]
 
 
-def test_the_numbers_own_status_callback(client: FlaskClient, redis: Redis) -> None:
-    status(client, CallSid="CAparent1", CallStatus="ringing")
+def test_the_numbers_own_status_callback(twilio: TwilioClient, redis: Redis) -> None:
+    status(twilio, CallSid="CAparent1", CallStatus="ringing")
     assert queued(redis) == [("worker.calllog.record_call_event", ("CAparent1", 0, "ringing", None, None))]
 
 
@@ -96,22 +93,22 @@ def test_the_numbers_own_status_callback(client: FlaskClient, redis: Redis) -> N
     ("sequence", "duration"), [("x", "ten"), ("-1", "-5"), ("", ""), ("1e3", "4.5"), ("٣", "99999999999")]
 )
 def test_malformed_numbers_are_treated_as_missing(
-    client: FlaskClient, redis: Redis, sequence: str, duration: str
+    twilio: TwilioClient, redis: Redis, sequence: str, duration: str
 ) -> None:
     root = status(
-        client, CallSid="CAleg2", SequenceNumber=sequence, CallStatus="in-progress", CallDuration=duration
+        twilio, CallSid="CAleg2", SequenceNumber=sequence, CallStatus="in-progress", CallDuration=duration
     )
-    assert verbs(root) == []
+    assert root.verbs == []
     assert queued(redis) == [("worker.calllog.record_call_event", ("CAleg2", 0, "in-progress", None, None))]
 
 
-def test_an_unknown_status_is_not_passed_on_as_free_text(client: FlaskClient, redis: Redis) -> None:
-    status(client, CallSid="CAleg3", CallStatus="call me on 07911123456")
+def test_an_unknown_status_is_not_passed_on_as_free_text(twilio: TwilioClient, redis: Redis) -> None:
+    status(twilio, CallSid="CAleg3", CallStatus="call me on 07911123456")
     assert queued(redis) == [("worker.calllog.record_call_event", ("CAleg3", 0, "unknown", None, None))]
 
 
-def test_a_status_without_a_callsid_queues_nothing(client: FlaskClient, redis: Redis) -> None:
-    assert verbs(status(client, CallStatus="completed")) == []
+def test_a_status_without_a_callsid_queues_nothing(twilio: TwilioClient, redis: Redis) -> None:
+    assert status(twilio, CallStatus="completed").verbs == []
     assert queued(redis) == []
 
 
@@ -131,10 +128,10 @@ def broken_app(app_config: AppConfig, tmp_path: Path) -> Flask:
 APOLOGY = "Sorry, this number cannot take your call right now. Please try again later. Goodbye."
 
 
-def test_fallback_needs_neither_database_nor_redis(broken_app: Flask) -> None:
+def test_fallback_needs_neither_database_nor_redis(broken_app: Flask, suite: SuiteConfig) -> None:
     form = {"CallSid": "CA1", "From": CALLER, "To": LINE, "ErrorCode": "11200", "ErrorUrl": "https://x/voice"}
-    root = parse_twiml(post_twilio(broken_app.test_client(), "/voice/fallback", form))
-    assert verbs(root) == ["Say", "Hangup"]
+    root = TwilioClient(broken_app.test_client(), suite).post("/voice/fallback", **form)
+    assert root.verbs == ["Say", "Hangup"]
     assert root[0].text == APOLOGY
 
 
@@ -149,13 +146,17 @@ def test_fallback_needs_neither_database_nor_redis(broken_app: Flask) -> None:
     ],
 )
 def test_an_internal_failure_is_answered_with_safe_twiml(
-    broken_app: Flask, caplog: pytest.LogCaptureFixture, path: str, query: str, fields: dict
+    broken_app: Flask,
+    suite: SuiteConfig,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    query: str,
+    fields: dict[str, str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     form = {"CallSid": "CA1", "From": CALLER, "To": LINE, **fields}
-    response = post_twilio(broken_app.test_client(), path, form, query=query)
-    root = parse_twiml(response)  # 200, text/xml
-    assert verbs(root) == ["Say", "Hangup"]
+    root = TwilioClient(broken_app.test_client(), suite).post(path, query=query, **form)  # 200, text/xml
+    assert root.verbs == ["Say", "Hangup"]
     assert root[0].text == APOLOGY
     assert "failed with" in caplog.text  # the failure is visible ...
     assert not any(fragment in caplog.text for fragment in NUMBER_FRAGMENTS)  # ... without a number

@@ -39,9 +39,9 @@ from storage.models import (
     SafetyNumber,
     Staff,
 )
+from tests.support.people import Enrol
 from tests.support.suite import AppConfig, SuiteConfig
-from tests.voice_helpers import post_twilio
-from tests.voice_helpers import seed_member as seed_voice_member
+from tests.support.twilio import TwilioClient
 from tests.worker_helpers import (
     add_report,
     add_staff,
@@ -81,11 +81,12 @@ def test_webhooks_to_workers_end_to_end(
     redis: Redis,
     tmp_path: Path,
     fake_twilio: FakeTwilio,
+    enrol: Enrol,
 ) -> None:
     app = create_app(app_config(TWILIO_API_BASE_URL=fake_twilio.base_url, database=db))
     services = app.extensions["safety"]
-    client = app.test_client()
-    member_id, _line = seed_voice_member(db, services.vault, phone=MEMBER_PHONE, working_name=MEMBER_NAME)
+    client = TwilioClient(app.test_client(), suite)
+    member_id = enrol(phone=MEMBER_PHONE, name=MEMBER_NAME).id
     caseworker = add_staff(db, "case@example.org")
 
     # An inbound call (row as the inbound webhook writes it) and its member leg.
@@ -116,8 +117,8 @@ def test_webhooks_to_workers_end_to_end(
         }
         if status == "completed":
             form["CallDuration"] = "61"
-        assert post_twilio(client, "/voice/status", form).status_code == 200
-    post_twilio(client, "/voice/status", {"CallSid": parent, "CallStatus": "completed", "CallDuration": "70"})
+        assert client.send("/voice/status", form).status_code == 200
+    client.send("/voice/status", {"CallSid": parent, "CallStatus": "completed", "CallDuration": "70"})
 
     # An incident report recorded from the menu.
     menu_call, recording = _sid("CA"), _sid("RE")
@@ -131,7 +132,7 @@ def test_webhooks_to_workers_end_to_end(
         "RecordingStatus": "completed",
         "RecordingDuration": "3",
     }
-    assert post_twilio(client, "/voice/menu/recording", form, query=f"report={report_id}").status_code == 200
+    assert client.send("/voice/menu/recording", form, query=f"report={report_id}").status_code == 200
 
     # Nothing personal in anything RQ holds.
     text = _all_job_text(redis)

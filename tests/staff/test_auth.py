@@ -14,7 +14,8 @@ from storage.db import Database
 from storage.models import AuditEntry, Staff
 from tests.staff.conftest import People
 from tests.staff.helpers import PASSWORD, csrf_from, make_staff, post, sign_in_as
-from tests.support.suite import AppConfig
+from tests.support.suite import AppConfig, SuiteConfig
+from tests.support.twilio import TwilioClient
 
 
 def _login(client, email: str, password: str = PASSWORD, **extra):
@@ -175,14 +176,12 @@ def test_deactivated_staff_cannot_sign_in(anon, db: Database, active: bool) -> N
     assert _login(anon, "gone@example.org").status_code == 401
 
 
-def test_twilio_webhooks_neither_read_nor_set_the_staff_session_cookie(admin) -> None:
+def test_twilio_webhooks_neither_read_nor_set_the_staff_session_cookie(admin, suite: SuiteConfig) -> None:
     """ivr/sessions.py: a staff cookie sent to a Twilio-facing path is ignored
     (no session is opened) and no answer to Twilio ever carries a cookie."""
-    from tests.voice_helpers import post_twilio
-
     form = {"CallSid": "CAcookie", "From": "+447911123456", "To": "+442079469999"}
     for path in ("/voice/incoming", "/sms/incoming"):
-        response = post_twilio(admin, path, form)
+        response = TwilioClient(admin, suite).send(path, form)
         assert response.status_code == 200
         assert "Set-Cookie" not in response.headers
     assert admin.get("/staff/").status_code == 200  # the staff session is untouched

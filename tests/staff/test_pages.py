@@ -7,8 +7,8 @@ import pytest
 from storage.db import Database
 from tests.staff.conftest import People
 from tests.staff.helpers import make_report, post
-from tests.support.suite import AppConfig
-from tests.voice_helpers import post_twilio
+from tests.support.suite import AppConfig, SuiteConfig
+from tests.support.twilio import TwilioClient
 
 # (path, who may see it): "all" = caseworker and admin, "admin" = admin only.
 PAGES = [
@@ -156,8 +156,8 @@ def test_a_form_over_https_needs_no_referer(admin) -> None:
     assert response.status_code == 302 and response.location.endswith("/staff/login")
 
 
-def test_twilio_webhooks_are_not_asked_for_a_csrf_token(inline_app) -> None:
+def test_twilio_webhooks_are_not_asked_for_a_csrf_token(inline_app, suite: SuiteConfig) -> None:
     """Twilio signs its requests and carries no session: CSRF is the console's alone."""
     form = {"MessageSid": "SM" + "0" * 32, "From": "+447700900123", "To": "+442079460001"}
-    response = post_twilio(inline_app.test_client(), "/sms/incoming", form)
+    response = TwilioClient(inline_app.test_client(), suite).send("/sms/incoming", form)
     assert response.status_code == 200 and "Set-Cookie" not in response.headers
