@@ -29,8 +29,7 @@ from callflows.lockout import LockoutPolicy
 from callflows.phone import caller_from, normalise
 from callflows.status import Category
 from ivr import requestdb
-from ivr.twilio_guard import require_twilio_signature, twilio_form
-from ivr.twiml import external_url, never_fails, twiml
+from ivr.webhook import external_url, never_fails, require_twilio_signature, twilio_form, twiml
 from storage import menu_repository as menus
 from storage import repositories as repo
 from storage.hashing import verify_secret

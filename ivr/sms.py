@@ -10,8 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ivr.twilio_guard import require_twilio_signature
-from ivr.twiml import twiml
+from ivr.webhook import require_twilio_signature, twiml
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 bp.before_request(require_twilio_signature)

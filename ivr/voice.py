@@ -18,8 +18,7 @@ from callflows import inbound as flow
 from callflows.phone import caller_from
 from callflows.status import CallStatus, Category
 from ivr import requestdb
-from ivr.twilio_guard import require_twilio_signature, twilio_form
-from ivr.twiml import apology, external_url, never_fails, twiml
+from ivr.webhook import apology, external_url, never_fails, require_twilio_signature, twilio_form, twiml
 from storage import inbound_repository as calls
 from storage import repositories as repo
 from worker.services import Services

@@ -130,7 +130,7 @@ def fuzz_app(app: Flask, member: EnrolledMember, redis: Redis) -> Iterator[Flask
 
 
 class SwallowedFailures(logging.Handler):
-    """Internal failures a voice view turned into the apology (ivr/twiml.py)."""
+    """Internal failures a voice view turned into the apology (ivr/webhook.py)."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)

@@ -150,7 +150,7 @@ def test_scenario_files_load_and_typos_are_refused() -> None:
 
 
 def test_a_webhook_apology_fails_any_scenario() -> None:
-    from ivr.twiml import APOLOGY
+    from ivr.webhook import APOLOGY
     from simulator.transcript import Transcript
 
     result = CallResult("CA1", Transcript())

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
-from ivr.twilio_guard import require_twilio_signature
+from ivr.webhook import require_twilio_signature
 from storage.db import Database
 from storage.models import Block, Call
 from tests.support.people import LINE, Enrol

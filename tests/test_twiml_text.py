@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from ivr import twiml_text
-from ivr.twiml import apology
+from ivr.webhook import apology
 
 
 def twilio_bytes(document: VoiceResponse) -> bytes:

@@ -38,7 +38,7 @@ from typing import Any
 import phonenumbers
 from sqlalchemy import func, select
 
-from ivr.twiml import APOLOGY
+from ivr.webhook import APOLOGY
 from simulator import demo
 from simulator.engine import CallResult, Simulator, SmsResult
 from simulator.errors import ScenarioError
