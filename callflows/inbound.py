@@ -4,10 +4,11 @@ whisper, act on the member's key, and tell the caller how it ended.
 Plain functions of plain values returning TwiML. URLs come in ready-made
 (the web layer builds them); nothing here looks anything up.
 
-Privacy: the member's real number is handed to exactly one place,
-:func:`ring_member`, and it appears only as the text of the ``<Number>``
-that rings them. The caller's number is never spoken; the member hears at
-most its last three digits.
+Privacy: the member's real number travels in one value only,
+:attr:`Screening.member_phone` (filled for a call that rings), and appears
+only as the text of the ``<Number>`` that :func:`ring_member` rings them
+on. The caller's number is never spoken; the member hears at most its last
+three digits.
 """
 
 from __future__ import annotations
