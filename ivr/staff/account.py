@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pyotp
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
 from ivr.staff.auth import totp_ok
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, require_admin, services, viewer
+from ivr.staff.forms import CodeForm
 
 ISSUER = "Safety Number staff"
 
@@ -42,7 +43,7 @@ def totp_confirm() -> Response | tuple[str, int]:
     encrypted = session.get("totp_pending")
     if not isinstance(encrypted, str):
         return redirect(url_for("staff.account"))
-    if not totp_ok(encrypted, request.form.get("code", "")):
+    if not totp_ok(encrypted, CodeForm().code.data):
         flash("That code did not match. Check the clock of your phone and try again.")
         return redirect(url_for("staff.account"))
     staff.totp_secret_encrypted = encrypted
@@ -57,7 +58,7 @@ def totp_confirm() -> Response | tuple[str, int]:
 def totp_disable() -> Response:
     """Turn TOTP off; needs a current code, so a stolen session alone cannot."""
     staff = require_admin()
-    code = request.form.get("code", "")
+    code = CodeForm().code.data
     if not staff.totp_secret_encrypted or not totp_ok(staff.totp_secret_encrypted, code):
         flash("That code did not match; two-step sign-in stays on.")
         return redirect(url_for("staff.account"))

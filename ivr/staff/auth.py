@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from callflows.lockout import Attempts, LockoutPolicy
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, services, setting
+from ivr.staff.forms import CodeForm, SignInForm
 from storage.hashing import verify_secret
 from storage.models import AuditEntry, Staff, utcnow
 
@@ -125,8 +126,8 @@ def login() -> Response | str | tuple[str, int]:
     if _ip_blocked():
         error = "Too many failed sign-ins from here. Wait a while."
         return render_template("staff/login.html", error=error), 429
-    email = request.form.get("email", "").strip().lower()[:200]
-    password = request.form.get("password", "")[:500]
+    form = SignInForm()
+    email, password = form.email.data, form.password.data
     staff = db().scalars(select(Staff).where(Staff.email == email)).first() if email else None
     # verify_secret spends the same time on an unknown email as on a real one.
     ok = verify_secret(staff.password_hash if staff else None, password)
@@ -155,7 +156,7 @@ def login_code() -> Response | str | tuple[str, int]:
     if _ip_blocked() or _locked(staff):
         session.pop("pending_staff", None)
         return render_template("staff/login.html", error=GENERIC_FAILURE), 429
-    if not totp_ok(staff.totp_secret_encrypted, request.form.get("code", "")):
+    if not totp_ok(staff.totp_secret_encrypted, CodeForm().code.data):
         _record_failure(staff)
         return render_template("staff/login_code.html", error="That code did not match. Try again."), 401
     return _start_session(staff)

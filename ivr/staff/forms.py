@@ -16,7 +16,16 @@ from typing import Any
 from flask import Flask
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
-from wtforms import BooleanField, DateField, IntegerField, SelectField, TextAreaField
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import AnyOf, DataRequired, NumberRange, Optional
 
 from callflows.sanitise import sanitise_summary
@@ -116,3 +125,51 @@ class ExportForm(FlaskForm):
     """Which file the police export is downloaded as."""
 
     format = SelectField(choices=["csv", "json"])
+
+
+def _stripped(value: str | None) -> str:
+    return (value or "").strip()
+
+
+class SignInForm(FlaskForm):
+    """Email and password as typed. Nothing is refused here: every wrong
+    sign-in must take the same path, time and answer (``ivr.staff.auth``)."""
+
+    email = StringField(filters=[lambda value: _stripped(value).lower()[:200]])
+    password = PasswordField(filters=[lambda value: (value or "")[:500]])
+
+
+class CodeForm(FlaskForm):
+    """A code from the authenticator app; spaces typed between the digits are dropped."""
+
+    code = StringField(filters=[lambda value: "".join((value or "").split())])
+
+
+class PinForm(FlaskForm):
+    """A member's new PIN; empty asks for a random one. Its rule (digits, the
+    minimum length) is the enrolment's own, shared with the CLI."""
+
+    pin = StringField(filters=[_stripped])
+
+
+class EnrolForm(PinForm):
+    """A new member; the name and phone are checked by the enrolment itself."""
+
+    name = StringField(filters=[_stripped])
+    phone = StringField(filters=[_stripped])
+
+
+class NumbersForm(FlaskForm):
+    """Numbers for the pool, one a line."""
+
+    numbers = TextAreaField()
+
+    def lines(self) -> list[str]:
+        """The numbers as typed, blank lines skipped."""
+        return [n for n in (self.numbers.data or "").splitlines() if n.strip()]
+
+
+class ImportForm(FlaskForm):
+    """A CSV of warnings; a missing file reads as an empty one (refused row by row)."""
+
+    file = FileField()

@@ -17,7 +17,7 @@ from callflows.errors import DuplicateMember, InvalidPhoneNumber, NumberPoolEmpt
 from callflows.phone import last_three, normalise
 from ivr.staff.blueprint import bp
 from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin, services
-from ivr.staff.forms import CancelForm, PreferencesForm
+from ivr.staff.forms import CancelForm, EnrolForm, PinForm, PreferencesForm
 from storage import repositories as repo
 from storage.hashing import hash_secret
 from storage.models import CallerIdShown, Greeting, Member, MemberStatus, SafetyNumber
@@ -73,15 +73,15 @@ def member_new() -> str | tuple[str, int]:
     require_admin()
     if request.method == "GET":
         return render_template("staff/member_new.html", form={}, error=None)
-    form = {"name": request.form.get("name", ""), "phone": request.form.get("phone", "")}
-    pin = request.form.get("pin", "").strip() or new_pin()
+    form = EnrolForm()
+    pin = form.pin.data or new_pin()
     svc = services()
     try:
-        phone = normalise(form["phone"], svc.settings.default_region)
+        phone = normalise(form.phone.data, svc.settings.default_region)
         member, line = repo.enrol_member(
             db(),
             svc.vault,
-            name=form["name"],
+            name=form.name.data,
             phone_e164=phone,
             pin=pin,
             pin_min_length=svc.settings.pin_min_length,
@@ -95,7 +95,7 @@ def member_new() -> str | tuple[str, int]:
         db().commit()
         return render_template("staff/pin_shown.html", member=member, line=line.e164, pin=pin, enrolled=True)
     db().rollback()
-    return render_template("staff/member_new.html", form={"name": form["name"]}, error=error), 400
+    return render_template("staff/member_new.html", form={"name": form.name.data}, error=error), 400
 
 
 def _member(member_id: int) -> Member:
@@ -159,7 +159,7 @@ def member_reset_pin(member_id: int) -> str | Response:
     """Set a new PIN (typed, or random when left empty), shown once; unlocks the menu."""
     require_admin()
     member = _active(member_id)
-    pin = request.form.get("pin", "").strip() or new_pin()
+    pin = PinForm().pin.data or new_pin()
     try:
         repo.check_pin(pin, services().settings.pin_min_length)
     except PinTooShort as exc:

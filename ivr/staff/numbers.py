@@ -18,6 +18,7 @@ from callflows.errors import DuplicateSafetyNumber, InvalidPhoneNumber, Withheld
 from callflows.phone import normalise
 from ivr.staff.blueprint import bp
 from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin, services, setting
+from ivr.staff.forms import NumbersForm
 from storage import repositories as repo
 from storage.models import LineStatus, SafetyNumber, utcnow
 
@@ -48,7 +49,7 @@ def numbers_list() -> str:
 def numbers_add() -> Response:
     """Add numbers (one per line) to the pool; all or nothing."""
     require_admin()
-    raw = [n for n in request.form.get("numbers", "").splitlines() if n.strip()]
+    raw = NumbersForm().lines()
     region = services().settings.default_region
     try:
         numbers = [normalise(n, region) for n in raw]

@@ -20,6 +20,7 @@ from callflows.phone import normalise
 from callflows.sanitise import forbidden_characters, sanitise_summary
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, require_admin, services
+from ivr.staff.forms import ImportForm
 from storage import repositories as repo
 from storage.models import CATEGORIES
 from storage.vault import NumberVault
@@ -87,7 +88,7 @@ def warnings_import() -> Response | str | tuple[str, int]:
     staff = require_admin()
     if request.method == "GET":
         return render_template("staff/warnings_import.html", errors=None)
-    upload = request.files.get("file")
+    upload = ImportForm().file.data
     raw = upload.read() if upload is not None else b""
     try:
         text = raw.decode("utf-8-sig")
