@@ -13,7 +13,10 @@ from sqlalchemy import delete, func, select
 
 from storage.db import Database
 from storage.models import Call, CallDirection, CallEvent
-from tests.worker_helpers import committing_database, job_services, seed_member
+from storage.vault import NumberVault
+from tests.support import people
+from tests.support.databases import committing_database
+from tests.worker_helpers import job_services
 from worker.calllog import record_call_event
 
 # A bridged inbound call's member leg, as Twilio reports it.
@@ -56,10 +59,11 @@ def _call(db: Database, sid: str) -> Call:
         return s.scalars(select(Call).where(Call.call_sid == sid)).one()
 
 
-def test_events_build_the_call_row(any_db: Database, tmp_path: Path) -> None:
+def test_events_build_the_call_row(vault: NumberVault, any_db: Database, tmp_path: Path) -> None:
     db = any_db  # PostgreSQL and SQLite (the embedded default)
     with job_services(tmp_path, db):
-        member_id, line_id = seed_member(db)
+        seeded = people.enrol(db, vault)
+        member_id, line_id = seeded.id, seeded.line_id
         parent = _inbound(db, member_id, line_id, bridged=True, warned=True)
         leg = _sid()
         for seq, status, duration in LEG_EVENTS:
@@ -114,9 +118,10 @@ def test_a_call_no_webhook_logged_keeps_its_events_but_gets_no_row(db: Database,
         assert s.scalars(select(CallEvent.status).where(CallEvent.call_sid == sid)).all() == ["completed"]
 
 
-def test_masked_call_legs_are_masked_legs(db: Database, tmp_path: Path) -> None:
+def test_masked_call_legs_are_masked_legs(vault: NumberVault, db: Database, tmp_path: Path) -> None:
     with job_services(tmp_path, db):
-        member_id, line_id = seed_member(db)
+        seeded = people.enrol(db, vault)
+        member_id, line_id = seeded.id, seeded.line_id
         parent = _call_row(db, CallDirection.MASKED, member_id, line_id)
         leg = _sid()
         record_call_event(leg, 0, "initiated", None, parent)
@@ -124,9 +129,12 @@ def test_masked_call_legs_are_masked_legs(db: Database, tmp_path: Path) -> None:
     assert _call(db, leg).member_id == member_id
 
 
-def test_a_leg_seen_before_its_parent_adopts_it_later(db: Database, tmp_path: Path) -> None:
+def test_a_leg_seen_before_its_parent_adopts_it_later(
+    vault: NumberVault, db: Database, tmp_path: Path
+) -> None:
     with job_services(tmp_path, db):
-        member_id, line_id = seed_member(db)
+        seeded = people.enrol(db, vault)
+        member_id, line_id = seeded.id, seeded.line_id
         parent, leg = _sid(), _sid()
         record_call_event(leg, 0, "initiated", None, parent)
         assert _call(db, leg).member_id is None
@@ -145,12 +153,15 @@ def test_a_leg_seen_before_its_parent_adopts_it_later(db: Database, tmp_path: Pa
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
-def test_any_order_gives_the_same_final_row(any_db: Database, tmp_path: Path, seed: int) -> None:
+def test_any_order_gives_the_same_final_row(
+    vault: NumberVault, any_db: Database, tmp_path: Path, seed: int
+) -> None:
     db = any_db  # PostgreSQL and SQLite (the embedded default)
     events = LEG_EVENTS * 2  # each one twice, as Twilio retries do
     random.Random(seed).shuffle(events)
     with job_services(tmp_path, db):
-        member_id, line_id = seed_member(db)
+        seeded = people.enrol(db, vault)
+        member_id, line_id = seeded.id, seeded.line_id
         parent = _inbound(db, member_id, line_id)
         leg = _sid()
         for seq, status, duration in events:

@@ -9,7 +9,8 @@ import pytest
 
 from storage.db import Database
 from storage.models import AuditEntry, Report, ReportStatus
-from tests.worker_helpers import add_report, add_staff, job_services, seed_member
+from tests.support.people import Enrol
+from tests.worker_helpers import add_report, add_staff, job_services
 from worker.handoff import alert_pin_lockout, assign_report
 
 NAME, PHONE = "Scarlett", "+447700900456"
@@ -40,8 +41,8 @@ def svc(db: Database, tmp_path: Path):
         yield services
 
 
-def test_assigns_to_the_active_caseworker_with_fewest_open_reports(svc, db: Database) -> None:
-    member_id, _ = seed_member(db, NAME, PHONE)
+def test_assigns_to_the_active_caseworker_with_fewest_open_reports(enrol: Enrol, svc, db: Database) -> None:
+    member_id = enrol(name=NAME, phone=PHONE).id
     busy = add_staff(db, "busy@example.org")
     light = add_staff(db, "light@example.org")
     add_staff(db, "away@example.org", active=False)
@@ -69,8 +70,8 @@ def test_assigns_to_the_active_caseworker_with_fewest_open_reports(svc, db: Data
         assert audit.target_type == "report"
 
 
-def test_notices_carry_no_personal_data(svc, db: Database) -> None:
-    member_id, _ = seed_member(db, NAME, PHONE)
+def test_notices_carry_no_personal_data(enrol: Enrol, svc, db: Database) -> None:
+    member_id = enrol(name=NAME, phone=PHONE).id
     add_staff(db, "case@example.org")
     add_staff(db, "boss@example.org", role="admin")
     report_id = add_report(db, member_id, notes="He said his name was Dave", category="threats")
@@ -81,8 +82,8 @@ def test_notices_carry_no_personal_data(svc, db: Database) -> None:
         assert secret not in text
 
 
-def test_assigning_twice_changes_nothing(svc, db: Database) -> None:
-    member_id, _ = seed_member(db, NAME, PHONE)
+def test_assigning_twice_changes_nothing(enrol: Enrol, svc, db: Database) -> None:
+    member_id = enrol(name=NAME, phone=PHONE).id
     first = add_staff(db, "a@example.org")
     report_id = add_report(db, member_id)
     assign_report(report_id)
@@ -92,8 +93,8 @@ def test_assigning_twice_changes_nothing(svc, db: Database) -> None:
     assert len(_mails(svc.settings.mail_log_path)) == 1
 
 
-def test_with_no_active_caseworker_the_report_waits_for_admins(svc, db: Database) -> None:
-    member_id, _ = seed_member(db, NAME, PHONE)
+def test_with_no_active_caseworker_the_report_waits_for_admins(enrol: Enrol, svc, db: Database) -> None:
+    member_id = enrol(name=NAME, phone=PHONE).id
     add_staff(db, "gone@example.org", active=False)
     add_staff(db, "boss@example.org", role="admin")
     add_staff(db, "boss2@example.org", role="admin")
@@ -107,8 +108,8 @@ def test_with_no_active_caseworker_the_report_waits_for_admins(svc, db: Database
     assert f"/staff/reports/{report_id}" in _body(mail)
 
 
-def test_pin_lockout_alerts_every_active_admin(svc, db: Database) -> None:
-    member_id, _ = seed_member(db, NAME, PHONE)
+def test_pin_lockout_alerts_every_active_admin(enrol: Enrol, svc, db: Database) -> None:
+    member_id = enrol(name=NAME, phone=PHONE).id
     add_staff(db, "boss@example.org", role="admin")
     add_staff(db, "old@example.org", role="admin", active=False)
     add_staff(db, "case@example.org")
@@ -119,10 +120,12 @@ def test_pin_lockout_alerts_every_active_admin(svc, db: Database) -> None:
     assert f"https://safety.example.org/staff/members/{member_id}" in _body(mail)
 
 
-def test_an_smtp_failure_leaves_the_report_unassigned_for_a_retry(db: Database, tmp_path: Path) -> None:
+def test_an_smtp_failure_leaves_the_report_unassigned_for_a_retry(
+    enrol: Enrol, db: Database, tmp_path: Path
+) -> None:
     # Nothing listens on port 1: the connection is refused at once.
     with job_services(tmp_path, db, REDIS_URL=None, SMTP_HOST="127.0.0.1", SMTP_PORT="1"):
-        member_id, _ = seed_member(db, NAME, PHONE)
+        member_id = enrol(name=NAME, phone=PHONE).id
         add_staff(db, "case@example.org")
         report_id = add_report(db, member_id)
         with pytest.raises(OSError):

@@ -13,9 +13,10 @@ from sqlalchemy import delete, func, select
 
 from storage.db import Database
 from storage.models import Call, CallDirection, OutboxEntry
+from tests.support.databases import committing_database
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient
-from tests.worker_helpers import committing_database, job_services
+from tests.worker_helpers import job_services
 from worker.outbox import MAX_ATTEMPTS, flush_outbox
 from worker.queue import QUEUE_NAME
 

@@ -14,7 +14,10 @@ from callflows.errors import TwilioUnavailable
 from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import RecordingState, Report, ReportStatus
-from tests.worker_helpers import add_report, add_staff, job_services, seed_member, wav_bytes
+from storage.vault import NumberVault
+from tests.support import people
+from tests.support.people import Enrol
+from tests.worker_helpers import add_report, add_staff, job_services, wav_bytes
 from worker.jobs import job_failed
 from worker.recordings import ABANDONED_AFTER, ingest_recording, sweep_abandoned_reports
 
@@ -27,10 +30,10 @@ def _sid() -> str:
 
 
 @pytest.fixture
-def setup(db: Database, tmp_path: Path, fake_twilio: FakeTwilio):
+def setup(enrol: Enrol, db: Database, tmp_path: Path, fake_twilio: FakeTwilio):
     """Services for jobs (in-process queue, so the hand-off runs at once), a member, a caseworker."""
     with job_services(tmp_path, db, TWILIO_API_BASE_URL=fake_twilio.base_url, REDIS_URL=None) as svc:
-        member_id, _ = seed_member(db, MEMBER_NAME, MEMBER_PHONE)
+        member_id = enrol(name=MEMBER_NAME, phone=MEMBER_PHONE).id
         caseworker = add_staff(db, "case@example.org")
         yield SimpleNamespace(svc=svc, member_id=member_id, caseworker=caseworker, fake=fake_twilio)
 
@@ -165,11 +168,11 @@ def test_the_job_attaches_the_recording_when_the_webhook_did_not(setup, db: Data
 
 
 def test_ingestion_and_hand_off_work_on_the_embedded_database(
-    any_db: Database, tmp_path: Path, fake_twilio: FakeTwilio
+    vault: NumberVault, any_db: Database, tmp_path: Path, fake_twilio: FakeTwilio
 ) -> None:
     """The same job on SQLite (the embedded default) as on PostgreSQL."""
     with job_services(tmp_path, any_db, TWILIO_API_BASE_URL=fake_twilio.base_url, REDIS_URL=None):
-        member_id, _ = seed_member(any_db, MEMBER_NAME, MEMBER_PHONE)
+        member_id = people.enrol(any_db, vault, name=MEMBER_NAME, phone=MEMBER_PHONE).id
         caseworker = add_staff(any_db, "case@example.org")
         sid = _sid()
         fake_twilio.add_recording(sid, wav_bytes())
@@ -181,7 +184,7 @@ def test_ingestion_and_hand_off_work_on_the_embedded_database(
 
 
 def test_rq_calls_the_failure_hook_when_the_last_attempt_fails(
-    db: Database, redis, tmp_path: Path, fake_twilio: FakeTwilio
+    enrol: Enrol, db: Database, redis, tmp_path: Path, fake_twilio: FakeTwilio
 ) -> None:
     """The on_failure callback worker/queue.py attaches, run by a real RQ worker."""
     from rq import Callback, Queue, SimpleWorker
@@ -189,7 +192,7 @@ def test_rq_calls_the_failure_hook_when_the_last_attempt_fails(
     from worker.queue import FAILURE_CALLBACK, QUEUE_NAME
 
     with job_services(tmp_path, db, TWILIO_API_BASE_URL=fake_twilio.base_url):
-        member_id, _ = seed_member(db, MEMBER_NAME, MEMBER_PHONE)
+        member_id = enrol(name=MEMBER_NAME, phone=MEMBER_PHONE).id
         sid = _sid()
         fake_twilio.add_recording(sid, wav_bytes())
         fake_twilio.fail_next(100)  # Twilio is down for good

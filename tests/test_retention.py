@@ -13,7 +13,8 @@ from simulator.fake_twilio import FakeTwilio
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import Block, Call, CallDirection, CallEvent, Member, RecordingState, Report, ReportStatus
-from tests.worker_helpers import add_report, job_services, seed_member
+from tests.support.people import Enrol
+from tests.worker_helpers import add_report, job_services
 from worker.retention import TWILIO_GRACE_DAYS, apply_retention
 from worker.services import recording_store
 
@@ -22,9 +23,10 @@ CALLER = "+447700900999"
 
 
 @pytest.fixture
-def env(db: Database, tmp_path: Path, fake_twilio: FakeTwilio):
+def env(enrol: Enrol, db: Database, tmp_path: Path, fake_twilio: FakeTwilio):
     with job_services(tmp_path, db, TWILIO_API_BASE_URL=fake_twilio.base_url, REDIS_URL=None) as svc:
-        member_id, line_id = seed_member(db)
+        seeded = enrol()
+        member_id, line_id = seeded.id, seeded.line_id
         yield SimpleNamespace(svc=svc, db=db, member_id=member_id, line_id=line_id, fake=fake_twilio)
 
 

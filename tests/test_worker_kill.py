@@ -39,15 +39,16 @@ from storage.models import (
     SafetyNumber,
     Staff,
 )
+from storage.vault import NumberVault
+from tests.support import people
+from tests.support.databases import committing_database
 from tests.support.people import Enrol
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient
 from tests.worker_helpers import (
     add_report,
     add_staff,
-    committing_database,
     job_services,
-    seed_member,
     wav_bytes,
 )
 from worker.queue import QUEUE_NAME
@@ -250,7 +251,7 @@ def _wait_for(predicate, timeout: float, what: str, log: Path) -> None:
 
 @pytest.mark.usefixtures("pg_engine")  # migrated
 def test_worker_killed_mid_download_reruns_the_job_once(
-    suite: SuiteConfig, pg_url: str, redis: Redis, tmp_path: Path, fake_twilio: FakeTwilio
+    vault: NumberVault, suite: SuiteConfig, pg_url: str, redis: Redis, tmp_path: Path, fake_twilio: FakeTwilio
 ) -> None:
     db = committing_database(pg_url)
     log = tmp_path / "worker.log"
@@ -265,7 +266,8 @@ def test_worker_killed_mid_download_reruns_the_job_once(
         with job_services(
             tmp_path, db, TWILIO_API_BASE_URL=fake_twilio.base_url, RECORDINGS_PATH=env["RECORDINGS_PATH"]
         ) as svc:
-            ids["member"], ids["line"] = seed_member(db, MEMBER_NAME, MEMBER_PHONE)
+            seeded = people.enrol(db, vault, name=MEMBER_NAME, phone=MEMBER_PHONE)
+            ids["member"], ids["line"] = seeded.id, seeded.line_id
             ids["staff"] = add_staff(db, f"case-{uuid.uuid4().hex[:8]}@example.org")
             ids["report"] = add_report(db, ids["member"], recording)
             svc.queue.enqueue("ingest_recording", ids["report"], recording)

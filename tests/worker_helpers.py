@@ -1,4 +1,4 @@
-"""Helpers of the worker tests: services for jobs, committing databases, seed rows."""
+"""Helpers of the worker tests: services for jobs, and rows jobs act on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.settings import load_settings
-from storage.db import Database, make_engine
+from storage.db import Database
 from storage.models import Report, Staff
 from tests.support.suite import SuiteConfig
 from worker import services as worker_services
@@ -29,23 +29,6 @@ def job_services(tmp_path: Path, db: Database, **overrides: Any) -> Iterator[Ser
         yield services
     finally:
         worker_services._current = previous
-
-
-def committing_database(pg_url: str, pool_size: int = 5) -> Database:
-    """A Database whose commits are real (for concurrency and subprocess tests)."""
-    return Database(pg_url, engine=make_engine(pg_url, pool_size=pool_size, max_overflow=0))
-
-
-def seed_member(db: Database, name: str = "Ruby", phone: str = "+447700900123") -> tuple[int, int]:
-    """An active member with a Safety Number: (member_id, safety_number_id)."""
-    from storage import repositories as repo
-
-    services = worker_services.current()
-    with db.session() as s:
-        line_e164 = f"+4420794600{abs(hash(phone)) % 100:02d}"
-        repo.add_numbers(s, [line_e164])
-        member, line = repo.enrol_member(s, services.vault, name=name, phone_e164=phone, pin="4821")
-        return member.id, line.id
 
 
 def wav_bytes(seconds: int = 1, rate: int = 8000) -> bytes:
