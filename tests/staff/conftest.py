@@ -3,22 +3,13 @@ database, an admin, two caseworkers, and signed-in clients for each."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from ivr import services_of
 from storage.db import Database
-from tests.staff.helpers import make_staff, sign_in_as
-
-
-@dataclass
-class People:
-    admin: int
-    alice: int  # a caseworker
-    bob: int  # another caseworker
+from tests.staff.helpers import People, make_staff, sign_in_as
 
 
 @pytest.fixture

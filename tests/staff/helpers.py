@@ -9,6 +9,7 @@ import math
 import re
 import struct
 import wave
+from dataclasses import dataclass
 from typing import Any
 
 import flask
@@ -23,6 +24,17 @@ from storage.recordings import LocalRecordingStore
 from storage.vault import NumberVault
 
 PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class People:
+    """The staff of the ``people`` fixture (tests/staff/conftest.py), by id."""
+
+    admin: int
+    alice: int  # a caseworker
+    bob: int  # another caseworker
+
+
 CSRF = "test-csrf-token"
 _sids = itertools.count(1)
 

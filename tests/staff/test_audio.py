@@ -8,8 +8,7 @@ from sqlalchemy import select
 from ivr import services_of
 from storage.db import Database
 from storage.models import AuditEntry
-from tests.staff.conftest import People
-from tests.staff.helpers import make_report, wav_bytes
+from tests.staff.helpers import People, make_report, wav_bytes
 from worker.services import recording_store
 
 

@@ -12,8 +12,7 @@ from sqlalchemy import select
 from ivr import services_of
 from storage.db import Database
 from storage.models import AuditEntry, Staff
-from tests.staff.conftest import People
-from tests.staff.helpers import PASSWORD, csrf_from, make_staff, post, sign_in_as
+from tests.staff.helpers import PASSWORD, People, csrf_from, make_staff, post, sign_in_as
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient
 

@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import AuditEntry, Call, CallDirection, utcnow
-from tests.staff.conftest import People
-from tests.staff.helpers import make_call, make_report, post
+from tests.staff.helpers import People, make_call, make_report, post
 
 
 def _seed_for_export(db: Database, vault) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from sqlalchemy import event, text
 
 from storage.db import Database
-from tests.staff.conftest import People
+from tests.staff.helpers import People
 
 # One statement makes the rows inside PostgreSQL: about a second for 100,000.
 BULK_INSERT = text(

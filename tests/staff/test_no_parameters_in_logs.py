@@ -25,8 +25,7 @@ from storage import repositories as repo
 from storage.db import Database, make_engine
 from storage.hashing import hash_secret
 from storage.models import CallerWarning, Member, Report, Staff
-from tests.staff.conftest import People
-from tests.staff.helpers import PASSWORD, make_report, post
+from tests.staff.helpers import PASSWORD, People, make_report, post
 
 NAME = "Ruby Starling"
 PHONE = "+447911123456"

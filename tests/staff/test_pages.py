@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage.db import Database
-from tests.staff.conftest import People
-from tests.staff.helpers import make_report, post
+from tests.staff.helpers import People, make_report, post
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient
 

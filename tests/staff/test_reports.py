@@ -8,8 +8,7 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import AuditEntry, Report
-from tests.staff.conftest import People
-from tests.staff.helpers import make_call, make_report, post
+from tests.staff.helpers import People, make_call, make_report, post
 
 
 def _report_ids(html: str) -> list[int]:

@@ -9,8 +9,7 @@ from sqlalchemy import select
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import AuditEntry, CallerWarning, utcnow
-from tests.staff.conftest import People
-from tests.staff.helpers import make_call, make_report, post
+from tests.staff.helpers import People, make_call, make_report, post
 
 
 def _warnings(db: Database) -> list[CallerWarning]:
