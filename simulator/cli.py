@@ -15,12 +15,12 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from callflows.errors import SafetyNumberError
-from callflows.phone import is_withheld, normalise
+from callflows.phone import normalise
 from simulator.engine import Simulator
 from simulator.errors import ScriptError, SimulationError
 from simulator.harness import app_with, simulator_for
 from simulator.keypad import Callee, Keypad, PromptingKeypad, ScriptedKeypad
-from simulator.transcript import Line, Phonebook
+from simulator.transcript import Line, Phonebook, is_address, is_withheld
 from simulator.transport import OverHttp
 from storage import repositories as repo
 from storage.models import SafetyNumber
@@ -40,8 +40,9 @@ SERVER_HELP = "URL of a running server to call over HTTP (default: this app, in-
 
 
 def _number(raw: str, region: str) -> str:
-    if is_withheld(raw):
-        return "anonymous"
+    """A phone number as E.164; a withheld form or a SIP/Client address as typed."""
+    if is_withheld(raw) or is_address(raw):
+        return raw.strip() or "anonymous"
     try:
         return normalise(raw, region)
     except SafetyNumberError as exc:
@@ -54,7 +55,7 @@ def _phonebook(services: Services, caller: str) -> Phonebook:
         public = set(session.scalars(select(SafetyNumber.e164)))
 
     def lookup(number: str) -> str | None:
-        if is_withheld(number):
+        if is_withheld(number) or is_address(number):
             return None
         with services.db.session() as session:
             return "member" if repo.member_by_phone(session, services.vault, number) else None
@@ -110,7 +111,12 @@ def _echo(line: Line, verbose: bool) -> None:
 
 
 @simulate_cli.command("call")
-@click.option("--from", "from_", required=True, help="The calling phone (national or E.164; 'anonymous').")
+@click.option(
+    "--from",
+    "from_",
+    required=True,
+    help="The calling phone (national or E.164), a withheld form ('anonymous', '+266696687' …) or sip:…",
+)
 @click.option("--to", required=True, help="The Safety Number called.")
 @click.option("--digits", default=None, help=DIGITS_HELP)
 @click.option("--answer", default=None, help=ANSWER_HELP)

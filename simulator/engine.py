@@ -6,31 +6,63 @@ for what it accepts), follows action URLs and redirects, rings dialled
 numbers (running a ``<Number url>`` whisper on the callee's leg before
 bridging), produces recordings and fires status and recording callbacks.
 
+It follows ``reference/twilio-behaviour.md``, not the app: each leg knows
+whether and why it was answered (and so billed); ``<Record>`` ends on its
+silence timeout and may record nothing (see :mod:`simulator.speech`);
+status callbacks carry Twilio's fields and may arrive out of order and
+repeated (see :mod:`simulator.callbacks`); a webhook that fails or takes
+longer than 15 s sends Twilio to the number's fallback URL, which may live
+on another origin (static hosting) and is reached even when the app is down.
+
 Time is simulated: a clock advances by what each verb would take, so
 durations are deterministic and nothing sleeps.
 """
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 from simulator.audio import recording_wav
-from simulator.errors import OutsideTheApp, SimulationError, TwimlRejected
+from simulator.callbacks import Callback, Delivery
+from simulator.errors import OutsideTheApp, SimulationError, TwimlRejected, WebhookUnreachable
 from simulator.keypad import HANGUP, Callee, Keypad, ScriptedKeypad
+from simulator.speech import Recorded, RecordSettings, Segment, Speech, record
 from simulator.transcript import Phonebook, Transcript
-from simulator.transport import Answer, Transport
+from simulator.transport import SMS_FORM_TYPE, Answer, Transport
 from simulator.twiml_schema import CALL_EVENTS, Context, Verb, parse_twiml
 
 API_VERSION = "2010-04-01"
 XML_TYPES = frozenset({"text/xml", "application/xml"})
 # What Twilio says when the app and its fallback both fail.
 TWILIO_APPLICATION_ERROR = "We are sorry, an application error has occurred. Goodbye."
+# Twilio gives up on a webhook after 15 s and treats it as failed.
+WEBHOOK_TIMEOUT_SECONDS = 15.0
+# Twilio's error codes for a webhook that failed: an HTTP error answer, no
+# connection (refused, timed out) and a document it could not parse.
+HTTP_RETRIEVAL_FAILURE = "11200"
+HTTP_CONNECTION_FAILURE = "11205"
+DOCUMENT_PARSE_FAILURE = "12100"
+# What a recording status callback carries when nothing was recorded.
+RECORDING_ABSENT_ERROR = "16101"
+# SIP answers Twilio reports with a leg's final status (not every time).
+SIP_RESPONSE_CODES = {
+    "completed": "200",
+    "busy": "486",
+    "no-answer": "487",
+    "canceled": "487",
+    "failed": "404",
+}
+# How a call that was never answered ends, after its <Dial> ended so.
+UNANSWERED_END = {"busy": "busy", "failed": "failed", "canceled": "canceled"}
+# The simulated clock's zero: status callbacks' Timestamps count from it.
+EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 class RecordingHost(Protocol):
@@ -61,14 +93,23 @@ class Leg:
     parent_sid: str | None = None
     status: str = "ringing"
     answered_at: float | None = None
+    answered_why: str = ""  # shown in the transcript: what answered (and so billed) the leg
+    verbs_run: int = 0
     sequence: int = 0
     status_callback: str | None = None
     status_events: frozenset[str] = frozenset({"completed"})
     status_method: str = "POST"
+    # The phone number's own status callback: Twilio may leave SequenceNumber out.
+    number_level: bool = False
 
     @property
     def answered(self) -> bool:
         return self.answered_at is not None
+
+    @property
+    def billed(self) -> bool:
+        """A leg is billed from the moment it is answered, and only then."""
+        return self.answered
 
 
 @dataclass
@@ -106,9 +147,12 @@ class CallResult(Exchange):
 
     status: str = "ringing"
     answered: bool = False
+    answered_why: str = ""  # what answered the caller's call, if anything did
     rejected: bool = False
     bridged: bool = False
     dial_status: str | None = None
+    recorded: list[Recorded] = field(default_factory=list)  # one per <Record> met
+    fallback_used: bool = False  # Twilio requested the number's fallback URL
     dialled: list[str] = field(default_factory=list)  # raw numbers: for assertions, never printed
     displayed: list[str] = field(default_factory=list)  # caller IDs the dialled phones showed (raw)
     child_sids: list[str] = field(default_factory=list)
@@ -117,6 +161,11 @@ class CallResult(Exchange):
     @property
     def call_sid(self) -> str:
         return self.sid
+
+    @property
+    def billed(self) -> bool:
+        """Whether the caller pays for this call: their leg was answered."""
+        return self.answered
 
     def spoken_to(self, who: str) -> str:
         return self.transcript.heard(who)
@@ -135,6 +184,7 @@ class _Goto:
     method: str = "POST"
     extra: dict[str, str] = field(default_factory=dict)
     after: Callable[[], None] | None = None
+    caller_gone: bool = False  # request the URL, but the leg has ended: play nothing
 
 
 @dataclass
@@ -160,8 +210,21 @@ class Simulator:
     max_documents: int = 60
     transcript: Transcript = field(default_factory=Transcript)
     clock: float = 0.0
-    # Set per call: what dialled phones do.
+    # A webhook that takes longer than this has failed, as far as Twilio is concerned.
+    webhook_timeout: float = WEBHOOK_TIMEOUT_SECONDS
+    # The number's "primary handler fails" URL; None: the app's own /voice/fallback.
+    fallback: str | None = None
+    # Documents served from other origins (static hosting), by URL: reached
+    # whether or not the app is up.
+    static_documents: dict[str, bytes] = field(default_factory=dict)
+    # In order, or shuffled and repeated (see simulator.callbacks).
+    delivery: Delivery = field(default_factory=Delivery)
+    # Set per call: what dialled phones do, what the caller says at a Record,
+    # whether the app is down.
     _callee: Callee = field(default_factory=Callee, init=False, repr=False)
+    _speech: Speech = field(default_factory=Speech, init=False, repr=False)
+    _app_down: bool = field(default=False, init=False, repr=False)
+    _error_code: str = field(default=HTTP_RETRIEVAL_FAILURE, init=False, repr=False)
     _recording_urls: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -170,18 +233,28 @@ class Simulator:
 
     @property
     def fallback_url(self) -> str:
-        """The number's "primary handler fails" URL, as CONTRACT.md sets it."""
-        return self.base + "/voice/fallback"
+        """The number's "primary handler fails" URL (CONTRACT.md's ``FALLBACK_URL``)."""
+        return self.fallback or self.base + "/voice/fallback"
 
     # -- calls ---------------------------------------------------------
 
     def call(
-        self, from_: str, to: str, keypad: Keypad | None = None, callee: Callee | None = None
+        self,
+        from_: str,
+        to: str,
+        keypad: Keypad | None = None,
+        callee: Callee | None = None,
+        *,
+        speech: Speech | None = None,
+        app_down: bool = False,
     ) -> CallResult:
         """Place a call from ``from_`` to ``to`` (a Safety Number) and play it out.
 
         ``keypad`` presses keys for the caller; ``callee`` is what any dialled
-        phone does. The number's webhooks are CONTRACT.md's paths.
+        phone does; ``speech`` is what the caller says at each ``<Record>``.
+        ``app_down``: no request reaches the app (connection refused), as in
+        an outage; only documents on other origins can answer. The number's
+        webhooks are CONTRACT.md's paths.
         """
         leg = Leg(
             sid=new_sid("CA"),
@@ -191,32 +264,47 @@ class Simulator:
             who=self.phonebook.name(from_),
             keypad=keypad or ScriptedKeypad(),
             status_callback=self.base + "/voice/status",
+            number_level=True,
         )
         result = CallResult(leg.sid, Transcript())
         self._callee = callee or Callee()
+        self._speech = speech or Speech(default_seconds=self.record_seconds)
+        self._app_down = app_down
         start = len(self.transcript.lines)
         self._say(leg.who, "dials", f"dials {self.phonebook.show(to)} from {self.phonebook.show(from_)}")
-        end = self._run(leg, self.base + "/voice/incoming", Context.CALL, result)
-        leg.status = end.status
-        result.status = end.status
-        result.answered = leg.answered
-        result.rejected = end.reason == "reject"
-        self._say(leg.who, "ends", self._ending(leg, end))
-        self._status_event(leg, "completed", result)
+        if app_down:
+            self._say("twilio", "note", "the app is down: no request reaches it")
+        try:
+            end = self._run(leg, self.base + "/voice/incoming", Context.CALL, result)
+            leg.status = end.status
+            result.status = end.status
+            result.answered = leg.answered
+            result.answered_why = leg.answered_why
+            result.rejected = end.reason == "reject"
+            self._say(leg.who, "ends", self._ending(leg, end))
+            self._status_event(leg, "completed", result)
+            self._flush_callbacks(result)
+        finally:
+            self._app_down = False
         result.transcript.extend(self.transcript.lines[start:])
         return result
 
-    def sms(self, from_: str, to: str, body: str) -> SmsResult:
+    def sms(self, from_: str, to: str, body: str, media: tuple[str, ...] = ()) -> SmsResult:
         """Send a text message to ``to`` and show what the app does with it.
 
-        The body is sent to the app (Twilio does) but never written to the
-        transcript: only its length.
+        Sent as Twilio sends it: form-encoded with ``charset=UTF-8`` in the
+        content type, any text (accents, emoji) in ``Body``, and ``NumMedia``
+        with ``MediaUrl0…``/``MediaContentType0…`` for each of ``media``
+        (content types of pictures and the like the sender attached). The
+        body is sent to the app but never written to the transcript: only
+        its length.
         """
-        sid = new_sid("SM")
+        sid = new_sid("MM" if media else "SM")
         result = SmsResult(sid, Transcript())
         start = len(self.transcript.lines)
         who = self.phonebook.name(from_)
-        self._say(who, "texts", f"texts {self.phonebook.show(to)} ({len(body)} characters)")
+        attached = f", {len(media)} attachment(s)" if media else ""
+        self._say(who, "texts", f"texts {self.phonebook.show(to)} ({len(body)} characters{attached})")
         params = {
             "MessageSid": sid,
             "SmsSid": sid,
@@ -225,14 +313,20 @@ class Simulator:
             "From": from_,
             "To": to,
             "Body": body,
-            "NumMedia": "0",
+            "NumMedia": str(len(media)),
             "NumSegments": "1",
             "SmsStatus": "received",
             "ApiVersion": API_VERSION,
         }
+        for index, content_type in enumerate(media):
+            params[f"MediaContentType{index}"] = content_type
+            params[f"MediaUrl{index}"] = (
+                f"{self.api_base_url}/{API_VERSION}/Accounts/{self.account_sid}"
+                f"/Messages/{sid}/Media/{new_sid('ME')}"
+            )
         url = self.base + "/sms/incoming"
         for _ in range(self.max_documents):
-            answer = self._request("POST", url, params, result.errors)
+            answer = self._request("POST", url, params, result.errors, content_type=SMS_FORM_TYPE)
             document = self._document(answer, url, Context.MESSAGING, sid, result.errors)
             if document is None:
                 break
@@ -263,6 +357,9 @@ class Simulator:
             answer = self._request(goto.method, goto.url, params, result.errors)
             if goto.after is not None:
                 goto.after()
+            if goto.caller_gone:
+                self._say("twilio", "note", "the caller has hung up: nothing the action answers is played")
+                return _End("completed" if leg.answered else "canceled", "hangup")
             document = self._document(answer, goto.url, context, leg.sid, result.errors)
             if document is None:
                 return self._application_error(leg, goto.url, context, result)
@@ -280,15 +377,22 @@ class Simulator:
                 if verb.name == "Reject":
                     return self._reject(leg, verb)
                 if not (verb.name == "Dial" and verb.flag("answerOnBridge")):
-                    self._answer(leg, result)
+                    # Only <Reject> and <Dial answerOnBridge> leave a call unanswered.
+                    first = "its first verb" if leg.verbs_run == 0 else "a verb on the unanswered call,"
+                    self._answer(leg, result, f"{first} <{verb.name}> answers it")
+            leg.verbs_run += 1
             step = self._verb(leg, verb, document, context, result)
             if step is not None:
                 return step
         if context is Context.WHISPER:
             return _End("in-progress", "document-end")
+        if not leg.answered and leg.verbs_run == 0:
+            # A call's first document with no verb at all is no <Reject>: it answers.
+            self._answer(leg, result, "a first document with no verb answers it")
         if not leg.answered:
-            # Anything but a first <Reject> answers the call, even no verb at all.
-            self._answer(leg, result)
+            # After an unbridged <Dial answerOnBridge>: Twilio hangs up, still unanswered.
+            self._say("twilio", "note", "the TwiML ends, so Twilio hangs up the unanswered call")
+            return _End(UNANSWERED_END.get(result.dial_status or "", "no-answer"), "document-end")
         self._say("twilio", "note", "the TwiML ends, so Twilio hangs up")
         return _End("completed", "document-end")
 
@@ -315,11 +419,14 @@ class Simulator:
             return _Goto(urljoin(document.url, verb.text), verb.get("method", "POST"))
         raise TwimlRejected(f"<{verb.name}> cannot be played here")  # the schema keeps this unreachable
 
-    def _answer(self, leg: Leg, result: CallResult) -> None:
+    def _answer(self, leg: Leg, result: CallResult, why: str) -> None:
+        """Answer the caller's leg: from now on the call is billed."""
         leg.answered_at = self.clock
+        leg.answered_why = why
         leg.status = "in-progress"
         result.answered = True
-        self._say("twilio", "answers", f"answers the call from {_the(leg.who)}")
+        result.answered_why = why
+        self._say("twilio", "answers", f"answers the call from {_the(leg.who)}: {why} (billed from now)")
 
     def _reject(self, leg: Leg, verb: Verb) -> _End:
         reason = verb.get("reason", "rejected")
@@ -373,42 +480,62 @@ class Simulator:
         self.clock += len(digits) * 0.5
         return _Goto(action, method, {"Digits": digits})
 
-    def _record(self, leg: Leg, verb: Verb, document: Document, result: CallResult) -> _Goto:
-        seconds = min(self.record_seconds, verb.number("maxLength", 3600))
+    def _record(self, leg: Leg, verb: Verb, document: Document, result: CallResult) -> _Goto | _End | None:
+        """Record what the person says until silence, a key, maxLength or a hangup.
+
+        Nothing recorded: no action request, the next verb runs, and the
+        recording status callback says ``absent`` (twilio-behaviour.md).
+        """
+        settings = RecordSettings(
+            timeout=verb.number("timeout", 5),
+            max_length=verb.number("maxLength", 3600),
+            finish_on_key=verb.get("finishOnKey", "1234567890*#"),
+            trim=verb.get("trim", "trim-silence") == "trim-silence",
+        )
         if verb.flag("playBeep", default=True):
             self._say(leg.who, "hears", "hears a beep")
+        segments = self._speech.next(settings.finish_on_key)
+        recorded = record(segments, settings)
+        result.recorded.append(recorded)
         sid = new_sid("RE")
+        started = _http_date(self.clock)
+        self._say(leg.who, "speaks", _what_was_said(segments, recorded) or "says nothing")
+        self.clock += recorded.elapsed
+        self._say("twilio", "note", _why_recording_ended(recorded, settings))
+        if recorded.lost:
+            lost = ", ".join(segment.describe() for segment in recorded.lost)
+            self._say(leg.who, "speaks", f"goes on ({lost}) after the recording ended: all of it lost")
+        action = urljoin(document.url, verb.get("action")) if verb.get("action") else document.url
+        if recorded.absent:
+            self._say("twilio", "note", "nothing was recorded: no request to the action URL")
+            self._recording_event(leg, verb, document, sid, "absent", 0, started, result)
+            if recorded.ended_by == HANGUP:
+                return _End("completed", "hangup")
+            return None
         result.recording_sids.append(sid)
-        started = _http_date()
         self._recording_event(leg, verb, document, sid, "in-progress", 0, started, result)
-        self._say(leg.who, "speaks", f"speaks for {seconds} s (recorded as {sid})")
-        self.clock += seconds
         url = self.recording_url(sid)
         if self.recordings is None:
             self._problem("no fake Twilio holds recordings: the app cannot fetch this one", result.errors)
         else:
             url = self.recordings.add_recording(
-                sid, recording_wav(seconds), call_sid=leg.sid, duration=seconds
+                sid, recording_wav(recorded.seconds), call_sid=leg.sid, duration=recorded.seconds
             )
         self._recording_urls[sid] = url
-        finish = verb.get("finishOnKey", "1234567890*#")
-        params = {
-            "RecordingUrl": url,
-            "RecordingSid": sid,
-            "RecordingDuration": str(seconds),
-        }
-        if finish:
-            key = "#" if "#" in finish else finish[0]
-            params["Digits"] = key
-            self._say(leg.who, "presses", f"presses {key} to finish recording")
-        action = urljoin(document.url, verb.get("action")) if verb.get("action") else document.url
+        params = {"RecordingUrl": url, "RecordingSid": sid, "RecordingDuration": str(recorded.seconds)}
+        if recorded.ended_by == HANGUP:
+            params["Digits"] = HANGUP
+        elif recorded.key:
+            params["Digits"] = recorded.key
         return _Goto(
             action,
             verb.get("method", "POST"),
             params,
             after=lambda: self._recording_event(
-                leg, verb, document, sid, "completed", seconds, started, result
+                leg, verb, document, sid, "completed", recorded.seconds, started, result
             ),
+            # A caller who hung up hears nothing more: Twilio fetches the action, plays none of it.
+            caller_gone=recorded.ended_by == HANGUP,
         )
 
     def recording_url(self, sid: str) -> str:
@@ -435,15 +562,16 @@ class Simulator:
             "RecordingSid": sid,
             "RecordingUrl": self._recording_urls.get(sid) or self.recording_url(sid),
             "RecordingStatus": status,
-            "RecordingDuration": str(seconds) if status == "completed" else "-1",
+            "RecordingDuration": {"completed": str(seconds), "absent": "0"}.get(status, "-1"),
             "RecordingChannels": "1",
             "RecordingSource": "RecordVerb",
             "RecordingStartTime": started,
-            "ErrorCode": "0",
+            # An absent recording comes with an error code (16101/16102 per the reference).
+            "ErrorCode": RECORDING_ABSENT_ERROR if status == "absent" else "0",
         }
         self._callback(verb.get("recordingStatusCallbackMethod", "POST"), url, params, result.errors)
 
-    def _dial(self, parent: Leg, verb: Verb, document: Document, result: CallResult) -> _Goto | None:
+    def _dial(self, parent: Leg, verb: Verb, document: Document, result: CallResult) -> _Goto | _End | None:
         numbers = verb.children or [Verb("Number", {}, verb.text)]
         if len(numbers) > 1:
             self._problem("<Dial> with several <Number>s is not simulated", result.errors)
@@ -483,10 +611,14 @@ class Simulator:
         self._say(
             leg.who, "rings", f"phone rings; the display shows {shown}" + (f" ({owner})" if owner else "")
         )
-        if on_bridge and not parent.answered:
-            self._say(parent.who, "hears", "hears ringing")
+        self._ringback(parent, verb)
         bridged = False
-        if callee.answers != "answer":
+        if callee.answers == "canceled":
+            # The caller gives up while the member's phone is still ringing.
+            self.clock += min(timeout, 8)
+            leg.status = dial_status = "canceled"
+            self._say(parent.who, "ends", "hangs up while it is still ringing")
+        elif callee.answers != "answer":
             self.clock += timeout if callee.answers == "no-answer" else 1
             leg.status = callee.answers
             self._say(
@@ -511,23 +643,38 @@ class Simulator:
             else:
                 self._say(leg.who, "ends", "their leg ends before the call is connected")
             leg.status = "completed"
-            dial_status = "completed"
+            # Twilio reports a connected call as "completed" or as "answered".
+            dial_status = callee.connected_status if bridged else "completed"
         self._status_event(leg, "completed", result)
         result.bridged = result.bridged or bridged
         result.dial_status = dial_status
+        caller_gone = dial_status == "canceled"
         if not verb.get("action"):
-            return None
+            return _End("completed" if parent.answered else "canceled", "hangup") if caller_gone else None
         params = {
             "DialCallStatus": dial_status,
             "DialCallSid": leg.sid,
             "DialCallDuration": str(self._duration(leg)),
-            "DialBridged": "true" if bridged else "false",
         }
-        return _Goto(urljoin(document.url, verb.get("action")), verb.get("method", "POST"), params)
+        if callee.reports_bridged:
+            params["DialBridged"] = "true" if bridged else "false"
+        action = urljoin(document.url, verb.get("action"))
+        return _Goto(action, verb.get("method", "POST"), params, caller_gone=caller_gone)
+
+    def _ringback(self, parent: Leg, verb: Verb) -> None:
+        """What the caller hears while the dialled phone rings, and whether it costs them."""
+        if not parent.answered:
+            # Only <Dial answerOnBridge> gets here unanswered (see _execute).
+            self._say(parent.who, "hears", "hears ringing; the call is not answered, so nothing is billed")
+            return
+        tone = verb.get("ringTone")
+        self._say(parent.who, "hears", "hears Twilio's ringback" + (f" (ringTone {tone})" if tone else ""))
+        if verb.flag("answerOnBridge"):
+            self._say("twilio", "note", "answerOnBridge changes nothing now: the call was already answered")
 
     def _bridge(self, parent: Leg, leg: Leg, verb: Verb, result: CallResult) -> None:
         if not parent.answered:
-            self._answer(parent, result)
+            self._answer(parent, result, f"<Dial answerOnBridge> connects {_the(leg.who)}")
         talk = self._callee.talk_seconds
         limit = verb.number("timeLimit", 14400)
         self._say("twilio", "connected", f"connects {_the(parent.who)} and {_the(leg.who)}")
@@ -541,20 +688,38 @@ class Simulator:
     # -- callbacks -------------------------------------------------------
 
     def _status_event(self, leg: Leg, event: str, result: CallResult) -> None:
-        """Post a call-progress event if the leg asked for it, with the next SequenceNumber."""
+        """Post a call-progress event if the leg asked for it, with Twilio's fields.
+
+        ``SequenceNumber`` counts the leg's events, except on the phone
+        number's own callback, which may lack it; the final event carries
+        ``CallDuration`` (seconds), ``Duration`` (billed minutes, rounded
+        up) and, on a dialled leg, ``SipResponseCode``. Sent through
+        :attr:`delivery`, so possibly late, out of order and twice.
+        """
         if not leg.status_callback or event not in leg.status_events or event not in CALL_EVENTS:
             return
         params = {
             **self._leg_params(leg),
             "CallbackSource": "call-progress-events",
-            "SequenceNumber": str(leg.sequence),
-            "Timestamp": _http_date(),
+            "Timestamp": _http_date(self.clock),
         }
+        if not leg.number_level:
+            params["SequenceNumber"] = str(leg.sequence)
         leg.sequence += 1
         if event == "completed":
-            duration = str(self._duration(leg))
-            params.update(CallDuration=duration, Duration=duration)
-        self._callback(leg.status_method, leg.status_callback, params, result.errors)
+            seconds = self._duration(leg)
+            params.update(CallDuration=str(seconds), Duration=str(math.ceil(seconds / 60)))
+            if leg.parent_sid and leg.status in SIP_RESPONSE_CODES:
+                params["SipResponseCode"] = SIP_RESPONSE_CODES[leg.status]
+        callback = Callback(leg.status_method, leg.status_callback, params)
+        self.delivery.post(callback, lambda c: self._callback(c.method, c.url, c.params, result.errors))
+
+    def _flush_callbacks(self, result: CallResult) -> None:
+        """Send the callbacks :attr:`delivery` held back, when it disorders them."""
+        sent = self.delivery.flush(lambda c: self._callback(c.method, c.url, c.params, result.errors))
+        if sent:
+            order = ", ".join(f"{c.params['CallStatus']}" for c in sent)
+            self._say("twilio", "note", f"status callbacks arrive out of order and repeated: {order}")
 
     def _callback(self, method: str, url: str, params: dict[str, str], errors: list[str]) -> None:
         answer = self._request(method, url, params, errors)
@@ -579,13 +744,48 @@ class Simulator:
             params["ParentCallSid"] = leg.parent_sid
         return params
 
-    def _request(self, method: str, url: str, params: dict[str, str], errors: list[str]) -> Answer | None:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str],
+        errors: list[str],
+        content_type: str | None = None,
+    ) -> Answer | None:
+        """One request as Twilio makes it; None when it failed (``_error_code`` says how).
+
+        Documents on other origins (static hosting) answer whether or not
+        the app is up; the app answers unless it is down, and an answer that
+        took longer than :attr:`webhook_timeout` counts as none, as at Twilio.
+        """
+        path = urlsplit(url).path
+        if url in self.static_documents:
+            self._say("twilio", "request", f"{method} {url} -> 200 (static hosting)")
+            return Answer(200, self.static_documents[url], "text/xml")
+        if self._app_down:
+            self._error_code = HTTP_CONNECTION_FAILURE
+            self._say("twilio", "request", f"{method} {path} -> connection refused (error 11205)")
+            return None
+        started = time.monotonic()
         try:
-            answer = self.transport.request(method, url, params)
+            answer = self.transport.request(method, url, params, content_type=content_type)
         except OutsideTheApp as exc:
+            self._error_code = HTTP_RETRIEVAL_FAILURE
             self._problem(str(exc), errors)
             return None
-        self._say("twilio", "request", f"{method} {urlsplit(url).path} -> {answer.status}")
+        except WebhookUnreachable as exc:
+            self._error_code = HTTP_CONNECTION_FAILURE
+            self._problem(f"{path}: {exc} (Twilio error 11205)", errors)
+            return None
+        took = time.monotonic() - started
+        if took > self.webhook_timeout:
+            self._error_code = HTTP_CONNECTION_FAILURE
+            self._problem(
+                f"{path} took {took:.1f} s, more than Twilio waits ({self.webhook_timeout:g} s; error 11205)",
+                errors,
+            )
+            return None
+        self._say("twilio", "request", f"{method} {path} -> {answer.status}")
         if self.after_webhook is not None:
             self.after_webhook()
         return answer
@@ -596,6 +796,7 @@ class Simulator:
         if answer is None:
             return None
         path = urlsplit(url).path
+        self._error_code = HTTP_RETRIEVAL_FAILURE
         if answer.status != 200:
             self._problem(f"{path} answered HTTP {answer.status} (Twilio error 11200)", errors)
             return None
@@ -606,6 +807,7 @@ class Simulator:
         try:
             verbs = parse_twiml(answer.body, context)
         except TwimlRejected as exc:
+            self._error_code = DOCUMENT_PARSE_FAILURE
             self._problem(f"{path}: {exc} (Twilio error 12100)", errors)
             return None
         document = Document(url, xml, verbs, context, leg_sid)
@@ -613,10 +815,13 @@ class Simulator:
         return document
 
     def _application_error(self, leg: Leg, url: str, context: Context, result: CallResult) -> _End:
-        """What Twilio does when a document cannot be fetched or played."""
+        """What Twilio does when a document cannot be fetched or played: the
+        number's fallback URL, with ``ErrorCode`` and ``ErrorUrl``; failing
+        that, its own error message."""
         if context is Context.CALL and url != self.fallback_url:
-            self._say("twilio", "note", "requests the number's fallback URL")
-            extra = {"ErrorCode": "11200", "ErrorUrl": url}
+            self._say("twilio", "note", f"requests the number's fallback URL (error {self._error_code})")
+            result.fallback_used = True
+            extra = {"ErrorCode": self._error_code, "ErrorUrl": url}
             answer = self._request(
                 "POST", self.fallback_url, {**self._leg_params(leg), **extra}, result.errors
             )
@@ -628,8 +833,10 @@ class Simulator:
                     return step
                 self._problem("the fallback document led elsewhere; not followed", result.errors)
                 return _End("completed", "error")
+        if not leg.answered:
+            self._answer(leg, result, "Twilio answers it to play its own error message")
         self._say(leg.who, "hears", f'hears "{TWILIO_APPLICATION_ERROR}"')
-        return _End("completed" if leg.answered else "failed", "error")
+        return _End("completed", "error")
 
     def _problem(self, message: str, errors: list[str]) -> None:
         errors.append(message)
@@ -674,5 +881,22 @@ def _absolute(base: str, url: str) -> str | None:
     return urljoin(base, url) if url else None
 
 
-def _http_date() -> str:
-    return format_datetime(datetime.now(UTC), usegmt=True)
+def _http_date(clock: float) -> str:
+    """Twilio's Timestamp format, for the moment ``clock`` seconds into the simulation."""
+    return (EPOCH + timedelta(seconds=clock)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+
+
+def _what_was_said(segments: list[Segment], recorded: Recorded) -> str:
+    """``speaks: speak 12 s, pause 7 s, speak 20 s`` up to where the recording ended."""
+    said = segments[: len(segments) - len(recorded.lost)]
+    return ", ".join(segment.describe() for segment in said)
+
+
+def _why_recording_ended(recorded: Recorded, settings: RecordSettings) -> str:
+    because = {
+        "silence": f"after {settings.timeout} s of silence (Record timeout)",
+        "key": f"on the key {recorded.key}",
+        "maxLength": f"at maxLength {settings.max_length} s",
+        HANGUP: "because the caller hung up",
+    }[recorded.ended_by]
+    return f"the recording ends {because}: {recorded.seconds} s recorded"

@@ -29,6 +29,10 @@ class OutsideTheApp(SimulatorError, ValueError):
     """TwiML pointed Twilio at a URL that is not under ``PUBLIC_BASE_URL``."""
 
 
+class WebhookUnreachable(SimulatorError):
+    """No answer came from the app: connection refused, reset or timed out."""
+
+
 class ScriptError(SimulatorError, ValueError):
     """A keypress script that cannot be understood."""
 

@@ -6,7 +6,8 @@ one item per ``<Gather>``, in order. An item is the keys pressed (``0-9``,
 ``"4821#,1"`` enters a PIN ending with hash at the first Gather and presses
 1 at the second; ``hangup`` hangs up at that Gather instead. For the dialled
 phone, ``--answer`` also takes ``busy``, ``no-answer`` or ``failed`` (it never
-answers), and ``none`` (it answers but presses nothing in the whisper).
+answers), ``canceled`` (the caller hangs up while it rings) and ``none`` (it
+answers but presses nothing in the whisper).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from simulator.errors import ScriptError
 KEYS = re.compile(r"^[0-9#*]+$")
 SILENCE_WORDS = frozenset({"", "-", "none", "silence"})
 HANGUP = "hangup"
-NOT_ANSWERING = frozenset({"busy", "no-answer", "failed"})
+# "canceled": the caller hangs up while the dialled phone is still ringing.
+NOT_ANSWERING = frozenset({"busy", "no-answer", "failed", "canceled"})
 
 
 class Keypad(Protocol):
@@ -98,13 +100,19 @@ class PromptingKeypad:
 class Callee:
     """What the dialled phone does: answer (then press keys in a whisper) or not."""
 
-    answers: str = "answer"  # "answer" | "busy" | "no-answer" | "failed"
+    answers: str = "answer"  # "answer" | "busy" | "no-answer" | "failed" | "canceled"
     keypad: Keypad = field(default_factory=ScriptedKeypad)
     talk_seconds: int = 42
+    # How Twilio reports a connected call to the Dial action: "completed", or
+    # "answered" (which Twilio also sends for a connected call), with or
+    # without DialBridged (Twilio does not always send it).
+    connected_status: str = "completed"
+    reports_bridged: bool = True
 
     @classmethod
     def parse(cls, script: str | None, talk_seconds: int = 42) -> Callee:
-        """``"1"``, ``"2"``, ``"none"``, ``"busy"``, ``"no-answer"``, ``"failed"`` or a key script."""
+        """``"1"``, ``"2"``, ``"none"``, ``"busy"``, ``"no-answer"``, ``"failed"``,
+        ``"canceled"`` or a key script."""
         text = (script or "").strip().lower()
         if text in NOT_ANSWERING:
             return cls(answers=text, talk_seconds=talk_seconds)

@@ -12,7 +12,35 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from callflows.phone import is_withheld, last_three
+from callflows.phone import last_three
+
+# Every form a withheld or unknown caller arrives as (twilio-behaviour.md,
+# "Caller ID"): the simulator sends them and shows them as withheld, whatever
+# the app under test makes of them.
+WITHHELD_CALLER_IDS = (
+    "anonymous",
+    "Anonymous",
+    "restricted",
+    "unknown",
+    "+266696687",
+    "+7378742833",
+    "+2562533",
+    "+8656696",
+    "+86282452253",
+)
+# SIP and Twilio Client callers: an address, not a number.
+ADDRESS_SCHEMES = {"sip:": "a SIP address", "client:": "a Twilio Client"}
+
+
+def is_withheld(number: str) -> bool:
+    """True for the forms a caller without a number arrives as."""
+    return number.strip().lower() in {form.lower() for form in WITHHELD_CALLER_IDS} or not number.strip()
+
+
+def is_address(number: str) -> bool:
+    """True for a SIP or Twilio Client caller (``sip:…``, ``client:…``)."""
+    return number.strip().lower().startswith(tuple(ADDRESS_SCHEMES))
+
 
 # Seven or more keys in a row is a number being keyed in (a masked-call
 # destination): only its last three digits may be written down.
@@ -38,9 +66,14 @@ class Phonebook:
         return label or f"phone {self.show(number)}"
 
     def show(self, number: str) -> str:
-        """A Safety Number in full; anything else as ``…123``; withheld as such."""
+        """A Safety Number in full; anything else as ``…123``; withheld as such.
+
+        A SIP or Client address may carry a name, so only its kind is shown.
+        """
         if is_withheld(number):
             return "a withheld number"
+        if is_address(number):
+            return ADDRESS_SCHEMES[number.strip().lower().split(":", 1)[0] + ":"]
         if number in self.public:
             return number
         return "…" + last_three(number)

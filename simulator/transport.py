@@ -19,10 +19,12 @@ from urllib.parse import urlencode, urlsplit
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from simulator.errors import OutsideTheApp
+from simulator.errors import OutsideTheApp, WebhookUnreachable
 
 USER_AGENT = "TwilioProxy/1.1 (Safety Number simulator)"
 FORM_TYPE = "application/x-www-form-urlencoded"
+# Incoming-message webhooks name their charset (twilio-behaviour.md, SMS).
+SMS_FORM_TYPE = FORM_TYPE + "; charset=UTF-8"
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,14 @@ class Transport(Protocol):
 
     public_base_url: str
 
-    def request(self, method: str, url: str, params: Mapping[str, str]) -> Answer: ...
+    def request(
+        self, method: str, url: str, params: Mapping[str, str], content_type: str | None = None
+    ) -> Answer:
+        """Send one request; ``content_type`` of a POST defaults to :data:`FORM_TYPE`.
+
+        Raises :class:`WebhookUnreachable` when no answer comes back at all.
+        """
+        ...
 
 
 def signature(token: str, url: str, params: Mapping[str, str]) -> str:
@@ -78,14 +87,17 @@ class InProcess:
         self.public_base_url: str = public_base_url or ""
         self.token: str = token or ""
 
-    def request(self, method: str, url: str, params: Mapping[str, str]) -> Answer:
+    def request(
+        self, method: str, url: str, params: Mapping[str, str], content_type: str | None = None
+    ) -> Answer:
         full, body, sig = signed_request(self.token, method, url, params)
         path = _path_of(self.public_base_url, full)
         headers = {"X-Twilio-Signature": sig, "User-Agent": USER_AGENT}
         if method == "GET":
             response = self.client.get(path, headers=headers)
         else:
-            response = self.client.post(path, data=body, content_type=FORM_TYPE, headers=headers)
+            kind = content_type or FORM_TYPE
+            response = self.client.post(path, data=body, content_type=kind, headers=headers)
         return Answer(response.status_code, response.get_data(), response.mimetype or "")
 
 
@@ -102,17 +114,21 @@ class OverHttp:
         self.token = token
         self.timeout = timeout
 
-    def request(self, method: str, url: str, params: Mapping[str, str]) -> Answer:
+    def request(
+        self, method: str, url: str, params: Mapping[str, str], content_type: str | None = None
+    ) -> Answer:
         full, body, sig = signed_request(self.token, method, url, params)
         target = self.server_url + _path_of(self.public_base_url, full)
+        kind = content_type or FORM_TYPE
+        headers = {"X-Twilio-Signature": sig, "User-Agent": USER_AGENT, "Content-Type": kind}
         req = urllib.request.Request(  # noqa: S310 - the URL is built from server_url, http(s) only
-            target,
-            data=body if method == "POST" else None,
-            method=method,
-            headers={"X-Twilio-Signature": sig, "User-Agent": USER_AGENT, "Content-Type": FORM_TYPE},
+            target, data=body if method == "POST" else None, method=method, headers=headers
         )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
                 return Answer(resp.status, resp.read(), resp.headers.get_content_type())
         except urllib.error.HTTPError as exc:
             return Answer(exc.code, exc.read(), exc.headers.get_content_type() if exc.headers else "")
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+            # Refused, reset or too slow: Twilio gets no answer and goes to the fallback.
+            raise WebhookUnreachable(f"no answer from {urlsplit(target).netloc}: {exc}") from exc

@@ -4,7 +4,9 @@ The simulator must fail where Twilio fails: a document Twilio would refuse
 (not XML, a verb it does not know, an attribute it does not know or a value
 it would reject, a verb nested where it is not allowed, a ``<Dial>`` inside
 a whisper) raises :class:`TwimlRejected` with a message naming the problem,
-instead of being skipped silently. Verbs Twilio knows but this simulator
+instead of being skipped silently. A whisper may hold ``<Say>``, ``<Play>``,
+``<Pause>``, ``<Gather>`` and ``<Hangup>``, as twilio-behaviour.md says,
+and nothing else. Verbs Twilio knows but this simulator
 does not play (``<Connect>``, ``<Enqueue>`` …) raise :class:`NotSimulated`.
 """
 
@@ -271,7 +273,9 @@ def _spec(tag: str, context: Context, parent: str) -> VerbSpec:
         raise TwimlRejected(f"<{tag}> is allowed only inside <Dial>")
     if context not in spec.contexts and context is not Context.MESSAGING:
         where = "a whisper (<Number url>) document" if context is Context.WHISPER else f"a {context} document"
-        raise TwimlRejected(f"<{tag}> is not allowed in {where}")
+        # Twilio's own error for a <Dial> in a whisper; other verbs have none of their own.
+        code = " (Twilio error 13201)" if context is Context.WHISPER and tag == "Dial" else ""
+        raise TwimlRejected(f"<{tag}> is not allowed in {where}{code}")
     return spec
 
 

@@ -6,7 +6,9 @@ request), play TwiML as Twilio does, and refuse TwiML that Twilio refuses.
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -16,12 +18,14 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
 from simulator.audio import wav_seconds
+from simulator.callbacks import Delivery
 from simulator.engine import Simulator
 from simulator.errors import NotSimulated, ScriptError, SimulationError, TwimlRejected
 from simulator.keypad import Callee, ScriptedKeypad, parse_keys
-from simulator.transcript import Phonebook
+from simulator.speech import RecordSettings, Speech, parse_speech, record
+from simulator.transcript import WITHHELD_CALLER_IDS, Phonebook
 from simulator.transport import InProcess, OverHttp, signature
-from simulator.twiml_schema import Context, parse_twiml
+from simulator.twiml_schema import VOICE_VERBS, Context, parse_twiml
 
 BASE = "https://safety.example.org"
 TOKEN = "12345"
@@ -38,6 +42,10 @@ class ToyTwilioApp:
     documents: dict[str, str] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     bad_signatures: int = 0
+    # Scripted trouble by path: an HTTP status to answer instead, seconds to stall.
+    statuses: dict[str, int] = field(default_factory=dict)
+    stalls: dict[str, float] = field(default_factory=dict)
+    content_types: list[str] = field(default_factory=list)
 
     def flask(self) -> Flask:
         app = Flask("toy")
@@ -52,6 +60,10 @@ class ToyTwilioApp:
                 self.bad_signatures += 1
                 return Response("forbidden", status=403)
             self.requests.append((request.path, form))
+            self.content_types.append(request.content_type or "")
+            time.sleep(self.stalls.get(request.path, 0.0))
+            if request.path in self.statuses:
+                return Response("trouble", status=self.statuses[request.path])
             body = self.documents.get(request.path)
             if body is None:
                 return Response("", status=204)
@@ -334,7 +346,8 @@ def test_unknown_verb_is_reported_in_the_transcript_when_not_strict(toy: ToyTwil
     assert any("unknown verb <Blink>" in error for error in result.errors)
     assert "ERROR: /voice/incoming: unknown verb <Blink>" in result.transcript.render()
     fallback = toy.posted("/voice/fallback")[0]
-    assert fallback["ErrorCode"] == "11200" and fallback["ErrorUrl"] == BASE + "/voice/incoming"
+    # A document Twilio cannot parse is error 12100 (11200 is an HTTP failure).
+    assert fallback["ErrorCode"] == "12100" and fallback["ErrorUrl"] == BASE + "/voice/incoming"
     assert "Sorry." in result.spoken_to("caller")
 
 
@@ -398,3 +411,285 @@ def test_over_http_to_a_running_server(served_toy: tuple[ToyTwilioApp, str]) -> 
     result = sim.call(CALLER, LINE, callee=Callee.parse("1"))
     assert result.bridged and toy.bad_signatures == 0
     assert toy.posted("/voice/dial_result")[0]["DialBridged"] == "true"
+
+
+# -- twilio-behaviour.md: what answers (and bills) a call ----------------------------
+
+DIAL_FIRST = {
+    **SCREENED,
+    "/voice/incoming": SCREENED["/voice/incoming"].replace("<Say>Connecting you.</Say>", ""),
+    "/voice/screen": doc("<Hangup/>"),  # the member declines
+    "/voice/dial_result": doc("<Reject/>"),
+}
+
+
+def test_a_first_say_answers_the_call_and_the_transcript_says_why(toy: ToyTwilioApp) -> None:
+    toy.documents.update(SCREENED, **{"/voice/screen": doc("<Hangup/>")})
+    result = simulator(toy).call(CALLER, LINE, callee=Callee.parse("2"))
+    assert result.billed and not result.bridged
+    assert result.answered_why == "its first verb <Say> answers it"
+    assert "answers the call from the caller: its first verb <Say> answers it (billed from now)" in str(
+        result.transcript
+    )
+    # Once answered, answerOnBridge changes nothing and Twilio plays the ringback.
+    assert "answerOnBridge changes nothing now" in str(result.transcript)
+
+
+def test_dial_answer_on_bridge_first_bills_nothing_unless_bridged(toy: ToyTwilioApp) -> None:
+    toy.documents.update(DIAL_FIRST)
+    declined = simulator(toy).call(CALLER, LINE, callee=Callee.parse("2"))
+    assert not declined.billed and not declined.answered and declined.answered_why == ""
+    assert declined.rejected and declined.status == "no-answer"
+    assert "hears ringing; the call is not answered, so nothing is billed" in declined.spoken_to("caller")
+    assert toy.posted("/voice/dial_result")[0]["CallStatus"] == "ringing"  # still unanswered there
+
+    toy.documents["/voice/screen"] = doc("")
+    accepted = simulator(toy).call(CALLER, LINE, callee=Callee.parse("1"))
+    assert accepted.billed and accepted.bridged
+    assert accepted.answered_why == "<Dial answerOnBridge> connects the member"
+
+
+def test_after_an_unbridged_dial_any_verb_but_reject_answers(toy: ToyTwilioApp) -> None:
+    toy.documents.update(DIAL_FIRST, **{"/voice/dial_result": doc("<Say>Sorry.</Say><Hangup/>")})
+    result = simulator(toy).call(CALLER, LINE, callee=Callee.parse("2"))
+    assert result.billed
+    assert result.answered_why == "a verb on the unanswered call, <Say> answers it"
+    # A document that simply ends after the Dial leaves the call unanswered.
+    toy.documents["/voice/dial_result"] = doc("")
+    ended = simulator(toy).call(CALLER, LINE, callee=Callee.parse("busy"))
+    assert not ended.billed and ended.status == "busy"
+    # An empty first document answers (it is no <Reject>).
+    toy.documents["/voice/incoming"] = doc("")
+    assert simulator(toy).call(CALLER, LINE).billed
+
+
+# -- <Record>: silence timeout, nothing recorded, hangup -------------------------------
+
+REPORT = "speak 12, pause 7, speak 20, press #"
+
+
+def record_document(attributes: str) -> dict[str, str]:
+    return {
+        "/voice/incoming": doc(
+            f'<Record {attributes} action="/voice/recorded" recordingStatusCallback="/voice/recording"'
+            ' recordingStatusCallbackEvent="completed absent"/><Say>Nothing was recorded.</Say>'
+        ),
+        "/voice/recorded": doc("<Say>Thank you.</Say>"),
+    }
+
+
+def test_a_long_silence_timeout_keeps_a_seven_second_pause(toy: ToyTwilioApp) -> None:
+    toy.documents.update(record_document('timeout="10" finishOnKey="#" maxLength="600"'))
+    host = MemoryRecordings()
+    result = simulator(toy, recordings=host).call(MEMBER, LINE, speech=Speech.of([REPORT]))
+    action = toy.posted("/voice/recorded")[0]
+    assert action["RecordingDuration"] == "39" and action["Digits"] == "#"
+    assert wav_seconds(host.audio[action["RecordingSid"]]) == 39
+    assert [r.seconds for r in result.recorded] == [39]
+    assert "the recording ends on the key #: 39 s recorded" in str(result.transcript)
+
+
+def test_twilios_default_timeout_cuts_the_report_at_the_pause(toy: ToyTwilioApp) -> None:
+    toy.documents.update(record_document('finishOnKey="#"'))
+    result = simulator(toy, recordings=MemoryRecordings()).call(MEMBER, LINE, speech=Speech.of([REPORT]))
+    action = toy.posted("/voice/recorded")[0]
+    assert action["RecordingDuration"] == "12" and "Digits" not in action
+    text = str(result.transcript)
+    assert "the recording ends after 5 s of silence (Record timeout): 12 s recorded" in text
+    assert "goes on (speak 20 s, press #) after the recording ended: all of it lost" in text
+
+
+def test_nothing_recorded_means_no_action_and_an_absent_callback(toy: ToyTwilioApp) -> None:
+    toy.documents.update(record_document('timeout="10" finishOnKey="#"'))
+    result = simulator(toy, recordings=MemoryRecordings()).call(MEMBER, LINE, speech=Speech.of(["silence"]))
+    assert toy.posted("/voice/recorded") == []
+    assert result.spoken_to("member").endswith('"Nothing was recorded."')  # the next verb ran
+    (absent,) = toy.posted("/voice/recording")
+    assert absent["RecordingStatus"] == "absent" and absent["RecordingDuration"] == "0"
+    assert absent["CallSid"] == result.call_sid and absent["ErrorCode"] != "0"
+    assert result.recording_sids == [] and [r.absent for r in result.recorded] == [True]
+
+
+def test_hanging_up_mid_recording_posts_digits_hangup(toy: ToyTwilioApp) -> None:
+    toy.documents.update(record_document('timeout="10" finishOnKey="#"'))
+    result = simulator(toy, recordings=MemoryRecordings()).call(
+        MEMBER, LINE, speech=Speech.of(["speak 6, hangup"])
+    )
+    action = toy.posted("/voice/recorded")[0]
+    assert action["Digits"] == "hangup" and action["RecordingDuration"] == "6"
+    assert "Thank you." not in result.spoken_to("member")  # nobody is left to hear it
+    assert toy.posted("/voice/recording")[0]["RecordingStatus"] == "completed"
+
+
+def test_speech_scripts() -> None:
+    segments = parse_speech("speak 12, pause 7 ,press #, hangup")
+    assert [s.describe() for s in segments] == ["speak 12 s", "pause 7 s", "press #", "hangup"]
+    assert parse_speech("silence") == []
+    with pytest.raises(ScriptError, match="is not speech"):
+        parse_speech("shout 3")
+    # maxLength cuts speech; timeout 0 never ends on silence.
+    assert record(parse_speech("speak 90"), RecordSettings(max_length=60)).seconds == 60
+    quiet = record(parse_speech("speak 3, pause 30, speak 3"), RecordSettings(timeout=0, max_length=100))
+    assert quiet.seconds == 36 and quiet.ended_by == "maxLength"
+    # do-not-trim keeps the silence that ended it.
+    assert record(parse_speech("speak 3"), RecordSettings(trim=False)).seconds == 8
+
+
+# -- status callbacks: real fields, any order, repeats ----------------------------------
+
+
+def test_status_callbacks_carry_twilios_fields(toy: ToyTwilioApp) -> None:
+    toy.documents.update(SCREENED, **{"/voice/screen": doc("")})
+    result = simulator(toy).call(CALLER, LINE, callee=Callee.parse("1"))
+    legs = toy.posted("/voice/leg")
+    for form in legs:
+        assert form["CallbackSource"] == "call-progress-events"
+        assert form["ParentCallSid"] == result.call_sid and form["Direction"] == "outbound-dial"
+        assert form["Timestamp"].endswith(" +0000") and "SequenceNumber" in form
+    final = legs[-1]
+    assert final["SipResponseCode"] == "200" and int(final["CallDuration"]) > 42
+    assert final["Duration"] == "1"  # billed minutes, rounded up
+    (number_level,) = toy.posted("/voice/status")
+    assert "SequenceNumber" not in number_level and number_level["CallStatus"] == "completed"
+    assert "CallDuration" in number_level and "ParentCallSid" not in number_level
+
+
+def test_callbacks_can_arrive_out_of_order_and_repeated(toy: ToyTwilioApp) -> None:
+    toy.documents.update(SCREENED, **{"/voice/screen": doc("")})
+    simulator(toy).call(CALLER, LINE, callee=Callee.parse("1"))
+    in_order = [f["SequenceNumber"] for f in toy.posted("/voice/leg")]
+    toy.requests.clear()
+    sim = simulator(toy, delivery=Delivery(seed=7, repeats=2))
+    result = sim.call(CALLER, LINE, callee=Callee.parse("1"))
+    arrived = [f["SequenceNumber"] for f in toy.posted("/voice/leg")]
+    assert arrived != in_order and sorted(set(arrived)) == in_order == ["0", "1", "2", "3"]
+    assert len(arrived) + len(toy.posted("/voice/status")) == 4 + 1 + 2  # two repeated
+    assert "status callbacks arrive out of order and repeated" in str(result.transcript)
+    # The same seed gives the same disorder.
+    toy.requests.clear()
+    simulator(toy, delivery=Delivery(seed=7, repeats=2)).call(CALLER, LINE, callee=Callee.parse("1"))
+    assert [f["SequenceNumber"] for f in toy.posted("/voice/leg")] == arrived
+
+
+# -- Dial results: canceled, answered, no DialBridged ------------------------------------
+
+
+def test_a_caller_hanging_up_while_it_rings_cancels_the_dial(toy: ToyTwilioApp) -> None:
+    toy.documents.update(DIAL_FIRST, **{"/voice/dial_result": doc("<Say>Sorry.</Say>")})
+    result = simulator(toy).call(CALLER, LINE, callee=Callee.parse("canceled"))
+    assert toy.posted("/voice/dial_result")[0]["DialCallStatus"] == "canceled"
+    assert toy.posted("/voice/leg")[-1]["CallStatus"] == "canceled"
+    assert result.status == "canceled" and not result.billed
+    assert "Sorry." not in result.spoken_to("caller")
+
+
+def test_a_connected_dial_may_say_answered_and_leave_out_dial_bridged(toy: ToyTwilioApp) -> None:
+    toy.documents.update(SCREENED, **{"/voice/screen": doc("")})
+    callee = Callee(keypad=ScriptedKeypad.of("1"), connected_status="answered", reports_bridged=False)
+    result = simulator(toy).call(CALLER, LINE, callee=callee)
+    form = toy.posted("/voice/dial_result")[0]
+    assert form["DialCallStatus"] == "answered" and "DialBridged" not in form
+    assert result.bridged and result.dial_status == "answered"
+
+
+# -- caller ID forms, SMS as Twilio sends it ----------------------------------------------
+
+
+@pytest.mark.parametrize("form", [*WITHHELD_CALLER_IDS, "sip:alice@example.com", "client:alice"])
+def test_every_withheld_form_is_sent_as_is_and_shown_without_a_number(toy: ToyTwilioApp, form: str) -> None:
+    toy.documents["/voice/incoming"] = doc("<Reject/>")
+    result = simulator(toy).call(form, LINE)
+    assert toy.posted("/voice/incoming")[0]["From"] == form
+    text = str(result.transcript)
+    assert "alice" not in text and form not in text
+    assert any(kind in text for kind in ("a withheld number", "a SIP address", "a Twilio Client"))
+
+
+def test_sms_comes_with_a_charset_media_and_any_text(toy: ToyTwilioApp) -> None:
+    toy.documents["/sms/incoming"] = doc("")
+    body = "Zoë, ça va? 今晚 ☎ 07911 123456"
+    result = simulator(toy).sms(CALLER, LINE, body, media=("image/jpeg",))
+    (form,) = toy.posted("/sms/incoming")
+    assert toy.bad_signatures == 0 and form["Body"] == body  # signed and decoded as UTF-8
+    assert toy.content_types == ["application/x-www-form-urlencoded; charset=UTF-8"]
+    assert form["NumMedia"] == "1" and form["MediaContentType0"] == "image/jpeg"
+    assert "/Media/ME" in form["MediaUrl0"] and form["MessageSid"].startswith("MM")
+    text = str(result.transcript)
+    assert "1 attachment(s)" in text and "Zoë" not in text and "Media" not in text
+
+
+# -- the fallback: errors, slowness, an app that is down -------------------------------------
+
+STATIC_FALLBACK = "https://static.example.net/safety/fallback.xml"
+
+
+def test_a_failing_webhook_sends_twilio_to_the_fallback_with_the_error(toy: ToyTwilioApp) -> None:
+    toy.documents["/voice/fallback"] = doc("<Say>Sorry, try later.</Say><Hangup/>")
+    toy.statuses["/voice/incoming"] = 500
+    result = simulator(toy, strict=False).call(CALLER, LINE)
+    fallback = toy.posted("/voice/fallback")[0]
+    assert fallback["ErrorCode"] == "11200" and fallback["ErrorUrl"] == BASE + "/voice/incoming"
+    assert result.fallback_used and "Sorry, try later." in result.spoken_to("caller")
+
+
+def test_a_webhook_slower_than_twilio_waits_counts_as_failed(toy: ToyTwilioApp) -> None:
+    toy.documents["/voice/incoming"] = doc("<Say>Too late.</Say>")
+    toy.documents["/voice/fallback"] = doc("<Say>Sorry, try later.</Say>")
+    toy.stalls["/voice/incoming"] = 0.3
+    result = simulator(toy, strict=False, webhook_timeout=0.1).call(CALLER, LINE)
+    assert toy.posted("/voice/fallback")[0]["ErrorCode"] == "11205"
+    assert "Too late." not in result.spoken_to("caller")
+    assert any("more than Twilio waits" in error for error in result.errors)
+
+
+def test_an_app_that_is_down_is_answered_by_a_fallback_hosted_elsewhere(toy: ToyTwilioApp) -> None:
+    static = doc("<Say>Sorry, this number cannot take your call right now.</Say><Hangup/>").encode()
+    sim = simulator(toy, fallback=STATIC_FALLBACK, static_documents={STATIC_FALLBACK: static})
+    result = sim.call(CALLER, LINE, app_down=True)
+    assert toy.requests == [] and result.errors == []  # the outage is the scenario, not a fault
+    assert "cannot take your call right now" in result.spoken_to("caller")
+    assert result.fallback_used and result.status == "completed"
+    assert "POST /voice/incoming -> connection refused" in result.transcript.render(verbose=True)
+
+
+def test_a_fallback_on_the_app_itself_fails_with_it(toy: ToyTwilioApp) -> None:
+    toy.documents["/voice/fallback"] = doc("<Say>Sorry.</Say>")
+    result = simulator(toy).call(CALLER, LINE, app_down=True)
+    assert toy.requests == []
+    assert "an application error has occurred" in result.spoken_to("caller")
+
+
+def test_over_http_an_unreachable_server_goes_to_the_fallback(toy: ToyTwilioApp) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    static = doc("<Say>Sorry.</Say>").encode()
+    sim = Simulator(
+        OverHttp(f"http://127.0.0.1:{port}", BASE, TOKEN, timeout=2),
+        account_sid=ACCOUNT,
+        phonebook=Phonebook(labels={CALLER: "caller"}),
+        strict=False,
+        fallback=STATIC_FALLBACK,
+        static_documents={STATIC_FALLBACK: static},
+    )
+    result = sim.call(CALLER, LINE)
+    assert any("(Twilio error 11205)" in error for error in result.errors)
+    assert '"Sorry."' in result.spoken_to("caller")
+
+
+# -- the whisper: what Twilio allows there, no more, no less -------------------------------
+
+
+def test_the_whisper_schema_is_twilios() -> None:
+    allowed = {"Say", "Play", "Pause", "Gather", "Hangup"}
+    assert {name for name, spec in VOICE_VERBS.items() if Context.WHISPER in spec.contexts} == allowed
+    every_allowed = '<Say>a</Say><Play>https://e.org/a.mp3</Play><Pause length="1"/><Gather/><Hangup/>'
+    assert [v.name for v in parse_twiml(doc(every_allowed), Context.WHISPER)] == [
+        "Say",
+        "Play",
+        "Pause",
+        "Gather",
+        "Hangup",
+    ]
+    with pytest.raises(TwimlRejected, match="13201"):
+        parse_twiml(doc("<Dial>+442079460456</Dial>"), Context.WHISPER)
