@@ -18,10 +18,18 @@ members' own phones), ``client``, ``warned client``, ``line`` and ``line 2``
 (their Safety Numbers) and ``unassigned line``; :class:`Cast` maps them to
 the demo's numbers. Digit scripts (see :mod:`simulator.keypad`) may use
 ``{pin}``, ``{pin2}``, ``{client}`` (the client's number as a member keys it)
-and ``{premium}``. Setup actions: ``{"block": CALLER}`` (the member blocks
+and ``{premium}``. A call may also say what the caller says at each
+``<Record>`` (``"speech": ["speak 12, pause 7, speak 20, press #"]``, see
+:mod:`simulator.speech`), that the app is down (``"app": "down"``), and that
+its status callbacks arrive shuffled and repeated (``"callbacks": {"seed": 7,
+"repeats": 2}``). Setup actions: ``{"block": CALLER}`` (the member blocks
 them), ``{"cancel_member": MEMBER}``. End-state checks: ``blocked`` (callers
 the member blocked), ``menu_locked`` ({MEMBER: bool}), ``line_status``
 ({LINE: status}), ``report`` (columns of the newest report; ``assigned``).
+Step checks include ``billed`` (the caller's call was answered),
+``recorded_seconds`` (one length per ``<Record>``, 0 for nothing recorded),
+``fallback_used`` and ``same_call_log_as_step`` (the calls and call events
+logged equal an earlier step's, sids and times aside).
 
 The same files drive the demo (``flask --app ivr demo``) and the end-to-end
 tests (``tests/test_scenarios.py``), which add checks of their own.
@@ -40,12 +48,14 @@ from sqlalchemy import func, select
 
 from ivr.webhook import APOLOGY
 from simulator import demo
+from simulator.callbacks import Delivery
 from simulator.engine import CallResult, Simulator, SmsResult
 from simulator.errors import ScenarioError
 from simulator.keypad import Callee, ScriptedKeypad
+from simulator.speech import Speech
 from simulator.transcript import Phonebook
 from storage import repositories as repo
-from storage.models import Member, Report, SafetyNumber
+from storage.models import Call, CallEvent, Member, Report, SafetyNumber
 from worker.services import Services
 
 Result = CallResult | SmsResult
@@ -106,9 +116,13 @@ STEP_EXPECTATIONS = frozenset(
         "same_answer_as_step",
         "empty_answer",
         "replies",
+        "billed",
+        "recorded_seconds",
+        "fallback_used",
+        "same_call_log_as_step",
     }
 )
-CALL_KEYS = frozenset({"from", "to", "digits", "answer", "talk_seconds"})
+CALL_KEYS = frozenset({"from", "to", "digits", "answer", "talk_seconds", "speech", "app", "callbacks"})
 SMS_KEYS = frozenset({"from", "to", "body"})
 
 
@@ -195,6 +209,7 @@ def play(scenario: Scenario, simulator: Simulator, services: Services, cast: Cas
         result = _step(step, simulator, cast)
         outcome.results.append(result)
         failures = _check_step(step.get("expect", {}), result, outcome, cast)
+        failures.extend(_check_call_log(step.get("expect", {}), result, outcome, services))
         outcome.failures.extend(f"step {index + 1}: {failure}" for failure in failures)
     outcome.failures.extend(_check_state(scenario.expect, services, cast))
     return outcome
@@ -233,7 +248,24 @@ def _step(step: Mapping[str, Any], simulator: Simulator, cast: Cast) -> Result:
         call = step["call"]
         keypad = ScriptedKeypad.of(cast.keys(call.get("digits", "")) or None)
         callee = Callee.parse(call.get("answer", ""), talk_seconds=int(call.get("talk_seconds", 42)))
-        return simulator.call(cast.number(call["from"]), cast.number(call["to"]), keypad, callee)
+        speech = Speech.of(call.get("speech"), default_seconds=simulator.record_seconds)
+        if call.get("app", "up") not in ("up", "down"):
+            raise ScenarioError(f"'app' is 'up' or 'down', not {call['app']!r}")
+        in_order = simulator.delivery
+        disorder = call.get("callbacks")
+        if disorder is not None:
+            simulator.delivery = Delivery(seed=int(disorder["seed"]), repeats=int(disorder.get("repeats", 2)))
+        try:
+            return simulator.call(
+                cast.number(call["from"]),
+                cast.number(call["to"]),
+                keypad,
+                callee,
+                speech=speech,
+                app_down=call.get("app") == "down",
+            )
+        finally:
+            simulator.delivery = in_order
     if "sms" in step:
         sms = step["sms"]
         return simulator.sms(cast.number(sms["from"]), cast.number(sms["to"]), sms["body"])
@@ -265,7 +297,7 @@ def _check_step(expect: Mapping[str, Any], result: Result, outcome: Outcome, cas
         if expect.get("empty_answer"):
             check(all(not d.verbs for d in result.documents), "the SMS answer was not an empty <Response/>")
         return failures
-    for flag in ("bridged", "rejected", "answered"):
+    for flag in ("bridged", "rejected", "answered", "billed", "fallback_used"):
         if flag in expect:
             check(getattr(result, flag) == expect[flag], f"{flag} is {getattr(result, flag)}")
     if "status" in expect:
@@ -279,11 +311,48 @@ def _check_step(expect: Mapping[str, Any], result: Result, outcome: Outcome, cas
     if "display" in expect:
         shown = result.displayed == [cast.number(expect["display"])]
         check(shown, "the dialled phone showed the wrong caller ID")
+    if "recorded_seconds" in expect:
+        seconds = [recorded.seconds for recorded in result.recorded]
+        wanted = expect["recorded_seconds"]
+        check(seconds == wanted, f"recorded {seconds} s, not {wanted}")
     if "same_answer_as_step" in expect:
         earlier = outcome.results[int(expect["same_answer_as_step"]) - 1]
         xml: list[str | None] = [r.documents[0].xml if r.documents else None for r in (result, earlier)]
         check(xml[0] is not None and xml[0] == xml[1], "the answer differs from the earlier step's")
     return failures
+
+
+def _check_call_log(
+    expect: Mapping[str, Any], result: Result, outcome: Outcome, services: Services
+) -> list[str]:
+    """``same_call_log_as_step``: this call left the log an earlier one did."""
+    if "same_call_log_as_step" not in expect or not isinstance(result, CallResult):
+        return []
+    earlier = outcome.results[int(expect["same_call_log_as_step"]) - 1]
+    if not isinstance(earlier, CallResult):
+        raise ScenarioError("same_call_log_as_step names a step that is not a call")
+    logs = [call_log(services, r) for r in (earlier, result)]
+    if logs[0] == logs[1]:
+        return []
+    return [f"the call log differs from the earlier step's: {logs[1]} != {logs[0]}"]
+
+
+def call_log(services: Services, result: CallResult) -> list[tuple[Any, ...]]:
+    """What the log holds of a call and its legs, without sids and times."""
+    sids = [result.call_sid, *result.child_sids]
+    with services.db.session() as session:
+        calls = {c.call_sid: c for c in session.scalars(select(Call).where(Call.call_sid.in_(sids)))}
+        events = list(session.scalars(select(CallEvent).where(CallEvent.call_sid.in_(sids))))
+    log: list[tuple[Any, ...]] = []
+    for sid in sids:
+        call = calls.get(sid)
+        if call is not None:
+            row = (call.direction, call.status, call.duration_seconds, call.last_sequence, call.bridged)
+            log.append((*row, call.declined))
+        log.extend(
+            sorted((e.sequence_number, e.status, e.duration_seconds) for e in events if e.call_sid == sid)
+        )
+    return log
 
 
 # -- end state ---------------------------------------------------------------
