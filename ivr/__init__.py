@@ -49,8 +49,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     worker_services.install(services)
     _quiet_third_party_loggers()
 
-    from ivr import cli, health, menu, requestdb, sessions, sms, staff, voice
+    from ivr import cli, converters, health, menu, requestdb, sessions, sms, staff, voice
 
+    converters.init_app(app)
     requestdb.init_app(app)
     sessions.init_app(app)
     for blueprint in (health.bp, voice.bp, menu.bp, sms.bp, staff.bp):

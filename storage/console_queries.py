@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from callflows.status import CATEGORIES, ReportStatus, StaffRole
+from storage.ids import parse_id
 from storage.models import Report, Staff
 
 
@@ -25,13 +26,18 @@ class InboxFilter:
 
     @classmethod
     def from_args(cls, args: dict[str, str]) -> InboxFilter:
+        """The filter a query string asks for. An unknown status or category
+        shows every report; a caseworker that is neither ``none`` nor a staff
+        id (ASCII digits in the column's range) raises ``ValueError``."""
         status = args.get("status") or None
         category = args.get("category") or None
         caseworker = args.get("caseworker") or None
+        if caseworker is not None and caseworker != "none" and parse_id(caseworker) is None:
+            raise ValueError("caseworker must be 'none' or a staff id")
         return cls(
             status=status if status in set(ReportStatus) else None,
             category=category if category in CATEGORIES else None,
-            caseworker=caseworker if caseworker and (caseworker == "none" or caseworker.isdigit()) else None,
+            caseworker=caseworker,
         )
 
     def query_args(self) -> dict[str, str]:
@@ -84,22 +90,31 @@ def _conditions(staff: Staff, flt: InboxFilter) -> list[ColumnElement[bool]]:
     return conds
 
 
-def inbox_page(session: Session, staff: Staff, flt: InboxFilter, after: int | None, size: int) -> InboxPage:
+def inbox_page(
+    session: Session, staff: Staff, flt: InboxFilter, after: int | None, size: int
+) -> InboxPage | None:
     """One page of reports, newest first, after the report ``after`` (keyset paging).
+
+    None when ``after`` is no report this viewer may see: a report held by
+    another caseworker and one that does not exist get the same answer, so
+    the cursor tells nobody which reports exist (``visible_to``).
 
     Three statements whatever the table size: the cursor row, the page, the count.
     """
     conds = _conditions(staff, flt)
     page_conds = list(conds)
     if after is not None:
-        cursor = session.execute(select(Report.created_at, Report.id).where(Report.id == after)).first()
-        if cursor is not None:
-            page_conds.append(
-                or_(
-                    Report.created_at < cursor.created_at,
-                    and_(Report.created_at == cursor.created_at, Report.id < cursor.id),
-                )
+        cursor = session.execute(
+            select(Report.created_at, Report.id).where(Report.id == after, visible_to(staff))
+        ).first()
+        if cursor is None:
+            return None
+        page_conds.append(
+            or_(
+                Report.created_at < cursor.created_at,
+                and_(Report.created_at == cursor.created_at, Report.id < cursor.id),
             )
+        )
     result = session.execute(
         select(
             Report.id,

@@ -14,7 +14,7 @@ from storage.models import AuditEntry, Staff
 def audit_page() -> str:
     """Who did what and when; ``before`` pages back through older entries."""
     require_admin()
-    before = int_arg(request.args.get("before"))
+    before = int_arg("before", minimum=1)
     action = request.args.get("action", "").strip()[:60]
     stmt = select(AuditEntry, Staff.email).outerjoin(Staff, Staff.id == AuditEntry.staff_id)
     if before is not None:

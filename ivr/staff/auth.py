@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pyotp
 from flask import flash, g, redirect, render_template, request, session, url_for
@@ -49,13 +50,18 @@ def load_signed_in_staff() -> Response | None:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a path inside the console may be a redirect target (no open redirect)."""
+    """Only a path inside the console may be a redirect target: no other site
+    (open redirect), and no control character, which would split the
+    ``Location`` header (CR/LF) or make Werkzeug refuse it with a 500."""
     if not target:
         return None
     target = target.rstrip("?")
-    if target.startswith("/staff/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    if not target.startswith("/staff/") or "\\" in target or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/staff/"):
+        return None
+    return target
 
 
 def _client_ip() -> str:

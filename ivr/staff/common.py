@@ -5,19 +5,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import abort, current_app, g
+from flask import abort, current_app, g, request
 from sqlalchemy.orm import Session
 
 from ivr import requestdb
 from storage import repositories as repo
 from storage.console_queries import visible_report
+from storage.ids import parse_id
 from storage.models import Report, Staff, StaffRole
 from worker.services import Services
 
 PAGE_SIZE = 50
-# Ids are PostgreSQL integers: a bigger one in a URL is "not found", never a
-# DataError (the routes use <int(max=2147483647):...> for the same reason).
-MAX_ID = 2**31 - 1
 
 # Console settings: a create_app override (tests) wins over the environment.
 _DEFAULTS = {
@@ -81,11 +79,17 @@ def audit(
     )
 
 
-def int_arg(value: str | None) -> int | None:
-    """A positive int from a query string, or None for anything else."""
-    if value is None or not value.isdigit() or len(value) > 12 or int(value) > MAX_ID:
+def int_arg(name: str, minimum: int = 0) -> int | None:
+    """The query-string number ``name`` (ASCII digits, ``minimum``..the id
+    column's range); None when absent or empty; a 400 for anything else, so a
+    crafted value never reaches a query (``storage.ids``)."""
+    text = request.args.get(name, "")
+    if text == "":
         return None
-    return int(value)
+    value = parse_id(text, minimum)
+    if value is None:
+        abort(400)
+    return value
 
 
 def report_or_404(staff: Staff, report_id: int) -> Report:

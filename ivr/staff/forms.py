@@ -26,12 +26,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import AnyOf, DataRequired, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, Optional
 
 from callflows.sanitise import sanitise_summary
+from storage.ids import parse_id
 from storage.models import CATEGORIES, CallerIdShown, Greeting, ReportStatus
-
-MAX_ID = 2**31 - 1
 
 csrf = CSRFProtect()
 
@@ -66,10 +65,23 @@ class TriageForm(FlaskForm):
     notes = TextAreaField()
 
 
+class IdField(IntegerField):
+    """A row id: ASCII digits within the id column's range (``storage.ids``);
+    WTForms' own ``int()`` would take any script's digits."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist or valuelist[0] == "":
+            self.data = None
+            return
+        self.data = parse_id(str(valuelist[0]))
+        if self.data is None:
+            raise ValueError("not a valid id")
+
+
 class AssignForm(FlaskForm):
     """Who holds a report: a staff id, or empty for nobody (admins); nothing (take it)."""
 
-    caseworker_id = IntegerField(validators=[Optional(), NumberRange(1, MAX_ID)])
+    caseworker_id = IdField(validators=[Optional()])
 
 
 class ExpiryField(DateField):

@@ -45,7 +45,7 @@ def phone_last3(member: Member) -> str | None:
 def members_list() -> str:
     """Members by id, with Safety Number and status; never the real number."""
     require_admin()
-    offset = int_arg(request.args.get("offset")) or 0
+    offset = int_arg("offset") or 0
     rows = (
         db()
         .execute(

@@ -27,7 +27,7 @@ from storage.models import LineStatus, SafetyNumber, utcnow
 def numbers_list() -> str:
     """The pool with each number's status and quarantine date."""
     require_admin()
-    offset = int_arg(request.args.get("offset")) or 0
+    offset = int_arg("offset") or 0
     lines = list(
         db().scalars(select(SafetyNumber).order_by(SafetyNumber.id).offset(offset).limit(PAGE_SIZE + 1))
     )

@@ -23,8 +23,13 @@ from storage.models import CATEGORIES, Call, Member, ReportStatus, Staff
 def inbox() -> str:
     """Reports newest first, filtered by status, category and caseworker, paged."""
     staff = viewer()
-    flt = InboxFilter.from_args(request.args.to_dict())
-    page = inbox_page(db(), staff, flt, int_arg(request.args.get("after")), PAGE_SIZE)
+    try:
+        flt = InboxFilter.from_args(request.args.to_dict())
+    except ValueError:
+        abort(400)
+    page = inbox_page(db(), staff, flt, int_arg("after", minimum=1), PAGE_SIZE)
+    if page is None:
+        abort(404)  # a cursor the viewer may not see answers as one that never existed
     return render_template(
         "staff/inbox.html",
         page=page,

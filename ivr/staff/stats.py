@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import render_template, request
+from flask import render_template
 from sqlalchemy import case, func, select
 
 from ivr.staff.blueprint import bp
@@ -17,7 +17,7 @@ from storage.models import CATEGORIES, Call, CallDirection, Report, utcnow
 def stats_page() -> str:
     """Counts over the last N days (default 30) as server-drawn SVG charts."""
     viewer()
-    days = min(int_arg(request.args.get("days")) or 30, 365)
+    days = min(int_arg("days", minimum=1) or 30, 365)
     since_day = utcnow().date() - timedelta(days=days - 1)
     since = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
     session = db()

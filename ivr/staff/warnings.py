@@ -31,7 +31,7 @@ def warnings_list() -> str:
     expired = request.args.get("show") == "expired"
     live = or_(CallerWarning.expires_at.is_(None), CallerWarning.expires_at > now)
     cond = ~live if expired else live
-    offset = int_arg(request.args.get("offset")) or 0
+    offset = int_arg("offset") or 0
     rows = list(
         db().scalars(
             select(CallerWarning)

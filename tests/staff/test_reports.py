@@ -56,8 +56,9 @@ def test_inbox_newest_first_with_filters(db: Database, people: People, admin) ->
     assert _report_ids(admin.get("/staff/reports?category=threats").get_data(as_text=True)) == [closed, new]
     assert _report_ids(admin.get(f"/staff/reports?caseworker={people.bob}").get_data(as_text=True)) == [new]
     assert _report_ids(admin.get("/staff/reports?caseworker=none").get_data(as_text=True)) == [closed, old]
-    # Junk filters are ignored, not errors.
-    assert admin.get("/staff/reports?status=<x>&category=zzz&after=abc").status_code == 200
+    # Unknown filter choices are ignored; a cursor that is no report id is refused.
+    assert admin.get("/staff/reports?status=<x>&category=zzz").status_code == 200
+    assert admin.get("/staff/reports?after=abc").status_code == 400
 
 
 def test_inbox_pages_by_keyset(db: Database, admin) -> None:
