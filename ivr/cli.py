@@ -18,8 +18,9 @@ from callflows.phone import normalise
 from callflows.sanitise import forbidden_characters
 from ivr.cli_text import ONE_LINE, refusal
 from storage import repositories as repo
+from storage import staff_accounts
 from storage.migrate import upgrade
-from storage.models import CATEGORIES, Member
+from storage.models import CATEGORIES, Member, Staff
 from worker.services import Services
 
 db_cli = AppGroup("db", help="Database schema.")
@@ -144,11 +145,8 @@ def warnings_add(number: str, category: str, summary: str) -> None:
     click.echo(f"warning {warning_id} added ({category})")
 
 
-@staff_cli.command("add")
-@click.option("--email", required=True, type=ONE_LINE)
-@click.option("--role", required=True, type=click.Choice(["caseworker", "admin"]))
-def staff_add(email: str, role: str) -> None:
-    """Create a staff account; the password comes from a prompt or stdin."""
+def _read_password() -> str:
+    """A password from a prompt (typed twice) or the first line of stdin."""
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
@@ -156,6 +154,15 @@ def staff_add(email: str, role: str) -> None:
     found = forbidden_characters(password, multiline=False)
     if found:
         raise click.ClickException(f"the password {refusal(found)}")
+    return str(password)
+
+
+@staff_cli.command("add")
+@click.option("--email", required=True, type=ONE_LINE)
+@click.option("--role", required=True, type=click.Choice(["caseworker", "admin"]))
+def staff_add(email: str, role: str) -> None:
+    """Create a staff account; the password comes from a prompt or stdin."""
+    password = _read_password()
     try:
         with _services().db.session() as session:
             staff = repo.add_staff(session, email=email, password=password, role=role)
@@ -163,6 +170,53 @@ def staff_add(email: str, role: str) -> None:
     except (SafetyNumberError, ValueError) as exc:
         raise _fail(exc) from exc
     click.echo(f"staff {staff_id} added ({role})")
+
+
+def _staff_id(email: str) -> int:
+    """The id of the staff account with this email, or fail with a clear message."""
+    with _services().db.session() as session:
+        staff_id = session.scalar(select(Staff.id).where(Staff.email == email.strip().lower()))
+    if staff_id is None:
+        raise click.ClickException("no staff account with that email")
+    return staff_id
+
+
+@staff_cli.command("password")
+@click.option("--email", required=True, type=ONE_LINE)
+def staff_password(email: str) -> None:
+    """Set a new password (from a prompt or stdin); every session of the account ends."""
+    staff_id = _staff_id(email)
+    password = _read_password()
+    try:
+        with _services().db.session() as session:
+            staff_accounts.change_password(session, staff_id, password)
+            repo.audit(session, "password.reset", target_type="staff", target_id=staff_id)
+    except ValueError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"staff {staff_id}: password changed, signed out everywhere")
+
+
+@staff_cli.command("role")
+@click.option("--email", required=True, type=ONE_LINE)
+@click.option("--role", required=True, type=click.Choice(["caseworker", "admin"]))
+def staff_role(email: str, role: str) -> None:
+    """Give a staff account another role; every session of the account ends."""
+    staff_id = _staff_id(email)
+    with _services().db.session() as session:
+        staff_accounts.change_role(session, staff_id, role)
+        repo.audit(session, "staff.role", target_type="staff", target_id=staff_id, detail=role)
+    click.echo(f"staff {staff_id}: now {role}, signed out everywhere")
+
+
+@staff_cli.command("disable")
+@click.option("--email", required=True, type=ONE_LINE)
+def staff_disable(email: str) -> None:
+    """Disable a staff account: it cannot sign in, and every session of it ends at once."""
+    staff_id = _staff_id(email)
+    with _services().db.session() as session:
+        staff_accounts.set_active(session, staff_id, False)
+        repo.audit(session, "staff.disable", target_type="staff", target_id=staff_id)
+    click.echo(f"staff {staff_id}: disabled, signed out everywhere")
 
 
 @keys_cli.command("rotate")

@@ -237,6 +237,10 @@ class Staff(Base):
     totp_secret_encrypted: Mapped[ciphertext | None]
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # Raised to end every session of the account (storage.staff_accounts).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The TOTP time step of the last code accepted: no code is used twice.
+    last_totp_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[created]
 
 

@@ -27,6 +27,7 @@ from callflows.status import CATEGORIES, LineStatus, MemberStatus, StaffRole
 from storage.crypto import FieldCipher
 from storage.hashing import hash_secret
 from storage.models import AuditEntry, Block, CallerWarning, Member, SafetyNumber, Staff, utcnow
+from storage.staff_accounts import check_password_rule
 from storage.vault import NumberVault
 
 # --- the number pool ------------------------------------------------------
@@ -248,8 +249,7 @@ def add_staff(session: Session, *, email: str, password: str, role: str) -> Staf
         raise ValueError("that is not an email address")
     if role not in (StaffRole.CASEWORKER, StaffRole.ADMIN):
         raise ValueError("role must be caseworker or admin")
-    if len(password) < 10:
-        raise ValueError("the password must be at least 10 characters")
+    check_password_rule(password)
     if session.scalars(select(Staff.id).where(Staff.email == email)).first():
         raise DuplicateStaff("staff with that email already exist")
     staff = Staff(email=email, password_hash=hash_secret(password), role=role)

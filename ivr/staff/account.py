@@ -1,4 +1,4 @@
-"""The signed-in user's own account: role, and (for admins) the TOTP second factor."""
+"""The signed-in user's own account: role, password, and (for admins) the TOTP second factor."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from werkzeug.wrappers import Response
 from ivr.staff.auth import totp_ok
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, require_admin, services, viewer
-from ivr.staff.forms import CodeForm
+from ivr.staff.forms import CodeForm, PasswordForm
+from storage import staff_accounts
+from storage.hashing import verify_secret
 
 ISSUER = "Safety Number staff"
 
@@ -43,7 +45,7 @@ def totp_confirm() -> Response | tuple[str, int]:
     encrypted = session.get("totp_pending")
     if not isinstance(encrypted, str):
         return redirect(url_for("staff.account"))
-    if not totp_ok(encrypted, CodeForm().code.data):
+    if not totp_ok(staff.id, encrypted, CodeForm().code.data):
         flash("That code did not match. Check the clock of your phone and try again.")
         return redirect(url_for("staff.account"))
     staff.totp_secret_encrypted = encrypted
@@ -59,7 +61,7 @@ def totp_disable() -> Response:
     """Turn TOTP off; needs a current code, so a stolen session alone cannot."""
     staff = require_admin()
     code = CodeForm().code.data
-    if not staff.totp_secret_encrypted or not totp_ok(staff.totp_secret_encrypted, code):
+    if not staff.totp_secret_encrypted or not totp_ok(staff.id, staff.totp_secret_encrypted, code):
         flash("That code did not match; two-step sign-in stays on.")
         return redirect(url_for("staff.account"))
     staff.totp_secret_encrypted = None
@@ -67,3 +69,28 @@ def totp_disable() -> Response:
     db().commit()
     flash("Two-step sign-in is off.")
     return redirect(url_for("staff.account"))
+
+
+@bp.route("/account/password", methods=["POST"])
+def password_change() -> Response | tuple[str, int]:
+    """Change one's own password (the current one is asked); every session of
+    the account ends, this one too, so whoever copied a cookie is out."""
+    staff = viewer()
+    form = PasswordForm()
+    error = None
+    if not verify_secret(staff.password_hash, form.current.data or ""):
+        error = "Your current password did not match."
+    elif form.new.data != form.again.data:
+        error = "The new password and its repeat differ."
+    else:
+        try:
+            staff_accounts.change_password(db(), staff.id, form.new.data or "")
+        except ValueError as exc:
+            error = f"Not changed: {exc}."
+    if error is not None:
+        return render_template("staff/account.html", staff=staff, password_error=error), 400
+    audit("password.change", "staff", staff.id)
+    db().commit()
+    session.clear()
+    flash("Your password is changed and you are signed out everywhere. Sign in with the new password.")
+    return redirect(url_for("staff.login"))

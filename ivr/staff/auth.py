@@ -1,25 +1,28 @@
-"""Sign-in: password (Argon2id), optional TOTP, lockout, per-IP limit, idle timeout.
+"""Sign-in: password (Argon2id), optional one-time TOTP, lockout, per-IP limit.
 
 Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax, Secure in
 production; set in ``create_app``). A session carries only the staff id, the
-time of the last request (for the idle timeout) and the CSRF token.
+account's session version, its start and last use (``ivr.staff.signed_in``)
+and the CSRF token; it ends at sign-out everywhere, on the idle timeout and
+at its absolute lifetime.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import pyotp
 from flask import flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from callflows.lockout import Attempts, LockoutPolicy
+from ivr.staff import signed_in
 from ivr.staff.blueprint import bp
-from ivr.staff.common import audit, db, services, setting
+from ivr.staff.common import audit, clock, db, services, setting
 from ivr.staff.forms import CodeForm, SignInForm
+from ivr.staff.totp import matching_step
+from storage import staff_accounts
 from storage.hashing import verify_secret
 from storage.models import AuditEntry, Staff, utcnow
 
@@ -32,24 +35,33 @@ PENDING_SECONDS = 300
 
 @bp.before_request
 def load_signed_in_staff() -> Response | None:
-    """Find the signed-in staff member; expire idle sessions; send others to sign in."""
+    """Find the signed-in staff member; end sessions that were ended (sign-out,
+    a new password or role, a disabled account), that are too old or idle;
+    send everyone else to sign in."""
     g.staff = None
     staff_id = session.get("staff_id")
     if staff_id is not None:
-        idle = time.time() - float(session.get("seen", 0))
-        staff = db().get(Staff, staff_id)
-        if idle > setting("STAFF_IDLE_MINUTES") * 60 or staff is None or not staff.active:
+        now = clock()
+        staff = db().get(Staff, staff_id) if isinstance(staff_id, int) else None
+        ended = signed_in.why_ended(
+            session,
+            staff,
+            now,
+            idle_seconds=setting("STAFF_IDLE_MINUTES") * 60,
+            lifetime_seconds=setting("STAFF_SESSION_HOURS") * 3600,
+        )
+        if ended is not None:
             session.clear()
-            flash("You were signed out after a period of inactivity. Please sign in again.")
+            flash(ended)
         else:
             g.staff = staff
-            session["seen"] = time.time()
+            session["seen"] = now
     if request.endpoint in PUBLIC_ENDPOINTS or g.staff is not None:
         return None
-    return redirect(url_for("staff.login", next=_safe_next(request.full_path)))
+    return redirect(url_for("staff.login", next=safe_next(request.full_path)))
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only a path inside the console may be a redirect target: no other site
     (open redirect), and no control character, which would split the
     ``Location`` header (CR/LF) or make Werkzeug refuse it with a 500."""
@@ -108,11 +120,10 @@ def _record_failure(staff: Staff | None) -> None:
 def _start_session(staff: Staff) -> Response:
     staff.failed_logins = 0
     staff.locked_until = None
-    target = _safe_next(session.get("next"))
+    target = safe_next(session.get("next"))
     # A fresh session at sign-in: nothing from before survives (no fixation).
     session.clear()
-    session["staff_id"] = staff.id
-    session["seen"] = time.time()
+    signed_in.open_session(session, staff, clock())
     g.staff = staff
     audit("login.ok", "staff", staff.id, f"ip={_client_ip()}")
     db().commit()
@@ -125,7 +136,7 @@ def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         if g.staff is not None:
             return redirect(url_for("staff.inbox"))
-        nxt = _safe_next(request.args.get("next"))
+        nxt = safe_next(request.args.get("next"))
         if nxt:
             session["next"] = nxt
         return render_template("staff/login.html")
@@ -143,7 +154,7 @@ def login() -> Response | str | tuple[str, int]:
         return render_template("staff/login.html", error=GENERIC_FAILURE, email=email), 401
     if staff.totp_secret_encrypted:
         session["pending_staff"] = staff.id
-        session["pending_at"] = time.time()
+        session["pending_at"] = clock()
         return redirect(url_for("staff.login_code"))
     return _start_session(staff)
 
@@ -152,7 +163,7 @@ def login() -> Response | str | tuple[str, int]:
 def login_code() -> Response | str | tuple[str, int]:
     """The second step for accounts with TOTP turned on."""
     staff_id = session.get("pending_staff")
-    fresh = time.time() - float(session.get("pending_at", 0)) < PENDING_SECONDS
+    fresh = clock() - float(session.get("pending_at", 0)) < PENDING_SECONDS
     staff = db().get(Staff, staff_id) if staff_id is not None and fresh else None
     if staff is None or not staff.totp_secret_encrypted:
         session.pop("pending_staff", None)
@@ -162,24 +173,27 @@ def login_code() -> Response | str | tuple[str, int]:
     if _ip_blocked() or _locked(staff):
         session.pop("pending_staff", None)
         return render_template("staff/login.html", error=GENERIC_FAILURE), 429
-    if not totp_ok(staff.totp_secret_encrypted, CodeForm().code.data):
+    if not totp_ok(staff.id, staff.totp_secret_encrypted, CodeForm().code.data):
         _record_failure(staff)
         return render_template("staff/login_code.html", error="That code did not match. Try again."), 401
     return _start_session(staff)
 
 
-def totp_ok(secret_encrypted: str, code: str) -> bool:
-    """Check a 6-digit code against an encrypted TOTP secret (one step of clock drift allowed)."""
-    code = "".join(code.split())
-    if not code.isdigit() or len(code) != 6:
-        return False
+def totp_ok(staff_id: int, secret_encrypted: str, code: str) -> bool:
+    """Accept a 6-digit code of this secret once: in its own 30-second step
+    (one step of clock skew at most), and never a code of a step already used
+    by this account (``storage.staff_accounts.claim_totp_step``)."""
     secret = services().vault.cipher.decrypt(secret_encrypted)
-    return bool(pyotp.TOTP(secret).verify(code, valid_window=1))
+    step = matching_step(secret, code, clock())
+    return step is not None and staff_accounts.claim_totp_step(db(), staff_id, step)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
-    """Sign out (a POST with the CSRF token, so no page can sign someone out)."""
+    """Sign out everywhere: every session of the account ends, a copied cookie
+    included (a POST with the CSRF token, so no page can sign someone out)."""
+    if g.staff is not None:
+        staff_accounts.end_sessions(db(), g.staff.id)
     audit("logout", "staff", g.staff.id if g.staff else None)
     db().commit()
     session.clear()

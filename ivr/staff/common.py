@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, g, request
@@ -20,6 +22,8 @@ PAGE_SIZE = 50
 # Console settings: a create_app override (tests) wins over the environment.
 _DEFAULTS = {
     "STAFF_IDLE_MINUTES": 30,
+    # However busy, a session ends this long after sign-in (ivr.staff.signed_in).
+    "STAFF_SESSION_HOURS": 12,
     "STAFF_MAX_FAILED_LOGINS": 5,
     "STAFF_LOCKOUT_MINUTES": 15,
     "STAFF_IP_FAILURES_PER_15_MIN": 20,
@@ -41,6 +45,13 @@ def setting(name: str) -> int:
     extra = services().settings.extra
     raw: Any = extra.get(name, os.environ.get(name, _DEFAULTS[name]))
     return int(raw)
+
+
+def clock() -> float:
+    """Seconds since the epoch, for session ages and TOTP steps; tests may
+    replace it with a ``STAFF_CLOCK`` callable given to ``create_app``."""
+    now: Callable[[], float] = services().settings.extra.get("STAFF_CLOCK", time.time)
+    return now()
 
 
 def viewer() -> Staff:

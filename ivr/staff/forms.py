@@ -185,3 +185,11 @@ class ImportForm(FlaskForm):
     """A CSV of warnings; a missing file reads as an empty one (refused row by row)."""
 
     file = FileField()
+
+
+class PasswordForm(FlaskForm):
+    """One's own new password, typed twice, and the current one."""
+
+    current = PasswordField()
+    new = PasswordField()
+    again = PasswordField()

@@ -3,13 +3,15 @@ database, an admin, two caseworkers, and signed-in clients for each."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from ivr import services_of
 from storage.db import Database
-from tests.staff.helpers import People, make_staff, sign_in_as
+from tests.staff.helpers import Clock, People, make_staff, sign_in_as
 
 
 @pytest.fixture
@@ -44,3 +46,15 @@ def anon(inline_app: Flask) -> FlaskClient:
 @pytest.fixture
 def vault(inline_app: Flask):
     return services_of(inline_app).vault
+
+
+@pytest.fixture
+def clock() -> Clock:
+    # The start of a TOTP step, so "the next step" is exactly 30 s on.
+    return Clock(1_800_000_000.0)
+
+
+@pytest.fixture
+def clocked_app(make_app: Callable[..., Flask], clock: Clock) -> Flask:
+    """The console on the embedded queue, reading the time from ``clock``."""
+    return make_app(REDIS_URL=None, STAFF_CLOCK=clock)

@@ -17,6 +17,9 @@ from flask.testing import FlaskClient
 from flask_wtf.csrf import generate_csrf
 from werkzeug.test import TestResponse
 
+from ivr import services_of
+from ivr.staff.common import clock
+from ivr.staff.signed_in import open_session
 from storage.db import Database
 from storage.hashing import hash_secret
 from storage.models import Call, CallDirection, Report, Staff
@@ -54,13 +57,15 @@ def make_staff(db: Database, email: str, role: str = "caseworker", **cols: Any) 
 
 
 def sign_in_as(client: FlaskClient, staff_id: int) -> FlaskClient:
-    """Put a signed-in session (with a known CSRF secret) in the client's cookie."""
-    import time
-
-    with client.session_transaction() as sess:
-        sess["staff_id"] = staff_id
-        sess["seen"] = time.time()
-        sess["csrf_token"] = CSRF
+    """Put a signed-in session (with a known CSRF secret) in the client's cookie,
+    opened as the sign-in view opens one, at the app's clock."""
+    app = client.application
+    with services_of(app).db.session() as s, app.app_context():
+        staff = s.get(Staff, staff_id)
+        assert staff is not None
+        with client.session_transaction() as sess:
+            open_session(sess, staff, clock())
+            sess["csrf_token"] = CSRF
     return client
 
 
@@ -129,3 +134,16 @@ def wav_bytes(seconds: float = 2.0, rate: int = 8000) -> bytes:
 
 def store_recording(store: LocalRecordingStore, name: str, audio: bytes) -> str:
     return store.put(name, audio)
+
+
+class Clock:
+    """A clock the test moves by hand (``STAFF_CLOCK``: session ages, TOTP steps)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from ivr.staff.auth import safe_next
 from storage.db import Database
 from storage.ids import MAX_ID, parse_id
 from storage.models import Report
-from tests.staff.conftest import People
-from tests.staff.helpers import PASSWORD, csrf_from, make_report, post
+from tests.staff.helpers import PASSWORD, People, csrf_from, make_report, post
 
 # "²" passes str.isdigit() and int() refuses it; Arabic-Indic three (U+0663)
 # and fullwidth three (U+FF13) pass both, and int() reads them as 3.
@@ -96,17 +96,30 @@ def test_an_assignee_given_as_a_plain_id_is_assigned(db: Database, people: Peopl
 @pytest.mark.parametrize(
     "crafted",
     [
-        "/staff/reports%0d%0aSet-Cookie:%20x=1",
-        "/staff/reports%0aLocation:%20https://evil.example",
-        "/staff/%09reports",
+        "/staff/reports\r\nSet-Cookie: x=1",
+        "/staff/reports\nLocation: https://evil.example",
+        "/staff/\treports",
+        "/staff/reports\x00",
+        "/staff/reports\u2028",
         "//evil.example/staff/",
-        "/staff/..%5c..%5cevil",
+        "/staff/..\\..\\evil",
         "https://evil.example/staff/",
+        "/reports",
     ],
 )
-def test_next_with_control_characters_or_another_site_lands_on_the_inbox(
-    anon, people: People, crafted: str
-) -> None:
+def test_next_is_only_a_same_site_console_path_without_control_characters(crafted: str) -> None:
+    assert safe_next(crafted) is None
+
+
+def test_next_keeps_a_console_path_and_its_query() -> None:
+    assert safe_next("/staff/warnings?offset=50") == "/staff/warnings?offset=50"
+    assert safe_next("/staff/reports?") == "/staff/reports"
+
+
+@pytest.mark.parametrize(
+    "crafted", ["//evil.example/staff/", "/staff/..%5c..%5cevil", "https://evil.example/staff/"]
+)
+def test_next_to_another_site_lands_on_the_inbox_after_sign_in(anon, people: People, crafted: str) -> None:
     page = anon.get(f"/staff/login?next={crafted}").get_data(as_text=True)
     response = anon.post(
         "/staff/login",
@@ -114,6 +127,16 @@ def test_next_with_control_characters_or_another_site_lands_on_the_inbox(
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/staff/reports"
+
+
+@pytest.mark.parametrize("crafted", ["/staff/reports%0d%0aSet-Cookie:%20x=1", "/staff/reports%0aX:%20y"])
+def test_next_with_a_line_break_is_refused_with_a_400_not_a_500(anon, people: People, crafted: str) -> None:
+    """The attack: CR/LF in ``next`` used to reach the Location header after
+    sign-in and end in a 500; now the sign-in page refuses it outright."""
+    response = anon.get(f"/staff/login?next={crafted}")
+    assert response.status_code == 400
+    with anon.session_transaction() as sess:
+        assert "next" not in sess
 
 
 def test_a_page_asked_for_with_a_line_break_keeps_it_encoded_on_the_way_to_sign_in(anon) -> None:

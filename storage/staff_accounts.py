@@ -1,0 +1,73 @@
+"""Changes to a staff account that must end its sessions, and one-time TOTP steps.
+
+A staff session is a signed cookie that carries the account's
+``session_version`` (``ivr.staff.signed_in``). Every change here that should
+end the account's sessions raises that version in the same statement, so a
+cookie copied before it, anywhere, stops working at its next request:
+signing out, a new password, a new role, disabling the account.
+
+A TOTP code belongs to one 30-second time step; ``claim_totp_step`` records
+the step a code was accepted for, atomically, so the same code (or an older
+one) is never accepted twice, even by parallel requests.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+
+from callflows.status import StaffRole
+from storage.hashing import hash_secret
+from storage.models import Staff
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def end_sessions(session: Session, staff_id: int) -> None:
+    """End every session of the account, this one included."""
+    session.execute(
+        update(Staff).where(Staff.id == staff_id).values(session_version=Staff.session_version + 1)
+    )
+
+
+def check_password_rule(password: str) -> None:
+    """Raise ``ValueError`` with the rule a new password breaks."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def change_password(session: Session, staff_id: int, password: str) -> None:
+    """Set a new password and end every session of the account."""
+    check_password_rule(password)
+    session.execute(update(Staff).where(Staff.id == staff_id).values(password_hash=hash_secret(password)))
+    end_sessions(session, staff_id)
+
+
+def change_role(session: Session, staff_id: int, role: str) -> None:
+    """Give the account another role; its sessions end (they were opened under the old one)."""
+    if role not in (StaffRole.CASEWORKER, StaffRole.ADMIN):
+        raise ValueError("role must be caseworker or admin")
+    session.execute(update(Staff).where(Staff.id == staff_id).values(role=role))
+    end_sessions(session, staff_id)
+
+
+def set_active(session: Session, staff_id: int, active: bool) -> None:
+    """Disable (or enable again) the account; either way its sessions end."""
+    session.execute(update(Staff).where(Staff.id == staff_id).values(active=active))
+    end_sessions(session, staff_id)
+
+
+def claim_totp_step(session: Session, staff_id: int, step: int) -> bool:
+    """Record that a code of time step ``step`` was used; False when that step
+    or a later one already was. One conditional UPDATE: of two requests
+    carrying the same code, only one can change the row."""
+    result = session.execute(
+        update(Staff)
+        .where(
+            Staff.id == staff_id,
+            or_(Staff.last_totp_step.is_(None), Staff.last_totp_step < step),
+        )
+        .values(last_totp_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
