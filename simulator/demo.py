@@ -146,7 +146,7 @@ def run_scenarios(app: Flask, recordings: Any, verbose: bool = False, only: tupl
         raise click.BadParameter(f"no scenario {', '.join(sorted(unknown))}; there are: {', '.join(names)}")
     names = [name for name in names if not only or name in only]
     for name in names:
-        outcome = scenarios.play(scenarios.load(name), simulator, services, cast)
+        outcome = scenarios.play(scenarios.load(name), simulator, services, cast, app=app)
         click.echo(outcome.render(verbose))
         click.echo("")
         if not outcome.passed:

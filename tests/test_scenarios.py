@@ -58,7 +58,7 @@ class World:
     fake: Any
 
     def play(self, name: str) -> scenarios.Outcome:
-        outcome = scenarios.play(scenarios.load(name), self.simulator, self.services)
+        outcome = scenarios.play(scenarios.load(name), self.simulator, self.services, app=self.app)
         assert outcome.passed, outcome.render(verbose=True)
         return outcome
 

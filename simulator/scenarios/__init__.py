@@ -23,7 +23,9 @@ and ``{premium}``. A call may also say what the caller says at each
 :mod:`simulator.speech`), that the app is down (``"app": "down"``), and that
 its status callbacks arrive shuffled and repeated (``"callbacks": {"seed": 7,
 "repeats": 2}``). Setup actions: ``{"block": CALLER}`` (the member blocks
-them), ``{"cancel_member": MEMBER}``. End-state checks: ``blocked`` (callers
+them), ``{"cancel_member": MEMBER}``, ``{"static_fallback": true}`` (the
+``fallback-twiml`` document hosted apart from the app, as the number's
+fallback URL). End-state checks: ``blocked`` (callers
 the member blocked), ``menu_locked`` ({MEMBER: bool}), ``line_status``
 ({LINE: status}), ``report`` (columns of the newest report; ``assigned``).
 Step checks include ``billed`` (the caller's call was answered),
@@ -44,6 +46,7 @@ from importlib import resources
 from typing import Any
 
 import phonenumbers
+from flask import Flask
 from sqlalchemy import func, select
 
 from ivr.webhook import APOLOGY
@@ -59,6 +62,8 @@ from storage.models import Call, CallEvent, Member, Report, SafetyNumber
 from worker.services import Services
 
 Result = CallResult | SmsResult
+# Where the static fallback document is hosted: anywhere but the app's origin.
+STATIC_FALLBACK_URL = "https://fallback.static.example/safety-number/fallback.xml"
 
 
 @dataclass(frozen=True)
@@ -199,18 +204,33 @@ def names() -> list[str]:
     return sorted(found, key=lambda name: (load(name).order, name))
 
 
-def play(scenario: Scenario, simulator: Simulator, services: Services, cast: Cast | None = None) -> Outcome:
-    """Set up, play every step, and check every expectation of ``scenario``."""
+def play(
+    scenario: Scenario,
+    simulator: Simulator,
+    services: Services,
+    cast: Cast | None = None,
+    *,
+    app: Flask | None = None,
+) -> Outcome:
+    """Set up, play every step, and check every expectation of ``scenario``.
+
+    ``app`` runs the ``flask --app ivr`` commands a setup action needs
+    (``static_fallback``).
+    """
     cast = cast or Cast()
     outcome = Outcome(scenario)
-    for action in scenario.setup:
-        _setup(action, services, cast)
-    for index, step in enumerate(scenario.steps):
-        result = _step(step, simulator, cast)
-        outcome.results.append(result)
-        failures = _check_step(step.get("expect", {}), result, outcome, cast)
-        failures.extend(_check_call_log(step.get("expect", {}), result, outcome, services))
-        outcome.failures.extend(f"step {index + 1}: {failure}" for failure in failures)
+    fallback = simulator.fallback
+    try:
+        for action in scenario.setup:
+            _setup(action, services, cast, simulator, app)
+        for index, step in enumerate(scenario.steps):
+            result = _step(step, simulator, cast)
+            outcome.results.append(result)
+            failures = _check_step(step.get("expect", {}), result, outcome, cast)
+            failures.extend(_check_call_log(step.get("expect", {}), result, outcome, services))
+            outcome.failures.extend(f"step {index + 1}: {failure}" for failure in failures)
+    finally:
+        simulator.fallback = fallback
     outcome.failures.extend(_check_state(scenario.expect, services, cast))
     return outcome
 
@@ -225,10 +245,15 @@ def _member(session: Any, services: Services, cast: Cast, who: str = "member") -
     return member
 
 
-def _setup(action: Mapping[str, Any], services: Services, cast: Cast) -> None:
+def _setup(
+    action: Mapping[str, Any], services: Services, cast: Cast, simulator: Simulator, app: Flask | None
+) -> None:
     (kind, value), *rest = action.items()
     if rest:
         raise ScenarioError(f"one setup action per item: {dict(action)}")
+    if kind == "static_fallback":
+        host_static_fallback(simulator, app)
+        return
     with services.db.session() as session:
         if kind == "block":
             number = cast.number(value)
@@ -238,6 +263,21 @@ def _setup(action: Mapping[str, Any], services: Services, cast: Cast) -> None:
             repo.cancel_member(session, _member(session, services, cast, value))
         else:
             raise ScenarioError(f"unknown setup action {kind!r}")
+
+
+def host_static_fallback(simulator: Simulator, app: Flask | None) -> bytes:
+    """Do what the README's deployment section says: print the fallback
+    document with ``flask --app ivr fallback-twiml``, host it on an origin
+    other than the app's, and make it the number's fallback URL."""
+    if app is None:
+        raise ScenarioError("static_fallback needs the app, to run its fallback-twiml command")
+    printed = app.test_cli_runner().invoke(args=["fallback-twiml"])
+    if printed.exit_code != 0:
+        raise ScenarioError(f"flask --app ivr fallback-twiml failed: {printed.output}")
+    document = printed.output.encode()
+    simulator.static_documents[STATIC_FALLBACK_URL] = document
+    simulator.fallback = STATIC_FALLBACK_URL
+    return document
 
 
 # -- steps -----------------------------------------------------------------
@@ -280,8 +320,9 @@ def _check_step(expect: Mapping[str, Any], result: Result, outcome: Outcome, cas
             failures.append(message)
 
     failures.extend(result.errors)
-    if APOLOGY in " ".join(result.transcript.of(kind="hears")):
-        # A webhook failed inside and answered with its safe apology.
+    if APOLOGY in " ".join(result.transcript.of(kind="hears")) and not expect.get("fallback_used"):
+        # A webhook failed inside and answered with its safe apology (unless
+        # the step is about the fallback, which apologises on purpose).
         failures.append("someone heard the apology a failing webhook gives")
     for who, phrases in expect.get("heard", {}).items():
         heard = result.transcript.heard(who).lower()
