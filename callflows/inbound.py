@@ -212,10 +212,15 @@ def screened(choice: ScreenChoice, *, caller_withheld: bool) -> VoiceResponse:
     return response
 
 
+# DialCallStatus values of a Dial whose callee answered: Twilio reports a
+# connected call as "completed" or as "answered" (twilio-behaviour.md).
+ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
+
+
 def was_bridged(dial_call_status: str | None, dial_bridged: str | None) -> bool | None:
     """Whether the caller actually talked to the member, from the Dial action's
     fields; None when Twilio did not say (``DialBridged`` absent)."""
-    if (dial_call_status or "").strip().lower() != "completed":
+    if (dial_call_status or "").strip().lower() not in ANSWERED_DIAL_STATUSES:
         return False
     flag = (dial_bridged or "").strip().lower()
     if flag == "":

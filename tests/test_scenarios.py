@@ -29,6 +29,7 @@ from simulator.demo import (
     DEMO_CALLER,
     DEMO_LINE,
     DEMO_MEMBER_PHONE,
+    DEMO_MEMBER_PIN,
     DEMO_SECOND_MEMBER_PHONE,
     DEMO_SPARE_LINES,
     DEMO_STAFF_EMAIL,
@@ -39,7 +40,9 @@ from simulator.demo import (
 from simulator.engine import CallResult, Simulator
 from simulator.errors import JobFailed, ScenarioError
 from simulator.harness import run_queued_jobs, simulator_for
-from simulator.keypad import Callee
+from simulator.keypad import Callee, ScriptedKeypad
+from simulator.speech import Speech
+from simulator.transcript import WITHHELD_CALLER_IDS
 from simulator.twiml_schema import Verb
 from storage import repositories
 from storage.hashing import hash_secret
@@ -253,6 +256,46 @@ def test_sms_is_dropped_and_leaves_no_trace(world: World) -> None:
     assert {m: len(world.rows(m)) for m in before} == before
     redis = world.services.queue.redis  # type: ignore[attr-defined]
     assert not any(b"07911" in (redis.dump(key) or b"") for key in redis.keys("*"))
+
+
+def test_a_text_with_a_photo_and_any_script_leaves_no_trace_either(world: World) -> None:
+    before = {m: len(world.rows(m)) for m in (Call, CallEvent, Report, OutboxEntry)}
+    body = "Zoë — ce soir? 今晚 ☎ 07911 123456"
+    result = world.simulator.sms(DEMO_CALLER, DEMO_LINE, body, media=("image/jpeg",))
+    assert result.errors == [] and [d.verbs for d in result.documents] == [[]]
+    assert {m: len(world.rows(m)) for m in before} == before
+    redis = world.services.queue.redis  # type: ignore[attr-defined]
+    assert not any(b"07911" in (redis.dump(key) or b"") for key in redis.keys("*"))
+
+
+@pytest.mark.parametrize("form", [*WITHHELD_CALLER_IDS, "sip:alice@example.com", "client:alice"])
+def test_every_withheld_form_reaches_the_member_as_withheld(world: World, form: str) -> None:
+    result = world.simulator.call(form, DEMO_LINE, callee=Callee.parse("1"))
+    assert result.bridged and result.errors == []
+    assert "withheld" in result.spoken_to("member")
+    (inbound,) = world.rows(Call, Call.call_sid == result.call_sid)
+    assert inbound.withheld and inbound.other_party_index is None and inbound.other_party_last3 is None
+
+
+def test_a_connected_call_reported_as_answered_without_dial_bridged(world: World) -> None:
+    # Twilio may report a connected Dial as "answered" and leave DialBridged out.
+    callee = Callee(keypad=ScriptedKeypad.of("1"), connected_status="answered", reports_bridged=False)
+    result = world.simulator.call(DEMO_CALLER, DEMO_LINE, callee=callee)
+    assert result.bridged and result.dial_status == "answered"
+    assert "not available" not in result.spoken_to("client")
+    (inbound,) = world.rows(Call, Call.call_sid == result.call_sid)
+    assert inbound.bridged and not inbound.declined
+
+
+def test_a_member_hanging_up_mid_report_still_leaves_the_recording(world: World) -> None:
+    keys = ScriptedKeypad.of(f"{DEMO_MEMBER_PIN}#,2")
+    result = world.simulator.call(DEMO_MEMBER_PHONE, DEMO_LINE, keys, speech=Speech.of(["speak 9, hangup"]))
+    assert [r.ended_by for r in result.recorded] == ["hangup"] and result.errors == []
+    assert "police" not in result.spoken_to("member")  # the consent question is never heard
+    (report,) = world.rows(Report)
+    assert report.recording_state == "stored" and report.police_consent is None
+    audio = recording_store(world.services).get(report.recording_path)
+    assert wav_seconds(audio) == 9
 
 
 def test_cancelled_line_answers_like_an_unassigned_one(world: World) -> None:

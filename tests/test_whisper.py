@@ -201,6 +201,12 @@ def test_a_bridged_call_just_ends(twilio: TwilioClient) -> None:
     assert root.verbs == ["Hangup"]
 
 
+def test_a_call_twilio_reports_as_answered_is_a_bridged_one(twilio: TwilioClient) -> None:
+    # "answered" is Twilio's other DialCallStatus for a connected call.
+    root = dial_result(twilio, DialCallStatus="answered", DialBridged="true", DialCallDuration="42")
+    assert root.verbs == ["Hangup"]
+
+
 @pytest.mark.usefixtures("member")
 def test_without_dial_bridged_the_members_key_decides(twilio: TwilioClient) -> None:
     call_in(twilio)
