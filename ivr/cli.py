@@ -21,7 +21,7 @@ from storage import repositories as repo
 from storage import staff_accounts
 from storage.migrate import upgrade
 from storage.models import CATEGORIES, Member, Staff
-from worker.services import Services
+from worker.services import Services, recording_store
 
 db_cli = AppGroup("db", help="Database schema.")
 numbers_cli = AppGroup("numbers", help="The pool of Safety Numbers.")
@@ -120,7 +120,7 @@ def members_cancel(member: str) -> None:
             if found is None:
                 raise UnknownMember("no active member with that phone")
             member_id = found.id
-            repo.cancel_member(session, found)
+            repo.cancel_member(session, found, recording_store(services))
     except (SafetyNumberError, ValueError) as exc:
         raise _fail(exc) from exc
     click.echo(f"member {member_id} cancelled; personal data erased, number quarantined")
@@ -223,7 +223,6 @@ def staff_disable(email: str) -> None:
 def keys_rotate() -> None:
     """Re-encrypt every stored number and recording under the newest of SAFETY_DATA_KEYS."""
     from storage.models import RecordingState, Report
-    from worker.services import recording_store
 
     services = _services()
     with services.db.session() as session:

@@ -34,7 +34,7 @@ from storage import menu_repository as menus
 from storage import repositories as repo
 from storage.hashing import verify_secret
 from storage.models import Member, Report, SafetyNumber, utcnow
-from worker.services import Services
+from worker.services import Services, recording_store
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ def cancel(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) ->
     """Second key of "cancel membership": only 9 again cancels."""
     if form.get("Digits", "") != "9":
         return _menu([flow.NOT_CANCELLED])
-    repo.cancel_member(session, auth.member)
+    repo.cancel_member(session, auth.member, recording_store(_services()))
     session.commit()
     log.info("member %d cancelled their membership from the menu", auth.member.id)
     return flow.goodbye(flow.CANCELLED)

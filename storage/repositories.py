@@ -25,8 +25,10 @@ from callflows.errors import (
 from callflows.sanitise import sanitise_summary
 from callflows.status import CATEGORIES, LineStatus, MemberStatus, StaffRole
 from storage.crypto import FieldCipher
+from storage.erasure import Erased, erase_member_data
 from storage.hashing import hash_secret
 from storage.models import AuditEntry, Block, CallerWarning, Member, SafetyNumber, Staff, utcnow
+from storage.recordings import RecordingStore
 from storage.staff_accounts import check_password_rule
 from storage.vault import NumberVault
 
@@ -129,12 +131,19 @@ def list_members(session: Session) -> Sequence[tuple[Member, str | None]]:
     return [(m, n) for m, n in rows]
 
 
-def cancel_member(session: Session, member: Member, now: datetime | None = None) -> None:
-    """Erase the member's personal data, quarantine their number, keep counts.
+def cancel_member(
+    session: Session,
+    member: Member,
+    recordings: RecordingStore | None = None,
+    now: datetime | None = None,
+) -> Erased:
+    """Erase the member's personal data at once, quarantine their number, keep counts.
 
     The member row stays (anonymous) so call and report counts survive; the
-    phone, name, PIN and blocks go. The number is quarantined, not freed, so
-    the member's old clients do not reach a new member straight away.
+    phone, name, PIN, blocks, recordings (from ``recordings``) and callers'
+    numbers go (storage/erasure.py says exactly what is kept). The number is
+    quarantined, not freed, so the member's old clients do not reach a new
+    member straight away.
     """
     now = now or utcnow()
     member.status = MemberStatus.CANCELLED
@@ -144,14 +153,14 @@ def cancel_member(session: Session, member: Member, now: datetime | None = None)
     member.phone_index = None
     member.pin_hash = None
     member.menu_locked_until = None
-    for block in session.scalars(select(Block).where(Block.member_id == member.id)):
-        session.delete(block)
+    erased = erase_member_data(session, member.id, recordings)
     line = session.scalars(select(SafetyNumber).where(SafetyNumber.member_id == member.id)).first()
     if line is not None:
         line.member_id = None
         line.status = LineStatus.QUARANTINED
         line.quarantined_at = now
     session.flush()
+    return erased
 
 
 # --- blocks and warnings ----------------------------------------------------

@@ -60,7 +60,9 @@ def ingest_recording(report_id: int, recording_sid: str) -> None:
         if state == RecordingState.AWAITED and report.recording_sid is None:
             report.recording_sid = recording_sid
     if state == RecordingState.DELETED:
-        return  # retention already removed it
+        # Retention or a cancellation erased it: keep nothing, here or there.
+        adapter.delete_recording(recording_sid)
+        return
     already_stored = state == RecordingState.STORED and path is not None and store.exists(path)
 
     if not already_stored:
@@ -77,8 +79,10 @@ def ingest_recording(report_id: int, recording_sid: str) -> None:
             seconds = _twilio_seconds(adapter, recording_sid)
         with svc.db.session() as session:
             report = _report(session, report_id, recording_sid)
-            if report is None:
-                store.delete(key)  # the report went away meanwhile: keep nothing
+            if report is None or report.recording_state == RecordingState.DELETED:
+                # The report went away or was erased (cancellation) meanwhile.
+                store.delete(key)
+                adapter.delete_recording(recording_sid)
                 return
             report.recording_state = RecordingState.STORED
             report.recording_path = key

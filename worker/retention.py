@@ -28,7 +28,8 @@ from sqlalchemy import delete, or_, select, update
 
 from callflows.errors import TwilioUnavailable
 from callflows.status import MemberStatus, RecordingState, ReportStatus
-from storage.models import Block, Call, CallEvent, Member, Report, utcnow
+from storage.erasure import erase_cancelled_members_data
+from storage.models import Call, CallEvent, Member, Report, utcnow
 from worker import services
 from worker.services import Services, recording_store
 from worker.twilio_adapter import TwilioAdapter
@@ -84,14 +85,9 @@ def _erase_cancelled_members(svc: Services, result: RetentionResult) -> None:
                 .where(Member.id.in_(leftover))
                 .values(working_name=None, phone_encrypted=None, phone_index=None, pin_hash=None)
             )
-        cancelled = select(Member.id).where(Member.status == MemberStatus.CANCELLED)
-        session.execute(delete(Block).where(Block.member_id.in_(cancelled)))
-        # Their callers' numbers were theirs to know; only counts stay.
-        session.execute(
-            update(Call)
-            .where(Call.member_id.in_(cancelled), Call.other_party_encrypted.is_not(None))
-            .values(other_party_encrypted=None)
-        )
+        # Cancelling erased the rest at once; this catches what came later
+        # or what an older version left (storage/erasure.py).
+        erase_cancelled_members_data(session, recording_store(svc))
         result.members_erased = len(leftover)
 
 

@@ -21,6 +21,7 @@ from ivr.staff.forms import CancelForm, EnrolForm, PinForm, PreferencesForm
 from storage import repositories as repo
 from storage.hashing import hash_secret
 from storage.models import CallerIdShown, Greeting, Member, MemberStatus, SafetyNumber
+from worker.services import recording_store
 
 
 def _sentence(exc: Exception) -> str:
@@ -181,7 +182,7 @@ def member_cancel(member_id: int) -> Response:
     if not CancelForm().validate():
         flash("Tick the box to confirm the cancellation.")
         return redirect(url_for("staff.member_page", member_id=member.id))
-    repo.cancel_member(db(), member)
+    repo.cancel_member(db(), member, recording_store(services()))
     audit("member.cancel", "member", member.id)
     db().commit()
     flash("Membership cancelled; personal data erased and the Safety Number quarantined.")

@@ -59,7 +59,7 @@ from simulator.speech import Speech
 from simulator.transcript import Phonebook
 from storage import repositories as repo
 from storage.models import Call, CallEvent, Member, Report, SafetyNumber
-from worker.services import Services
+from worker.services import Services, recording_store
 
 Result = CallResult | SmsResult
 # Where the static fallback document is hosted: anywhere but the app's origin.
@@ -260,7 +260,7 @@ def _setup(
             member = _member(session, services, cast)
             repo.block_caller(session, member.id, services.vault.index(number), number[-3:])
         elif kind == "cancel_member":
-            repo.cancel_member(session, _member(session, services, cast, value))
+            repo.cancel_member(session, _member(session, services, cast, value), recording_store(services))
         else:
             raise ScenarioError(f"unknown setup action {kind!r}")
 
