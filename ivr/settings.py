@@ -58,6 +58,9 @@ class Settings:
     call_log_retention_days: int = 90
     caller_number_retention_days: int = 30
     report_retention_days: int = 365
+    # How long after a call leg completes its record is deleted at Twilio
+    # (CONTRACT.md; worker/provider_records.py).
+    provider_record_delay_seconds: int = 300
     # Staff notifications (worker/mail.py). No SMTP_HOST: mail is appended
     # to MAIL_LOG_PATH (instance/mail.log) instead of being sent.
     smtp_host: str | None = None
@@ -96,6 +99,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "CALL_LOG_RETENTION_DAYS": ("call_log_retention_days", int),
     "CALLER_NUMBER_RETENTION_DAYS": ("caller_number_retention_days", int),
     "REPORT_RETENTION_DAYS": ("report_retention_days", int),
+    "PROVIDER_RECORD_DELAY_SECONDS": ("provider_record_delay_seconds", int),
     "SMTP_HOST": ("smtp_host", str),
     "SMTP_PORT": ("smtp_port", int),
     "SMTP_USER": ("smtp_user", str),

@@ -66,7 +66,12 @@ EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 class RecordingHost(Protocol):
-    """Holds recordings where the app will fetch them (the fake Twilio)."""
+    """The fake Twilio: holds recordings where the app will fetch them, and
+    keeps a record of every call leg, as Twilio does, until the app deletes it."""
+
+    def add_call(self, sid: str, from_: str, to: str, parent_sid: str | None = None) -> None:
+        """Keep the record of a call leg placed now."""
+        ...
 
     def add_recording(
         self, sid: str, audio: bytes, *, call_sid: str | None = None, duration: int | None = None
@@ -266,6 +271,7 @@ class Simulator:
             status_callback=self.base + "/voice/status",
             number_level=True,
         )
+        self._keep_record(leg)
         result = CallResult(leg.sid, Transcript())
         self._callee = callee or Callee()
         self._speech = speech or Speech(default_seconds=self.record_seconds)
@@ -593,6 +599,7 @@ class Simulator:
             status_events=frozenset(number.get("statusCallbackEvent", "completed").split()),
             status_method=number.get("statusCallbackMethod", "POST"),
         )
+        self._keep_record(leg)
         result.child_sids.append(leg.sid)
         result.dialled.append(number.text)
         result.displayed.append(caller_id)
@@ -686,6 +693,11 @@ class Simulator:
             self._say(leg.who, "ends", f"hangs up after {talk} s of conversation")
 
     # -- callbacks -------------------------------------------------------
+
+    def _keep_record(self, leg: Leg) -> None:
+        """Twilio keeps a record of every leg it places (with both numbers)."""
+        if self.recordings is not None:
+            self.recordings.add_call(leg.sid, leg.from_, leg.to, leg.parent_sid)
 
     def _status_event(self, leg: Leg, event: str, result: CallResult) -> None:
         """Post a call-progress event if the leg asked for it, with Twilio's fields.

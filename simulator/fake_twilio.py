@@ -11,7 +11,9 @@ everything in memory with attributes tests can inspect::
         assert fake.deleted_recordings == ["RE…"]
 
 Only the handful of endpoints Safety Number uses exist; anything else is 404.
-It is not Twilio: it places no calls and charges nothing.
+It is not Twilio: it places no calls and charges nothing. It does keep a
+record of each call leg the simulator reports placing (``add_call``), as
+Twilio does, so tests can show that none is left once the app is done.
 """
 
 from __future__ import annotations
@@ -54,6 +56,17 @@ class FakeRecording:
     call_sid: str | None = None
     duration: int | None = None
     content_type: str = "audio/x-wav"
+
+
+@dataclass
+class FakeCall:
+    """Twilio's record of one call leg: what its call log would show."""
+
+    sid: str
+    from_: str
+    to: str
+    parent_sid: str | None = None
+    status: str = "queued"
 
 
 @dataclass
@@ -105,6 +118,8 @@ class FakeTwilio:
         self.recordings: dict[str, FakeRecording] = {}
         self.deleted_recordings: list[str] = []
         self.deleted_calls: list[str] = []
+        # CallSid -> the record of a call leg placed through the simulator.
+        self.calls: dict[str, FakeCall] = {}
         # PN sid -> the number's JSON resource (phone_number, voice_url, …).
         self.numbers: dict[str, dict[str, Any]] = {}
         # area code -> numbers on offer; unlisted area codes get generated ones.
@@ -179,6 +194,17 @@ class FakeTwilio:
     def recording_url(self, sid: str) -> str:
         """The RecordingUrl Twilio would post in a recording callback (no extension)."""
         return f"{self.base_url}{API}{self.account_sid}/Recordings/{sid}"
+
+    def add_call(self, sid: str, from_: str, to: str, parent_sid: str | None = None) -> None:
+        """Keep the record of a call leg, as Twilio does for every leg it places."""
+        with self._lock:
+            self.calls[sid] = FakeCall(sid, from_, to, parent_sid)
+
+    def end_call(self, sid: str, status: str) -> None:
+        """Mark a leg's record with its final status (it stays until deleted)."""
+        with self._lock:
+            if sid in self.calls:
+                self.calls[sid].status = status
 
     def add_number(self, e164: str, **fields: str) -> str:
         """An incoming number the account already owns; return its PN sid."""
@@ -260,6 +286,7 @@ def _page(key: str, items: list[dict[str, Any]], uri: str) -> dict[str, Any]:
 
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("GET", re.compile(r"^/Recordings\.json$"), "recordings_list"),
     ("GET", re.compile(r"^/Recordings/(RE\w+)\.json$"), "recording_meta"),
     ("GET", re.compile(r"^/Recordings/(RE\w+)(\.wav|\.mp3)?$"), "recording_media"),
     ("DELETE", re.compile(r"^/Recordings/(RE\w+)\.json$"), "recording_delete"),
@@ -377,6 +404,13 @@ class _Handler(BaseHTTPRequestHandler):
         rec = self.fake.recordings.get(sid)
         return self._json(200, self._recording_json(rec)) if rec else self._not_found()
 
+    def _recordings_list(self, query: dict[str, list[str]], **_: Any) -> int:
+        wanted = (query.get("CallSid") or [""])[0] or None
+        with self.fake._lock:
+            found = [r for r in self.fake.recordings.values() if wanted in (None, r.call_sid)]
+        items = [self._recording_json(r) for r in found]
+        return self._json(200, _page("recordings", items, self.path))
+
     def _recording_media(self, sid: str, ext: str | None, **_: Any) -> int:
         fake = self.fake
         rec = fake.recordings.get(sid)
@@ -406,11 +440,14 @@ class _Handler(BaseHTTPRequestHandler):
         return self._empty() if rec else self._not_found()
 
     def _call_delete(self, sid: str, **_: Any) -> int:
+        # A SID never reported through add_call is taken to exist (tests of
+        # retention make call rows without placing calls); a deleted one is 404.
         fake = self.fake
         with fake._lock:
             if sid in fake.deleted_calls:
                 gone = True
             else:
+                fake.calls.pop(sid, None)
                 fake.deleted_calls.append(sid)
                 gone = False
         return self._not_found() if gone else self._empty()

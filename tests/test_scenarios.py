@@ -87,7 +87,7 @@ def _hash_each_demo_secret_once(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def world(make_app: Callable[..., Flask], redis: Any, fake_twilio: Any) -> World:
     """The app on PostgreSQL + Redis, pointed at the fake Twilio, with the demo seed."""
-    app = make_app(TWILIO_API_BASE_URL=fake_twilio.base_url)
+    app = make_app(TWILIO_API_BASE_URL=fake_twilio.base_url, PROVIDER_RECORD_DELAY_SECONDS=0)
     services = services_of(app)
     seed_demo(services)
     phonebook = scenarios.Cast().phonebook()
@@ -178,6 +178,16 @@ def test_accepted_call_is_logged_with_both_legs(world: World) -> None:
     assert leg.status == "completed" and leg.duration_seconds and leg.duration_seconds > 42
     events = world.rows(CallEvent, CallEvent.call_sid == leg.call_sid)
     assert sorted(e.sequence_number for e in events) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("name", ["client_reaches_member", "masked_call_back", "incident_report"])
+def test_no_record_of_any_leg_remains_at_twilio_once_the_call_is_done(world: World, name: str) -> None:
+    """Twilio's record of the leg that rang the member holds their real number."""
+    result = call_of(world.play(name))
+    legs = {result.call_sid, *result.child_sids}
+    assert legs <= set(world.fake.deleted_calls)
+    assert world.fake.calls == {}
+    assert world.fake.recordings == {}
 
 
 def test_warned_caller_is_flagged(world: World) -> None:

@@ -43,8 +43,15 @@ def record_call_event(
     duration_seconds: int | None = None,
     parent_call_sid: str | None = None,
 ) -> None:
-    """Job "call_event": log one status callback of one call leg (idempotent)."""
-    with services.current().db.session() as session:
+    """Job "call_event": log one status callback of one call leg (idempotent).
+
+    A leg's final status also schedules the deletion of its record at Twilio
+    (worker/provider_records.py) — for every leg, logged here or not: a
+    rejected caller's leg carries their number at Twilio too. A repeated
+    final callback schedules it again, which is harmless (404 is done).
+    """
+    svc = services.current()
+    with svc.db.session() as session:
         apply_call_event(
             session,
             call_sid,
@@ -53,6 +60,8 @@ def record_call_event(
             None if duration_seconds is None else int(duration_seconds),
             parent_call_sid or None,
         )
+    if status in TERMINAL_STATUSES:
+        svc.queue.enqueue_in(svc.settings.provider_record_delay_seconds, "delete_provider_records", call_sid)
 
 
 def insert_ignoring_duplicates(

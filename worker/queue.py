@@ -9,7 +9,9 @@ the webhook still answers in time. Without Redis, jobs run in-process.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+import threading
+from datetime import timedelta
+from typing import Any, Protocol
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -39,6 +41,8 @@ JOBS: dict[str, str] = {
     "apply_retention": "worker.retention.apply_retention",
     # ()
     "sweep_abandoned_reports": "worker.recordings.sweep_abandoned_reports",
+    # (call_sid), PROVIDER_RECORD_DELAY_SECONDS after the leg completed
+    "delete_provider_records": "worker.provider_records.delete_provider_records",
 }
 JobArg = str | int | None
 # Marks work that RQ gave up on as failed where staff can see it.
@@ -47,6 +51,7 @@ FAILURE_CALLBACK = "worker.jobs.job_failed"
 
 class JobQueue(Protocol):
     def enqueue(self, job: str, *args: JobArg) -> None: ...
+    def enqueue_in(self, delay_seconds: float, job: str, *args: JobArg) -> None: ...
 
 
 def _check(job: str, args: tuple[JobArg, ...]) -> str:
@@ -81,6 +86,22 @@ class InlineQueue:
             log.error("in-process job %s failed; kept in the outbox\n%s", job, safe_traceback(exc))
             write_outbox(self.db, job, args, "failed in-process")
 
+    def enqueue_in(self, delay_seconds: float, job: str, *args: JobArg) -> None:
+        """Run the job in this process once ``delay_seconds`` have passed.
+
+        A daemon timer: if the process stops first the job is lost, so only
+        jobs with a sweep behind them are delayed (the retention sweep
+        deletes call records a lost timer left at Twilio).
+        """
+        _check(job, args)
+        if delay_seconds <= 0:
+            self.enqueue(job, *args)
+            return
+        timer = threading.Timer(delay_seconds, self.enqueue, args=(job, *args))
+        timer.daemon = True
+        timer.name = f"delayed-{job}"
+        timer.start()
+
 
 class RedisQueue:
     """RQ on Redis, falling back to the outbox table when Redis is unreachable."""
@@ -98,15 +119,32 @@ class RedisQueue:
             log.warning("Redis unavailable (%s); job %s kept in the outbox", type(exc).__name__, job)
             write_outbox(self.db, job, args, type(exc).__name__)
 
+    def enqueue_in(self, delay_seconds: float, job: str, *args: JobArg) -> None:
+        """Queue the job to run once ``delay_seconds`` have passed (RQ's
+        scheduler moves it to the queue). Without Redis it goes to the
+        outbox, whose next flush queues it: sooner than asked, never lost."""
+        path = _check(job, args)
+        if delay_seconds <= 0:
+            self.enqueue(job, *args)
+            return
+        try:
+            self.rq.enqueue_in(timedelta(seconds=delay_seconds), path, *args, **_job_options())
+        except RedisError as exc:
+            log.warning("Redis unavailable (%s); job %s kept in the outbox", type(exc).__name__, job)
+            write_outbox(self.db, job, args, type(exc).__name__)
+
     def push(self, path: str, args: tuple[JobArg, ...]) -> None:
-        self.rq.enqueue(
-            path,
-            *args,
-            retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
-            failure_ttl=30 * 86400,
-            # Runs on every failed attempt; acts once no retry is left.
-            on_failure=Callback(FAILURE_CALLBACK),
-        )
+        self.rq.enqueue(path, *args, **_job_options())
+
+
+def _job_options() -> dict[str, Any]:
+    """Retries with backoff, failures kept a month, the final-failure hook."""
+    return {
+        "retry": Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+        "failure_ttl": 30 * 86400,
+        # Runs on every failed attempt; acts once no retry is left.
+        "on_failure": Callback(FAILURE_CALLBACK),
+    }
 
 
 def write_outbox(db: Database, job: str, args: tuple[JobArg, ...], error: str) -> None:

@@ -27,10 +27,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 
 from callflows.errors import TwilioUnavailable
-from callflows.status import MemberStatus, RecordingState, ReportStatus
+from callflows.status import TERMINAL_STATUSES, MemberStatus, RecordingState, ReportStatus
 from storage.erasure import erase_cancelled_members_data
 from storage.models import Call, CallEvent, Member, Report, utcnow
 from worker import services
+from worker.provider_records import delete_provider_records
 from worker.services import Services, recording_store
 from worker.twilio_adapter import TwilioAdapter
 
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 TWILIO_GRACE_DAYS = 7
+# Legs whose deletion job should long have run (PROVIDER_RECORD_DELAY_SECONDS
+# is minutes) are swept this long after they ended.
+PROVIDER_SWEEP_AFTER = timedelta(days=1)
 
 
 @dataclass
@@ -49,6 +53,7 @@ class RetentionResult:
     numbers_dropped: int = 0
     recordings_deleted: int = 0
     members_erased: int = 0
+    provider_records_swept: int = 0
 
 
 def apply_retention(now: datetime | None = None) -> RetentionResult:
@@ -60,6 +65,7 @@ def apply_retention(now: datetime | None = None) -> RetentionResult:
     _drop_old_numbers(svc, now, result)
     _delete_old_recordings(svc, now, result)
     _delete_old_calls(svc, now, result)
+    _sweep_provider_records(svc, now, result)
     log.info("retention: %s", result)
     return result
 
@@ -174,3 +180,29 @@ def _delete_old_calls(svc: Services, now: datetime, result: RetentionResult) -> 
             )
         )
         result.events_deleted += int(getattr(orphans, "rowcount", 0) or 0)
+
+
+def _sweep_provider_records(svc: Services, now: datetime, result: RetentionResult) -> None:
+    """Backstop of worker/provider_records.py: every leg that ended between
+    two days and one day ago has its record deleted at Twilio again, in case
+    its job was lost (an embedded queue's timer dies with its process). Runs
+    are a day apart, so each leg falls in one run's window; a 404 is done.
+    If Twilio fails, the rest wait for the call log's own deletion."""
+    window_end = now - PROVIDER_SWEEP_AFTER
+    with svc.db.session() as session:
+        sids = session.scalars(
+            select(CallEvent.call_sid)
+            .where(
+                CallEvent.status.in_(list(TERMINAL_STATUSES)),
+                CallEvent.received_at >= window_end - timedelta(days=1),
+                CallEvent.received_at < window_end,
+            )
+            .distinct()
+        ).all()
+    for call_sid in sids:
+        try:
+            delete_provider_records(call_sid)
+        except TwilioUnavailable:
+            result.twilio_failures += 1
+            return
+        result.provider_records_swept += 1

@@ -44,6 +44,11 @@ _http_log.setLevel(logging.WARNING)
 _SID = re.compile(r"^[A-Z]{2}[A-Za-z0-9]{1,64}$")
 
 
+def is_call_sid(value: str) -> bool:
+    """Whether ``value`` has the documented shape of a CallSid."""
+    return value.startswith("CA") and bool(_SID.match(value))
+
+
 def _sid(value: str, prefix: str) -> str:
     if not (value.startswith(prefix) and _SID.match(value)):
         raise ValueError(f"not a {prefix} SID")
@@ -203,6 +208,13 @@ class TwilioAdapter:
         return True
 
     # --- call records -------------------------------------------------------------
+
+    def call_recordings(self, call_sid: str) -> list[str]:
+        """The RecordingSids Twilio holds for one call."""
+        with _translated(f"recordings of call {call_sid}"):
+            account = self.client.api.v2010.accounts(self.account_sid)
+            found = account.recordings.list(call_sid=_sid(call_sid, "CA"))
+        return [str(recording.sid) for recording in found]
 
     def delete_call(self, call_sid: str) -> bool:
         """Delete a call record at Twilio; False when it was already gone."""

@@ -47,6 +47,10 @@ class SuiteConfig:
             "SECRET_KEY": self.secret_key,
             "RECORDINGS_PATH": str(tmp_path / "recordings"),
             "REDIS_URL": self.redis_url,
+            # Call records are deleted at Twilio only in tests that point the
+            # app at the fake Twilio and ask for it (delay 0); elsewhere the
+            # deletion is scheduled a day away, beyond any run.
+            "PROVIDER_RECORD_DELAY_SECONDS": 86400,
         }
         config.update(overrides)
         return {key: value for key, value in config.items() if value is not None}
