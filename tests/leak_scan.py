@@ -9,13 +9,18 @@ Registered from ``tests/conftest.py``. For the whole session it
   phones, callers, masked-call destinations, warned numbers — minus the
   Safety Numbers of the pool, which are public; and every member's working
   name, as it is written to the database;
+- learns the secrets derived from them (issue 12): every blind index the
+  app computes, every ciphertext it makes with the data keys
+  (``FieldCipher.encrypt``: numbers, TOTP secrets) and every Argon2 hash
+  (PINs, passwords) — a database error once logged all of these;
 - copies every key of the test Redis database (jobs included, decompressed)
   before each test that used it is torn down, since the ``redis`` fixture
   flushes it;
 
 and ``tests/test_log_scan.py`` (moved to the end of the run) scans the log,
 the Redis copy and every development mail log the tests wrote for those
-numbers, in E.164, international, national and spaced forms, and names.
+numbers, in E.164, international, national and spaced forms, names, and
+those secrets (whole or cut short: any 32 characters of one are enough).
 
 ``LEAK_SCAN=0`` turns it off.
 """
@@ -49,7 +54,13 @@ class LeakScan:
     numbers: set[str] = field(default_factory=set)
     public_numbers: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
+    # fingerprint (32 characters of a secret) -> what kind of secret it is
+    secrets: dict[str, str] = field(default_factory=dict)
     basetemp: Path | None = None
+
+    def remember(self, kind: str, value: str) -> None:
+        for fingerprint in secret_fingerprints(kind, value):
+            self.secrets[fingerprint] = kind
 
     def secret_numbers(self) -> set[str]:
         return self.numbers - self.public_numbers
@@ -111,6 +122,37 @@ def find_leaks(text: str, numbers: Iterable[str], names: Iterable[str]) -> list[
     return found
 
 
+# Secrets are found by any 32 characters they share with the text: enough
+# to be unique (a blind index has 64 random hex characters, a Fernet token's
+# IV 22 random base64 ones, an Argon2 digest 43), short enough to catch a
+# secret cut short in a log line. Fernet tokens begin with a version byte and
+# a timestamp that many share, so their windows start at the IV.
+FINGERPRINT = 32
+_CANDIDATE = re.compile(rf"[A-Za-z0-9+/_=-]{{{FINGERPRINT},}}")
+_FIRST_WINDOW = {"blind index": 0, "ciphertext": 12, "Argon2 hash": 0}
+
+
+def secret_fingerprints(kind: str, value: str) -> list[str]:
+    """The 32-character windows of ``value`` that identify it."""
+    if kind == "Argon2 hash":
+        value = value.rsplit("$", 1)[-1]  # the digest; the parameters are shared
+    first = _FIRST_WINDOW[kind]
+    return [value[i : i + FINGERPRINT] for i in range(first, len(value) - FINGERPRINT + 1)]
+
+
+def find_secrets(text: str, secrets: dict[str, str]) -> list[str]:
+    """The kinds of secret found in ``text``, once each, never the secret itself."""
+    found: dict[str, int] = {}
+    for match in _CANDIDATE.finditer(text):
+        run = match.group(0)
+        for i in range(len(run) - FINGERPRINT + 1):
+            kind = secrets.get(run[i : i + FINGERPRINT])
+            if kind is not None:
+                found[kind] = found.get(kind, 0) + 1
+                break
+    return [f"{kind} ({count}x)" for kind, count in sorted(found.items())]
+
+
 # --- recording what the session saw -----------------------------------------
 
 
@@ -123,7 +165,9 @@ def _watch_numbers(state: LeakScan) -> None:
 
     def watched_index(self: BlindIndex, e164: str) -> str:
         state.numbers.add(e164)
-        return index_call(self, e164)
+        index = index_call(self, e164)
+        state.remember("blind index", index)
+        return index
 
     def watched_protect(self: NumberVault, e164: str) -> Any:
         state.numbers.add(e164)
@@ -131,6 +175,31 @@ def _watch_numbers(state: LeakScan) -> None:
 
     BlindIndex.__call__ = watched_index  # type: ignore[method-assign]
     NumberVault.protect = watched_protect  # type: ignore[method-assign]
+
+
+def _watch_secrets(state: LeakScan) -> None:
+    """Ciphertexts and Argon2 hashes, as they are made (numbers, TOTP
+    secrets, PINs, passwords). Patched on the classes, so every import
+    path and instance is seen."""
+    from argon2 import PasswordHasher
+
+    from storage.crypto import FieldCipher
+
+    encrypt = FieldCipher.encrypt
+    hash_ = PasswordHasher.hash
+
+    def watched_encrypt(self: FieldCipher, plaintext: str) -> str:
+        token = encrypt(self, plaintext)
+        state.remember("ciphertext", token)
+        return token
+
+    def watched_hash(self: PasswordHasher, password: str | bytes, *, salt: bytes | None = None) -> str:
+        hashed = hash_(self, password, salt=salt)
+        state.remember("Argon2 hash", hashed)
+        return hashed
+
+    FieldCipher.encrypt = watched_encrypt  # type: ignore[method-assign]
+    PasswordHasher.hash = watched_hash  # type: ignore[method-assign]
 
 
 def _watch_rows(state: LeakScan) -> None:
@@ -204,6 +273,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG)
     _watch_numbers(STATE)
+    _watch_secrets(STATE)
     _watch_rows(STATE)
     config.addinivalue_line("markers", "leak_scan_last: runs after every other test")
 
