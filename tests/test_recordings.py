@@ -12,14 +12,16 @@ from sqlalchemy import select
 
 from callflows.errors import TwilioUnavailable
 from simulator.fake_twilio import FakeTwilio
+from storage import repositories as repo
 from storage.db import Database
-from storage.models import RecordingState, Report, ReportStatus
+from storage.models import Member, RecordingState, Report, ReportStatus
 from storage.vault import NumberVault
 from tests.support import people
 from tests.support.people import Enrol
 from tests.worker_helpers import add_report, add_staff, job_services, wav_bytes
 from worker.jobs import job_failed
 from worker.recordings import ABANDONED_AFTER, ingest_recording, sweep_abandoned_reports
+from worker.services import recording_store
 
 MEMBER_NAME = "Ruby Tuesday"
 MEMBER_PHONE = "+447700900123"
@@ -232,3 +234,26 @@ def test_a_report_whose_recording_never_came_is_handed_off_after_a_while(setup, 
         assert _report(db, waiting).recording_state == RecordingState.AWAITED
         assert _report(db, waiting).caseworker_id is None
     assert sweep_abandoned_reports(now) == []  # nothing twice
+
+
+def test_a_recording_arriving_after_the_member_cancelled_is_deleted_at_twilio_never_stored(  # type: ignore[no-untyped-def]
+    setup, db: Database
+) -> None:
+    sid = _sid()
+    setup.fake.add_recording(sid, wav_bytes())
+    report_id = add_report(db, setup.member_id)  # the report still awaits its recording
+    with db.session() as s:
+        member = s.get(Member, setup.member_id)
+        assert member is not None
+        repo.cancel_member(s, member, recording_store(setup.svc))
+
+    ingest_recording(report_id, sid)
+
+    assert _files(setup.svc) == []
+    assert setup.fake.deleted_recordings == [sid]
+    report = _report(db, report_id)
+    assert (report.recording_state, report.recording_path, report.member_id) == (
+        RecordingState.DELETED,
+        None,
+        None,
+    )
