@@ -76,8 +76,14 @@ class ToyTwilioApp:
 
 
 class MemoryRecordings:
+    """The fake Twilio's part the simulator needs: recordings and call records."""
+
     def __init__(self) -> None:
         self.audio: dict[str, bytes] = {}
+        self.calls: dict[str, tuple[str, str, str | None]] = {}
+
+    def add_call(self, sid: str, from_: str, to: str, parent_sid: str | None = None) -> None:
+        self.calls[sid] = (from_, to, parent_sid)
 
     def add_recording(self, sid: str, audio: bytes, *, call_sid=None, duration=None) -> str:
         self.audio[sid] = audio
