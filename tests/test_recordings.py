@@ -236,7 +236,7 @@ def test_a_report_whose_recording_never_came_is_handed_off_after_a_while(setup, 
     assert sweep_abandoned_reports(now) == []  # nothing twice
 
 
-def test_a_recording_arriving_after_the_member_cancelled_is_deleted_at_twilio_never_stored(  # type: ignore[no-untyped-def]
+def test_a_recording_arriving_after_the_member_cancelled_is_deleted_at_twilio_never_stored(
     setup, db: Database
 ) -> None:
     sid = _sid()
