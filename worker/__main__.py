@@ -19,6 +19,7 @@ import sys
 from rq import Worker
 
 from worker import services
+from worker.private_worker import PrivateWorker
 from worker.queue import QUEUE_NAME, RedisQueue
 from worker.schedule import ensure_scheduled
 
@@ -46,7 +47,7 @@ def main() -> int:
 
 
 def build_worker(queue: RedisQueue) -> Worker:
-    return Worker(
+    return PrivateWorker(
         [QUEUE_NAME],
         connection=queue.redis,
         name=f"safety-{socket.gethostname()}-{os.getpid()}",

@@ -50,7 +50,7 @@ class SuiteConfig:
             # Call records are deleted at Twilio only in tests that point the
             # app at the fake Twilio and ask for it (delay 0); elsewhere the
             # deletion is scheduled a day away, beyond any run.
-            "PROVIDER_RECORD_DELAY_SECONDS": 86400,
+            "PROVIDER_RECORD_DELAY_SECONDS": "86400",  # a string: also a worker's environment
         }
         config.update(overrides)
         return {key: value for key, value in config.items() if value is not None}
