@@ -350,8 +350,21 @@ def test_no_warnings_says_so(menu, app, db):
 # --- 9: cancel ----------------------------------------------------------------------------
 
 
-def test_cancel_needs_a_second_nine(menu, app, db):
+def test_cancel_needs_a_second_nine(vault, menu, app, db):
     member_id = menu.seed()
+    caller = vault.protect("+447700900555")
+    with db.session() as session:
+        repo.block_caller(session, member_id, caller.index, caller.last3)
+        session.add(
+            Call(
+                call_sid=new_sid(),
+                direction=CallDirection.INBOUND,
+                member_id=member_id,
+                other_party_index=caller.index,
+                other_party_encrypted=caller.token,
+                other_party_last3=caller.last3,
+            )
+        )
     sid = menu.logged_in_call()
     root = menu.press(sid, "9")
     g = root.one("Gather")
@@ -365,6 +378,12 @@ def test_cancel_needs_a_second_nine(menu, app, db):
         cancelled = session.get(Member, member_id)
         assert cancelled.status == MemberStatus.CANCELLED
         assert cancelled.phone_index is None and cancelled.pin_hash is None
+        # Erased at once, not at the next retention run (issue 12).
+        assert session.scalars(select(Block).where(Block.member_id == member_id)).all() == []
+        callers = session.execute(
+            select(Call.other_party_index, Call.other_party_encrypted).where(Call.member_id == member_id)
+        ).all()
+        assert callers and all(row == (None, None) for row in callers)
         line = session.scalars(select(SafetyNumber).where(SafetyNumber.e164 == LINE)).one()
         assert line.status == LineStatus.QUARANTINED and line.member_id is None
     # The line now answers like any dead line.
