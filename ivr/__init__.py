@@ -49,8 +49,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     worker_services.install(services)
     _quiet_third_party_loggers()
 
-    from ivr import cli, converters, health, menu, requestdb, sessions, sms, staff, voice
+    from ivr import cli, converters, health, hsts, menu, proxies, requestdb, sessions, sms, staff, voice
 
+    proxies.init_app(app, settings.trusted_proxies)
+    hsts.init_app(app, settings.production)
     converters.init_app(app)
     requestdb.init_app(app)
     sessions.init_app(app)

@@ -72,6 +72,8 @@ class Settings:
     mail_log_path: str = ""
     # Origin of the staff console in notification links; PUBLIC_BASE_URL if unset.
     staff_console_url: str = ""
+    # Reverse proxies in front whose X-Forwarded-* headers are trusted (ivr.proxies).
+    trusted_proxies: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -108,7 +110,16 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAIL_FROM": ("mail_from", str),
     "MAIL_LOG_PATH": ("mail_log_path", str),
     "STAFF_CONSOLE_URL": ("staff_console_url", lambda v: v.rstrip("/")),
+    "TRUSTED_PROXIES": ("trusted_proxies", lambda v: _proxy_hops(v.strip())),
 }
+MAX_PROXY_HOPS = 10
+
+
+def _proxy_hops(text: str) -> int:
+    """TRUSTED_PROXIES as a small count of ASCII digits, or a clear refusal."""
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_PROXY_HOPS:
+        raise ConfigurationError(f"TRUSTED_PROXIES must be a whole number from 0 to {MAX_PROXY_HOPS}")
+    return int(text)
 
 
 def load_settings(
@@ -139,6 +150,7 @@ def load_settings(
 
     if settings.env not in ("development", "production"):
         raise ConfigurationError("SAFETY_ENV must be 'development' or 'production'")
+    _proxy_hops(str(settings.trusted_proxies))
     if settings.production:
         missing = [name for name in REQUIRED_IN_PRODUCTION if not _field_set(settings, name)]
         if missing:
