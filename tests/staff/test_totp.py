@@ -4,10 +4,14 @@ step already used. The console reads the time from a clock the test moves."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import delete
 
 from ivr import services_of
 from ivr.staff.totp import matching_step
@@ -15,6 +19,7 @@ from storage import staff_accounts
 from storage.db import Database
 from storage.models import Staff
 from tests.staff.helpers import PASSWORD, Clock, People, csrf_from, post
+from tests.support.databases import committing_database
 
 SECRET = pyotp.random_base32()
 T0 = 1_800_000_000.0  # the start of a step
@@ -114,3 +119,29 @@ def test_a_code_used_to_turn_off_totp_or_to_sign_in_is_spent_for_the_other(
     post(admin, "/staff/account/totp/disable", {"code": _code(T0 + 30)})
     with db.session() as s:
         assert s.get_one(Staff, with_totp).totp_secret_encrypted is None
+
+
+def test_parallel_requests_with_one_code_claim_its_step_once(pg_url: str) -> None:
+    """Twenty connections claim the same step at the same moment, each in its
+    own committed transaction (as twenty web threads would): exactly one wins."""
+    db = committing_database(pg_url, pool_size=20)
+    with db.session() as s:
+        staff = Staff(email="racer@example.org", password_hash="x", role="admin")
+        s.add(staff)
+        s.flush()
+        staff_id = staff.id
+    start = threading.Barrier(20)
+
+    def claim(_: int) -> bool:
+        with db.session() as s:
+            start.wait()
+            return staff_accounts.claim_totp_step(s, staff_id, STEP)
+
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            won = list(pool.map(claim, range(20)))
+        assert won.count(True) == 1
+    finally:
+        with db.session() as s:
+            s.execute(delete(Staff).where(Staff.id == staff_id))
+        db.engine.dispose()
