@@ -14,18 +14,20 @@ import time
 from rq import Queue, SimpleWorker
 from rq.registry import FailedJobRegistry
 
-from worker import services
-from worker.queue import QUEUE_NAME, RedisQueue
+from core.queue import QUEUE_NAME, RedisQueue
+from core.services import bound
+from worker.__main__ import services_from_environment
 
 
 def main() -> int:
-    svc = services.current()
+    svc = services_from_environment()
     assert isinstance(svc.queue, RedisQueue), "REDIS_URL must be set"
     queue = Queue(QUEUE_NAME, connection=svc.queue.redis)
     before = queue.count
     worker = SimpleWorker([queue], connection=svc.queue.redis)
     started = time.perf_counter()
-    worker.work(burst=True, logging_level="WARNING")
+    with bound(svc):
+        worker.work(burst=True, logging_level="WARNING")
     seconds = time.perf_counter() - started
     failed = FailedJobRegistry(queue=queue).count
     print(json.dumps({"jobs": before, "seconds": seconds, "failed": failed, "left": queue.count}))

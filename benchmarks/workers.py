@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, text
 
 from benchmarks import seed, servers, webhook
 from benchmarks.config import app_environ
-from ivr.settings import load_settings
-from worker.services import build_services
+from core.services import build_services
+from core.settings import load_settings
 
 JOBS = int(os.environ.get("BENCH_JOBS", "4000"))
 EVENTS = ("initiated", "ringing", "in-progress", "completed")  # the status callbacks of each call

@@ -12,10 +12,10 @@ from typing import Any
 
 from flask import Flask
 
+from core.services import build_services
+from core.settings import Settings, load_settings
 from ivr.exception_log import SafetyFlask
-from ivr.settings import Settings, load_settings
-from worker import services as worker_services
-from worker.services import Services, build_services
+from ivr.services import EXTENSION, services_of
 
 __all__ = ["create_app", "services_of"]
 
@@ -23,13 +23,17 @@ __all__ = ["create_app", "services_of"]
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides the environment (tests use it).
 
-    A ``database`` entry (a ``storage.db.Database``) replaces the engine the
-    settings would create; tests use it to run inside one transaction. An
-    ``instance_path`` entry (or ``SAFETY_INSTANCE_PATH``) moves the instance
-    folder, where development secrets, SQLite and recordings live.
+    Its keys are settings (environment or field names of
+    ``core.settings.Settings``; any other key is an error), plus three of the
+    factory's own: ``database`` (a ``storage.db.Database``) replaces the
+    engine the settings would create, which tests use to run inside one
+    transaction; ``instance_path`` (or ``SAFETY_INSTANCE_PATH``) moves the
+    instance folder, where development secrets, SQLite and recordings live;
+    ``TESTING`` is Flask's flag.
     """
     overrides = dict(config or {})
     database = overrides.pop("database", None)
+    testing = bool(overrides.pop("TESTING", False))
     app = SafetyFlask(
         __name__,
         instance_relative_config=True,
@@ -42,11 +46,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
         MAX_CONTENT_LENGTH=64 * 1024,
-        TESTING=bool(overrides.get("TESTING", False)),
+        TESTING=testing,
     )
-    services = build_services(settings, db=database)
-    app.extensions["safety"] = services
-    worker_services.install(services)
+    app.extensions[EXTENSION] = build_services(settings, db=database)
     _quiet_third_party_loggers()
 
     from ivr import cli, converters, health, hsts, menu, proxies, requestdb, sessions, sms, staff, voice
@@ -61,11 +63,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     staff.init_app(app)
     cli.register(app)
     return app
-
-
-def services_of(app: Flask) -> Services:
-    services: Services = app.extensions["safety"]
-    return services
 
 
 def _quiet_third_party_loggers() -> None:

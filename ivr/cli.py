@@ -7,21 +7,25 @@ non-zero with a clear message on stderr. No command prints a real number.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callflows.errors import SafetyNumberError, UnknownMember
 from callflows.phone import normalise
 from callflows.sanitise import forbidden_characters
+from core.services import recording_store
 from ivr.cli_text import ONE_LINE, refusal
+from ivr.services import current_services
 from storage import repositories as repo
 from storage import staff_accounts
 from storage.migrate import upgrade
 from storage.models import CATEGORIES, Member, Staff
-from worker.services import Services, recording_store
 
 db_cli = AppGroup("db", help="Database schema.")
 numbers_cli = AppGroup("numbers", help="The pool of Safety Numbers.")
@@ -31,27 +35,29 @@ staff_cli = AppGroup("staff", help="Caseworkers and admins.")
 keys_cli = AppGroup("keys", help="Encryption keys.")
 
 
-def _services() -> Services:
-    services: Services = current_app.extensions["safety"]
-    return services
-
-
 def _number(raw: str) -> str:
     """Normalise a number typed by an operator, or fail with a clear message."""
     try:
-        return normalise(raw, _services().settings.default_region)
+        return normalise(raw, current_services().settings.default_region)
     except SafetyNumberError as exc:
         raise click.ClickException(f"{exc} (check the number and try again)") from exc
 
 
-def _fail(exc: Exception) -> click.ClickException:
-    return click.ClickException(str(exc))
+@contextmanager
+def _writing() -> Iterator[Session]:
+    """A session committed at the end of the block; a refused input rolls it
+    back and becomes a clear message and a non-zero exit (CONTRACT.md)."""
+    try:
+        with current_services().db.session() as session:
+            yield session
+    except (SafetyNumberError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations up to the newest."""
-    upgrade(_services().db.engine)
+    upgrade(current_services().db.engine)
     click.echo("database is up to date")
 
 
@@ -60,11 +66,8 @@ def db_upgrade() -> None:
 def numbers_add(numbers: tuple[str, ...]) -> None:
     """Add Twilio numbers to the pool of free Safety Numbers."""
     normalised = [_number(n) for n in numbers]
-    try:
-        with _services().db.session() as session:
-            lines = repo.add_numbers(session, normalised)
-    except (SafetyNumberError, ValueError) as exc:
-        raise _fail(exc) from exc
+    with _writing() as session:
+        lines = repo.add_numbers(session, normalised)
     for line in lines:
         click.echo(f"added {line.e164}")
 
@@ -75,29 +78,26 @@ def numbers_add(numbers: tuple[str, ...]) -> None:
 @click.option("--pin", required=True, help="Menu PIN, digits only.")
 def members_enrol(name: str, phone: str, pin: str) -> None:
     """Create a member, assign a free Safety Number and print it."""
-    services = _services()
+    services = current_services()
     phone_e164 = _number(phone)
-    try:
-        with services.db.session() as session:
-            member, line = repo.enrol_member(
-                session,
-                services.vault,
-                name=name,
-                phone_e164=phone_e164,
-                pin=pin,
-                pin_min_length=services.settings.pin_min_length,
-            )
-            number = line.e164
-            member_id = member.id
-    except (SafetyNumberError, ValueError) as exc:
-        raise _fail(exc) from exc
+    with _writing() as session:
+        member, line = repo.enrol_member(
+            session,
+            services.vault,
+            name=name,
+            phone_e164=phone_e164,
+            pin=pin,
+            pin_min_length=services.settings.pin_min_length,
+        )
+        number = line.e164
+        member_id = member.id
     click.echo(f"member {member_id} enrolled; Safety Number {number}")
 
 
 @members_cli.command("list")
 def members_list() -> None:
     """Id, working name, Safety Number and status of each member."""
-    with _services().db.session() as session:
+    with current_services().db.session() as session:
         rows = repo.list_members(session)
         click.echo(f"{'id':>5}  {'name':<24} {'safety number':<16} status")
         for member, number in rows:
@@ -109,20 +109,17 @@ def members_list() -> None:
 @click.argument("member")
 def members_cancel(member: str) -> None:
     """Cancel MEMBER (id or registered phone): erase their data, quarantine the number."""
-    services = _services()
-    try:
-        with services.db.session() as session:
-            found: Member | None
-            if member.isdigit() and len(member) < 10:
-                found = repo.active_member(session, int(member))
-            else:
-                found = repo.member_by_phone(session, services.vault, _number(member))
-            if found is None:
-                raise UnknownMember("no active member with that phone")
-            member_id = found.id
-            repo.cancel_member(session, found, recording_store(services))
-    except (SafetyNumberError, ValueError) as exc:
-        raise _fail(exc) from exc
+    services = current_services()
+    with _writing() as session:
+        found: Member | None
+        if member.isdigit() and len(member) < 10:
+            found = repo.active_member(session, int(member))
+        else:
+            found = repo.member_by_phone(session, services.vault, _number(member))
+        if found is None:
+            raise UnknownMember("no active member with that phone")
+        member_id = found.id
+        repo.cancel_member(session, found, recording_store(services))
     click.echo(f"member {member_id} cancelled; personal data erased, number quarantined")
 
 
@@ -134,14 +131,11 @@ def members_cancel(member: str) -> None:
 )
 def warnings_add(number: str, category: str, summary: str) -> None:
     """Add a warning about a caller."""
-    services = _services()
+    services = current_services()
     index = services.vault.index(_number(number))
-    try:
-        with services.db.session() as session:
-            warning = repo.add_warning(session, caller_index=index, category=category, summary=summary)
-            warning_id = warning.id
-    except (SafetyNumberError, ValueError) as exc:
-        raise _fail(exc) from exc
+    with _writing() as session:
+        warning = repo.add_warning(session, caller_index=index, category=category, summary=summary)
+        warning_id = warning.id
     click.echo(f"warning {warning_id} added ({category})")
 
 
@@ -163,18 +157,15 @@ def _read_password() -> str:
 def staff_add(email: str, role: str) -> None:
     """Create a staff account; the password comes from a prompt or stdin."""
     password = _read_password()
-    try:
-        with _services().db.session() as session:
-            staff = repo.add_staff(session, email=email, password=password, role=role)
-            staff_id = staff.id
-    except (SafetyNumberError, ValueError) as exc:
-        raise _fail(exc) from exc
+    with _writing() as session:
+        staff = repo.add_staff(session, email=email, password=password, role=role)
+        staff_id = staff.id
     click.echo(f"staff {staff_id} added ({role})")
 
 
 def _staff_id(email: str) -> int:
     """The id of the staff account with this email, or fail with a clear message."""
-    with _services().db.session() as session:
+    with current_services().db.session() as session:
         staff_id = session.scalar(select(Staff.id).where(Staff.email == email.strip().lower()))
     if staff_id is None:
         raise click.ClickException("no staff account with that email")
@@ -187,12 +178,9 @@ def staff_password(email: str) -> None:
     """Set a new password (from a prompt or stdin); every session of the account ends."""
     staff_id = _staff_id(email)
     password = _read_password()
-    try:
-        with _services().db.session() as session:
-            staff_accounts.change_password(session, staff_id, password)
-            repo.audit(session, "password.reset", target_type="staff", target_id=staff_id)
-    except ValueError as exc:
-        raise _fail(exc) from exc
+    with _writing() as session:
+        staff_accounts.change_password(session, staff_id, password)
+        repo.audit(session, "password.reset", target_type="staff", target_id=staff_id)
     click.echo(f"staff {staff_id}: password changed, signed out everywhere")
 
 
@@ -202,7 +190,7 @@ def staff_password(email: str) -> None:
 def staff_role(email: str, role: str) -> None:
     """Give a staff account another role; every session of the account ends."""
     staff_id = _staff_id(email)
-    with _services().db.session() as session:
+    with current_services().db.session() as session:
         staff_accounts.change_role(session, staff_id, role)
         repo.audit(session, "staff.role", target_type="staff", target_id=staff_id, detail=role)
     click.echo(f"staff {staff_id}: now {role}, signed out everywhere")
@@ -213,7 +201,7 @@ def staff_role(email: str, role: str) -> None:
 def staff_disable(email: str) -> None:
     """Disable a staff account: it cannot sign in, and every session of it ends at once."""
     staff_id = _staff_id(email)
-    with _services().db.session() as session:
+    with current_services().db.session() as session:
         staff_accounts.set_active(session, staff_id, False)
         repo.audit(session, "staff.disable", target_type="staff", target_id=staff_id)
     click.echo(f"staff {staff_id}: disabled, signed out everywhere")
@@ -222,9 +210,10 @@ def staff_disable(email: str) -> None:
 @keys_cli.command("rotate")
 def keys_rotate() -> None:
     """Re-encrypt every stored number and recording under the newest of SAFETY_DATA_KEYS."""
+    from core.services import recording_store
     from storage.models import RecordingState, Report
 
-    services = _services()
+    services = current_services()
     with services.db.session() as session:
         result = repo.rotate_encrypted_fields(session, services.vault.cipher)
         keys = session.scalars(

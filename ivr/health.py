@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
-from worker.queue import RedisQueue
+from core.queue import RedisQueue
+from ivr.services import current_services
 
 bp = Blueprint("health", __name__)
 
@@ -14,7 +15,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     """Report whether the database and the queue answer; 503 if the database does not."""
-    services = current_app.extensions["safety"]
+    services = current_services()
     state = {"database": "ok", "queue": "inline"}
     try:
         with services.db.engine.connect() as conn:

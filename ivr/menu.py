@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
@@ -23,18 +23,18 @@ from werkzeug.datastructures import MultiDict
 
 from callflows import menu as flow
 from callflows import report as report_flow
-from callflows.destinations import DestinationPolicy
 from callflows.errors import SafetyNumberError
 from callflows.lockout import LockoutPolicy
 from callflows.phone import caller_from, normalise
 from callflows.status import Category
+from core.services import recording_store
 from ivr import requestdb
+from ivr.services import current_services
 from ivr.webhook import external_url, never_fails, require_twilio_signature, twilio_form, twiml
 from storage import menu_repository as menus
 from storage import repositories as repo
 from storage.hashing import verify_secret
 from storage.models import Member, Report, SafetyNumber, utcnow
-from worker.services import Services, recording_store
 
 log = logging.getLogger(__name__)
 
@@ -46,27 +46,20 @@ RECORDING_LOST = frozenset({"failed", "absent"})
 # Ids are 32-bit integer primary keys (PostgreSQL ``integer``): anything above
 # this names no row, and comparing it with the column would be a DataError.
 MAX_ROW_ID = 2**31 - 1
-# create_app({"DESTINATION_POLICY": DestinationPolicy(...)}) replaces the default table.
-POLICY_SETTING = "DESTINATION_POLICY"
-
-
-def _services() -> Services:
-    services: Services = current_app.extensions["safety"]
-    return services
 
 
 def _timeout() -> int:
-    return _services().settings.gather_timeout_seconds
+    return current_services().settings.gather_timeout_seconds
 
 
 def _pin_policy() -> LockoutPolicy:
-    settings = _services().settings
+    settings = current_services().settings
     return LockoutPolicy(settings.pin_max_attempts, timedelta(minutes=settings.pin_lockout_minutes))
 
 
 def _member_on_own_line(session: Session) -> tuple[Member, SafetyNumber] | None:
     """The line (from ``To``) and its member, if ``From`` is that member's phone."""
-    services = _services()
+    services = current_services()
     form = twilio_form()
     region = services.settings.default_region
     try:
@@ -145,7 +138,7 @@ def pin() -> Response:
     session.commit()
     if check.outcome is flow.PinOutcome.LOCKED_NOW:
         log.warning("member menu locked after too many wrong PINs (member %d)", member.id)
-        _services().queue.enqueue("pin_lockout_alert", member.id)
+        current_services().queue.enqueue("pin_lockout_alert", member.id)
     return twiml(
         flow.pin_answer(
             check.outcome,
@@ -171,7 +164,7 @@ def _start_report(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     report = menus.open_report(session, auth.call.call_sid, auth.member.id)
     session.commit()
     return report_flow.record_report(
-        max_seconds=_services().settings.record_max_seconds,
+        max_seconds=current_services().settings.record_max_seconds,
         action=external_url("menu.consent", report=report.id),
         status_callback=external_url("menu.recording", report=report.id),
     )
@@ -226,7 +219,7 @@ def cancel(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) ->
     """Second key of "cancel membership": only 9 again cancels."""
     if form.get("Digits", "") != "9":
         return _menu([flow.NOT_CANCELLED])
-    repo.cancel_member(session, auth.member, recording_store(_services()))
+    repo.cancel_member(session, auth.member, recording_store(current_services()))
     session.commit()
     log.info("member %d cancelled their membership from the menu", auth.member.id)
     return flow.goodbye(flow.CANCELLED)
@@ -235,17 +228,9 @@ def cancel(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) ->
 # --- masked calls -------------------------------------------------------------------
 
 
-def _policy() -> DestinationPolicy:
-    settings = _services().settings
-    configured = settings.extra.get(POLICY_SETTING)
-    if isinstance(configured, DestinationPolicy):
-        return configured
-    return DestinationPolicy(region=settings.default_region)
-
-
 def _time_limit(session: Session, auth: menus.MenuCall) -> int | None:
     """The next masked call's ``timeLimit``; None once today's cap is reached."""
-    settings = _services().settings
+    settings = current_services().settings
     caps = flow.MaskedCallCaps(
         settings.outbound_daily_calls, settings.outbound_daily_minutes, settings.outbound_time_limit_seconds
     )
@@ -260,9 +245,9 @@ def destination(session: Session, auth: menus.MenuCall, form: MultiDict[str, str
     time_limit = _time_limit(session, auth) if keyed else None
     if time_limit is None:
         return _menu([flow.NO_DESTINATION if not keyed else flow.DAILY_LIMIT])
-    verdict = _policy().check(keyed)
+    verdict = current_services().settings.destination_policy.check(keyed)
     if verdict.e164 is not None:
-        menus.mark_masked(auth.call, _services().vault.protect(verdict.e164))
+        menus.mark_masked(auth.call, current_services().vault.protect(verdict.e164))
         session.commit()
     urls = flow.MaskedCallUrls(
         retry=external_url("menu.destination"),
@@ -349,7 +334,7 @@ def recording() -> Response:
         lost = menus.mark_recording_lost(session, report_id, status)
         session.commit()
         if lost:
-            _services().queue.enqueue("assign_report", report_id)
+            current_services().queue.enqueue("assign_report", report_id)
         return twiml(VoiceResponse())
     if status != RECORDING_COMPLETED or not recording_sid:
         return twiml(VoiceResponse())
@@ -362,5 +347,5 @@ def recording() -> Response:
         log.warning("recording callback for report %d carried a recording of another report", report_id)
         return twiml(VoiceResponse())
     if claimed:
-        _services().queue.enqueue("ingest_recording", report_id, recording_sid)
+        current_services().queue.enqueue("ingest_recording", report_id, recording_sid)
     return twiml(VoiceResponse())

@@ -11,20 +11,21 @@ import click
 from sqlalchemy import select
 
 from callflows.errors import SafetyNumberError, TwilioResourceGone
-from ivr.cli import _services, numbers_cli
+from ivr.cli import numbers_cli
+from ivr.services import current_services
 from storage import repositories as repo
 from storage.models import SafetyNumber
 from worker.twilio_adapter import TwilioAdapter
 
 
 def _adapter() -> TwilioAdapter:
-    return TwilioAdapter.from_settings(_services().settings)
+    return TwilioAdapter.from_settings(current_services().settings)
 
 
 @numbers_cli.command("sync")
 def numbers_sync() -> None:
     """Set the four webhooks of CONTRACT.md on every number in the pool."""
-    services = _services()
+    services = current_services()
     with services.db.session() as session:
         pool = list(session.scalars(select(SafetyNumber.e164).order_by(SafetyNumber.id)))
     adapter = _adapter()
@@ -53,7 +54,7 @@ def numbers_buy(area_code: str) -> None:
     area_code = area_code.strip().removeprefix("0")
     if not area_code.isdigit():
         raise click.ClickException("the area code is digits only, e.g. 20 for London")
-    services = _services()
+    services = current_services()
     try:
         bought = _adapter().buy_number(area_code, services.settings.public_base_url)
     except SafetyNumberError as exc:

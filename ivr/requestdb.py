@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
+
+from ivr.services import current_services
 
 
 def session() -> Session:
     if "db_session" not in g:
-        g.db_session = current_app.extensions["safety"].db.sessions()
+        g.db_session = current_services().db.sessions()
     s: Session = g.db_session
     return s
 
@@ -25,7 +27,7 @@ def standalone_connection() -> Connection:
     statements to succeed or fail together."""
     if "db_standalone" not in g:
         stack = ExitStack()
-        g.db_standalone = stack.enter_context(current_app.extensions["safety"].db.standalone_connection())
+        g.db_standalone = stack.enter_context(current_services().db.standalone_connection())
         g.db_standalone_exit = stack
     connection: Connection = g.db_standalone
     return connection

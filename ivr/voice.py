@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from callflows import inbound as flow
 from callflows.phone import caller_from
 from callflows.status import CallStatus, Category
 from ivr import requestdb
+from ivr.services import current_services
 from ivr.webhook import apology, external_url, never_fails, require_twilio_signature, twilio_form, twiml
 from storage import inbound_repository as calls
 from storage import repositories as repo
-from worker.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,6 @@ bp.before_request(require_twilio_signature)
 # Statuses Twilio reports for a call leg; anything else is logged as "unknown"
 # rather than passed on as free text.
 CALL_STATUSES = frozenset(CallStatus) - {CallStatus.UNKNOWN}
-
-
-def _services() -> Services:
-    services: Services = current_app.extensions["safety"]
-    return services
 
 
 def _parent_sid() -> str:
@@ -49,7 +44,7 @@ def incoming() -> Response:
     """A call to a Safety Number ("A call comes in"): one statement screens
     and logs it (storage decides by callflows' rule), one flow answers it."""
     form = twilio_form()
-    services = _services()
+    services = current_services()
     call_sid = form.get("CallSid", "")[:64]
     caller = caller_from(form.get("From"), services.settings.default_region)
     # The statement stands alone, so it commits on its own (no BEGIN/COMMIT).
@@ -97,7 +92,7 @@ def whisper() -> Response:
         flow.whisper(
             facts,
             screen_url=external_url("voice.screen", call=parent),
-            timeout_seconds=_services().settings.gather_timeout_seconds,
+            timeout_seconds=current_services().settings.gather_timeout_seconds,
         )
     )
 
@@ -143,7 +138,7 @@ def status() -> Response:
     call_sid = form.get("CallSid", "")[:64]
     if call_sid:
         reported = form.get("CallStatus", "").strip().lower()
-        _services().queue.enqueue(
+        current_services().queue.enqueue(
             "call_event",
             call_sid,
             _int_or_none(form.get("SequenceNumber")) or 0,

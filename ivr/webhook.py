@@ -33,6 +33,7 @@ from werkzeug.datastructures import MultiDict
 
 from callflows.prompts import LANGUAGE, VOICE
 from ivr import twiml_text
+from ivr.services import current_services
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -49,7 +50,7 @@ def signed_url() -> str:
     the URLs Twilio is given with ``url_for``, which includes it: when the app
     is mounted under a prefix (``SCRIPT_NAME``), both sides must agree.
     """
-    base = current_app.extensions["safety"].settings.public_base_url
+    base = current_services().settings.public_base_url
     query = request.query_string.decode("latin-1")
     return base + request.script_root + request.path + (f"?{query}" if query else "")
 
@@ -98,7 +99,7 @@ def twilio_form() -> MultiDict[str, str]:
 
 def require_twilio_signature() -> Response | None:
     """``before_request`` hook: 403 unless the request is signed by Twilio."""
-    token = current_app.extensions["safety"].settings.twilio_auth_token
+    token = current_services().settings.twilio_auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
     form = raw_form()
     if not token or not signature or not signature_matches(token, signed_url(), form, signature):
@@ -129,7 +130,7 @@ def external_url(endpoint: str, **values: Any) -> str:
     Values must be opaque ids (a CallSid, a report id): URLs end up in
     Twilio's logs and ours, so they never carry a number.
     """
-    base = current_app.extensions["safety"].settings.public_base_url
+    base = current_services().settings.public_base_url
     query = "&".join(f"{name}={quote(str(value), safe='')}" for name, value in values.items())
     return base + _endpoint_path(endpoint) + (f"?{query}" if query else "")
 

@@ -16,6 +16,8 @@ from sqlalchemy import select
 
 from callflows.errors import SafetyNumberError
 from callflows.phone import normalise
+from core.services import Services
+from ivr.services import current_services
 from simulator.engine import Simulator
 from simulator.errors import ScriptError, SimulationError
 from simulator.harness import app_with, simulator_for
@@ -24,7 +26,6 @@ from simulator.transcript import Line, Phonebook, is_address, is_withheld
 from simulator.transport import OverHttp
 from storage import repositories as repo
 from storage.models import SafetyNumber
-from worker.services import Services
 
 simulate_cli = AppGroup("simulate", help="Place simulated Twilio calls and texts against this app, offline.")
 
@@ -82,7 +83,7 @@ def _simulator(server: str | None, verbose: bool, caller: str) -> Iterator[Simul
     """
     from simulator.fake_twilio import FakeTwilio
 
-    services: Services = current_app.extensions["safety"]
+    services = current_services()
     settings = services.settings
     fake = FakeTwilio(settings.twilio_account_sid, settings.twilio_auth_token).start()
     try:
@@ -133,7 +134,7 @@ def simulate_call(
     verbose: bool,
 ) -> None:
     """Call a Safety Number and print who hears what, who presses what, how it ends."""
-    region = current_app.extensions["safety"].settings.default_region
+    region = current_services().settings.default_region
     caller, line = _number(from_, region), _number(to, region)
     interactive = digits is None
     try:
@@ -161,7 +162,7 @@ def simulate_call(
 @click.option("--verbose", is_flag=True, help="Also show the webhook request.")
 def simulate_sms(from_: str, to: str, body: str, server: str | None, verbose: bool) -> None:
     """Text a Safety Number and show what happens to the message."""
-    region = current_app.extensions["safety"].settings.default_region
+    region = current_services().settings.default_region
     sender, line = _number(from_, region), _number(to, region)
     with _simulator(server, verbose, sender) as simulator:
         result = simulator.sms(sender, line, body)

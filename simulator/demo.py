@@ -22,10 +22,11 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from core.services import Services
+from ivr.services import current_services, services_of
 from storage import repositories as repo
 from storage.migrate import upgrade
 from storage.models import SafetyNumber
-from worker.services import Services
 
 DEMO_LINE = "+442079460001"
 DEMO_SPARE_LINES = ("+442079460002", "+442079460003")
@@ -139,7 +140,7 @@ def run_scenarios(app: Flask, recordings: Any, verbose: bool = False, only: tupl
     from simulator.errors import ConsoleCheckFailed
     from simulator.harness import simulator_for
 
-    services: Services = app.extensions["safety"]
+    services = services_of(app)
     cast = scenarios.Cast()
     simulator = simulator_for(app, phonebook=cast.phonebook(), recordings=recordings, strict=False)
     failed: list[str] = []
@@ -187,7 +188,7 @@ def demo(no_serve: bool, port: int | None, verbose: bool, only: tuple[str, ...])
     """
     from simulator.fake_twilio import FakeTwilio
 
-    launcher: Services = current_app.extensions["safety"]
+    launcher = current_services()
     launcher.db.engine.dispose()
     instance = demo_folder(Path(current_app.instance_path))
     instance.mkdir(parents=True, exist_ok=True)
@@ -197,7 +198,7 @@ def demo(no_serve: bool, port: int | None, verbose: bool, only: tuple[str, ...])
     fake = FakeTwilio(settings.twilio_account_sid, settings.twilio_auth_token).start()
     try:
         app = demo_app(instance, port, fake.base_url, settings.twilio_auth_token, settings.twilio_account_sid)
-        services: Services = app.extensions["safety"]
+        services = services_of(app)
         upgrade(services.db.engine)
         seed_demo(services)
         click.echo(f"demo database: {instance / 'safety.db'} (reset); jobs run in-process")

@@ -17,12 +17,13 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
+from core.queue import RedisQueue
+from core.services import Services, bound
+from ivr.services import services_of
 from simulator.engine import RecordingHost, Simulator
 from simulator.errors import JobFailed
 from simulator.transcript import Phonebook
 from simulator.transport import InProcess, Transport
-from worker.queue import RedisQueue
-from worker.services import Services
 
 
 def run_queued_jobs(services: Services) -> int:
@@ -37,7 +38,8 @@ def run_queued_jobs(services: Services) -> int:
     waiting = queue.rq.count
     if waiting:
         worker = SimpleWorker([queue.rq], connection=queue.redis)
-        worker.work(burst=True, logging_level="WARNING")
+        with bound(services):
+            worker.work(burst=True, logging_level="WARNING")
     failed = FailedJobRegistry(queue=queue.rq).get_job_ids()
     # Jobs put back for a retry after failing; jobs merely scheduled are fine.
     scheduled = Job.fetch_many(ScheduledJobRegistry(queue=queue.rq).get_job_ids(), connection=queue.redis)
@@ -55,10 +57,9 @@ def app_with(app: Flask, **changes: Any) -> Flask:
     """
     from ivr import create_app
 
-    services: Services = app.extensions["safety"]
+    services = services_of(app)
     settings = replace(services.settings, **changes)
-    config: dict[str, Any] = dict(settings.extra)
-    config.update({f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "extra"})
+    config: dict[str, Any] = {f.name: getattr(settings, f.name) for f in fields(settings)}
     config.update(database=services.db, instance_path=app.instance_path, TESTING=app.testing)
     return create_app(config)
 
@@ -83,7 +84,7 @@ def simulator_for(
     ``recordings`` is the fake Twilio the app fetches recordings from; its
     origin should be the app's ``TWILIO_API_BASE_URL``.
     """
-    services: Services = app.extensions["safety"]
+    services = services_of(app)
     settings = services.settings
     return Simulator(
         transport or InProcess(app),

@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
+from ivr.services import services_of
 from simulator.errors import OutsideTheApp, WebhookUnreachable
 
 USER_AGENT = "TwilioProxy/1.1 (Safety Number simulator)"
@@ -81,7 +82,7 @@ class InProcess:
     def __init__(self, app: Flask, public_base_url: str | None = None, token: str | None = None) -> None:
         self.client = app.test_client()
         if public_base_url is None or token is None:
-            settings = app.extensions["safety"].settings
+            settings = services_of(app).settings
             public_base_url = public_base_url or settings.public_base_url
             token = token if token is not None else settings.twilio_auth_token
         self.public_base_url: str = public_base_url or ""

@@ -16,7 +16,7 @@ from storage.models import Call, CallDirection, CallEvent
 from storage.vault import NumberVault
 from tests.support import people
 from tests.support.databases import committing_database
-from tests.worker_helpers import job_services
+from tests.worker_helpers import as_worker, job_services
 from worker.calllog import record_call_event
 
 # A bridged inbound call's member leg, as Twilio reports it.
@@ -190,12 +190,11 @@ def test_the_same_callback_posted_100_times_concurrently_leaves_one_event(
     db = committing_database(pg_url, pool_size=20)
     sid, other = _logged(db), _logged(db)
     try:
-        with job_services(tmp_path, db), ThreadPoolExecutor(max_workers=20) as pool:
-            jobs = [pool.submit(record_call_event, sid, 3, "completed", 12, None) for _ in range(100)]
+        with job_services(tmp_path, db) as services, ThreadPoolExecutor(max_workers=20) as pool:
+            record = as_worker(services, record_call_event)
+            jobs = [pool.submit(record, sid, 3, "completed", 12, None) for _ in range(100)]
             # Different events of one call racing each other, too.
-            jobs += [
-                pool.submit(record_call_event, other, seq, st, d, None) for seq, st, d in LEG_EVENTS * 10
-            ]
+            jobs += [pool.submit(record, other, seq, st, d, None) for seq, st, d in LEG_EVENTS * 10]
             for job in jobs:
                 job.result()
         with db.session() as s:

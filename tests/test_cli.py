@@ -173,9 +173,9 @@ def test_key_rotation_keeps_old_data_readable_and_reencrypts(
 def test_key_rotation_reencrypts_stored_recordings(
     db: Database, suite: SuiteConfig, make_app: Callable[..., Flask], tmp_path: Path
 ) -> None:
+    from core.services import recording_store
     from storage.crypto import FieldCipher
     from storage.models import Report
-    from worker.services import recording_store
 
     old_app = make_app()
     key = recording_store(old_app.extensions["safety"]).put("RE0001", b"RIFF-audio")

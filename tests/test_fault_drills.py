@@ -25,13 +25,14 @@ from rq import Queue
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from ivr import create_app
+from core.queue import QUEUE_NAME, RedisQueue
+from core.services import bound
+from ivr import create_app, services_of
 from storage.db import Database
 from storage.models import OutboxEntry
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient, twiml_of
 from worker.outbox import flush_outbox
-from worker.queue import QUEUE_NAME, RedisQueue
 
 UNREACHABLE_PG = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
 APOLOGY_WORDS = "cannot take your call"
@@ -133,8 +134,8 @@ def _outbox(db: Database) -> list[OutboxEntry]:
 
 def _replay(db: Database, app_config: AppConfig) -> int:
     """Run the outbox job as the worker would, with Redis reachable again."""
-    create_app(app_config(database=db))  # installs the worker's services
-    return flush_outbox()
+    with bound(services_of(create_app(app_config(database=db)))):
+        return flush_outbox()
 
 
 def test_redis_that_accepts_and_never_answers_costs_a_timeout_not_the_event(

@@ -176,7 +176,7 @@ def test_caps_and_policy_are_configurable(menu, app_config: AppConfig, db, redis
         allowed_regions=frozenset({"GB", "GG", "JE", "IM", "FR"}),
         allowed_types=frozenset({PhoneNumberType.MOBILE}),
     )
-    menu = menu.on(create_app(app_config(OUTBOUND_DAILY_CALLS="1", DESTINATION_POLICY=policy, database=db)))
+    menu = menu.on(create_app(app_config(OUTBOUND_DAILY_CALLS="1", destination_policy=policy, database=db)))
     menu.seed()
     # Refusals do not count towards the cap.
     assert REASONS[Refusal.NOT_ALLOWED] in said(dial_to(menu, new_sid(), "02079460999"))

@@ -11,14 +11,14 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import delete, func, select
 
+from core.queue import QUEUE_NAME
 from storage.db import Database
 from storage.models import Call, CallDirection, OutboxEntry
 from tests.support.databases import committing_database
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient
-from tests.worker_helpers import job_services
+from tests.worker_helpers import as_worker, job_services
 from worker.outbox import MAX_ATTEMPTS, flush_outbox
-from worker.queue import QUEUE_NAME
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
@@ -109,8 +109,9 @@ def test_concurrent_flushes_deliver_each_entry_once(
     try:
         with db.session() as s:
             s.add_all(OutboxEntry(job_name="ping", args={"args": [f"{marker}-{i}"]}) for i in range(60))
-        with job_services(tmp_path, db, REDIS_URL=suite.redis_url), ThreadPoolExecutor(max_workers=4) as pool:
-            sent = sum(pool.map(lambda _: flush_outbox(limit=20), range(8)))
+        with job_services(tmp_path, db, REDIS_URL=suite.redis_url) as services, ThreadPoolExecutor(4) as pool:
+            flush = as_worker(services, flush_outbox)
+            sent = sum(pool.map(lambda _: flush(limit=20), range(8)))
         assert sent == 60
         tokens = [j.args[0] for j in Queue(QUEUE_NAME, connection=redis).jobs]
         assert sorted(tokens) == sorted(f"{marker}-{i}" for i in range(60))

@@ -9,8 +9,8 @@ import pytest
 from redis import Redis
 from rq import Queue
 
+from core.queue import QUEUE_NAME
 from worker.private_worker import PrivateSimpleWorker
-from worker.queue import QUEUE_NAME
 
 # What a unique violation's DETAIL quotes: a blind index (made up here).
 QUOTED_INDEX = "9f2c" * 16

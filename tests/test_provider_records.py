@@ -20,13 +20,13 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from callflows.errors import TwilioUnavailable
+from core.queue import QUEUE_NAME, InlineQueue
 from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import CallEvent, Report
 from tests.worker_helpers import job_services, wav_bytes
 from worker.calllog import record_call_event
 from worker.provider_records import delete_provider_records
-from worker.queue import QUEUE_NAME, InlineQueue
 from worker.retention import apply_retention
 
 LEG = "CA" + "1" * 32
@@ -104,7 +104,8 @@ def test_the_embedded_queue_runs_a_delayed_job_once_its_time_has_come(
     at_fake: Any, db: Database, fake_twilio: FakeTwilio
 ) -> None:
     fake_twilio.add_call(LEG, "+447700900123", "+442079460001")
-    InlineQueue(db).enqueue_in(0.3, "delete_provider_records", LEG)
+    assert isinstance(at_fake.queue, InlineQueue)
+    at_fake.queue.enqueue_in(0.3, "delete_provider_records", LEG)
     assert LEG in fake_twilio.calls  # not yet
     deadline = time.monotonic() + 10
     while LEG in fake_twilio.calls and time.monotonic() < deadline:

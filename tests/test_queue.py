@@ -6,9 +6,9 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import select
 
+from core.queue import QUEUE_NAME, InlineQueue, RedisQueue, redis_client
 from storage.db import Database
 from storage.models import CallEvent, OutboxEntry
-from worker.queue import QUEUE_NAME, InlineQueue, RedisQueue, redis_client
 
 
 def test_redis_queue_enqueues_by_dotted_path_with_ids_only(app: Flask, redis: Redis) -> None:

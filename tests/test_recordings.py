@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from callflows.errors import TwilioUnavailable
+from core.services import recording_store
 from simulator.fake_twilio import FakeTwilio
 from storage import repositories as repo
 from storage.db import Database
@@ -21,7 +22,6 @@ from tests.support.people import Enrol
 from tests.worker_helpers import add_report, add_staff, job_services, wav_bytes
 from worker.jobs import job_failed
 from worker.recordings import ABANDONED_AFTER, ingest_recording, sweep_abandoned_reports
-from worker.services import recording_store
 
 MEMBER_NAME = "Ruby Tuesday"
 MEMBER_PHONE = "+447700900123"
@@ -188,10 +188,10 @@ def test_ingestion_and_hand_off_work_on_the_embedded_database(
 def test_rq_calls_the_failure_hook_when_the_last_attempt_fails(
     enrol: Enrol, db: Database, redis, tmp_path: Path, fake_twilio: FakeTwilio
 ) -> None:
-    """The on_failure callback worker/queue.py attaches, run by a real RQ worker."""
+    """The on_failure callback core/queue.py attaches, run by a real RQ worker."""
     from rq import Callback, Queue, SimpleWorker
 
-    from worker.queue import FAILURE_CALLBACK, QUEUE_NAME
+    from core.queue import FAILURE_CALLBACK, QUEUE_NAME
 
     with job_services(tmp_path, db, TWILIO_API_BASE_URL=fake_twilio.base_url):
         member_id = enrol(name=MEMBER_NAME, phone=MEMBER_PHONE).id

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from core.services import recording_store
 from simulator.fake_twilio import FakeTwilio
 from storage import repositories as repo
 from storage.db import Database
@@ -16,7 +17,6 @@ from storage.models import Block, Call, CallDirection, CallEvent, Member, Record
 from tests.support.people import Enrol
 from tests.worker_helpers import add_report, job_services
 from worker.retention import TWILIO_GRACE_DAYS, apply_retention
-from worker.services import recording_store
 
 NOW = datetime(2026, 6, 1, 12, 0, 0)
 CALLER = "+447700900999"

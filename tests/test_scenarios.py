@@ -21,6 +21,7 @@ from flask import Flask
 from flask.cli import cli as flask_cli
 from sqlalchemy import select
 
+from core.services import Services, recording_store
 from ivr import create_app, services_of
 from simulator import scenarios
 from simulator.audio import wav_seconds
@@ -47,7 +48,6 @@ from simulator.twiml_schema import Verb
 from storage import repositories
 from storage.hashing import hash_secret
 from storage.models import Block, Call, CallEvent, Member, OutboxEntry, Report, SafetyNumber, Staff
-from worker.services import Services, recording_store
 
 MEMBER_PHONES = (DEMO_MEMBER_PHONE, DEMO_SECOND_MEMBER_PHONE)
 REAL_NUMBERS = (*MEMBER_PHONES, DEMO_CALLER, DEMO_WARNED_CALLER)

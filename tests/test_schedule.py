@@ -10,9 +10,9 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
+from core.queue import QUEUE_NAME
 from storage.db import Database
 from tests.worker_helpers import job_services
-from worker.queue import QUEUE_NAME
 from worker.schedule import PERIODIC, ensure_scheduled, next_slot, run_periodic, slot_job_id
 
 T = 1_800_000_030.0  # 30 s past a minute boundary
@@ -59,8 +59,8 @@ def test_a_worker_runs_rq_maintenance_every_minute_not_every_ten(redis: Redis, d
 
     from rq.utils import now
 
+    from core.queue import RedisQueue
     from worker.__main__ import build_worker
-    from worker.queue import RedisQueue
 
     worker = build_worker(RedisQueue(redis, db))
     assert worker.queue_names() == [QUEUE_NAME]

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from callflows.errors import ConfigurationError
+from core.settings import load_settings
 from ivr import create_app
-from ivr.settings import load_settings
 
 
 def test_production_refuses_to_start_naming_every_missing_secret(tmp_path: Path) -> None:
@@ -82,3 +82,38 @@ def test_environment_is_read_exactly_as_the_contract_names_it(tmp_path: Path) ->
     assert s.data_keys == ("k1", "k2")
     assert s.default_region == "IE"
     assert s.production
+
+
+def test_an_unknown_setting_is_refused_rather_than_ignored(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="STAFF_IDEL_MINUTES"):
+        load_settings({}, tmp_path, {"STAFF_IDEL_MINUTES": 5})
+
+
+def test_console_and_masked_call_settings_are_typed_and_read_from_the_environment(tmp_path: Path) -> None:
+    env = {
+        "STAFF_IDLE_MINUTES": "10",
+        "STAFF_MAX_FAILED_LOGINS": "3",
+        "STAFF_LOCKOUT_MINUTES": "60",
+        "STAFF_IP_FAILURES_PER_15_MIN": "7",
+        "NUMBER_QUARANTINE_DAYS": "90",
+        "MASKED_CALL_REGIONS": "ie, fr",
+        "DEFAULT_REGION": "gb",
+    }
+    s = load_settings(env, tmp_path)
+    assert (s.staff_idle_minutes, s.staff_max_failed_logins, s.staff_lockout_minutes) == (10, 3, 60)
+    assert (s.staff_ip_failures_per_15_min, s.number_quarantine_days) == (7, 90)
+    assert s.destination_policy.allowed_regions == {"GB", "GG", "IM", "JE", "IE", "FR"}
+    assert s.destination_policy.region == "GB"
+
+
+def test_overrides_win_over_the_environment_by_either_name(tmp_path: Path) -> None:
+    env = {"STAFF_IDLE_MINUTES": "10", "TWILIO_API_BASE_URL": "http://env.example"}
+    s = load_settings(env, tmp_path, {"STAFF_IDLE_MINUTES": "20", "twilio_api_base_url": "http://override"})
+    assert (s.staff_idle_minutes, s.twilio_api_base_url) == (20, "http://override")
+
+
+def test_the_masked_call_policy_reads_national_numbers_in_the_default_region(tmp_path: Path) -> None:
+    default = load_settings({}, tmp_path)
+    assert default.destination_policy.allowed_regions == {"GB", "GG", "IM", "JE"}
+    irish = load_settings({"DEFAULT_REGION": "IE"}, tmp_path)
+    assert irish.destination_policy.region == "IE"

@@ -13,13 +13,13 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import func, select
 
+from core.queue import QUEUE_NAME
 from ivr import create_app
 from storage.db import Database
 from storage.models import Base
 from tests.support.people import LINE, MEMBER_PHONE, EnrolledMember
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient, TwiML
-from worker.queue import QUEUE_NAME
 
 CALLER = "+447911123456"
 # Every way the caller's or the member's number could show up in a log.

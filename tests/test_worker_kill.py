@@ -25,6 +25,8 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import delete, func, select
 
+from core.queue import QUEUE_NAME
+from core.services import bound
 from ivr import create_app
 from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
@@ -51,7 +53,6 @@ from tests.worker_helpers import (
     job_services,
     wav_bytes,
 )
-from worker.queue import QUEUE_NAME
 
 MEMBER_PHONE = "+447700900321"
 MEMBER_NAME = "Velvet"
@@ -141,7 +142,8 @@ def test_webhooks_to_workers_end_to_end(
     for secret in [*_pii_forms(MEMBER_PHONE), *_pii_forms(CALLER), MEMBER_NAME, url]:
         assert secret not in text
 
-    SimpleWorker([Queue(QUEUE_NAME, connection=redis)], connection=redis).work(burst=True)
+    with bound(services):
+        SimpleWorker([Queue(QUEUE_NAME, connection=redis)], connection=redis).work(burst=True)
 
     with db.session() as s:
         child = s.scalars(select(Call).where(Call.call_sid == leg)).one()

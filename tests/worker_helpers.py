@@ -2,33 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from ivr.settings import load_settings
+from core.services import Services, bound, build_services
+from core.settings import load_settings
 from storage.db import Database
 from storage.models import Report, Staff
 from tests.support.suite import SuiteConfig
-from worker import services as worker_services
-from worker.services import Services, build_services
 
 
 @contextmanager
 def job_services(tmp_path: Path, db: Database, **overrides: Any) -> Iterator[Services]:
-    """Install services built from the test config (``db`` as the database) for jobs to use."""
+    """Bind services built from the test config (``db`` as the database) for jobs to use."""
     config = SuiteConfig().app_config(tmp_path, **overrides)
     instance = config.pop("instance_path")
     config.pop("TESTING", None)
     settings = load_settings({}, instance, config)
-    services = build_services(settings, db=db)
-    previous = worker_services._current
-    worker_services.install(services)
-    try:
+    with bound(build_services(settings, db=db)) as services:
         yield services
-    finally:
-        worker_services._current = previous
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def as_worker(services: Services, job: Callable[P, R]) -> Callable[P, R]:
+    """``job`` run as a worker runs it, with ``services`` bound: a new thread
+    starts with none, so a thread standing in for a worker binds its own."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with bound(services):
+            return job(*args, **kwargs)
+
+    return run
 
 
 def wav_bytes(seconds: int = 1, rate: int = 8000) -> bytes:

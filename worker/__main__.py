@@ -15,12 +15,14 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 
 from rq import Worker
 
-from worker import services
+from core.queue import QUEUE_NAME, RedisQueue
+from core.services import Services, bound, build_services
+from core.settings import load_settings
 from worker.private_worker import PrivateWorker
-from worker.queue import QUEUE_NAME, RedisQueue
 from worker.schedule import ensure_scheduled
 
 # How often a worker runs RQ's maintenance (among other things, moving the
@@ -34,7 +36,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Request bodies sent to Twilio may carry numbers; never log them.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
-    svc = services.current()
+    svc = services_from_environment()
     if not isinstance(svc.queue, RedisQueue):
         print("REDIS_URL is not set: jobs run inside the web process; no worker needed.", file=sys.stderr)
         return 2
@@ -42,8 +44,16 @@ def main() -> int:
     # Each job runs in a forked work horse: no database connection may be
     # shared across the fork.
     svc.db.engine.dispose()
-    build_worker(svc.queue).work(with_scheduler=True)
+    # The horses inherit the binding: every job of this worker finds ``svc``.
+    with bound(svc):
+        build_worker(svc.queue).work(with_scheduler=True)
     return 0
+
+
+def services_from_environment() -> Services:
+    """This process's services, from the same settings the web app reads."""
+    instance = os.environ.get("SAFETY_INSTANCE_PATH", str(Path.cwd() / "instance"))
+    return build_services(load_settings(os.environ, instance))
 
 
 def build_worker(queue: RedisQueue) -> Worker:

@@ -24,9 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callflows.status import ANSWERED_STATUSES, TERMINAL_STATUSES, CallDirection
+from core import services
 from storage.models import Call, CallEvent, utcnow
 from storage.upsert import conflict_insert
-from worker import services
 
 # The leg a child call is, by the direction of its parent.
 CHILD_DIRECTION = {

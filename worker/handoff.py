@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 
 from callflows.status import ReportStatus
+from core import services
 from storage import casework
 from storage.models import Member, Report
-from worker import services
 from worker.mail import send_mail, staff_link
 
 log = logging.getLogger(__name__)

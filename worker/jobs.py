@@ -1,7 +1,7 @@
 """Job functions: top-level, importable by path, taking opaque ids only.
 
 Also the failure hook RQ calls on every failed attempt of every job
-(worker/queue.py attaches it): once no retry is left it makes the failure
+(core/queue.py attaches it): once no retry is left it makes the failure
 visible where staff look, instead of leaving it only in RQ's failed registry.
 """
 
@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from worker import services
+from core import services
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ivr.settings import Settings
+    from core.settings import Settings
 
 SMTP_TIMEOUT_SECONDS = 10
 

@@ -1,7 +1,7 @@
 """Replays the outbox: jobs that could not be queued when they were made.
 
 Webhooks write a job to the ``outbox`` table when Redis is unreachable
-(worker/queue.py). This job, run every minute by the worker's schedule,
+(core/queue.py). This job, run every minute by the worker's schedule,
 pushes each unsent entry to RQ in the order they were written and stamps
 ``sent_at``. While Redis is still down it stops at the first failure (the
 rest would fail the same way) and counts the attempt.
@@ -23,10 +23,10 @@ import logging
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from core import services
+from core.queue import JOBS, JobArg, RedisQueue, resolve
 from storage.models import OutboxEntry, utcnow
-from worker import services
 from worker.jobs import gave_up
-from worker.queue import JOBS, JobArg, RedisQueue, resolve
 
 log = logging.getLogger(__name__)
 

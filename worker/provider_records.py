@@ -22,8 +22,8 @@ import logging
 
 from sqlalchemy import select
 
+from core import services
 from storage.models import RecordingState, Report
-from worker import services
 from worker.twilio_adapter import TwilioAdapter, is_call_sid
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ Idempotent by RecordingSid, whatever step a previous run died in:
 - deleting at Twilio comes last and treats "already gone" as done.
 
 Transient failures (Twilio 5xx or timeouts, a bad read-back) raise, so RQ
-retries with the backoff set in worker/queue.py. A recording Twilio no
+retries with the backoff set in core/queue.py. A recording Twilio no
 longer has (404), or the last retry failing, marks the report ``failed``
 with a plain reason staff see in the console; the report is handed off
 either way so it never sits unseen.
@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 
 from callflows.errors import RecordingCorrupted, TwilioResourceGone, TwilioUnavailable
 from callflows.status import RecordingState
+from core import services
+from core.services import Services, recording_store
 from storage.models import Report, utcnow
-from worker import services
-from worker.services import Services, recording_store
 from worker.twilio_adapter import TwilioAdapter
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Retention, run daily by the worker's schedule (and safe to run any time).
 
-Rules (settings in ivr/settings.py, defaults in README):
+Rules (settings in core/settings.py, defaults in README):
 
 - call log rows (calls and their call_events) older than
   ``CALL_LOG_RETENTION_DAYS`` are deleted, after their call records are
@@ -28,11 +28,11 @@ from sqlalchemy import delete, or_, select, update
 
 from callflows.errors import TwilioUnavailable
 from callflows.status import TERMINAL_STATUSES, MemberStatus, RecordingState, ReportStatus
+from core import services
+from core.services import Services, recording_store
 from storage.erasure import erase_cancelled_members_data
 from storage.models import Call, CallEvent, Member, Report, utcnow
-from worker import services
 from worker.provider_records import delete_provider_records
-from worker.services import Services, recording_store
 from worker.twilio_adapter import TwilioAdapter
 
 log = logging.getLogger(__name__)

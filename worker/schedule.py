@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from rq import Queue
 from rq.job import Job
 
-from worker import services
-from worker.queue import JOBS, RedisQueue, resolve
+from core import services
+from core.queue import JOBS, RedisQueue, resolve
 
 log = logging.getLogger(__name__)
 
-# job name (worker/queue.py JOBS) -> period in seconds
+# job name (core/queue.py JOBS) -> period in seconds
 PERIODIC: dict[str, int] = {
     "flush_outbox": 60,
     "sweep_abandoned_reports": 600,

@@ -32,7 +32,7 @@ from twilio.rest import Client
 from callflows.errors import TwilioResourceGone, TwilioUnavailable
 
 if TYPE_CHECKING:
-    from ivr.settings import Settings
+    from core.settings import Settings
 
 TWILIO_ORIGIN = "https://api.twilio.com"
 # The twilio library logs request bodies (PhoneNumber=…) at INFO: keep this

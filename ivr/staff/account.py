@@ -6,9 +6,10 @@ import pyotp
 from flask import abort, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
+from ivr.services import current_services
 from ivr.staff.auth import totp_ok
 from ivr.staff.blueprint import bp
-from ivr.staff.common import audit, db, require_admin, services, viewer
+from ivr.staff.common import audit, db, require_admin, viewer
 from ivr.staff.forms import CodeForm, PasswordForm
 from storage import staff_accounts
 from storage.hashing import verify_secret
@@ -23,7 +24,7 @@ def account() -> str:
     # The cookie session is signed, not secret: the pending TOTP secret sits
     # in it encrypted, and is shown only on this page.
     token = session.get("totp_pending")
-    pending = services().vault.cipher.decrypt(token) if isinstance(token, str) else None
+    pending = current_services().vault.cipher.decrypt(token) if isinstance(token, str) else None
     uri = pyotp.TOTP(pending).provisioning_uri(name=staff.email, issuer_name=ISSUER) if pending else None
     return render_template("staff/account.html", staff=staff, pending=pending, uri=uri)
 
@@ -34,7 +35,7 @@ def totp_start() -> Response:
     staff = require_admin()
     if staff.totp_secret_encrypted:
         abort(400)
-    session["totp_pending"] = services().vault.cipher.encrypt(pyotp.random_base32())
+    session["totp_pending"] = current_services().vault.cipher.encrypt(pyotp.random_base32())
     return redirect(url_for("staff.account"))
 
 

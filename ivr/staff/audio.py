@@ -12,10 +12,11 @@ import io
 from flask import abort, request, send_file
 from werkzeug.wrappers import Response
 
+from core.services import recording_store
+from ivr.services import current_services
 from ivr.staff.blueprint import bp
-from ivr.staff.common import audit, db, report_or_404, services, viewer
+from ivr.staff.common import audit, db, report_or_404, viewer
 from storage.models import RecordingState
-from worker.services import recording_store
 
 
 def sniff_mimetype(audio: bytes) -> str:
@@ -36,7 +37,7 @@ def report_audio(report_id: int) -> Response:
     if report.recording_state != RecordingState.STORED or not report.recording_path:
         abort(404)
     try:
-        audio = recording_store(services()).get(report.recording_path)
+        audio = recording_store(current_services()).get(report.recording_path)
     except FileNotFoundError:
         abort(404)
     audit("recording.play", "report", report.id, request.headers.get("Range", "whole")[:60])

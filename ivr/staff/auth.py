@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from callflows.lockout import Attempts, LockoutPolicy
+from ivr.services import current_services
 from ivr.staff import signed_in
 from ivr.staff.blueprint import bp
-from ivr.staff.common import audit, clock, db, services, setting
+from ivr.staff.common import audit, clock, db
 from ivr.staff.forms import CodeForm, SignInForm
 from ivr.staff.totp import matching_step
 from storage import staff_accounts
@@ -47,8 +48,8 @@ def load_signed_in_staff() -> Response | None:
             session,
             staff,
             now,
-            idle_seconds=setting("STAFF_IDLE_MINUTES") * 60,
-            lifetime_seconds=setting("STAFF_SESSION_HOURS") * 3600,
+            idle_seconds=current_services().settings.staff_idle_minutes * 60,
+            lifetime_seconds=current_services().settings.staff_session_hours * 3600,
         )
         if ended is not None:
             session.clear()
@@ -93,14 +94,13 @@ def _ip_blocked() -> bool:
             AuditEntry.detail == f"ip={_client_ip()}",
         )
     )
-    return (failures or 0) >= setting("STAFF_IP_FAILURES_PER_15_MIN")
+    return (failures or 0) >= current_services().settings.staff_ip_failures_per_15_min
 
 
 def _lockout() -> LockoutPolicy:
     """The member menu's lockout policy, with the console's own limits."""
-    return LockoutPolicy(
-        setting("STAFF_MAX_FAILED_LOGINS"), timedelta(minutes=setting("STAFF_LOCKOUT_MINUTES"))
-    )
+    settings = current_services().settings
+    return LockoutPolicy(settings.staff_max_failed_logins, timedelta(minutes=settings.staff_lockout_minutes))
 
 
 def _locked(staff: Staff) -> bool:
@@ -183,7 +183,7 @@ def totp_ok(staff_id: int, secret_encrypted: str, code: str) -> bool:
     """Accept a 6-digit code of this secret once: in its own 30-second step
     (one step of clock skew at most), and never a code of a step already used
     by this account (``storage.staff_accounts.claim_totp_step``)."""
-    secret = services().vault.cipher.decrypt(secret_encrypted)
+    secret = current_services().vault.cipher.decrypt(secret_encrypted)
     step = matching_step(secret, code, clock())
     return step is not None and staff_accounts.claim_totp_step(db(), staff_id, step)
 

@@ -1,57 +1,28 @@
-"""Small helpers every staff view shares: services, settings, audit, paging."""
+"""Small helpers every staff view shares: the session, the viewer, audit, paging."""
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable
-from typing import Any
-
-from flask import abort, current_app, g, request
+from flask import abort, g, request
 from sqlalchemy.orm import Session
 
 from ivr import requestdb
+from ivr.services import current_services
 from storage import repositories as repo
 from storage.console_queries import visible_report
 from storage.ids import parse_id
 from storage.models import Report, Staff, StaffRole
-from worker.services import Services
 
 PAGE_SIZE = 50
-
-# Console settings: a create_app override (tests) wins over the environment.
-_DEFAULTS = {
-    "STAFF_IDLE_MINUTES": 30,
-    # However busy, a session ends this long after sign-in (ivr.staff.signed_in).
-    "STAFF_SESSION_HOURS": 12,
-    "STAFF_MAX_FAILED_LOGINS": 5,
-    "STAFF_LOCKOUT_MINUTES": 15,
-    "STAFF_IP_FAILURES_PER_15_MIN": 20,
-    "NUMBER_QUARANTINE_DAYS": 30,
-}
-
-
-def services() -> Services:
-    found: Services = current_app.extensions["safety"]
-    return found
 
 
 def db() -> Session:
     return requestdb.session()
 
 
-def setting(name: str) -> int:
-    """A console setting (see ``_DEFAULTS``) as an int."""
-    extra = services().settings.extra
-    raw: Any = extra.get(name, os.environ.get(name, _DEFAULTS[name]))
-    return int(raw)
-
-
 def clock() -> float:
-    """Seconds since the epoch, for session ages and TOTP steps; tests may
-    replace it with a ``STAFF_CLOCK`` callable given to ``create_app``."""
-    now: Callable[[], float] = services().settings.extra.get("STAFF_CLOCK", time.time)
-    return now()
+    """Seconds since the epoch, for session ages and TOTP steps (the ``clock``
+    setting: tests give ``create_app`` a clock they move by hand)."""
+    return current_services().settings.clock()
 
 
 def viewer() -> Staff:

@@ -15,13 +15,14 @@ from werkzeug.wrappers import Response
 
 from callflows.errors import DuplicateMember, InvalidPhoneNumber, NumberPoolEmpty, PinTooShort, WithheldNumber
 from callflows.phone import last_three, normalise
+from core.services import recording_store
+from ivr.services import current_services
 from ivr.staff.blueprint import bp
-from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin, services
+from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin
 from ivr.staff.forms import CancelForm, EnrolForm, PinForm, PreferencesForm
 from storage import repositories as repo
 from storage.hashing import hash_secret
 from storage.models import CallerIdShown, Greeting, Member, MemberStatus, SafetyNumber
-from worker.services import recording_store
 
 
 def _sentence(exc: Exception) -> str:
@@ -31,7 +32,7 @@ def _sentence(exc: Exception) -> str:
 
 def new_pin() -> str:
     """A random PIN two digits longer than the minimum."""
-    length = services().settings.pin_min_length + 2
+    length = current_services().settings.pin_min_length + 2
     return "".join(secrets.choice("0123456789") for _ in range(length))
 
 
@@ -39,7 +40,7 @@ def phone_last3(member: Member) -> str | None:
     """The last three digits of the member's phone (decrypted only for this)."""
     if not member.phone_encrypted:
         return None
-    return last_three(services().vault.reveal(member.phone_encrypted))
+    return last_three(current_services().vault.reveal(member.phone_encrypted))
 
 
 @bp.route("/members")
@@ -76,7 +77,7 @@ def member_new() -> str | tuple[str, int]:
         return render_template("staff/member_new.html", form={}, error=None)
     form = EnrolForm()
     pin = form.pin.data or new_pin()
-    svc = services()
+    svc = current_services()
     try:
         phone = normalise(form.phone.data, svc.settings.default_region)
         member, line = repo.enrol_member(
@@ -162,7 +163,7 @@ def member_reset_pin(member_id: int) -> str | Response:
     member = _active(member_id)
     pin = PinForm().pin.data or new_pin()
     try:
-        repo.check_pin(pin, services().settings.pin_min_length)
+        repo.check_pin(pin, current_services().settings.pin_min_length)
     except PinTooShort as exc:
         flash(_sentence(exc))
         return redirect(url_for("staff.member_page", member_id=member.id))
@@ -182,7 +183,7 @@ def member_cancel(member_id: int) -> Response:
     if not CancelForm().validate():
         flash("Tick the box to confirm the cancellation.")
         return redirect(url_for("staff.member_page", member_id=member.id))
-    repo.cancel_member(db(), member, recording_store(services()))
+    repo.cancel_member(db(), member, recording_store(current_services()))
     audit("member.cancel", "member", member.id)
     db().commit()
     flash("Membership cancelled; personal data erased and the Safety Number quarantined.")

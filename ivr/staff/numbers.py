@@ -16,8 +16,9 @@ from werkzeug.wrappers import Response
 
 from callflows.errors import DuplicateSafetyNumber, InvalidPhoneNumber, WithheldNumber
 from callflows.phone import normalise
+from ivr.services import current_services
 from ivr.staff.blueprint import bp
-from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin, services, setting
+from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin
 from ivr.staff.forms import NumbersForm
 from storage import repositories as repo
 from storage.models import LineStatus, SafetyNumber, utcnow
@@ -32,7 +33,7 @@ def numbers_list() -> str:
         db().scalars(select(SafetyNumber).order_by(SafetyNumber.id).offset(offset).limit(PAGE_SIZE + 1))
     )
     counts = dict(db().execute(select(SafetyNumber.status, func.count()).group_by(SafetyNumber.status)).all())
-    days = setting("NUMBER_QUARANTINE_DAYS")
+    days = current_services().settings.number_quarantine_days
     return render_template(
         "staff/numbers.html",
         lines=lines[:PAGE_SIZE],
@@ -50,7 +51,7 @@ def numbers_add() -> Response:
     """Add numbers (one per line) to the pool; all or nothing."""
     require_admin()
     raw = NumbersForm().lines()
-    region = services().settings.default_region
+    region = current_services().settings.default_region
     try:
         numbers = [normalise(n, region) for n in raw]
         if not numbers:
@@ -97,7 +98,7 @@ def number_release(line_id: int) -> Response:
     """Make a quarantined number available again once its quarantine is over."""
     require_admin()
     line = _line(line_id)
-    days = setting("NUMBER_QUARANTINE_DAYS")
+    days = current_services().settings.number_quarantine_days
     if line.status != LineStatus.QUARANTINED:
         flash("That number is not quarantined.")
     elif line.quarantined_at and utcnow() < line.quarantined_at + timedelta(days=days):

@@ -18,8 +18,9 @@ from werkzeug.wrappers import Response
 from callflows.errors import InvalidPhoneNumber, UnknownCategory, WithheldNumber
 from callflows.phone import normalise
 from callflows.sanitise import forbidden_characters, sanitise_summary
+from ivr.services import current_services
 from ivr.staff.blueprint import bp
-from ivr.staff.common import audit, db, require_admin, services
+from ivr.staff.common import audit, db, require_admin
 from ivr.staff.forms import ImportForm
 from storage import repositories as repo
 from storage.models import CATEGORIES
@@ -102,7 +103,7 @@ def warnings_import() -> Response | str | tuple[str, int]:
             0, f"the file contains control characters ({', '.join(found[:3])}): save it as plain text"
         )
         return render_template("staff/warnings_import.html", errors=[error]), 400
-    svc = services()
+    svc = current_services()
     good, errors = check_rows(text, svc.vault, svc.settings.default_region)
     if errors:
         page = render_template("staff/warnings_import.html", errors=errors, checked=len(good) + len(errors))

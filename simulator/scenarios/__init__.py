@@ -49,6 +49,7 @@ import phonenumbers
 from flask import Flask
 from sqlalchemy import func, select
 
+from core.services import Services, recording_store
 from ivr.webhook import APOLOGY
 from simulator import demo
 from simulator.callbacks import Delivery
@@ -59,7 +60,6 @@ from simulator.speech import Speech
 from simulator.transcript import Phonebook
 from storage import repositories as repo
 from storage.models import Call, CallEvent, Member, Report, SafetyNumber
-from worker.services import Services, recording_store
 
 Result = CallResult | SmsResult
 # Where the static fallback document is hosted: anywhere but the app's origin.

@@ -57,4 +57,4 @@ def clock() -> Clock:
 @pytest.fixture
 def clocked_app(make_app: Callable[..., Flask], clock: Clock) -> Flask:
     """The console on the embedded queue, reading the time from ``clock``."""
-    return make_app(REDIS_URL=None, STAFF_CLOCK=clock)
+    return make_app(REDIS_URL=None, clock=clock)

@@ -137,7 +137,7 @@ def store_recording(store: LocalRecordingStore, name: str, audio: bytes) -> str:
 
 
 class Clock:
-    """A clock the test moves by hand (``STAFF_CLOCK``: session ages, TOTP steps)."""
+    """A clock the test moves by hand (the ``clock`` setting: session ages, TOTP steps)."""
 
     def __init__(self, now: float) -> None:
         self.now = now

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
+from core.services import recording_store
 from ivr import services_of
 from storage.db import Database
 from storage.models import AuditEntry
 from tests.staff.helpers import People, make_report, wav_bytes
-from worker.services import recording_store
 
 
 def _stored_report(app: Flask, db: Database, **cols) -> tuple[int, bytes]:

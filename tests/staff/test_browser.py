@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, func, make_url, select
 from werkzeug.serving import make_server
 
+from core.services import recording_store
 from ivr import create_app, services_of
 from storage import repositories as repo
 from storage.migrate import upgrade
@@ -28,7 +29,6 @@ from storage.models import AuditEntry, Call, CallDirection, CallerWarning, Repor
 from tests.staff.helpers import PASSWORD, wav_bytes
 from tests.support.databases import scratch_database
 from tests.support.suite import SuiteConfig
-from worker.services import recording_store
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"

@@ -20,12 +20,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from core.services import recording_store
 from ivr import services_of
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import Block, Call, CallDirection, RecordingState, Report, ReportStatus
 from tests.staff.helpers import make_call, post, wav_bytes
-from worker.services import recording_store
 
 CALLER = "+447700900777"
 

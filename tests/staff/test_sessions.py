@@ -172,7 +172,7 @@ def test_an_idle_session_ends_after_the_idle_timeout(
 
 
 def test_the_session_lifetime_is_a_setting(make_app, people: People, clock: Clock) -> None:
-    app = make_app(REDIS_URL=None, STAFF_CLOCK=clock, STAFF_SESSION_HOURS=1)
+    app = make_app(REDIS_URL=None, clock=clock, STAFF_SESSION_HOURS=1)
     alice = _sign_in(app, "alice@example.org")
     clock.advance(25 * 60)
     assert alice.get("/staff/reports").status_code == 200

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -71,15 +73,21 @@ def resolve(path: str):  # type: ignore[no-untyped-def]
 
 
 class InlineQueue:
-    """Runs each job at once in this process (embedded default, no services)."""
+    """Runs each job at once in this process (the embedded default).
 
-    def __init__(self, db: Database) -> None:
+    ``job_context`` makes the enqueuing app's services the ones the job
+    finds (``core.services.bound``): the queue cannot import them itself.
+    """
+
+    def __init__(self, db: Database, job_context: Callable[[], AbstractContextManager[object]]) -> None:
         self.db = db
+        self.job_context = job_context
 
     def enqueue(self, job: str, *args: JobArg) -> None:
         path = _check(job, args)
         try:
-            resolve(path)(*args)
+            with self.job_context():
+                resolve(path)(*args)
         except Exception as exc:
             # Keep it for replay rather than failing the caller's request. The
             # stack without messages: a database error's quotes its row.
@@ -155,10 +163,3 @@ def write_outbox(db: Database, job: str, args: tuple[JobArg, ...], error: str) -
 def redis_client(url: str) -> Redis:
     """Short timeouts: a dead Redis must cost a webhook milliseconds, not seconds."""
     return Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5, retry_on_timeout=False)
-
-
-def make_queue(settings: object, db: Database) -> JobQueue:
-    url = getattr(settings, "redis_url", None)
-    if url:
-        return RedisQueue(redis_client(url), db)
-    return InlineQueue(db)

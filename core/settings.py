@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from callflows.destinations import UK_REGIONS, DestinationPolicy
 from callflows.errors import ConfigurationError
 from storage.crypto import new_fernet_key, new_index_key
 
@@ -74,7 +76,22 @@ class Settings:
     staff_console_url: str = ""
     # Reverse proxies in front whose X-Forwarded-* headers are trusted (ivr.proxies).
     trusted_proxies: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Staff console: idle sign-out, sign-in lockout, per-address login limit.
+    staff_idle_minutes: int = 30
+    # However busy, a staff session ends this long after sign-in (ivr.staff.signed_in).
+    staff_session_hours: int = 12
+    staff_max_failed_logins: int = 5
+    staff_lockout_minutes: int = 15
+    staff_ip_failures_per_15_min: int = 20
+    # How long a released Safety Number rests before it is given out again.
+    number_quarantine_days: int = 30
+    # What a masked call may ring. Its ``region`` always follows
+    # ``default_region``; MASKED_CALL_REGIONS widens ``allowed_regions``, and a
+    # whole policy can be passed to ``create_app`` (tests).
+    destination_policy: DestinationPolicy = field(default_factory=DestinationPolicy)
+    # Seconds since the epoch for staff session ages and TOTP steps; never
+    # read from the environment, a test passes a clock it moves by hand.
+    clock: Callable[[], float] = time.time
 
     @property
     def production(self) -> bool:
@@ -111,6 +128,13 @@ _ENV: dict[str, tuple[str, Any]] = {
     "MAIL_LOG_PATH": ("mail_log_path", str),
     "STAFF_CONSOLE_URL": ("staff_console_url", lambda v: v.rstrip("/")),
     "TRUSTED_PROXIES": ("trusted_proxies", lambda v: _proxy_hops(v.strip())),
+    "STAFF_IDLE_MINUTES": ("staff_idle_minutes", int),
+    "STAFF_SESSION_HOURS": ("staff_session_hours", int),
+    "STAFF_MAX_FAILED_LOGINS": ("staff_max_failed_logins", int),
+    "STAFF_LOCKOUT_MINUTES": ("staff_lockout_minutes", int),
+    "STAFF_IP_FAILURES_PER_15_MIN": ("staff_ip_failures_per_15_min", int),
+    "NUMBER_QUARANTINE_DAYS": ("number_quarantine_days", int),
+    "MASKED_CALL_REGIONS": ("destination_policy", lambda v: DestinationPolicy(allowed_regions=_regions(v))),
 }
 MAX_PROXY_HOPS = 10
 
@@ -122,6 +146,11 @@ def _proxy_hops(text: str) -> int:
     return int(text)
 
 
+def _regions(value: str) -> frozenset[str]:
+    """Comma-separated region codes; the UK's own (with the Crown Dependencies) are always in."""
+    return UK_REGIONS | {code.strip().upper() for code in value.split(",") if code.strip()}
+
+
 def load_settings(
     environ: Mapping[str, str],
     instance_path: str | os.PathLike[str],
@@ -130,23 +159,24 @@ def load_settings(
     """Build the settings from ``environ``, then apply ``overrides``.
 
     ``overrides`` may use either the environment names (``DATABASE_URL``) or
-    the field names (``database_url``).
+    the field names (``database_url``); any other key is an error.
     """
+    # The environment first, then the overrides on top of it.
     values: dict[str, Any] = {}
-    merged: dict[str, Any] = {k: v for k, v in environ.items() if k in _ENV and v != ""}
+    for name, raw in environ.items():
+        if name in _ENV and raw != "":
+            attr, parse = _ENV[name]
+            values[attr] = parse(raw)
     field_names = {f.name for f in fields(Settings)}
-    extra: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
         if key in _ENV:
-            merged[key] = value
+            attr, parse = _ENV[key]
+            values[attr] = parse(value) if isinstance(value, str) else value
         elif key in field_names:
             values[key] = value
         else:
-            extra[key] = value
-    for name, raw in merged.items():
-        attr, parse = _ENV[name]
-        values[attr] = parse(raw) if isinstance(raw, str) else raw
-    settings = Settings(**values, extra=extra)
+            raise ConfigurationError(f"unknown setting {key!r}")
+    settings = Settings(**values)
 
     if settings.env not in ("development", "production"):
         raise ConfigurationError("SAFETY_ENV must be 'development' or 'production'")
@@ -169,7 +199,9 @@ def load_settings(
         settings = replace(settings, mail_log_path=str(instance / "mail.log"))
     if not settings.staff_console_url:
         settings = replace(settings, staff_console_url=settings.public_base_url)
-    return settings
+    # National numbers a member keys are read in the scheme's own region.
+    policy = replace(settings.destination_policy, region=settings.default_region)
+    return replace(settings, destination_policy=policy)
 
 
 def _field_set(settings: Settings, env_name: str) -> bool:
