@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from callflows.errors import ConfigurationError
-from ivr.settings import load_settings
+from core.settings import load_settings
 from storage.db import Database
 from storage.models import AuditEntry
 from tests.staff.helpers import PASSWORD, People, csrf_from
