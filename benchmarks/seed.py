@@ -90,7 +90,7 @@ def real_members(engine: Engine, callers: list[str]) -> Seeded:
                     "t": p.token,
                     "i": p.index,
                     "h": pin,
-                    "g": "neutral" if i % 2 else "logged",
+                    "g": "none" if i % 2 else "logged",
                 },
             ).scalar_one()
             conn.execute(
@@ -181,7 +181,7 @@ def filler_members(engine: Engine, count: int) -> float:
         "members",
         "INSERT INTO members (working_name, phone_encrypted, phone_index, pin_hash, status, greeting,"
         " accept_withheld, caller_id_shown, pin_failures, created_at)"
-        " SELECT 'Filler ' || g, :t, md5('m' || g) || md5('n' || g), :h, 'active', 'neutral', true,"
+        " SELECT 'Filler ' || g, :t, md5('m' || g) || md5('n' || g), :h, 'active', 'none', true,"
         " 'safety_number', 0, now() - (g % 365) * interval '1 day'"
         " FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) AS g",
         {"t": token, "h": pin, "a": first + 1, "b": first + count},

@@ -71,7 +71,7 @@ class Screening:
     outcome: InboundOutcome
     safety_number: str = ""
     member_phone: str = ""  # in clear, and only when the outcome is RING
-    greeting: Greeting = Greeting.NEUTRAL
+    greeting: Greeting = Greeting.NONE
     caller_id_shown: CallerIdShown = CallerIdShown.SAFETY_NUMBER
 
 
@@ -91,22 +91,28 @@ def answer_inbound(
     outcome = screening.outcome
     if outcome is InboundOutcome.RING:
         return ring_member(screening, caller, urls, timeout_seconds)
-    if outcome is InboundOutcome.REJECT:
-        # <Reject> first: the call is not answered, so the caller is not
-        # billed and hears nothing that confirms a person is behind the number.
-        response = VoiceResponse()
-        response.reject()
-        return response
     if outcome is InboundOutcome.MEMBER_MENU:
         # The member's own call goes on to the PIN-protected menu.
         response = VoiceResponse()
         response.redirect(urls.member_menu, method="POST")
         return response
-    return line_unavailable()
+    return will_not_ring()
+
+
+def will_not_ring() -> VoiceResponse:
+    """The one answer to every call that will not ring a member: a dead line
+    (unassigned, quarantined, cancelled), a blocked caller, a refused withheld
+    caller. ``<Reject/>`` first and only: the call is never answered, so the
+    caller pays nothing, and every such call gets the same bytes, so nobody
+    can tell a dead line from a live one that turned them away."""
+    response = VoiceResponse()
+    response.reject()
+    return response
 
 
 def line_unavailable() -> VoiceResponse:
-    """The one answer for every line that is not live (identical bytes)."""
+    """The menu's neutral "not available", then hang up (identical bytes
+    whatever the reason)."""
     response = VoiceResponse()
     prompts.say(response, prompts.LINE_UNAVAILABLE)
     response.hangup()
@@ -125,13 +131,20 @@ def shown_caller_id(screening: Screening, caller: Caller) -> str:
 def ring_member(
     screening: Screening, caller: Caller, urls: InboundUrls, timeout_seconds: int
 ) -> VoiceResponse:
-    """Greeting, then ``<Dial answerOnBridge>`` with one screened ``<Number>``."""
+    """``<Dial answerOnBridge>`` with one screened ``<Number>``, first unless
+    the member chose the spoken greeting.
+
+    As the first verb, answerOnBridge keeps the caller's leg unanswered while
+    the member is screened: the caller hears ringback and pays nothing unless
+    the member accepts. A greeting before it answers the call, which is why
+    it is only ever the member's explicit choice.
+    """
     response = VoiceResponse()
-    prompts.say(response, prompts.GREETINGS[screening.greeting])
-    # answerOnBridge: the caller hears ringing, not silence, while the member
-    # is screened, and is not billed unless the member accepts.
+    if screening.greeting is Greeting.LOGGED:
+        prompts.say(response, prompts.LOGGED_GREETING)
     dial = response.dial(
         answer_on_bridge=True,
+        ring_tone="uk",
         timeout=timeout_seconds,
         action=urls.dial_action,
         method="POST",

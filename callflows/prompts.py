@@ -11,22 +11,20 @@ from collections.abc import Iterable
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from callflows.status import Category, Greeting
+from callflows.status import Category
 
 VOICE = "Polly.Amy"
 LANGUAGE = "en-GB"
 
 # Calls to a Safety Number ----------------------------------------------------
 
-# One sentence for every line that is not live (never assigned, quarantined,
-# cancelled): the same bytes whatever the reason, so nobody can probe the pool.
+# The menu's one neutral answer to a call it will not serve: the same bytes
+# whatever the reason, so nobody can probe who is a member.
 LINE_UNAVAILABLE = "The number you have called is not available. Goodbye."
 
-CONNECTING = "Please hold while we connect your call."
-GREETINGS = {
-    Greeting.NEUTRAL: CONNECTING,
-    Greeting.LOGGED: "Calls to this number are logged for safety. " + CONNECTING,
-}
+# The greeting a member may choose. Spoken before the member's phone rings,
+# it answers the call: the caller pays from then on (Greeting's docstring).
+LOGGED_GREETING = "Calls to this number are logged for safety. Please hold while we connect your call."
 
 # The caller hears this for anything but a bridged call: it says nothing of
 # whether the member declined, was busy or did not answer.

@@ -2,39 +2,78 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from twilio.twiml.voice_response import VoiceResponse
 
 from callflows.menu import gather_keys, goodbye, say
 
 RECORD_PROMPT = (
     "After the tone, tell us what happened: when, where, and anything about the person. "
-    "Press hash when you have finished."
+    "Take your time: pausing is fine. Press hash when you have finished."
 )
-NOTHING_RECORDED = "We did not hear anything, so no report was made. Goodbye."
+# Twilio continues after <Record> only when nothing was recorded (it makes
+# no request to the Record's action then), so this is what the member hears
+# after silence: a second chance rather than a dead end.
+NOTHING_HEARD = "We did not hear anything. To try again, press 1."
+NO_REPORT = "No report was recorded. Goodbye."
 ASK_CONSENT = "May an anonymous version go to the police? Press 1 for yes, 2 for no."
 THANKS = "Thank you. Your report has been passed to a caseworker. Goodbye."
 
 
-def record_report(*, max_seconds: int, action: str, status_callback: str) -> VoiceResponse:
-    """A short prompt and ``<Record>``; the recording reaches us by ``status_callback``."""
+@dataclass(frozen=True, slots=True)
+class ReportUrls:
+    recorded: str  # the Record's action: Twilio posts here only when something was recorded
+    recording_status: str  # where the recording (or its absence) is reported
+    try_again: str  # the "press 1 to try again" Gather's action
+
+
+def record_report(
+    urls: ReportUrls, *, max_seconds: int, silence_seconds: int, gather_timeout: int
+) -> VoiceResponse:
+    """The prompt and ``<Record>``, then what Twilio plays when nothing was recorded.
+
+    ``timeout`` is the silence that ends the recording: Twilio's default of
+    5 s cut members off mid-report when they paused to collect themselves.
+    ``#`` ends it on purpose (not any key, Twilio's default, which a member
+    could press by accident).
+    """
     response = VoiceResponse()
     say(response, RECORD_PROMPT)
     response.record(
-        action=action,
+        action=urls.recorded,
         method="POST",
+        timeout=silence_seconds,
         max_length=max_seconds,
         play_beep=True,
         finish_on_key="#",
-        recording_status_callback=status_callback,
+        recording_status_callback=urls.recording_status,
         # "absent": Twilio tells us when nothing was recorded, so the report
         # does not wait for a recording forever.
         recording_status_callback_event="completed absent",
         recording_status_callback_method="POST",
     )
-    # Twilio only continues here when nothing was recorded.
-    say(response, NOTHING_RECORDED)
+    # Reached only when nothing was recorded (reference/twilio-behaviour.md).
+    gather_keys(
+        response,
+        action=urls.try_again,
+        timeout=gather_timeout,
+        prompts=[NOTHING_HEARD],
+        num_digits=1,
+        action_on_empty=False,
+    )
+    say(response, NO_REPORT)
     response.hangup()
     return response
+
+
+def wants_to_try_again(digits: str) -> bool:
+    """Only 1 records again; any other key ends the call."""
+    return digits == "1"
+
+
+def no_report() -> VoiceResponse:
+    return goodbye(NO_REPORT)
 
 
 def ask_consent(action: str, timeout: int) -> VoiceResponse:

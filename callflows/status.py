@@ -18,10 +18,16 @@ class MemberStatus(enum.StrEnum):
 
 
 class Greeting(enum.StrEnum):
-    """What the caller hears before the member's phone rings."""
+    """What the caller hears before the member's phone rings.
 
-    NEUTRAL = "neutral"
-    LOGGED = "logged"  # "calls to this number are logged for safety"
+    Any spoken word before ``<Dial answerOnBridge>`` answers the call, so the
+    caller pays from then on even if the member never accepts
+    (reference/twilio-behaviour.md): no greeting is the default, and the
+    spoken one is the member's explicit choice.
+    """
+
+    NONE = "none"  # ringback at once; nothing billed unless the member accepts
+    LOGGED = "logged"  # "calls to this number are logged for safety": answers the call
 
 
 class CallerIdShown(enum.StrEnum):
@@ -77,6 +83,7 @@ class ReportStatus(enum.StrEnum):
 class RecordingState(enum.StrEnum):
     AWAITED = "awaited"
     STORED = "stored"
+    ABSENT = "absent"  # Twilio recorded nothing (the member was silent)
     FAILED = "failed"
     DELETED = "deleted"
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from callflows.destinations import UK_REGIONS, DestinationPolicy
 from callflows.errors import ConfigurationError
@@ -29,6 +30,9 @@ REQUIRED_IN_PRODUCTION = (
 GENERATED_SECRETS = ("TWILIO_AUTH_TOKEN", "SAFETY_DATA_KEYS", "SAFETY_INDEX_KEY", "SECRET_KEY")
 SECRETS_FILE = "secrets.json"
 DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+FALLBACK_PATH = "/voice/fallback"
+# A person pausing to think mid-report must not end the recording.
+MIN_REPORT_SILENCE_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,9 @@ class Settings:
     twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: str = ""
     public_base_url: str = ""
+    # The static fallback document's URL on hosting separate from the app;
+    # "" means the app's own /voice/fallback (see voice_fallback_url).
+    fallback_url: str = ""
     twilio_api_base_url: str = "https://api.twilio.com"
     recordings_path: str = ""
     data_keys: tuple[str, ...] = ()
@@ -57,6 +64,10 @@ class Settings:
     outbound_daily_calls: int = 20
     outbound_daily_minutes: int = 120
     record_max_seconds: int = 180
+    # Silence that ends an incident report. Twilio's default of 5 s cut
+    # members off when they paused to collect themselves; at least
+    # MIN_REPORT_SILENCE_SECONDS is enforced at start-up.
+    report_silence_timeout_seconds: int = 15
     call_log_retention_days: int = 90
     caller_number_retention_days: int = 30
     report_retention_days: int = 365
@@ -97,6 +108,12 @@ class Settings:
     def production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def voice_fallback_url(self) -> str:
+        """What ``numbers sync`` sets as each number's "Primary handler
+        fails" URL: ``FALLBACK_URL``, or the app's own ``/voice/fallback``."""
+        return self.fallback_url or self.public_base_url + FALLBACK_PATH
+
 
 # environment variable -> (field, parser)
 _ENV: dict[str, tuple[str, Any]] = {
@@ -106,6 +123,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "TWILIO_ACCOUNT_SID": ("twilio_account_sid", str),
     "TWILIO_AUTH_TOKEN": ("twilio_auth_token", str),
     "PUBLIC_BASE_URL": ("public_base_url", lambda v: v.rstrip("/")),
+    "FALLBACK_URL": ("fallback_url", str.strip),
+    "REPORT_SILENCE_TIMEOUT_SECONDS": ("report_silence_timeout_seconds", int),
     "TWILIO_API_BASE_URL": ("twilio_api_base_url", lambda v: v.rstrip("/")),
     "RECORDINGS_PATH": ("recordings_path", str),
     "SAFETY_DATA_KEYS": ("data_keys", lambda v: tuple(k.strip() for k in v.split(",") if k.strip())),
@@ -181,6 +200,10 @@ def load_settings(
     if settings.env not in ("development", "production"):
         raise ConfigurationError("SAFETY_ENV must be 'development' or 'production'")
     _proxy_hops(str(settings.trusted_proxies))
+    if settings.report_silence_timeout_seconds < MIN_REPORT_SILENCE_SECONDS:
+        raise ConfigurationError(
+            f"REPORT_SILENCE_TIMEOUT_SECONDS must be at least {MIN_REPORT_SILENCE_SECONDS}"
+        )
     if settings.production:
         missing = [name for name in REQUIRED_IN_PRODUCTION if not _field_set(settings, name)]
         if missing:
@@ -202,6 +225,26 @@ def load_settings(
     # National numbers a member keys are read in the scheme's own region.
     policy = replace(settings.destination_policy, region=settings.default_region)
     return replace(settings, destination_policy=policy)
+
+
+def fallback_problem(settings: Settings) -> str | None:
+    """Why the numbers' fallback would fail together with the app, or None.
+
+    Twilio asks the fallback URL when the app errors or times out; served by
+    the app itself (``FALLBACK_URL`` unset) or on the same origin as
+    ``PUBLIC_BASE_URL``, it is down exactly when it is needed."""
+    if not settings.fallback_url:
+        return "FALLBACK_URL is unset: the numbers' fallback is served by the app itself"
+    if _origin(settings.fallback_url) == _origin(settings.public_base_url):
+        return "FALLBACK_URL is on the same origin as PUBLIC_BASE_URL: it fails when the app does"
+    return None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port, with the scheme's default port filled in."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _field_set(settings: Settings, env_name: str) -> bool:

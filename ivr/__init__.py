@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from core.services import build_services
-from core.settings import Settings, load_settings
+from core.settings import Settings, fallback_problem, load_settings
 from ivr.exception_log import SafetyFlask
 from ivr.services import EXTENSION, services_of
 
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
         TESTING=testing,
     )
+    _warn_about_fallback(settings)
     app.extensions[EXTENSION] = build_services(settings, db=database)
     _quiet_third_party_loggers()
 
@@ -63,6 +64,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     staff.init_app(app)
     cli.register(app)
     return app
+
+
+def _warn_about_fallback(settings: Settings) -> None:
+    """In production, say at start-up when the numbers' fallback would go
+    down with the app (README, "The fallback document")."""
+    problem = fallback_problem(settings)
+    if settings.production and problem is not None:
+        logging.getLogger(__name__).warning(
+            "%s; host `flask --app ivr fallback-twiml` separately and set FALLBACK_URL", problem
+        )
 
 
 def _quiet_third_party_loggers() -> None:

@@ -227,6 +227,21 @@ def keys_rotate() -> None:
     click.echo(f"re-encrypted {files} recording(s) of {len(keys)}")
 
 
+@click.command("fallback-twiml")
+def fallback_twiml() -> None:
+    """Print the static fallback TwiML document to host at FALLBACK_URL.
+
+    A calm apology, then hang up: the same words as the app's own
+    /voice/fallback, and nothing that depends on the call (no number, no
+    state), so it can be served as a plain file from hosting that stays up
+    when the app is down (README, "The fallback document").
+    """
+    from ivr.twiml_text import render
+    from ivr.webhook import apology
+
+    click.echo(render(apology()))
+
+
 def register(app: Flask) -> None:
     from ivr import numbers_cli as _numbers_at_twilio  # noqa: F401  (adds numbers sync/buy)
 
@@ -234,3 +249,4 @@ def register(app: Flask) -> None:
     # `flask.commands` entry points (setup.cfg), not from here.
     for group in (db_cli, numbers_cli, members_cli, warnings_cli, staff_cli, keys_cli):
         app.cli.add_command(group)
+    app.cli.add_command(fallback_twiml)

@@ -163,10 +163,22 @@ def _start_masked_call(session: Session, auth: menus.MenuCall) -> VoiceResponse:
 def _start_report(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     report = menus.open_report(session, auth.call.call_sid, auth.member.id)
     session.commit()
+    return _record(report)
+
+
+def _record(report: Report) -> VoiceResponse:
+    """The ``<Record>`` of ``report``, first time or again after silence."""
+    settings = current_services().settings
+    urls = report_flow.ReportUrls(
+        recorded=external_url("menu.consent", report=report.id),
+        recording_status=external_url("menu.recording", report=report.id),
+        try_again=external_url("menu.report_again", report=report.id),
+    )
     return report_flow.record_report(
-        max_seconds=current_services().settings.record_max_seconds,
-        action=external_url("menu.consent", report=report.id),
-        status_callback=external_url("menu.recording", report=report.id),
+        urls,
+        max_seconds=settings.record_max_seconds,
+        silence_seconds=settings.report_silence_timeout_seconds,
+        gather_timeout=settings.gather_timeout_seconds,
     )
 
 
@@ -296,6 +308,15 @@ def report_step(view: ReportStep) -> Callable[[], Response]:
     return menu_step(with_report)
 
 
+@bp.post("/report-again")
+@report_step
+def report_again(session: Session, report: Report, form: MultiDict[str, str]) -> VoiceResponse:
+    """Key after a silent ``<Record>``: 1 records the same report again; anything else ends the call."""
+    if report_flow.wants_to_try_again(form.get("Digits", "")):
+        return _record(report)
+    return report_flow.no_report()
+
+
 @bp.post("/consent")
 @report_step
 def consent(session: Session, report: Report, form: MultiDict[str, str]) -> VoiceResponse:
@@ -328,9 +349,11 @@ def recording() -> Response:
         return twiml(VoiceResponse())
     report_id = report.id
     if status in RECORDING_LOST:
-        # Nothing was recorded (or Twilio failed): show it rather than wait
-        # forever, and still hand the report to a caseworker: the member
-        # called to report something, and someone should follow it up.
+        # Nothing was recorded ("absent": the member was silent, and is being
+        # offered another try) or Twilio failed: show it on the report rather
+        # than wait forever, and hand it to a caseworker: the member called to
+        # report something, and someone should follow it up. A recording made
+        # on a second try still attaches to this report.
         lost = menus.mark_recording_lost(session, report_id, status)
         session.commit()
         if lost:

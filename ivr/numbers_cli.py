@@ -24,16 +24,18 @@ def _adapter() -> TwilioAdapter:
 
 @numbers_cli.command("sync")
 def numbers_sync() -> None:
-    """Set the four webhooks of CONTRACT.md on every number in the pool."""
+    """Set the four webhooks of CONTRACT.md on every number in the pool: the
+    app's under PUBLIC_BASE_URL, and FALLBACK_URL as "primary handler fails"."""
     services = current_services()
     with services.db.session() as session:
         pool = list(session.scalars(select(SafetyNumber.e164).order_by(SafetyNumber.id)))
     adapter = _adapter()
     base = services.settings.public_base_url
+    fallback = services.settings.voice_fallback_url
     configured, missing = 0, []
     for e164 in pool:
         try:
-            adapter.configure_number(e164, base)
+            adapter.configure_number(e164, base, fallback)
         except TwilioResourceGone:
             missing.append(e164)
             continue
@@ -41,7 +43,7 @@ def numbers_sync() -> None:
             click.echo(f"{configured} number(s) configured before Twilio failed", err=False)
             raise click.ClickException(str(exc)) from exc
         configured += 1
-    click.echo(f"{configured} number(s) configured with webhooks under {base}")
+    click.echo(f"{configured} number(s) configured with webhooks under {base}, fallback {fallback}")
     if missing:
         raise click.ClickException("not on this Twilio account: " + ", ".join(missing))
 
@@ -56,7 +58,8 @@ def numbers_buy(area_code: str) -> None:
         raise click.ClickException("the area code is digits only, e.g. 20 for London")
     services = current_services()
     try:
-        bought = _adapter().buy_number(area_code, services.settings.public_base_url)
+        settings = services.settings
+        bought = _adapter().buy_number(area_code, settings.public_base_url, settings.voice_fallback_url)
     except SafetyNumberError as exc:
         raise click.ClickException(str(exc)) from exc
     with services.db.session() as session:

@@ -223,14 +223,19 @@ def claim_recording(session: Session, report_id: int, recording_sid: str) -> boo
 
 
 def mark_recording_lost(session: Session, report_id: int, twilio_status: str) -> bool:
-    """Twilio could not make the recording: make that visible on the report.
+    """No recording came: nothing was recorded (``absent``) or Twilio failed.
+    Make that visible on the report.
 
-    False when the report already has a recording (a late failure callback
-    never undoes one)."""
+    False when the report already has a recording (a late callback never
+    undoes one)."""
+    if twilio_status == RecordingState.ABSENT:
+        state, error = RecordingState.ABSENT, "nothing was recorded"
+    else:
+        state, error = RecordingState.FAILED, f"Twilio reported {twilio_status}"
     result: Any = session.execute(
         update(Report)
         .where(Report.id == report_id, Report.recording_sid.is_(None))
-        .values(recording_state=RecordingState.FAILED, recording_error=f"Twilio reported {twilio_status}")
+        .values(recording_state=state, recording_error=error)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)

@@ -111,7 +111,7 @@ class Member(Base):
     phone_index: Mapped[blind_index | None] = mapped_column(unique=True)
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(_enum(MemberStatus), default=MemberStatus.ACTIVE)
-    greeting: Mapped[str] = mapped_column(_enum(Greeting), default=Greeting.NEUTRAL)
+    greeting: Mapped[str] = mapped_column(_enum(Greeting), default=Greeting.NONE)
     accept_withheld: Mapped[bool] = mapped_column(Boolean, default=True)
     caller_id_shown: Mapped[str] = mapped_column(_enum(CallerIdShown), default=CallerIdShown.SAFETY_NUMBER)
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -64,8 +64,12 @@ def make_app(app_config: Callable[..., dict[str, Any]], db: Database) -> Callabl
 @pytest.fixture(autouse=True, scope="session")
 def twiml_rendered_as_twilio_does() -> Iterator[None]:
     """Every TwiML document the suite serves is checked, as it is served,
-    against twilio's own serialisation (tests/test_twiml_text.py)."""
+    against twilio's own serialisation (tests/test_twiml_text.py) and against
+    what real Twilio accepts and does with it (tests/twiml_rules.py)."""
+    from flask import has_request_context, request
+
     from ivr import twiml_text
+    from tests import twiml_rules
 
     fast = twiml_text.render
 
@@ -73,11 +77,29 @@ def twiml_rendered_as_twilio_does() -> Iterator[None]:
         text = fast(document)
         expected = str(document).encode("utf-8")
         assert text.encode("utf-8", "xmlcharrefreplace") == expected, (text, expected)
+        if has_request_context():  # served, not just rendered by a unit test
+            where = twiml_rules.where_served(request.path)
+            # Collected, not raised: a voice view's never_fails would turn the
+            # AssertionError into the apology and hide it.
+            twiml_rules.SERVED_VIOLATIONS.extend(
+                f"{request.path}: {v}\n{text}" for v in twiml_rules.violations(text, where)
+            )
         return text
 
     twiml_text.render = checked
     yield
     twiml_text.render = fast
+
+
+@pytest.fixture(autouse=True)
+def served_twiml_follows_twilio() -> Iterator[None]:
+    """Fails the test that served a TwiML document breaking tests/twiml_rules.py."""
+    from tests.twiml_rules import SERVED_VIOLATIONS
+
+    SERVED_VIOLATIONS.clear()
+    yield
+    found, SERVED_VIOLATIONS[:] = list(SERVED_VIOLATIONS), []
+    assert not found, "served TwiML that real Twilio would treat otherwise:\n" + "\n".join(found)
 
 
 @pytest.fixture(scope="session")

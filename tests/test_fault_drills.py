@@ -250,7 +250,7 @@ def test_database_down_then_back_the_app_recovers_by_itself(
 
         def call() -> str:
             # A number that is not in the pool: with the database up the
-            # answer is the ordinary "not available"; down, it is the apology.
+            # answer is the ordinary <Reject/>; down, it is the apology.
             root = twiml_of(
                 client.send(
                     "/voice/incoming",
@@ -293,6 +293,6 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_the_next_ca
         monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)  # it has sat idle long enough
         root = twiml_of(client.send("/voice/incoming", form))
         assert APOLOGY_WORDS not in "".join(root.root.itertext())
-        assert root[0].tag == "Say"  # the ordinary "not available" of a number not in the pool
+        assert root[0].tag == "Reject"  # the ordinary rejection of a number not in the pool
     finally:
         link.close()

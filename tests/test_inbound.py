@@ -15,7 +15,6 @@ from flask import Flask
 from sqlalchemy import Engine, delete, event, select, text
 
 from callflows import prompts
-from callflows.status import Greeting
 from ivr import services_of
 from storage import repositories as repo
 from storage.db import Database
@@ -28,6 +27,8 @@ from tests.support.suite import SuiteConfig
 from tests.support.twilio import TwilioClient, TwiML
 
 CALLER = "+447911123456"
+# What Twilio receives for a call that will not ring: nothing but <Reject/>.
+REJECT = b'<?xml version="1.0" encoding="UTF-8"?><Response><Reject /></Response>'
 
 
 def call_in(
@@ -76,11 +77,27 @@ def test_dead_lines_all_get_one_identical_answer(
             ]
         )
     }
-    assert len(answers) == 1
-    root = call_in(twilio, line="+442079460002", sid="CAdeadX")
-    assert root.verbs == ["Say", "Hangup"]
-    assert root[0].text == "The number you have called is not available. Goodbye."
+    assert answers == {REJECT}
     assert calls(db) == []
+
+
+def test_every_call_that_will_not_ring_gets_the_same_reject(
+    twilio: TwilioClient, db: Database, vault: NumberVault, enrol: Enrol
+) -> None:
+    """A dead line, a blocked caller and a refused withheld caller cannot be
+    told apart: the same unanswered, unbilled <Reject/>, byte for byte."""
+    member = enrol(accept_withheld=False)
+    with db.session() as s:
+        repo.add_numbers(s, ["+442079460002"])
+        repo.block_caller(s, member.id, vault.index(CALLER), "456")
+    answers = [
+        call_in(twilio, CALLER, sid="CAnr1", line="+442079460002").body,  # unassigned
+        call_in(twilio, CALLER, sid="CAnr2").body,  # blocked
+        call_in(twilio, "anonymous", sid="CAnr3").body,  # withheld, refused
+    ]
+    assert answers == [REJECT] * 3
+    # Rejected calls to a member's line stay in their call log, marked blocked.
+    assert [(c.call_sid, c.blocked) for c in calls(db)] == [("CAnr2", True), ("CAnr3", True)]
 
 
 # --- the member calling their own number ------------------------------------------
@@ -102,7 +119,7 @@ def test_another_members_phone_is_an_ordinary_caller(
     twilio: TwilioClient, db: Database, vault: NumberVault, member: EnrolledMember, enrol: Enrol
 ) -> None:
     enrol(phone="+442079460777", line="+442079460002")
-    assert call_in(twilio, "+442079460777").verbs == ["Say", "Dial"]
+    assert call_in(twilio, "+442079460777").verbs == ["Dial"]
 
 
 # --- rejected callers ---------------------------------------------------------------
@@ -125,7 +142,7 @@ def test_a_block_is_per_member(
     other = enrol(phone="+442079460777", line="+442079460002")
     with db.session() as s:
         repo.block_caller(s, other.id, vault.index(CALLER), "456")
-    assert call_in(twilio).verbs == ["Say", "Dial"]
+    assert call_in(twilio).verbs == ["Dial"]
 
 
 @pytest.mark.parametrize("withheld", [None, "", "anonymous", "Restricted", "+266696687", "+7378742833", "12"])
@@ -144,7 +161,7 @@ def test_withheld_caller_rings_when_accepted_and_shows_the_safety_number(
 ) -> None:
     enrol(caller_id_shown="caller")
     root = call_in(twilio, "anonymous")
-    assert root.verbs == ["Say", "Dial"]
+    assert root.verbs == ["Dial"]
     assert root.find("Dial").get("callerId") == LINE  # type: ignore[union-attr]
     (row,) = calls(db)
     assert row.withheld and not row.blocked and row.other_party_last3 is None
@@ -166,12 +183,12 @@ def test_rings_the_member_through_a_screened_dial(
     root = call_in(twilio, sid="CAring01")
     assert "inbound call CAring01: ring" in caplog.text
     assert not re.search(r"\d{4,}", caplog.text)  # no number, not even the line's
-    assert root.verbs == ["Say", "Dial"]
-    assert root[0].text == prompts.GREETINGS[Greeting.NEUTRAL]
-    assert root[0].get("voice") == "Polly.Amy" and root[0].get("language") == "en-GB"
-
-    dial = root[1]
+    # By default the Dial is the first and only verb: ringback at once, and
+    # nothing answers (or bills) the call unless the member accepts.
+    assert root.verbs == ["Dial"]
+    dial = root[0]
     assert dial.get("answerOnBridge") == "true"
+    assert dial.get("ringTone") == "uk"
     assert dial.get("timeout") == str(app.extensions["safety"].settings.dial_timeout_seconds)
     assert dial.get("action") == suite.url("/voice/dial_result", "call=CAring01")
     assert dial.get("callerId") == LINE  # default: the member's phone shows their Safety Number
@@ -193,11 +210,16 @@ def test_rings_the_member_through_a_screened_dial(
     assert not (row.withheld or row.blocked or row.warned or row.bridged or row.declined)
 
 
-def test_logged_greeting(twilio: TwilioClient, db: Database, vault: NumberVault, enrol: Enrol) -> None:
+def test_logged_greeting_is_spoken_before_the_dial_when_the_member_chose_it(
+    twilio: TwilioClient, db: Database, vault: NumberVault, enrol: Enrol
+) -> None:
     enrol(greeting="logged")
     root = call_in(twilio)
-    assert root[0].tag == "Say"
-    assert root[0].text is not None and root[0].text.startswith("Calls to this number are logged for safety.")
+    assert root.verbs == ["Say", "Dial"]
+    assert root[0].text == prompts.LOGGED_GREETING
+    assert root[0].text.startswith("Calls to this number are logged for safety.")
+    assert root[0].get("voice") == "Polly.Amy" and root[0].get("language") == "en-GB"
+    assert root[1].get("answerOnBridge") == "true" and root[1].get("ringTone") == "uk"
 
 
 def test_member_may_see_the_callers_own_number(
@@ -267,7 +289,7 @@ def test_an_inbound_call_costs_one_indexed_statement(
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        assert call_in(twilio, sid="CAcount1").verbs == ["Say", "Dial"]
+        assert call_in(twilio, sid="CAcount1").verbs == ["Dial"]
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(seen) == 1, [s for s, _ in seen]
@@ -378,7 +400,7 @@ def test_on_a_real_engine_the_two_statements_commit_on_their_own(
     event.listen(db.engine, "before_cursor_execute", note)
     try:
         answer = call_in(TwilioClient(app.test_client(), suite), sid="CAstandalone", line="+442079460077")
-        assert answer.verbs == ["Say", "Dial"]
+        assert answer.verbs == ["Dial"]
         # One statement on PostgreSQL, in autocommit; on SQLite the lookup,
         # then the insert, with no BEGIN before them.
         expected = [("WITH", True)] if dialect == "postgresql" else [("SELECT", None), ("INSERT", None)]

@@ -386,7 +386,7 @@ def test_cancel_needs_a_second_nine(vault, menu, app, db):
         assert callers and all(row == (None, None) for row in callers)
         line = session.scalars(select(SafetyNumber).where(SafetyNumber.e164 == LINE)).one()
         assert line.status == LineStatus.QUARANTINED and line.member_id is None
-    # The line now answers like any dead line.
+    # The menu now answers the line like any dead line.
     assert_neutral_hangup(menu.post("start", new_sid()))
 
 
@@ -401,9 +401,9 @@ def test_cancel_without_confirmation_keeps_the_member(menu, app, db, second):
     assert member_row(db, member_id).status == MemberStatus.ACTIVE
 
 
-def test_the_neutral_answer_is_the_dead_line_answer_byte_for_byte(menu, twilio: TwilioClient):
+def test_the_neutral_answer_is_the_same_for_a_dead_line_and_a_forged_step(menu, twilio: TwilioClient):
     menu.seed()
-    dead = twilio.post("/voice/incoming", CallSid=new_sid(), From="+447400654321", To="+442079460999")
+    dead = twilio.post(f"{MENU}/start", CallSid=new_sid(), From=MEMBER_PHONE, To="+442079460999")
     options = twilio.post(f"{MENU}/options", CallSid=new_sid(), From=MEMBER_PHONE, To=LINE)
     assert dead.body == options.body
 

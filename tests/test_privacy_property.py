@@ -54,7 +54,7 @@ def scenarios(draw: st.DrawFn) -> dict:
         "member_phone": member_phone,
         "caller": caller,
         "prefs": {
-            "greeting": draw(st.sampled_from(["neutral", "logged"])),
+            "greeting": draw(st.sampled_from(["none", "logged"])),
             "accept_withheld": draw(st.booleans()),
             "caller_id_shown": draw(st.sampled_from(["caller", "safety_number"])),
         },

@@ -60,10 +60,14 @@ def test_option_2_records_with_a_status_callback(menu, app, db):
     report = the_report(db, sid)
     assert report.member_id == member_id
     assert report.recording_sid is None and report.police_consent is None
-    assert root.verbs == ["Say", "Record", "Say", "Hangup"]
+    assert root.verbs == ["Say", "Record", "Gather", "Say", "Hangup"]
+    assert "Press hash when you have finished" in said(root)
     record = root.one("Record")
     settings = app.extensions["safety"].settings
     assert record.get("maxLength") == str(settings.record_max_seconds)
+    # A member who pauses to collect themselves keeps talking: not Twilio's 5 s.
+    assert record.get("timeout") == "15" == str(settings.report_silence_timeout_seconds)
+    assert record.get("finishOnKey") == "#"
     assert record.get("playBeep") == "true"
     assert record.get("action") == menu.url(f"{MENU}/consent", f"report={report.id}")
     assert record.get("recordingStatusCallback") == menu.url(f"{MENU}/recording", f"report={report.id}")
@@ -131,11 +135,11 @@ def test_consent_question_and_answer(menu, app, db, digits, consent):
     assert the_report(db, sid).police_consent is consent
 
 
-def test_consent_steps_of_another_call_or_report_are_refused(menu, app, db):
+def test_report_steps_of_another_call_or_report_are_refused(menu, app, db):
     sid, report_id = reporting(menu)
     other = new_sid()
     menu.log_in(other)  # authenticated, but not the reporting call
-    for step in ("consent", "consent-answer"):
+    for step in ("consent", "consent-answer", "report-again"):
         root = menu.post(step, other, query=f"report={report_id}", Digits="1")
         assert root.verbs == ["Say", "Hangup"] and "not available" in said(root)
         root = menu.post(step, sid, query="report=999999", Digits="1")
@@ -193,17 +197,66 @@ def test_recording_callback_that_is_not_a_completed_recording_of_this_call(menu,
     assert jobs(redis) == []
 
 
-@pytest.mark.parametrize("status", ["failed", "absent"])
-def test_a_failed_or_absent_recording_is_visible_on_the_report(menu, app, db, redis, status):
+def test_silence_timeout_is_a_setting_of_at_least_ten_seconds(menu, app_config: AppConfig, db):
+    from callflows.errors import ConfigurationError
+    from ivr import create_app
+
+    menu = menu.on(create_app(app_config(REPORT_SILENCE_TIMEOUT_SECONDS="30", database=db)))
+    menu.seed()
+    assert start_report(menu, new_sid()).one("Record").get("timeout") == "30"
+    with pytest.raises(ConfigurationError, match="REPORT_SILENCE_TIMEOUT_SECONDS"):
+        create_app(app_config(REPORT_SILENCE_TIMEOUT_SECONDS="5", database=db))
+
+
+def test_after_silence_the_member_is_offered_another_try(menu, app, db):
+    """Twilio makes no request when nothing was recorded and plays the verbs
+    after <Record>: they offer a second try, not a dead end."""
     menu.seed()
     sid = new_sid()
-    start_report(menu, sid)
-    recording_callback(menu, the_report(db, sid).id, sid, RecordingStatus=status)
+    root = start_report(menu, sid)
+    report_id = the_report(db, sid).id
+    after_record = list(root.root)[2:]
+    offer = after_record[0]
+    assert offer.tag == "Gather" and offer.get("numDigits") == "1"
+    assert "To try again, press 1" in said(offer)
+    assert offer.get("action") == menu.url(f"{MENU}/report-again", f"report={report_id}")
+    # No key: the Gather falls through to a goodbye that says what happened.
+    assert [v.tag for v in after_record[1:]] == ["Say", "Hangup"]
+    assert after_record[1].text == "No report was recorded. Goodbye."
+
+    again = menu.post("report-again", sid, query=f"report={report_id}", Digits="1")
+    assert again.verbs == ["Say", "Record", "Gather", "Say", "Hangup"]
+    assert again.one("Record").get("action") == menu.url(f"{MENU}/consent", f"report={report_id}")
+    with db.session() as session:  # the same report, recorded again
+        assert session.scalar(select(func.count()).select_from(Report)) == 1
+    done = menu.post("report-again", sid, query=f"report={report_id}", Digits="2")
+    assert done.verbs == ["Say", "Hangup"] and said(done) == "No report was recorded. Goodbye."
+
+
+def test_an_absent_recording_is_marked_absent_and_a_second_try_still_attaches(menu, app, db, redis):
+    sid, report_id = reporting(menu)
+    absent = {"RecordingStatus": "absent", "RecordingSid": "RE" + "3" * 32}
+    answer = recording_callback(menu, report_id, sid, **absent)
+    assert twiml_of(answer).verbs == []  # the callback tells the member nothing
+    report = the_report(db, sid)
+    assert report.recording_state == RecordingState.ABSENT and report.recording_sid is None
+    assert report.recording_error == "nothing was recorded"
+    # Handed to a caseworker: the member meant to report something.
+    assert jobs(redis) == [("worker.handoff.assign_report", (report_id,))]
+    # The member pressed 1 and spoke this time: the recording still attaches.
+    recording_callback(menu, report_id, sid)
+    report = the_report(db, sid)
+    assert report.recording_sid == "RE" + "1" * 32 and report.recording_state == RecordingState.AWAITED
+
+
+def test_a_failed_recording_is_visible_on_the_report(menu, app, db, redis):
+    sid, report_id = reporting(menu)
+    recording_callback(menu, report_id, sid, RecordingStatus="failed")
     report = the_report(db, sid)
     assert report.recording_state == RecordingState.FAILED and report.recording_sid is None
-    assert report.recording_error is not None and status in report.recording_error
+    assert report.recording_error is not None and "failed" in report.recording_error
     # Still handed to a caseworker: the member meant to report something.
-    assert jobs(redis) == [("worker.handoff.assign_report", (report.id,))]
+    assert jobs(redis) == [("worker.handoff.assign_report", (report_id,))]
 
 
 def test_a_late_failure_callback_does_not_undo_a_stored_recording(menu, app, db, redis):

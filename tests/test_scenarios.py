@@ -312,7 +312,7 @@ def test_cancelled_line_answers_like_an_unassigned_one(world: World) -> None:
     outcome = world.play("cancelled_member_line")
     unassigned, cancelled = call_of(outcome, 0), call_of(outcome, 1)
     assert cancelled.documents[0].xml == unassigned.documents[0].xml
-    assert cancelled.documents[0].names() == ["Say", "Hangup"]
+    assert cancelled.documents[0].names() == ["Reject"]
     (line,) = world.rows(SafetyNumber, SafetyNumber.e164 == DEMO_SPARE_LINES[0])
     assert line.status == "quarantined" and line.member_id is None
     (still,) = world.rows(SafetyNumber, SafetyNumber.e164 == DEMO_LINE)

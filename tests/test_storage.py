@@ -1,5 +1,7 @@
 """Storage on PostgreSQL and SQLite: encryption at rest, idempotency keys."""
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
@@ -88,3 +90,25 @@ def test_migrations_match_the_models(any_db: Database) -> None:
     assert diff == []
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
     assert version is not None
+
+
+def test_migration_0003_gives_members_who_never_chose_a_greeting_none(tmp_path: Path) -> None:
+    """The old default "neutral" answered (and billed) every call: those
+    members get no greeting; a member who chose "logged" keeps it."""
+    from sqlalchemy import create_engine
+
+    from storage.migrate import upgrade
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0002")
+    insert = text(
+        "INSERT INTO members (status, greeting, accept_withheld, caller_id_shown, pin_failures, created_at)"
+        " VALUES ('active', :greeting, true, 'safety_number', 0, '2026-01-01')"
+    )
+    with engine.begin() as conn:
+        conn.execute(insert, [{"greeting": "neutral"}, {"greeting": "logged"}])
+    upgrade(engine, "head")
+    with engine.connect() as conn:
+        greetings = conn.execute(text("SELECT greeting FROM members ORDER BY id")).scalars().all()
+    assert greetings == ["none", "logged"]
+    engine.dispose()

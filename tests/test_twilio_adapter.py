@@ -13,6 +13,7 @@ from simulator.fake_twilio import FakeTwilio
 from tests.support.suite import SuiteConfig
 from worker.twilio_adapter import TwilioAdapter, rebase, webhook_urls
 
+STATIC_FALLBACK = "https://safety-fallback.s3.example.net/fallback.xml"
 AUDIO = b"RIFF" + bytes(range(256)) * 40
 
 
@@ -98,12 +99,12 @@ def test_recording_urls_are_resolved_against_the_configured_origin(fake_twilio: 
 
 def test_buys_a_number_with_the_four_webhooks(fake_twilio: FakeTwilio) -> None:
     fake_twilio.add_available("20", "+442079460555")
-    bought = adapter(fake_twilio).buy_number("20", SUITE.public_base_url)
+    bought = adapter(fake_twilio).buy_number("20", SUITE.public_base_url, STATIC_FALLBACK)
     assert bought.e164 == "+442079460555"
     number = fake_twilio.numbers[bought.sid]
     assert number["voice_url"] == f"{SUITE.public_base_url}/voice/incoming"
     assert number["status_callback"] == f"{SUITE.public_base_url}/voice/status"
-    assert number["voice_fallback_url"] == f"{SUITE.public_base_url}/voice/fallback"
+    assert number["voice_fallback_url"] == STATIC_FALLBACK
     assert number["sms_url"] == f"{SUITE.public_base_url}/sms/incoming"
     assert number["voice_method"] == "POST"
 
@@ -111,12 +112,19 @@ def test_buys_a_number_with_the_four_webhooks(fake_twilio: FakeTwilio) -> None:
 def test_no_number_on_offer_is_a_clear_error(fake_twilio: FakeTwilio) -> None:
     fake_twilio.add_available("99")  # an area code with nothing on offer
     with pytest.raises(TwilioResourceGone, match="area code 99"):
-        adapter(fake_twilio).buy_number("99", SUITE.public_base_url)
+        adapter(fake_twilio).buy_number("99", SUITE.public_base_url, STATIC_FALLBACK)
 
 
 @pytest.fixture
 def numbers_runner(make_app: Callable[..., Flask], fake_twilio: FakeTwilio) -> FlaskCliRunner:
     return make_app(TWILIO_API_BASE_URL=fake_twilio.base_url, REDIS_URL=None).test_cli_runner()
+
+
+@pytest.fixture
+def static_fallback_runner(make_app: Callable[..., Flask], fake_twilio: FakeTwilio) -> FlaskCliRunner:
+    """The CLI of an app whose FALLBACK_URL is on separate static hosting."""
+    app = make_app(TWILIO_API_BASE_URL=fake_twilio.base_url, REDIS_URL=None, FALLBACK_URL=STATIC_FALLBACK)
+    return app.test_cli_runner()
 
 
 def test_numbers_sync_sets_webhooks_on_every_pool_number(
@@ -128,11 +136,38 @@ def test_numbers_sync_sets_webhooks_on_every_pool_number(
     assert result.exit_code == 0, result.output
     result = numbers_runner.invoke(args=["numbers", "sync"])
     assert result.exit_code == 0, result.output
-    expected = webhook_urls(SUITE.public_base_url)
+    # FALLBACK_URL unset: the app's own /voice/fallback.
+    expected = webhook_urls(SUITE.public_base_url, f"{SUITE.public_base_url}/voice/fallback")
     for number in fake_twilio.numbers.values():
         assert {k: number[k] for k in expected} == expected
     assert fake_twilio.numbers[stale]["voice_url"] == f"{SUITE.public_base_url}/voice/incoming"
     assert "2 number(s) configured" in result.output
+
+
+def test_numbers_sync_sets_fallback_url_on_every_number(
+    static_fallback_runner: FlaskCliRunner, fake_twilio: FakeTwilio
+) -> None:
+    """The fallback lives apart from the app, so it answers when the app is down."""
+    fake_twilio.add_number("+442079460001", voice_fallback_url=f"{SUITE.public_base_url}/voice/fallback")
+    fake_twilio.add_number("+442079460002")
+    added = static_fallback_runner.invoke(args=["numbers", "add", "+442079460001", "+442079460002"])
+    assert added.exit_code == 0, added.output
+    result = static_fallback_runner.invoke(args=["numbers", "sync"])
+    assert result.exit_code == 0, result.output
+    numbers = list(fake_twilio.numbers.values())
+    assert [n["voice_fallback_url"] for n in numbers] == [STATIC_FALLBACK] * 2
+    assert [n["voice_fallback_method"] for n in numbers] == ["POST"] * 2
+    assert [n["voice_url"] for n in numbers] == [f"{SUITE.public_base_url}/voice/incoming"] * 2
+    assert STATIC_FALLBACK in result.output
+
+
+def test_numbers_buy_sets_fallback_url(
+    static_fallback_runner: FlaskCliRunner, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.add_available("20", "+442079460778")
+    assert static_fallback_runner.invoke(args=["numbers", "buy", "--area-code", "20"]).exit_code == 0
+    bought = fake_twilio.number_by_e164("+442079460778")
+    assert bought is not None and bought["voice_fallback_url"] == STATIC_FALLBACK
 
 
 def test_numbers_sync_reports_numbers_missing_at_twilio(

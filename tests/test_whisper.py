@@ -24,7 +24,7 @@ LEG = "CAleg00000001"
 
 def call_in(twilio: TwilioClient, caller: str | None = CALLER, sid: str = PARENT) -> None:
     answer = twilio.post("/voice/incoming", CallSid=sid, To=LINE, From=caller or "anonymous")
-    assert answer.verbs == ["Say", "Dial"]
+    assert answer.verbs == ["Dial"]
 
 
 def member_leg(twilio: TwilioClient, path: str, parent: str = PARENT, **fields: str) -> TwiML:

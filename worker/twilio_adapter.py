@@ -55,19 +55,22 @@ def _sid(value: str, prefix: str) -> str:
     return value
 
 
-# CONTRACT.md: the four webhooks on every Safety Number (Twilio setting -> path).
+# CONTRACT.md: the webhooks the app serves on every Safety Number (Twilio
+# setting -> path). The fourth, the fallback, is Settings.voice_fallback_url:
+# best on separate hosting, so it still answers when the app is down.
 WEBHOOK_PATHS = {
     "voice_url": "/voice/incoming",
     "status_callback": "/voice/status",
-    "voice_fallback_url": "/voice/fallback",
     "sms_url": "/sms/incoming",
 }
 
 
-def webhook_urls(public_base_url: str) -> dict[str, str]:
-    """The four webhook URLs of CONTRACT.md under ``public_base_url``."""
+def webhook_urls(public_base_url: str, voice_fallback_url: str) -> dict[str, str]:
+    """The four webhook URLs of CONTRACT.md: the app's under ``public_base_url``,
+    and the "primary handler fails" URL as given."""
     base = public_base_url.rstrip("/")
-    return {name: base + path for name, path in WEBHOOK_PATHS.items()}
+    urls = {name: base + path for name, path in WEBHOOK_PATHS.items()}
+    return {**urls, "voice_fallback_url": voice_fallback_url}
 
 
 def _webhook_params(urls: Mapping[str, str]) -> dict[str, str]:
@@ -227,7 +230,9 @@ class TwilioAdapter:
 
     # --- phone numbers --------------------------------------------------------------
 
-    def buy_number(self, area_code: str, public_base_url: str, country: str = "GB") -> BoughtNumber:
+    def buy_number(
+        self, area_code: str, public_base_url: str, voice_fallback_url: str, country: str = "GB"
+    ) -> BoughtNumber:
         """Buy the first local number on offer in ``area_code``, webhooks already set."""
         account = self.client.api.v2010.accounts(self.account_sid)
         with _translated(f"numbers in area {area_code}"):
@@ -236,11 +241,12 @@ class TwilioAdapter:
             raise TwilioResourceGone(f"Twilio offers no number in area code {area_code}")
         with _translated("buying a number"):
             bought = account.incoming_phone_numbers.create(
-                phone_number=offer[0].phone_number, **_webhook_params(webhook_urls(public_base_url))
+                phone_number=offer[0].phone_number,
+                **_webhook_params(webhook_urls(public_base_url, voice_fallback_url)),
             )
         return BoughtNumber(sid=str(bought.sid), e164=str(bought.phone_number))
 
-    def configure_number(self, e164: str, public_base_url: str) -> str:
+    def configure_number(self, e164: str, public_base_url: str, voice_fallback_url: str) -> str:
         """Set the four webhooks of CONTRACT.md on an owned number; return its PN sid."""
         account = self.client.api.v2010.accounts(self.account_sid)
         with _translated("looking up a pool number"):
@@ -249,7 +255,9 @@ class TwilioAdapter:
             raise TwilioResourceGone("a pool number is not on this Twilio account")
         sid = str(found[0].sid)
         with _translated("configuring a pool number"):
-            account.incoming_phone_numbers(sid).update(**_webhook_params(webhook_urls(public_base_url)))
+            account.incoming_phone_numbers(sid).update(
+                **_webhook_params(webhook_urls(public_base_url, voice_fallback_url))
+            )
         return sid
 
 

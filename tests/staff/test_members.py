@@ -75,6 +75,17 @@ def test_reset_pin_and_preferences(db: Database, vault, admin) -> None:
     assert post(admin, f"/staff/members/{member_id}/preferences", {"greeting": "loud"}).status_code == 400
 
 
+def test_a_new_member_has_no_greeting_and_the_page_says_who_pays_for_one(db: Database, vault, admin) -> None:
+    member_id = _enrolled(db, vault)
+    with db.session() as s:
+        member = s.get(Member, member_id)
+        assert member is not None and member.greeting == "none"
+    page = admin.get(f"/staff/members/{member_id}").get_data(as_text=True)
+    assert re.search(r'<option value="none" selected>none: the caller hears ringing</option>', page)
+    assert "(the caller pays)" in page
+    assert "A spoken greeting answers the call, so the caller pays for it from then on" in page
+
+
 def test_cancel_erases_and_quarantines(db: Database, vault, admin) -> None:
     member_id = _enrolled(db, vault)
     post(admin, f"/staff/members/{member_id}/cancel", {})  # unconfirmed: nothing happens
