@@ -28,8 +28,17 @@ class UnknownMember(SafetyNumberError):
     """No active member matches."""
 
 
-class PinTooShort(SafetyNumberError):
+class BadPin(SafetyNumberError):
+    """A PIN that may not be set; the message says why."""
+
+
+class PinTooShort(BadPin):
     """The PIN is shorter than the configured minimum or not all digits."""
+
+
+class WeakPin(BadPin):
+    """The PIN is one anyone would try first: one digit repeated, a straight
+    run, or the last digits of the member's own phone."""
 
 
 class UnknownCategory(SafetyNumberError):

@@ -63,6 +63,7 @@ __all__ = [
     "Report",
     "ReportStatus",
     "SafetyNumber",
+    "SignInAttempts",
     "Staff",
     "StaffRole",
     "utcnow",
@@ -242,6 +243,17 @@ class Staff(Base):
     # The TOTP time step of the last code accepted: no code is used twice.
     last_totp_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[created]
+
+
+class SignInAttempts(Base):
+    """Sign-in attempts from one client address in one fixed window, counted by
+    one ``INSERT … ON CONFLICT … RETURNING`` (``storage.sign_in_limits``)."""
+
+    __tablename__ = "sign_in_attempts"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEntry(Base):

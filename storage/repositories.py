@@ -18,10 +18,10 @@ from callflows.errors import (
     DuplicateSafetyNumber,
     DuplicateStaff,
     NumberPoolEmpty,
-    PinTooShort,
     UnknownCategory,
     UnknownMember,
 )
+from callflows.pin_quality import check_pin_quality
 from callflows.sanitise import sanitise_summary
 from callflows.status import CATEGORIES, LineStatus, MemberStatus, StaffRole
 from storage.crypto import FieldCipher
@@ -68,9 +68,9 @@ def free_line(session: Session) -> SafetyNumber:
 # --- members --------------------------------------------------------------
 
 
-def check_pin(pin: str, min_length: int) -> None:
-    if not pin.isdigit() or len(pin) < min_length:
-        raise PinTooShort(f"the PIN must be at least {min_length} digits")
+def check_pin(pin: str, min_length: int, own_phone_e164: str | None) -> None:
+    """Refuse a PIN too short or too easy to guess (``callflows.pin_quality``)."""
+    check_pin_quality(pin, min_length, own_phone_e164)
 
 
 def enrol_member(
@@ -83,7 +83,7 @@ def enrol_member(
     pin_min_length: int = 4,
 ) -> tuple[Member, SafetyNumber]:
     """Create a member and assign them a free Safety Number."""
-    check_pin(pin, pin_min_length)
+    check_pin(pin, pin_min_length, phone_e164)
     name = " ".join(name.split())
     if not name:
         raise ValueError("the working name is empty")

@@ -8,7 +8,6 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
-from ivr.services import services_of
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import Base, CallerWarning, Member, SafetyNumber, Staff
@@ -49,15 +48,19 @@ def test_members_list_never_shows_the_real_number(runner: FlaskCliRunner, enroll
 
 
 BAD_INPUTS: list[tuple[list[str], str]] = [
-    (["members", "enrol", "--name", "Jade", "--phone", "020 7946 0123", "--pin", "1234"], "already enrolled"),
+    (["members", "enrol", "--name", "Jade", "--phone", "020 7946 0123", "--pin", "4821"], "already enrolled"),
     (
-        ["members", "enrol", "--name", "Jade", "--phone", "07700 900123", "--pin", "1234"],
+        ["members", "enrol", "--name", "Jade", "--phone", "07700 900123", "--pin", "4821"],
         "not a working phone number",
     ),
     (["members", "enrol", "--name", "Jade", "--phone", "020 7946 0555", "--pin", "12"], "at least 4 digits"),
     (
         ["members", "enrol", "--name", "Jade", "--phone", "020 7946 0555", "--pin", "12ab"],
         "at least 4 digits",
+    ),
+    *(
+        (["members", "enrol", "--name", "Jade", "--phone", "020 7946 0555", "--pin", pin], "too easy")
+        for pin in ("0000", "1234", "9876", "012345", "0555", "460555")
     ),
     (["members", "cancel", "999"], "no active member"),
     (["members", "cancel", "020 7946 0999"], "no active member"),
@@ -83,10 +86,10 @@ def test_bad_input_fails_clearly_and_writes_nothing(
 
 
 def test_empty_pool_fails_and_writes_nothing(runner: FlaskCliRunner, db: Database, enrolled: str) -> None:
-    runner.invoke(args=["members", "enrol", "--name", "Amber", "--phone", "020 7946 0124", "--pin", "1111"])
+    runner.invoke(args=["members", "enrol", "--name", "Amber", "--phone", "020 7946 0124", "--pin", "4821"])
     before = counts(db)
     result = runner.invoke(
-        args=["members", "enrol", "--name", "Jade", "--phone", "020 7946 0125", "--pin", "1111"]
+        args=["members", "enrol", "--name", "Jade", "--phone", "020 7946 0125", "--pin", "4821"]
     )
     assert result.exit_code == 1
     assert "no free Safety Number" in result.stderr
@@ -119,7 +122,7 @@ def test_warning_is_stored_by_blind_index_with_sanitised_text(
         ]
     )
     assert result.exit_code == 0, result.output
-    vault = services_of(app).vault
+    vault = app.extensions["safety"].vault
     with db.session() as s:
         warning = s.scalars(select(CallerWarning)).one()
         assert warning.caller_index == vault.index("+442079460999")
@@ -154,10 +157,9 @@ def test_key_rotation_keeps_old_data_readable_and_reencrypts(
     # The member was enrolled under the suite's data key; now NEW becomes the newest key.
     new_key = "mK6S4y3U9qV0cX2bN8aL5dF7gH1jR3tW6zE9pQ0oI2s="
     rotated_app = make_app(SAFETY_DATA_KEYS=f"{new_key},{suite.data_key},{suite.old_data_key}")
-    vault = services_of(rotated_app).vault
+    vault = rotated_app.extensions["safety"].vault
     with db.session() as s:
         token = s.scalars(select(Member.phone_encrypted)).one()
-    assert token is not None
     assert vault.reveal(token) == "+442079460123"  # old data still readable
     assert not vault.cipher.is_current(token)
     result = rotated_app.test_cli_runner().invoke(args=["keys", "rotate"])
@@ -180,7 +182,7 @@ def test_key_rotation_reencrypts_stored_recordings(
     from storage.models import Report
 
     old_app = make_app()
-    key = recording_store(services_of(old_app)).put("RE0001", b"RIFF-audio")
+    key = recording_store(old_app.extensions["safety"]).put("RE0001", b"RIFF-audio")
     with db.session() as s:
         s.add(Report(recording_sid="RE0001", recording_state="stored", recording_path=key))
     new_key = "mK6S4y3U9qV0cX2bN8aL5dF7gH1jR3tW6zE9pQ0oI2s="

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from callflows.destinations import REASONS, DestinationPolicy, Refusal
 from ivr import create_app
-from ivr.services import services_of
 from storage.db import Database
 from storage.models import Call, CallDirection, utcnow
 from tests.support.destinations import keyable
@@ -62,7 +61,7 @@ def test_allowed_number_is_dialled_showing_the_safety_number(vault, menu, app, d
     root = dial_to(menu, sid)
     assert root.verbs == ["Dial"]
     dial = root.one("Dial")
-    settings = services_of(app).settings
+    settings = app.extensions["safety"].settings
     assert dial.get("callerId") == LINE
     assert dial.get("timeLimit") == str(settings.outbound_time_limit_seconds)
     assert dial.get("action") == menu.url(f"{MENU}/masked-result")
@@ -136,7 +135,7 @@ def test_no_number_keyed_goes_back_to_the_menu(menu, app, db):
 
 def test_daily_call_cap(menu, app, db):
     member_id = menu.seed()
-    cap = services_of(app).settings.outbound_daily_calls
+    cap = app.extensions["safety"].settings.outbound_daily_calls
     add_masked_calls(db, member_id, [10] * (cap - 1))
     # Yesterday's calls do not count.
     add_masked_calls(db, member_id, [10] * 5, created=utcnow() - timedelta(days=1, hours=1))
@@ -154,7 +153,7 @@ def test_daily_call_cap(menu, app, db):
 
 def test_daily_minutes_cap_and_time_limit(menu, app, db):
     member_id = menu.seed()
-    settings = services_of(app).settings
+    settings = app.extensions["safety"].settings
     budget = settings.outbound_daily_minutes * 60
     add_masked_calls(db, member_id, [budget - 300])
     dial = dial_to(menu, new_sid()).one("Dial")

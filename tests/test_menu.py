@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from callflows import prompts
-from ivr.services import services_of
 from storage import repositories as repo
 from storage.models import (
     Block,
@@ -51,7 +50,7 @@ def test_start_asks_the_registered_phone_for_its_pin(menu, app, db):
     g = root.one("Gather")
     assert g.get("finishOnKey") == "#"
     assert g.get("action") == menu.url(f"{MENU}/pin")
-    assert g.get("timeout") == str(services_of(app).settings.gather_timeout_seconds)
+    assert g.get("timeout") == str(app.extensions["safety"].settings.gather_timeout_seconds)
     assert "PIN" in said(g)
     # Silence after the prompt ends the call.
     assert root.verbs[-1] == "Hangup"
@@ -151,7 +150,7 @@ def test_right_pin_resets_the_failure_count(menu, app, db):
 
 def test_three_wrong_pins_across_calls_lock_the_menu_and_alert_staff(menu, app, db, redis):
     member_id = menu.seed()
-    settings = services_of(app).settings
+    settings = app.extensions["safety"].settings
     assert settings.pin_max_attempts == 3
     menu.log_in(new_sid(), pin="1111")
     sid = new_sid()

@@ -28,7 +28,6 @@ from sqlalchemy import delete, func, select
 from core.queue import QUEUE_NAME
 from core.services import bound
 from ivr import create_app
-from ivr.services import services_of
 from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import (
@@ -87,7 +86,7 @@ def test_webhooks_to_workers_end_to_end(
     enrol: Enrol,
 ) -> None:
     app = create_app(app_config(TWILIO_API_BASE_URL=fake_twilio.base_url, database=db))
-    services = services_of(app)
+    services = app.extensions["safety"]
     client = TwilioClient(app.test_client(), suite)
     member_id = enrol(phone=MEMBER_PHONE, name=MEMBER_NAME).id
     caseworker = add_staff(db, "case@example.org")

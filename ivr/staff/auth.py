@@ -9,23 +9,23 @@ at its absolute lifetime.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import flash, g, redirect, render_template, request, session, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from callflows.lockout import Attempts, LockoutPolicy
+from callflows.lockout import LockoutPolicy
 from ivr.services import current_services
 from ivr.staff import signed_in
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, clock, db
 from ivr.staff.forms import CodeForm, SignInForm
 from ivr.staff.totp import matching_step
-from storage import staff_accounts
+from storage import sign_in_limits, staff_accounts
 from storage.hashing import verify_secret
-from storage.models import AuditEntry, Staff, utcnow
+from storage.models import Staff, utcnow
 
 # Endpoints anyone may reach without signing in.
 PUBLIC_ENDPOINTS = frozenset({"staff.login", "staff.login_code"})
@@ -81,20 +81,23 @@ def _client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def _ip_blocked() -> bool:
-    """Too many failed sign-ins from this address lately (kept in the audit log,
-    so every web process sees the same count)."""
-    since = utcnow() - timedelta(minutes=15)
-    failures = db().scalar(
-        select(func.count())
-        .select_from(AuditEntry)
-        .where(
-            AuditEntry.action == "login.failed",
-            AuditEntry.at >= since,
-            AuditEntry.detail == f"ip={_client_ip()}",
-        )
+IP_WINDOW = timedelta(minutes=15)
+TOO_MANY_FROM_HERE = "Too many failed sign-ins from here. Wait a while."
+
+
+def _take_client_attempt() -> datetime | None:
+    """Count this attempt against the client's address before anything is
+    checked (committed at once, so parallel requests see it); the window it
+    was counted in, or None when the address is over its limit."""
+    window = sign_in_limits.take_client_attempt(
+        db(),
+        _client_ip(),
+        utcnow(),
+        limit=current_services().settings.staff_ip_failures_per_15_min,
+        window=IP_WINDOW,
     )
-    return (failures or 0) >= current_services().settings.staff_ip_failures_per_15_min
+    db().commit()
+    return window
 
 
 def _lockout() -> LockoutPolicy:
@@ -103,23 +106,27 @@ def _lockout() -> LockoutPolicy:
     return LockoutPolicy(settings.staff_max_failed_logins, timedelta(minutes=settings.staff_lockout_minutes))
 
 
-def _locked(staff: Staff) -> bool:
-    return _lockout().is_locked(Attempts(staff.failed_logins, staff.locked_until), utcnow())
+def _reserve_check(staff: Staff | None) -> sign_in_limits.Reserved | None:
+    """Take one of the account's checks (committed at once); None when locked."""
+    if staff is None:
+        return None
+    reserved = sign_in_limits.reserve_check(db(), staff.id, _lockout(), utcnow())
+    db().commit()
+    return reserved
 
 
-def _record_failure(staff: Staff | None) -> None:
+def _record_failure(staff: Staff | None, reserved: sign_in_limits.Reserved | None) -> None:
+    """Audit a failed attempt; the counters already hold it (taken before the check)."""
     audit("login.failed", "staff", staff.id if staff else None, f"ip={_client_ip()}")
-    if staff is not None:
-        failure = _lockout().after_failure(Attempts(staff.failed_logins, staff.locked_until), utcnow())
-        staff.failed_logins, staff.locked_until = failure.attempts.failures, failure.attempts.locked_until
-        if failure.locked_now:
-            audit("login.locked", "staff", staff.id)
+    if staff is not None and reserved is not None and reserved.locked_now:
+        audit("login.locked", "staff", staff.id)
     db().commit()
 
 
-def _start_session(staff: Staff) -> Response:
+def _start_session(staff: Staff, client_window: datetime) -> Response:
     staff.failed_logins = 0
     staff.locked_until = None
+    sign_in_limits.give_back_client_attempt(db(), _client_ip(), client_window)
     target = safe_next(session.get("next"))
     # A fresh session at sign-in: nothing from before survives (no fixation).
     session.clear()
@@ -140,23 +147,28 @@ def login() -> Response | str | tuple[str, int]:
         if nxt:
             session["next"] = nxt
         return render_template("staff/login.html")
-    if _ip_blocked():
-        error = "Too many failed sign-ins from here. Wait a while."
-        return render_template("staff/login.html", error=error), 429
+    client_window = _take_client_attempt()
+    if client_window is None:
+        return render_template("staff/login.html", error=TOO_MANY_FROM_HERE), 429
     form = SignInForm()
     email, password = form.email.data, form.password.data
     staff = db().scalars(select(Staff).where(Staff.email == email)).first() if email else None
-    # verify_secret spends the same time on an unknown email as on a real one.
-    ok = verify_secret(staff.password_hash if staff else None, password)
-    locked = staff is not None and _locked(staff)
-    if not ok or staff is None or not staff.active or locked:
-        _record_failure(staff if staff is not None and not locked else None)
+    reserved = _reserve_check(staff)
+    # A locked account's password is never checked; verify_secret spends the
+    # same time on it (and on an unknown email) as on a real check.
+    ok = verify_secret(staff.password_hash if staff is not None and reserved else None, password)
+    if not ok or staff is None or not staff.active or reserved is None:
+        _record_failure(staff, reserved)
         return render_template("staff/login.html", error=GENERIC_FAILURE, email=email), 401
     if staff.totp_secret_encrypted:
+        # Only failures add up: the right password gives back what it took.
+        sign_in_limits.give_back_check(db(), staff.id, reserved, _lockout())
+        sign_in_limits.give_back_client_attempt(db(), _client_ip(), client_window)
+        db().commit()
         session["pending_staff"] = staff.id
         session["pending_at"] = clock()
         return redirect(url_for("staff.login_code"))
-    return _start_session(staff)
+    return _start_session(staff, client_window)
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -170,13 +182,15 @@ def login_code() -> Response | str | tuple[str, int]:
         return redirect(url_for("staff.login"))
     if request.method == "GET":
         return render_template("staff/login_code.html")
-    if _ip_blocked() or _locked(staff):
+    client_window = _take_client_attempt()
+    reserved = _reserve_check(staff) if client_window is not None else None
+    if client_window is None or reserved is None:
         session.pop("pending_staff", None)
         return render_template("staff/login.html", error=GENERIC_FAILURE), 429
     if not totp_ok(staff.id, staff.totp_secret_encrypted, CodeForm().code.data):
-        _record_failure(staff)
+        _record_failure(staff, reserved)
         return render_template("staff/login_code.html", error="That code did not match. Try again."), 401
-    return _start_session(staff)
+    return _start_session(staff, client_window)
 
 
 def totp_ok(staff_id: int, secret_encrypted: str, code: str) -> bool:

@@ -13,8 +13,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from callflows.errors import DuplicateMember, InvalidPhoneNumber, NumberPoolEmpty, PinTooShort, WithheldNumber
+from callflows.errors import BadPin, DuplicateMember, InvalidPhoneNumber, NumberPoolEmpty, WithheldNumber
 from callflows.phone import last_three, normalise
+from callflows.pin_quality import weakness
 from core.services import recording_store
 from ivr.services import current_services
 from ivr.staff.blueprint import bp
@@ -30,10 +31,18 @@ def _sentence(exc: Exception) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
-def new_pin() -> str:
-    """A random PIN two digits longer than the minimum."""
+def new_pin(own_phone_e164: str | None) -> str:
+    """A random PIN two digits longer than the minimum, never one too easy to guess."""
     length = current_services().settings.pin_min_length + 2
-    return "".join(secrets.choice("0123456789") for _ in range(length))
+    while True:
+        pin = "".join(secrets.choice("0123456789") for _ in range(length))
+        if weakness(pin, own_phone_e164) is None:
+            return pin
+
+
+def _phone(member: Member) -> str | None:
+    """The member's registered phone, decrypted only to keep it out of their PIN."""
+    return current_services().vault.reveal(member.phone_encrypted) if member.phone_encrypted else None
 
 
 def phone_last3(member: Member) -> str | None:
@@ -76,10 +85,11 @@ def member_new() -> str | tuple[str, int]:
     if request.method == "GET":
         return render_template("staff/member_new.html", form={}, error=None)
     form = EnrolForm()
-    pin = form.pin.data or new_pin()
     svc = current_services()
+    pin = form.pin.data
     try:
         phone = normalise(form.phone.data, svc.settings.default_region)
+        pin = pin or new_pin(phone)
         member, line = repo.enrol_member(
             db(),
             svc.vault,
@@ -90,7 +100,7 @@ def member_new() -> str | tuple[str, int]:
         )
     except (InvalidPhoneNumber, WithheldNumber):
         error = "That is not a valid phone number."
-    except (DuplicateMember, NumberPoolEmpty, PinTooShort, ValueError) as exc:
+    except (DuplicateMember, NumberPoolEmpty, BadPin, ValueError) as exc:
         error = _sentence(exc)
     else:
         audit("member.enrol", "member", member.id)
@@ -161,10 +171,10 @@ def member_reset_pin(member_id: int) -> str | Response:
     """Set a new PIN (typed, or random when left empty), shown once; unlocks the menu."""
     require_admin()
     member = _active(member_id)
-    pin = PinForm().pin.data or new_pin()
+    pin = PinForm().pin.data or new_pin(_phone(member))
     try:
-        repo.check_pin(pin, current_services().settings.pin_min_length)
-    except PinTooShort as exc:
+        repo.check_pin(pin, current_services().settings.pin_min_length, _phone(member))
+    except BadPin as exc:
         flash(_sentence(exc))
         return redirect(url_for("staff.member_page", member_id=member.id))
     member.pin_hash = hash_secret(pin)

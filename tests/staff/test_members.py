@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from storage import repositories as repo
@@ -39,9 +40,9 @@ def test_enrol_shows_safety_number_and_pin_once_never_the_phone(db: Database, ad
 
 
 def test_enrol_errors_are_clear_and_write_nothing(db: Database, admin) -> None:
-    bad = post(admin, "/staff/members/new", {"name": "Ruby", "phone": "12", "pin": "1234"})
+    bad = post(admin, "/staff/members/new", {"name": "Ruby", "phone": "12", "pin": "4821"})
     assert bad.status_code == 400 and "not a valid phone number" in bad.get_data(as_text=True)
-    empty_pool = post(admin, "/staff/members/new", {"name": "Ruby", "phone": "07911 123456", "pin": "1234"})
+    empty_pool = post(admin, "/staff/members/new", {"name": "Ruby", "phone": "07911 123456", "pin": "4821"})
     assert (
         empty_pool.status_code == 400 and "no free safety number" in empty_pool.get_data(as_text=True).lower()
     )
@@ -99,7 +100,32 @@ def test_cancel_erases_and_quarantines(db: Database, vault, admin) -> None:
         )
         line = s.scalars(select(SafetyNumber)).one()
         assert line.status == LineStatus.QUARANTINED and line.member_id is None
-    assert post(admin, f"/staff/members/{member_id}/pin", {"pin": "1234"}).status_code == 409
+    assert post(admin, f"/staff/members/{member_id}/pin", {"pin": "4821"}).status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("pin", "why"),
+    [
+        ("0000", "one digit repeated"),
+        ("1234", "counts straight"),
+        ("9876", "counts straight"),
+        ("1123456", "own phone"),
+    ],
+)
+def test_guessable_pins_are_refused_at_enrolment_and_reset(
+    db: Database, vault, admin, pin: str, why: str
+) -> None:
+    _pool(db, "+442079460002")
+    enrol = post(admin, "/staff/members/new", {"name": "Jade", "phone": "07911 123456", "pin": pin})
+    assert enrol.status_code == 400 and why in enrol.get_data(as_text=True)
+    with db.session() as s:
+        assert s.scalars(select(Member)).all() == []
+    member_id = _enrolled(db, vault)  # Ruby's phone also ends in 1123456
+    reset = post(admin, f"/staff/members/{member_id}/pin", {"pin": pin}, follow_redirects=True)
+    assert why in reset.get_data(as_text=True)
+    with db.session() as s:
+        m = s.get(Member, member_id)
+        assert m is not None and verify_secret(m.pin_hash, "4821") and not verify_secret(m.pin_hash, pin)
 
 
 def test_members_are_admin_only(db: Database, vault, alice) -> None:

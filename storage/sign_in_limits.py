@@ -1,0 +1,121 @@
+"""The counters that guard staff sign-in, each changed by one atomic statement.
+
+A check of a password or code is *reserved* before the slow hash runs, and the
+reservation is committed at once; so of N parallel attempts no more than the
+limit ever reach the hash, on one web process or many (DESIGN.md: counters
+that guard access change atomically in the database).
+
+- Per account: ``failed_logins`` counts checks taken since the last lock or
+  success. ``reserve_check`` takes one only while the account is not locked;
+  the check that reaches ``max_attempts`` locks the account in the same
+  statement (the count starts again, ``callflows.lockout``'s policy), so no
+  check can be lost between a count and a lock. A right password or code
+  clears the lock again (``_start_session``).
+- Per client address: attempts in fixed windows, taken by one
+  ``INSERT … ON CONFLICT … RETURNING`` before anything else happens; a
+  successful sign-in gives its attempt back, so only failures add up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Table, case, delete, or_, update
+from sqlalchemy.orm import Session
+
+from callflows.lockout import LockoutPolicy
+from storage.models import SignInAttempts, Staff
+from storage.upsert import dialect_insert
+
+# Addresses are at most 45 characters (IPv6 with an IPv4 tail); longer is not an address.
+MAX_CLIENT_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    """A check the account allowed at ``at``; ``locked_now`` when taking it locked the account."""
+
+    locked_now: bool
+    at: datetime
+
+
+def reserve_check(session: Session, staff_id: int, policy: LockoutPolicy, now: datetime) -> Reserved | None:
+    """Take one of the account's checks, or None when the account is locked.
+
+    One UPDATE … RETURNING: of N parallel attempts at most ``max_attempts``
+    get a check before the lock holds. The SQL is the lockout policy's
+    ``after_failure``, counted before the check (tests/test_sign_in_limits.py
+    holds the two equal)."""
+    reaches_limit = Staff.failed_logins + 1 >= policy.max_attempts
+    locked_now = session.execute(
+        update(Staff)
+        .where(Staff.id == staff_id, or_(Staff.locked_until.is_(None), Staff.locked_until <= now))
+        .values(
+            failed_logins=case((reaches_limit, 0), else_=Staff.failed_logins + 1),
+            locked_until=case((reaches_limit, now + policy.duration), else_=Staff.locked_until),
+        )
+        .returning(Staff.locked_until.is_not(None) & (Staff.failed_logins == 0))
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    return None if locked_now is None else Reserved(bool(locked_now), now)
+
+
+def give_back_check(session: Session, staff_id: int, reserved: Reserved, policy: LockoutPolicy) -> None:
+    """The password was right and a TOTP code is still to come: that check
+    was no failure. Undo its count, or the lock it took (only that lock)."""
+    if reserved.locked_now:
+        statement = (
+            update(Staff)
+            .where(Staff.id == staff_id, Staff.locked_until == reserved.at + policy.duration)
+            .values(failed_logins=policy.max_attempts - 1, locked_until=None)
+        )
+    else:
+        statement = (
+            update(Staff)
+            .where(Staff.id == staff_id, Staff.failed_logins > 0)
+            .values(failed_logins=Staff.failed_logins - 1)
+        )
+    session.execute(statement.execution_options(synchronize_session=False))
+
+
+def window_of(now: datetime, window: timedelta) -> datetime:
+    """The start of the fixed window ``now`` falls in."""
+    seconds = int(window.total_seconds())
+    epoch = int((now - datetime(1970, 1, 1)).total_seconds())
+    return datetime(1970, 1, 1) + timedelta(seconds=epoch - epoch % seconds)
+
+
+def take_client_attempt(
+    session: Session, client: str, now: datetime, *, limit: int, window: timedelta
+) -> datetime | None:
+    """Count one attempt from ``client``; the window it was counted in, or
+    None when this attempt is over ``limit`` (then nothing may be checked)."""
+    start = window_of(now, window)
+    table: Table = SignInAttempts.__table__  # type: ignore[assignment]
+    insert = dialect_insert(session.get_bind().dialect.name, table).values(
+        client=client[:MAX_CLIENT_LENGTH], window_start=start, attempts=1
+    )
+    attempts = session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[table.c.client, table.c.window_start],
+            set_={"attempts": table.c.attempts + 1},
+        ).returning(table.c.attempts)
+    ).scalar_one()
+    # Windows before the last one can never count again.
+    session.execute(delete(SignInAttempts).where(SignInAttempts.window_start < start - window))
+    return start if attempts <= limit else None
+
+
+def give_back_client_attempt(session: Session, client: str, window_start: datetime) -> None:
+    """A sign-in succeeded: its attempt was no failure."""
+    session.execute(
+        update(SignInAttempts)
+        .where(
+            SignInAttempts.client == client[:MAX_CLIENT_LENGTH],
+            SignInAttempts.window_start == window_start,
+            SignInAttempts.attempts > 0,
+        )
+        .values(attempts=SignInAttempts.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,143 @@
+"""Parallel sign-in attempts fired at a real server: the counters hold
+(DESIGN.md: counters that guard access change atomically in the database).
+
+The attack this reproduces: 40 parallel wrong passwords had 27 checked and
+never locked the account (the count was read, increased and written back).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import pytest
+import requests
+from flask import Flask
+from sqlalchemy import func, select
+
+from callflows.lockout import Attempts, LockoutPolicy
+from ivr.staff import auth
+from storage import sign_in_limits
+from storage.db import Database
+from storage.models import AuditEntry, Staff
+from tests.staff.helpers import PASSWORD, make_staff
+from tests.support.live_server import migrated_database, serving
+from tests.support.suite import PG_URL
+
+PARALLEL = 40
+
+
+@pytest.fixture
+def race_db() -> Iterator[Database]:
+    with migrated_database(PG_URL, f"sn_signin_race_{os.getpid()}", pool_size=PARALLEL) as db:
+        yield db
+
+
+@pytest.fixture
+def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many real password hashes the sign-in view compared (a counting
+    wrapper around the real ``verify_secret``; the dummy hash of a locked
+    account or unknown email is not a check)."""
+    checks: list[int] = []
+    lock = threading.Lock()
+    real = auth.verify_secret
+
+    def counted(password_hash: str | None, secret: str) -> bool:
+        if password_hash is not None:
+            with lock:
+                checks.append(1)
+        return real(password_hash, secret)
+
+    monkeypatch.setattr(auth, "verify_secret", counted)
+    return checks
+
+
+def _sign_in(base: str, email: str, password: str) -> int:
+    with requests.Session() as web:
+        page = web.get(f"{base}/staff/login", timeout=30).text
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match, page
+        form = {"email": email, "password": password, "csrf_token": match.group(1)}
+        return web.post(f"{base}/staff/login", data=form, allow_redirects=False, timeout=60).status_code
+
+
+def _fire(base: str, attempts: list[tuple[str, str]]) -> list[int]:
+    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
+        return list(pool.map(lambda a: _sign_in(base, *a), attempts))
+
+
+def test_parallel_wrong_passwords_lock_the_account_after_the_limit(
+    make_app: Callable[..., Flask], race_db: Database, hash_checks: list[int]
+) -> None:
+    app = make_app(database=race_db, STAFF_IP_FAILURES_PER_15_MIN=1000)
+    staff_id = make_staff(race_db, "alice@example.org")
+    with serving(app) as base:
+        statuses = _fire(base, [("alice@example.org", f"wrong {i}") for i in range(PARALLEL)])
+        assert statuses == [401] * PARALLEL
+        assert len(hash_checks) == 5  # STAFF_MAX_FAILED_LOGINS: not one more
+        # Locked: even the right password is refused now, without a check.
+        assert _sign_in(base, "alice@example.org", PASSWORD) == 401
+    assert len(hash_checks) == 5
+    with race_db.session() as s:
+        staff = s.get(Staff, staff_id)
+        assert staff is not None and staff.locked_until is not None
+        locks = s.scalar(select(func.count()).where(AuditEntry.action == "login.locked"))
+        assert locks == 1
+
+
+def test_parallel_failures_from_one_address_stop_at_its_limit(
+    make_app: Callable[..., Flask], race_db: Database, hash_checks: list[int]
+) -> None:
+    app = make_app(database=race_db, STAFF_IP_FAILURES_PER_15_MIN=10)
+    make_staff(race_db, "alice@example.org")
+    with serving(app) as base:
+        statuses = _fire(base, [(f"x{i}@example.org", "nope") for i in range(PARALLEL)])
+        assert sorted(statuses) == [401] * 10 + [429] * (PARALLEL - 10)
+        # The address is over its limit: the right password waits too.
+        assert _sign_in(base, "alice@example.org", PASSWORD) == 429
+    with race_db.session() as s:
+        failures = s.scalar(select(func.count()).where(AuditEntry.action == "login.failed"))
+        assert failures == 10
+
+
+def test_a_right_password_gives_its_address_attempt_back(
+    make_app: Callable[..., Flask], race_db: Database, hash_checks: list[int]
+) -> None:
+    app = make_app(database=race_db, STAFF_IP_FAILURES_PER_15_MIN=2)
+    make_staff(race_db, "alice@example.org")
+    with serving(app) as base:
+        for _ in range(4):
+            assert _sign_in(base, "alice@example.org", PASSWORD) == 302
+        assert _sign_in(base, "x@example.org", "nope") == 401
+        assert _sign_in(base, "x@example.org", "nope") == 401
+        assert _sign_in(base, "alice@example.org", PASSWORD) == 429
+
+
+@pytest.mark.parametrize("max_attempts", [1, 3, 5])
+def test_reserving_checks_follows_the_lockout_policy(race_db: Database, max_attempts: int) -> None:
+    """The UPDATE … RETURNING counts as ``LockoutPolicy.after_failure`` does:
+    the same check locks, the count starts again, nothing is taken while locked."""
+    policy = LockoutPolicy(max_attempts, timedelta(minutes=15))
+    now = datetime(2026, 12, 3, 11, 0)
+    staff_id = make_staff(race_db, "alice@example.org")
+    expected = Attempts()
+    for _ in range(max_attempts * 2):
+        with race_db.session() as s:
+            reserved = sign_in_limits.reserve_check(s, staff_id, policy, now)
+            staff = s.get(Staff, staff_id)
+            assert staff is not None
+            kept = Attempts(staff.failed_logins, staff.locked_until)
+        if policy.is_locked(expected, now):
+            assert reserved is None and kept == expected
+            continue
+        failure = policy.after_failure(expected, now)
+        assert reserved is not None and reserved.locked_now == failure.locked_now
+        assert kept == failure.attempts
+        expected = failure.attempts
+    later = now + policy.duration
+    with race_db.session() as s:
+        assert sign_in_limits.reserve_check(s, staff_id, policy, later) is not None

@@ -1,0 +1,44 @@
+"""A real HTTP server on a loopback port, for tests that fire parallel requests,
+and a database of the test's own whose commits are real."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from sqlalchemy import create_engine
+from werkzeug.serving import make_server
+
+from storage.db import Database
+from storage.migrate import upgrade
+from tests.support.databases import committing_database, scratch_database
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """Serve ``app`` (one thread per request) until the block ends; its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@contextmanager
+def migrated_database(server_url: str, name: str, pool_size: int) -> Iterator[Database]:
+    """A fresh migrated database of its own on the test server, dropped at the end."""
+    with scratch_database(server_url, name) as url:
+        engine = create_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        db = committing_database(url, pool_size=pool_size)
+        try:
+            yield db
+        finally:
+            db.engine.dispose()
