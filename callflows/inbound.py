@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from twilio.twiml.voice_response import VoiceResponse
 
 from callflows import prompts
+from callflows.access import ask_safety_number
 from callflows.phone import Caller
 from callflows.status import CallerIdShown, Category, Greeting
 
@@ -28,19 +29,23 @@ MEMBER_LEG_EVENTS = "initiated ringing answered completed"
 
 
 class InboundOutcome(enum.StrEnum):
+    ACCESS = "access"  # a members' access line: ask for a Safety Number
     UNAVAILABLE = "unavailable"  # no live member behind this line
-    MEMBER_MENU = "member_menu"  # the member calling their own Safety Number
     REJECT = "reject"  # blocked, or withheld when the member refuses those
     RING = "ring"
 
 
 @dataclass(frozen=True, slots=True)
 class InboundFacts:
-    """What the lookup found about one call to a Safety Number."""
+    """What the lookup found about one call to a number of the pool.
 
+    Whether the caller is the member is deliberately not among them: caller
+    ID proves nothing, so the answer to a Safety Number never depends on it
+    (the member reaches their menu through an access line)."""
+
+    access_line: bool  # a members' access line, not a Safety Number
     line_live: bool  # assigned to an active member whose phone is on file
     caller_withheld: bool
-    caller_is_member: bool  # From is the member's registered phone
     caller_blocked: bool  # the member blocked this caller
     accept_withheld: bool  # the member takes calls from withheld numbers
 
@@ -52,10 +57,10 @@ def screen_inbound(facts: InboundFacts) -> InboundOutcome:
     the same rule inside the one statement of an inbound call;
     ``tests/test_inbound_decision.py`` holds the two equal over random facts.
     """
+    if facts.access_line:
+        return InboundOutcome.ACCESS
     if not facts.line_live:
         return InboundOutcome.UNAVAILABLE
-    if facts.caller_is_member:
-        return InboundOutcome.MEMBER_MENU
     if facts.caller_blocked:
         return InboundOutcome.REJECT
     if facts.caller_withheld and not facts.accept_withheld:
@@ -77,25 +82,27 @@ class Screening:
 
 @dataclass(frozen=True, slots=True)
 class InboundUrls:
-    member_menu: str  # the PIN prompt, for the member's own call
+    access_number: str  # where an access line's first Gather posts the Safety Number
     dial_action: str  # where Twilio posts the Dial result (caller's leg)
     whisper: str  # TwiML played to the member before bridging
     status_callback: str  # status events of the member's leg
 
 
 def answer_inbound(
-    screening: Screening, caller: Caller, urls: InboundUrls, *, timeout_seconds: int
+    screening: Screening,
+    caller: Caller,
+    urls: InboundUrls,
+    *,
+    timeout_seconds: int,
+    access_timeout_seconds: int,
 ) -> VoiceResponse:
     """The TwiML of a screened call: the first verb Twilio acts on decides
     whether the call is answered and billed (DESIGN.md, call flow 1)."""
     outcome = screening.outcome
     if outcome is InboundOutcome.RING:
         return ring_member(screening, caller, urls, timeout_seconds)
-    if outcome is InboundOutcome.MEMBER_MENU:
-        # The member's own call goes on to the PIN-protected menu.
-        response = VoiceResponse()
-        response.redirect(urls.member_menu, method="POST")
-        return response
+    if outcome is InboundOutcome.ACCESS:
+        return ask_safety_number(urls.access_number, access_timeout_seconds)
     return will_not_ring()
 
 

@@ -1,6 +1,6 @@
-"""The member menu: what it decides (the PIN and its lockout, the daily caps
-of masked calls) and what the member hears (PIN, options, blocking,
-warnings, cancellation and masked calls). Plain functions of plain values;
+"""The member menu: what it decides (the daily caps of masked calls) and
+what the member hears (options, blocking, warnings, cancellation and masked
+calls; the PIN is asked on the access line, ``callflows.access``). Plain functions of plain values;
 every action URL is handed in by the caller.
 
 Nothing here ever speaks a number beyond its last three digits.
@@ -8,25 +8,18 @@ Nothing here ever speaks a number beyond its last three digits.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import NamedTuple
 
 from twilio.twiml.voice_response import VoiceResponse
 
 from callflows.destinations import Refusal, Verdict
 from callflows.inbound import line_unavailable
-from callflows.lockout import Attempts, LockoutPolicy
 from callflows.prompts import category_words, say, spoken_digits
 from callflows.sanitise import sanitise_summary
 from callflows.status import Category
 
-ENTER_PIN = "Please enter your PIN, then press hash."
-WRONG_PIN = "That PIN is not right."
-NO_PIN = "No PIN was entered. Goodbye."
-MENU_LOCKED = "The menu is locked after too many wrong PINs. Please try again later. Goodbye."
 MENU_OPTIONS = (
     "Press 1 to make a call showing your Safety Number. "
     "Press 2 to record an incident report. "
@@ -94,27 +87,6 @@ def not_available() -> VoiceResponse:
     """The neutral answer to anything that is not a member on their own line
     (or a step that did not pass the PIN): byte-identical to a dead line's."""
     return line_unavailable()
-
-
-def menu_locked() -> VoiceResponse:
-    return goodbye(MENU_LOCKED)
-
-
-def ask_pin(action: str, timeout: int, *, wrong: bool = False) -> VoiceResponse:
-    """Ask for the PIN (``finishOnKey="#"``); silence ends the call."""
-    response = VoiceResponse()
-    prompts = [WRONG_PIN, ENTER_PIN] if wrong else [ENTER_PIN]
-    gather_keys(
-        response,
-        action=action,
-        timeout=timeout,
-        prompts=prompts,
-        finish_on_key="#",
-        action_on_empty=False,
-    )
-    say(response, NO_PIN)
-    response.hangup()
-    return response
 
 
 def main_menu(action: str, timeout: int, before: Sequence[str] = ()) -> VoiceResponse:
@@ -187,48 +159,6 @@ def masked_dial(
 
 
 # --- decisions -------------------------------------------------------------------
-
-
-class PinOutcome(enum.StrEnum):
-    LOCKED = "locked"  # locked before this attempt: no PIN is asked or checked
-    NO_PIN = "no_pin"  # nothing keyed: ask again
-    OPEN = "open"  # the right PIN: the menu opens
-    WRONG = "wrong"  # a wrong PIN: ask again
-    LOCKED_NOW = "locked_now"  # a wrong PIN that locked the menu: staff are alerted
-
-
-@dataclass(frozen=True, slots=True)
-class PinCheck:
-    outcome: PinOutcome
-    attempts: Attempts  # what to keep on the member's row
-
-
-def check_pin(
-    policy: LockoutPolicy,
-    attempts: Attempts,
-    digits: str,
-    pin_matches: Callable[[str], bool],
-    now: datetime,
-) -> PinCheck:
-    """Judge one PIN attempt. ``pin_matches`` (a slow hash) runs only when
-    the menu is not locked and something was keyed."""
-    if policy.is_locked(attempts, now):
-        return PinCheck(PinOutcome.LOCKED, attempts)
-    if not digits:
-        return PinCheck(PinOutcome.NO_PIN, attempts)
-    if pin_matches(digits):
-        return PinCheck(PinOutcome.OPEN, policy.after_success())
-    failure = policy.after_failure(attempts, now)
-    return PinCheck(PinOutcome.LOCKED_NOW if failure.locked_now else PinOutcome.WRONG, failure.attempts)
-
-
-def pin_answer(outcome: PinOutcome, *, pin_url: str, menu_url: str, timeout: int) -> VoiceResponse:
-    """What the member hears after a PIN attempt."""
-    if outcome is PinOutcome.OPEN:
-        return main_menu(menu_url, timeout)
-    if outcome in (PinOutcome.NO_PIN, PinOutcome.WRONG):
-        return ask_pin(pin_url, timeout, wrong=outcome is PinOutcome.WRONG)
-    return menu_locked()
 
 
 class DailyUsage(NamedTuple):

@@ -37,6 +37,13 @@ class CallerIdShown(enum.StrEnum):
     SAFETY_NUMBER = "safety_number"
 
 
+class LineKind(enum.StrEnum):
+    """What a number in the pool is for."""
+
+    SAFETY = "safety"  # a member's public Safety Number, given to clients
+    ACCESS = "access"  # a members' access line to the menu, given to members only
+
+
 class LineStatus(enum.StrEnum):
     AVAILABLE = "available"
     ASSIGNED = "assigned"

@@ -52,14 +52,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = build_services(settings, db=database)
     _quiet_third_party_loggers()
 
-    from ivr import cli, converters, health, hsts, menu, proxies, requestdb, sessions, sms, staff, voice
+    from ivr import (
+        access,
+        cli,
+        converters,
+        health,
+        hsts,
+        menu,
+        proxies,
+        requestdb,
+        sessions,
+        sms,
+        staff,
+        voice,
+    )
 
     proxies.init_app(app, settings.trusted_proxies)
     hsts.init_app(app, settings.production)
     converters.init_app(app)
     requestdb.init_app(app)
     sessions.init_app(app)
-    for blueprint in (health.bp, voice.bp, menu.bp, sms.bp, staff.bp):
+    for blueprint in (health.bp, voice.bp, access.bp, menu.bp, sms.bp, staff.bp):
         app.register_blueprint(blueprint)
     staff.init_app(app)
     cli.register(app)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from callflows.errors import SafetyNumberError, UnknownMember
 from callflows.phone import normalise
 from callflows.sanitise import forbidden_characters
+from callflows.status import LineKind
 from core.services import recording_store
 from ivr.cli_text import ONE_LINE, refusal
 from ivr.services import current_services
@@ -62,14 +63,21 @@ def db_upgrade() -> None:
 
 
 @numbers_cli.command("add")
+@click.option(
+    "--access",
+    is_flag=True,
+    help="Add members' access lines (given to members only) instead of Safety Numbers.",
+)
 @click.argument("numbers", nargs=-1, required=True)
-def numbers_add(numbers: tuple[str, ...]) -> None:
-    """Add Twilio numbers to the pool of free Safety Numbers."""
+def numbers_add(numbers: tuple[str, ...], access: bool) -> None:
+    """Add Twilio numbers to the pool of free Safety Numbers, or with
+    --access as members' access lines, through which members reach their menu."""
     normalised = [_number(n) for n in numbers]
+    kind = LineKind.ACCESS if access else LineKind.SAFETY
     with _writing() as session:
-        lines = repo.add_numbers(session, normalised)
+        lines = repo.add_numbers(session, normalised, kind)
     for line in lines:
-        click.echo(f"added {line.e164}")
+        click.echo(f"added {line.e164}" + (" as a members' access line" if access else ""))
 
 
 @members_cli.command("enrol")

@@ -1,10 +1,9 @@
-"""Voice webhooks of the member menu: PIN, options, masked calls, blocking,
+"""Voice webhooks of the member menu: options, masked calls, blocking,
 warnings, incident reports and cancellation. Thin views over ``callflows``.
 
-The member reaches ``menu.start`` by a ``<Redirect>`` from ``/voice/incoming``
-when they call their own Safety Number from their registered phone. Caller ID
-can be spoofed, so the PIN is what lets them in: a correct PIN creates the
-``calls`` row (direction "menu") for their CallSid, and every later step
+The member reaches the menu through a members' access line (``ivr.access``):
+their Safety Number, its PIN and their registered phone together create the
+``calls`` row (direction "menu") for their CallSid, and every step here
 requires that row. Anything else gets the same neutral "not available".
 """
 
@@ -13,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 
 from flask import Blueprint, Response, request
 from sqlalchemy.exc import IntegrityError
@@ -23,9 +21,6 @@ from werkzeug.datastructures import MultiDict
 
 from callflows import menu as flow
 from callflows import report as report_flow
-from callflows.errors import SafetyNumberError
-from callflows.lockout import LockoutPolicy
-from callflows.phone import caller_from, normalise
 from callflows.status import Category
 from core.services import recording_store
 from ivr import requestdb
@@ -33,8 +28,7 @@ from ivr.services import current_services
 from ivr.webhook import external_url, never_fails, require_twilio_signature, twilio_form, twiml
 from storage import menu_repository as menus
 from storage import repositories as repo
-from storage.hashing import verify_secret
-from storage.models import Member, Report, SafetyNumber, utcnow
+from storage.models import Report, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +44,6 @@ MAX_ROW_ID = 2**31 - 1
 
 def _timeout() -> int:
     return current_services().settings.gather_timeout_seconds
-
-
-def _pin_policy() -> LockoutPolicy:
-    settings = current_services().settings
-    return LockoutPolicy(settings.pin_max_attempts, timedelta(minutes=settings.pin_lockout_minutes))
-
-
-def _member_on_own_line(session: Session) -> tuple[Member, SafetyNumber] | None:
-    """The line (from ``To``) and its member, if ``From`` is that member's phone."""
-    services = current_services()
-    form = twilio_form()
-    region = services.settings.default_region
-    try:
-        line_e164 = normalise(form.get("To"), region)
-    except SafetyNumberError:
-        return None
-    caller = caller_from(form.get("From"), region)
-    return menus.member_on_own_line(session, services.vault, line_e164, caller)
 
 
 def _menu(before: tuple[str, ...] | list[str] = (), *, retry: bool = False) -> VoiceResponse:
@@ -93,60 +69,6 @@ def menu_step(view: MenuStep) -> Callable[[], Response]:
         return twiml(view(session, auth, twilio_form()))
 
     return step
-
-
-# --- PIN -------------------------------------------------------------------
-
-
-@bp.post("/start")
-@never_fails
-def start() -> Response:
-    """Entry from ``/voice/incoming``: ask the member for their PIN (unless locked)."""
-    session = requestdb.session()
-    found = _member_on_own_line(session)
-    if found is None:
-        return twiml(flow.not_available())
-    member, _line = found
-    if _pin_policy().is_locked(menus.pin_attempts(member), utcnow()):
-        return twiml(flow.menu_locked())
-    return twiml(flow.ask_pin(external_url("menu.pin"), _timeout()))
-
-
-@bp.post("/pin")
-@never_fails
-def pin() -> Response:
-    """Check the PIN. Right: open the menu. Wrong: ask again, or lock and alert staff."""
-    session = requestdb.session()
-    call_sid = twilio_form().get("CallSid", "")
-    found = _member_on_own_line(session)
-    if found is None or not call_sid:
-        return twiml(flow.not_available())
-    unlocked, line = found
-    member = menus.member_for_update(session, unlocked.id)
-    if member is None:
-        return twiml(flow.menu_locked())
-    check = flow.check_pin(
-        _pin_policy(),
-        menus.pin_attempts(member),
-        twilio_form().get("Digits", ""),
-        lambda digits: verify_secret(member.pin_hash, digits),
-        utcnow(),
-    )
-    menus.keep_pin_attempts(member, check.attempts)
-    if check.outcome is flow.PinOutcome.OPEN:
-        menus.open_menu_call(session, call_sid, member.id, line.id)
-    session.commit()
-    if check.outcome is flow.PinOutcome.LOCKED_NOW:
-        log.warning("member menu locked after too many wrong PINs (member %d)", member.id)
-        current_services().queue.enqueue("pin_lockout_alert", member.id)
-    return twiml(
-        flow.pin_answer(
-            check.outcome,
-            pin_url=external_url("menu.pin"),
-            menu_url=external_url("menu.options"),
-            timeout=_timeout(),
-        )
-    )
 
 
 # --- the options -----------------------------------------------------------------

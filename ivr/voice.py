@@ -1,4 +1,5 @@
-"""Voice webhooks for calls *to* a Safety Number: inbound, whisper, screen,
+"""Voice webhooks for calls *to* a number of the pool: inbound (a Safety
+Number, or a members' access line, told apart by ``To``), whisper, screen,
 dial result, status callbacks and fallback. Thin views over ``callflows``.
 
 Each view reads the verified form (:func:`twilio_form`), looks things up,
@@ -58,13 +59,17 @@ def incoming() -> Response:
     # Ids and the decision only: never a number, not even the line's.
     log.info("inbound call %s: %s", call_sid, screening.outcome.value)
     urls = flow.InboundUrls(
-        member_menu=external_url("menu.start"),
+        access_number=external_url("access.number"),
         dial_action=external_url("voice.dial_result", call=call_sid),
         whisper=external_url("voice.whisper", call=call_sid),
         status_callback=external_url("voice.status"),
     )
     answer = flow.answer_inbound(
-        screening, caller, urls, timeout_seconds=services.settings.dial_timeout_seconds
+        screening,
+        caller,
+        urls,
+        timeout_seconds=services.settings.dial_timeout_seconds,
+        access_timeout_seconds=services.settings.gather_timeout_seconds,
     )
     return twiml(answer)
 

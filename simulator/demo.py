@@ -22,6 +22,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from callflows.status import LineKind
 from core.services import Services
 from ivr.services import current_services, services_of
 from storage import repositories as repo
@@ -29,6 +30,8 @@ from storage.migrate import upgrade
 from storage.models import SafetyNumber
 
 DEMO_LINE = "+442079460001"
+# The members' access line: members call it, key their Safety Number and PIN.
+DEMO_ACCESS_LINE = "+442079460900"
 DEMO_SPARE_LINES = ("+442079460002", "+442079460003")
 DEMO_MEMBER_PHONE = "+442079460123"
 DEMO_MEMBER_PIN = "4821"
@@ -52,6 +55,7 @@ def seed_demo(services: Services) -> None:
         if session.scalars(select(SafetyNumber).where(SafetyNumber.e164 == DEMO_LINE)).first():
             return
         repo.add_numbers(session, [DEMO_LINE, *DEMO_SPARE_LINES])
+        repo.add_numbers(session, [DEMO_ACCESS_LINE], LineKind.ACCESS)
         repo.enrol_member(
             session, services.vault, name="Ruby (demo)", phone_e164=DEMO_MEMBER_PHONE, pin=DEMO_MEMBER_PIN
         )
@@ -202,7 +206,8 @@ def demo(no_serve: bool, port: int | None, verbose: bool, only: tuple[str, ...])
         upgrade(services.db.engine)
         seed_demo(services)
         click.echo(f"demo database: {instance / 'safety.db'} (reset); jobs run in-process")
-        click.echo(f"fake Twilio REST and media API: {fake.base_url}\n")
+        click.echo(f"fake Twilio REST and media API: {fake.base_url}")
+        click.echo(f"members' access line: {DEMO_ACCESS_LINE} (members key their Safety Number, then PIN)\n")
         run = run_scenarios(app, fake, verbose, only)
         click.echo(f"\n{run.played - len(run.failed)} of {run.played} scenarios came out as expected.")
         if run.failed:

@@ -41,7 +41,15 @@ from sqlalchemy.orm import Session
 
 from callflows.inbound import InboundOutcome, Screening
 from callflows.phone import Caller
-from callflows.status import CallDirection, CallerIdShown, CallStatus, Greeting, LineStatus, MemberStatus
+from callflows.status import (
+    CallDirection,
+    CallerIdShown,
+    CallStatus,
+    Greeting,
+    LineKind,
+    LineStatus,
+    MemberStatus,
+)
 from storage.models import Block, Call, CallerWarning, Member, SafetyNumber, utcnow
 from storage.upsert import dialect_insert
 from storage.vault import NumberVault
@@ -101,9 +109,9 @@ def screen_and_log(
     )
 
 
-# The outcomes that get a call-log row: the member's own call goes to the
-# menu, which logs it once the PIN is right (and it must never look like a
-# "last caller"); a dead line has no member to log it for.
+# The outcomes that get a call-log row: a call to an access line belongs to
+# no member until the PIN is right (the menu logs it then); a dead line has
+# no member to log it for.
 LOGGED_OUTCOMES = frozenset({InboundOutcome.RING, InboundOutcome.REJECT})
 
 
@@ -121,6 +129,7 @@ def _screen(with_caller: bool) -> Any:
         members.c.status == MemberStatus.ACTIVE.value,
         members.c.phone_encrypted.is_not(None),
     )
+    access = lines.c.kind == LineKind.ACCESS.value
     if with_caller:
         blocks, on_file = _table(Block), _table(CallerWarning)
         caller_index: Any = bindparam("caller_index")
@@ -136,18 +145,18 @@ def _screen(with_caller: bool) -> Any:
             .scalar_subquery()
         )
         outcome = outcome_case(
+            access_line=access,
             line_live=live,
             caller_withheld=False,
-            caller_is_member=members.c.phone_index == caller_index,
             caller_blocked=blocked,
             accept_withheld=members.c.accept_withheld,
         )
     else:
         warnings = literal(0)
         outcome = outcome_case(
+            access_line=access,
             line_live=live,
             caller_withheld=True,
-            caller_is_member=false(),
             caller_blocked=false(),
             accept_withheld=members.c.accept_withheld,
         )
@@ -169,9 +178,9 @@ def _screen(with_caller: bool) -> Any:
 
 def outcome_case(
     *,
+    access_line: Any,
     line_live: Any,
     caller_withheld: bool,
-    caller_is_member: Any,
     caller_blocked: Any,
     accept_withheld: Any,
 ) -> Any:
@@ -184,8 +193,8 @@ def outcome_case(
     ``tests/test_inbound_decision.py`` holds this equal to the pure rule."""
     rejects_withheld: Any = not_(accept_withheld) if caller_withheld else false()
     return case(
+        (access_line, literal(InboundOutcome.ACCESS.value)),
         (not_(func.coalesce(line_live, false())), literal(InboundOutcome.UNAVAILABLE.value)),
-        (caller_is_member, literal(InboundOutcome.MEMBER_MENU.value)),
         (caller_blocked, literal(InboundOutcome.REJECT.value)),
         (rejects_withheld, literal(InboundOutcome.REJECT.value)),
         else_=literal(InboundOutcome.RING.value),

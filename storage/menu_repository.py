@@ -2,12 +2,12 @@
 
 The menu keeps its state server-side, keyed by the member's CallSid: a
 ``calls`` row of direction "menu" exists only once that call has passed the
-PIN, so a forged or replayed request with another CallSid finds nothing.
+access line (``ivr.access``: Safety Number, PIN and registered phone), so a
+forged or replayed request with another CallSid finds nothing.
 """
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,46 +15,16 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from callflows.inbound import InboundFacts, InboundOutcome, screen_inbound
 from callflows.lockout import Attempts
 from callflows.menu import DailyUsage
-from callflows.phone import Caller
 from callflows.status import CallDirection, LineStatus, MemberStatus, RecordingState
 from storage.models import Call, Member, Report, SafetyNumber
-from storage.repositories import line_by_number
-from storage.vault import NumberVault, ProtectedNumber
+from storage.vault import ProtectedNumber
 
 # Directions a call has once it passed the PIN.
 AUTHENTICATED = (CallDirection.MENU, CallDirection.MASKED)
 
 # --- the PIN -----------------------------------------------------------------
-
-
-def member_on_own_line(
-    session: Session, vault: NumberVault, line_e164: str, caller: Caller
-) -> tuple[Member, SafetyNumber] | None:
-    """The line and its member when the caller is that member on their own
-    live line: the inbound call's own rule (``screen_inbound`` says
-    MEMBER_MENU), so the menu opens to exactly the calls sent to it.
-
-    Blind indexes are compared, never numbers; every mismatch is just None.
-    """
-    line = line_by_number(session, line_e164)
-    member = line.member if line is not None else None
-    if line is None or member is None or caller.e164 is None or not member.phone_index:
-        return None
-    facts = InboundFacts(
-        line_live=line.status == LineStatus.ASSIGNED
-        and member.status == MemberStatus.ACTIVE
-        and member.phone_encrypted is not None,
-        caller_withheld=False,
-        caller_is_member=hmac.compare_digest(vault.index(caller.e164), member.phone_index),
-        caller_blocked=False,  # the rule asks it only of callers who are not the member
-        accept_withheld=True,
-    )
-    if screen_inbound(facts) is not InboundOutcome.MEMBER_MENU:
-        return None
-    return member, line
 
 
 def member_for_update(session: Session, member_id: int) -> Member | None:

@@ -36,6 +36,7 @@ from callflows.status import (
     CallerIdShown,
     CallStatus,
     Greeting,
+    LineKind,
     LineStatus,
     MemberStatus,
     RecordingState,
@@ -45,6 +46,8 @@ from callflows.status import (
 
 __all__ = [
     "CATEGORIES",
+    "AccessCall",
+    "AccessCaller",
     "AuditEntry",
     "Base",
     "Block",
@@ -55,6 +58,7 @@ __all__ = [
     "CallerIdShown",
     "CallerWarning",
     "Greeting",
+    "LineKind",
     "LineStatus",
     "Member",
     "MemberStatus",
@@ -128,12 +132,45 @@ class SafetyNumber(Base):
 
     id: Mapped[intpk]
     e164: Mapped[e164] = mapped_column(unique=True)
+    # A member's Safety Number, or a members' access line (never assigned).
+    kind: Mapped[str] = mapped_column(
+        _enum(LineKind), default=LineKind.SAFETY, server_default=LineKind.SAFETY
+    )
     status: Mapped[str] = mapped_column(_enum(LineStatus), default=LineStatus.AVAILABLE)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), unique=True)
     quarantined_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[created]
 
     member: Mapped[Member | None] = relationship(back_populates="line")
+
+
+class AccessCall(Base):
+    """One call to a members' access line, between its two Gathers: the
+    Safety Number keyed (as the line it names, or none) waiting for its PIN.
+
+    Keyed by the CallSid Twilio posts, so nothing about the keyed number
+    travels in a URL, and used once: the PIN step claims the row, so a
+    replayed request finds nothing to try again."""
+
+    __tablename__ = "access_calls"
+
+    id: Mapped[intpk]
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    # The live Safety Number keyed, or NULL for a number that is none.
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("safety_numbers.id", ondelete="SET NULL"))
+    pin_tried: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[created]
+
+
+class AccessCaller(Base):
+    """Access-line failures of one calling number that is not the keyed
+    member's phone, by blind index only: the per-number rate limit."""
+
+    __tablename__ = "access_callers"
+
+    caller_index: Mapped[blind_index] = mapped_column(primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Call(Base):

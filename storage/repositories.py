@@ -23,7 +23,7 @@ from callflows.errors import (
 )
 from callflows.pin_quality import check_pin_quality
 from callflows.sanitise import sanitise_summary
-from callflows.status import CATEGORIES, LineStatus, MemberStatus, StaffRole
+from callflows.status import CATEGORIES, LineKind, LineStatus, MemberStatus, StaffRole
 from storage.crypto import FieldCipher
 from storage.erasure import Erased, erase_member_data
 from storage.hashing import hash_secret
@@ -35,13 +35,16 @@ from storage.vault import NumberVault
 # --- the number pool ------------------------------------------------------
 
 
-def add_numbers(session: Session, numbers: Iterable[str]) -> list[SafetyNumber]:
-    """Add E.164 numbers to the pool; all or nothing."""
+def add_numbers(
+    session: Session, numbers: Iterable[str], kind: LineKind = LineKind.SAFETY
+) -> list[SafetyNumber]:
+    """Add E.164 numbers to the pool as Safety Numbers, or as members'
+    access lines (``kind``); all or nothing."""
     wanted = list(dict.fromkeys(numbers))
     existing = session.scalars(select(SafetyNumber.e164).where(SafetyNumber.e164.in_(wanted))).all()
     if existing:
         raise DuplicateSafetyNumber(f"already in the pool: {', '.join(existing)}")
-    lines = [SafetyNumber(e164=n, status=LineStatus.AVAILABLE) for n in wanted]
+    lines = [SafetyNumber(e164=n, kind=kind, status=LineStatus.AVAILABLE) for n in wanted]
     session.add_all(lines)
     session.flush()
     return lines
@@ -55,7 +58,8 @@ def line_by_number(session: Session, e164: str) -> SafetyNumber | None:
 def free_line(session: Session) -> SafetyNumber:
     line = session.scalars(
         select(SafetyNumber)
-        .where(SafetyNumber.status == LineStatus.AVAILABLE)
+        # An access line is never a member's number.
+        .where(SafetyNumber.status == LineStatus.AVAILABLE, SafetyNumber.kind == LineKind.SAFETY)
         .order_by(SafetyNumber.id)
         .limit(1)
         .with_for_update(skip_locked=True)

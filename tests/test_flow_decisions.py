@@ -1,14 +1,16 @@
-"""The member menu's decisions and the shared lockout policy, as the pure
-functions of ``callflows`` they are (no app, no database)."""
+"""The access line's and the member menu's decisions and the shared lockout
+policy, as the pure functions of ``callflows`` they are (no app, no database)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 import pytest
 
+from callflows.access import AccessFacts, AccessOutcome, FirstKey, first_key, judge_access
 from callflows.lockout import Attempts, LockoutPolicy
-from callflows.menu import DailyUsage, MaskedCallCaps, PinOutcome, check_pin
+from callflows.menu import DailyUsage, MaskedCallCaps
 
 NOW = datetime(2026, 12, 3, 12, 0)
 POLICY = LockoutPolicy(max_attempts=3, duration=timedelta(minutes=15))
@@ -27,29 +29,39 @@ def test_the_lock_comes_at_the_last_attempt_and_the_counter_starts_again() -> No
     assert POLICY.after_success() == Attempts()
 
 
-def test_a_locked_menu_checks_no_pin() -> None:
-    locked = Attempts(0, NOW + timedelta(minutes=1))
-
-    def never(_: str) -> bool:
-        raise AssertionError("the PIN must not be checked while the menu is locked")
-
-    assert check_pin(POLICY, locked, "1234", never, NOW).outcome is PinOutcome.LOCKED
+@pytest.mark.parametrize("values", list(itertools.product([False, True], repeat=5)))
+def test_only_the_full_pair_from_the_members_phone_opens(values: tuple[bool, ...]) -> None:
+    facts = AccessFacts(*values)
+    outcome = judge_access(facts)
+    opens = (
+        facts.line_live
+        and facts.from_member_phone
+        and facts.pin_matches
+        and not facts.menu_locked
+        and not facts.caller_limited
+    )
+    assert (outcome is AccessOutcome.OPEN) == opens
+    # Only the member's own phone counts towards the member's lock.
+    if outcome is AccessOutcome.MEMBER_FAILURE:
+        assert facts.line_live and facts.from_member_phone and not facts.menu_locked
+    # Someone else's failure counts towards their own number's limit, never the member's.
+    if not (facts.line_live and facts.from_member_phone) and not facts.caller_limited:
+        assert outcome is AccessOutcome.CALLER_FAILURE
 
 
 @pytest.mark.parametrize(
-    ("attempts", "digits", "right", "outcome", "after"),
+    ("digits", "asked", "key"),
     [
-        (Attempts(2), "", False, PinOutcome.NO_PIN, Attempts(2)),
-        (Attempts(2), "1234", True, PinOutcome.OPEN, Attempts()),
-        (Attempts(1), "9999", False, PinOutcome.WRONG, Attempts(2)),
-        (Attempts(2), "9999", False, PinOutcome.LOCKED_NOW, Attempts(0, NOW + timedelta(minutes=15))),
+        ("02079460001", 1, FirstKey.SAFETY_NUMBER),
+        ("02079460001", 3, FirstKey.SAFETY_NUMBER),  # a full number always goes on to the PIN
+        ("999", 1, FirstKey.SAFETY_NUMBER),  # no Safety Number, but the same PIN prompt
+        ("2", 1, FirstKey.REASK),  # a short key: later, another language
+        ("", 2, FirstKey.REASK),
+        ("2", 3, FirstKey.GOODBYE),
     ],
 )
-def test_pin_attempts(
-    attempts: Attempts, digits: str, right: bool, outcome: PinOutcome, after: Attempts
-) -> None:
-    check = check_pin(POLICY, attempts, digits, lambda _: right, NOW)
-    assert (check.outcome, check.attempts) == (outcome, after)
+def test_the_first_prompt_tells_a_choice_from_a_safety_number(digits: str, asked: int, key: FirstKey) -> None:
+    assert first_key(digits, asked) is key
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""POST /voice/incoming: dead lines, the member's own phone, rejections, and
-ringing the member through a screened, masked <Dial>."""
+"""POST /voice/incoming: dead lines, the member's own phone (an ordinary
+caller), rejections, and ringing the member through a screened, masked <Dial>."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from storage.db import Database
 from storage.models import Call, LineStatus, Member, SafetyNumber, utcnow
 from storage.vault import NumberVault
 from tests.support.databases import committing_database
-from tests.support.people import LINE, Enrol, EnrolledMember
+from tests.support.people import LINE, Enrol, EnrolledMember, add_access_line
 from tests.support.people import enrol as enroll_on
 from tests.support.suite import SuiteConfig
 from tests.support.twilio import TwilioClient, TwiML
@@ -100,19 +100,36 @@ def test_every_call_that_will_not_ring_gets_the_same_reject(
     assert [(c.call_sid, c.blocked) for c in calls(db)] == [("CAnr2", True), ("CAnr3", True)]
 
 
-# --- the member calling their own number ------------------------------------------
+# --- the member calling their own number: caller ID opens nothing ------------------
 
 
-def test_members_own_phone_goes_to_the_menu(
-    twilio: TwilioClient, db: Database, suite: SuiteConfig, member: EnrolledMember
+def _without_sids(root: TwiML) -> bytes:
+    """The answer with the caller's CallSid taken out of its URLs."""
+    return re.sub(rb"call=CA[0-9A-Za-z]+", b"call=SID", root.body)
+
+
+@pytest.mark.parametrize("situation", ["rings", "blocked", "withheld refused", "dead line"])
+def test_members_own_phone_is_answered_like_any_caller_byte_for_byte(
+    twilio: TwilioClient, db: Database, vault: NumberVault, member: EnrolledMember, situation: str
 ) -> None:
-    root = call_in(twilio, "020 7946 0123")  # national form of the same phone
-    assert root.verbs == ["Redirect"]
-    redirect = root[0]
-    assert redirect.get("method") == "POST"
-    assert redirect.text == suite.url("/voice/menu/start")
-    # The member's own call is not a "last caller"; the menu logs it after the PIN.
-    assert calls(db) == []
+    """Spoofing the member's registered phone learns nothing: the answer to
+    their Safety Number is the one a stranger gets in the same situation."""
+    stranger = "+447911000111"
+    with db.session() as s:
+        row = s.get_one(Member, member.id)
+        if situation == "blocked":  # the member blocked both numbers (as a spoofer might hope)
+            for phone in (member.phone, stranger):
+                repo.block_caller(s, member.id, vault.index(phone), phone[-3:])
+        if situation == "withheld refused":
+            row.accept_withheld = False
+        if situation == "dead line":
+            s.scalars(
+                select(SafetyNumber).where(SafetyNumber.e164 == LINE)
+            ).one().status = LineStatus.QUARANTINED
+    own = call_in(twilio, "020 7946 0123", sid="CAown0001")  # national form of the member's phone
+    other = call_in(twilio, stranger, sid="CAother0001")
+    assert _without_sids(own) == _without_sids(other)
+    assert "Redirect" not in own.verbs and "/voice/menu" not in own.body.decode()
 
 
 def test_another_members_phone_is_an_ordinary_caller(
@@ -339,6 +356,7 @@ def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, vault: Nu
     from storage import inbound_repository
 
     member = enroll_on(any_db, vault)
+    access_line = add_access_line(any_db)
     index = vault.index(CALLER)
     with any_db.session() as s:
         repo.block_caller(s, member.id, index, "456")
@@ -355,7 +373,8 @@ def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, vault: Nu
         ringing = look(LINE, None)
         assert ringing.outcome is InboundOutcome.RING and ringing.member_phone == member.phone
         assert look("+442079469999", CALLER, "CAnowhere").outcome is InboundOutcome.UNAVAILABLE
-        assert look(LINE, member.phone, "CAmember").outcome is InboundOutcome.MEMBER_MENU  # no row
+        assert look(LINE, member.phone).outcome is InboundOutcome.RING  # the member's own phone: a caller
+        assert look(access_line, member.phone).outcome is InboundOutcome.ACCESS
         for _ in range(2):  # a retried webhook: one row
             assert look(LINE, CALLER, "CAboth1").outcome is InboundOutcome.REJECT
     (row,) = calls(any_db)

@@ -18,7 +18,7 @@ from sqlalchemy import literal, select
 
 from callflows.inbound import InboundFacts, InboundOutcome, screen_inbound
 from callflows.phone import Caller
-from callflows.status import LineStatus, MemberStatus
+from callflows.status import LineKind, LineStatus, MemberStatus
 from storage import inbound_repository
 from storage.db import Database
 from storage.models import Block, Call, CallerWarning, Member, SafetyNumber, utcnow
@@ -32,6 +32,7 @@ _serial = itertools.count()
 class World:
     """One line and what stands behind it, as random facts."""
 
+    kind: LineKind
     line_status: LineStatus
     has_member: bool
     member_status: MemberStatus
@@ -50,6 +51,7 @@ def worlds(draw: st.DrawFn) -> World:
     so the examples spend their time where the rule has branches."""
     dead = draw(st.sampled_from([None, "line", "no member", "cancelled", "no phone"] + [None] * 3))
     return World(
+        kind=draw(st.sampled_from([LineKind.ACCESS] + [LineKind.SAFETY] * 4)),
         line_status=draw(st.sampled_from([LineStatus.AVAILABLE, LineStatus.QUARANTINED]))
         if dead == "line"
         else LineStatus.ASSIGNED,
@@ -71,9 +73,9 @@ def worlds(draw: st.DrawFn) -> World:
 def test_the_case_is_the_rule_branch_for_branch(any_db: Database, facts: InboundFacts) -> None:
     """Every combination of the five facts, through the SQL ``CASE`` alone."""
     case = inbound_repository.outcome_case(
+        access_line=literal(facts.access_line),
         line_live=literal(facts.line_live),
         caller_withheld=facts.caller_withheld,
-        caller_is_member=literal(facts.caller_is_member),
         caller_blocked=literal(facts.caller_blocked),
         accept_withheld=literal(facts.accept_withheld),
     )
@@ -103,7 +105,14 @@ def test_the_statement_decides_as_the_pure_rule(any_db: Database, vault: NumberV
             )
             s.add(member)
             s.flush()
-        s.add(SafetyNumber(e164=line_e164, status=world.line_status, member_id=member.id if member else None))
+        s.add(
+            SafetyNumber(
+                e164=line_e164,
+                kind=world.kind,
+                status=world.line_status,
+                member_id=member.id if member else None,
+            )
+        )
         if caller.e164 is not None:
             index = vault.index(caller.e164)
             if member is not None and world.blocked:
@@ -122,11 +131,11 @@ def test_the_statement_decides_as_the_pure_rule(any_db: Database, vault: NumberV
     phone_on_file = world.has_member and world.member_phone_on_file
     expected = screen_inbound(
         InboundFacts(
+            access_line=world.kind is LineKind.ACCESS,
             line_live=world.line_status is LineStatus.ASSIGNED
             and world.member_status is MemberStatus.ACTIVE
             and phone_on_file,
             caller_withheld=caller.withheld,
-            caller_is_member=phone_on_file and world.caller == "member",
             caller_blocked=world.has_member and world.blocked and not caller.withheld,
             accept_withheld=world.accept_withheld,
         )

@@ -1,5 +1,7 @@
-"""The member menu: PIN, lockout, options, blocking, warnings, cancellation,
-and refusal of every step that did not pass the PIN."""
+"""The member menu, reached through the members' access line: PIN, lockout,
+options, blocking, warnings, cancellation, and refusal of every step that
+did not pass the access line (tests/test_access_line.py holds the access
+line's own promises)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from callflows import prompts
+from callflows import access, prompts
 from storage import repositories as repo
 from storage.models import (
+    AuditEntry,
     Block,
     Call,
     CallDirection,
@@ -21,7 +24,7 @@ from storage.models import (
     utcnow,
 )
 from tests.support.menu import MENU, MemberMenu, jobs, member_row, new_sid
-from tests.support.people import LINE, MEMBER_PHONE, PIN, Enrol
+from tests.support.people import ACCESS_LINE, LINE, MEMBER_PHONE, PIN, Enrol
 from tests.support.suite import AppConfig
 from tests.support.twilio import TwilioClient, TwiML, said
 
@@ -33,65 +36,18 @@ def assert_neutral_hangup(root: TwiML) -> None:
     assert said(root) == NEUTRAL
 
 
+def assert_no_match(root: TwiML) -> None:
+    """The access line's one answer to an attempt that opens nothing."""
+    assert root.verbs == ["Say", "Hangup"]
+    assert said(root) == access.NO_MATCH
+
+
 def assert_menu(menu: MemberMenu, root: TwiML, query: str = "") -> None:
     """The menu's <Gather>, posting to the options step (with ``query``)."""
     g = root.one("Gather")
     assert g.get("numDigits") == "1"
     assert g.get("action") == menu.url(f"{MENU}/options", query)
     assert "Press 1" in said(g) and "Press 9" in said(g)
-
-
-# --- reaching the PIN ------------------------------------------------------------
-
-
-def test_start_asks_the_registered_phone_for_its_pin(menu, app, db):
-    menu.seed()
-    root = menu.post("start", new_sid())
-    g = root.one("Gather")
-    assert g.get("finishOnKey") == "#"
-    assert g.get("action") == menu.url(f"{MENU}/pin")
-    assert g.get("timeout") == str(app.extensions["safety"].settings.gather_timeout_seconds)
-    assert "PIN" in said(g)
-    # Silence after the prompt ends the call.
-    assert root.verbs[-1] == "Hangup"
-
-
-@pytest.mark.parametrize(
-    "form",
-    [
-        {"phone": "+447911123456"},  # another phone calling the line
-        {"phone": "anonymous"},  # withheld
-        {"line": "+442079460999"},  # a number not in the pool
-        {"phone": MEMBER_PHONE, "line": "junk"},
-    ],
-)
-def test_start_gives_anyone_else_the_neutral_hangup(menu, app, db, form):
-    menu.seed()
-    assert_neutral_hangup(menu.post("start", new_sid(), **form))
-    assert_neutral_hangup(menu.post("pin", new_sid(), Digits=PIN, **form))
-
-
-def test_start_refuses_a_cancelled_member_and_a_quarantined_line(menu, app, db):
-    member_id = menu.seed()
-    with db.session() as session:
-        repo.cancel_member(session, session.get(Member, member_id))
-    assert_neutral_hangup(menu.post("start", new_sid()))
-
-
-def test_the_member_phone_on_someone_elses_line_is_refused(menu, enrol: Enrol):
-    menu.seed()
-    enrol(phone="+447911123456", line="+442079460002")
-    assert_neutral_hangup(menu.post("start", new_sid(), line="+442079460002"))
-
-
-def test_the_menu_needs_a_signature(menu, twilio: TwilioClient, db):
-    menu.seed()
-    response = twilio.send(
-        f"{MENU}/pin", {"CallSid": new_sid(), "Digits": PIN}, headers={"X-Twilio-Signature": "x"}
-    )
-    assert response.status_code == 403
-    with db.session() as session:
-        assert session.scalar(select(func.count()).select_from(Call)) == 0
 
 
 # --- the PIN ----------------------------------------------------------------------
@@ -124,18 +80,15 @@ def test_right_pin_adopts_a_row_already_logged_for_the_call(vault, menu, app, db
         assert (call.direction, call.member_id, call.other_party_index) == ("menu", member_id, None)
 
 
-def test_wrong_pin_asks_again_and_writes_no_menu_call(menu, app, db):
+def test_a_wrong_pin_ends_the_call_and_writes_no_menu_call(menu, app, db):
     member_id = menu.seed()
     sid = new_sid()
-    root = menu.log_in(sid, pin="0000")
-    assert "not right" in said(root)
-    assert root.one("Gather").get("action") == menu.url(f"{MENU}/pin")
+    assert_no_match(menu.log_in(sid, pin="0000"))
     assert member_row(db, member_id).pin_failures == 1
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Call)) == 0
-    # A PIN left empty is asked again and not counted.
-    root = menu.post("pin", sid, Digits="")
-    assert root.one("Gather").get("action") == menu.url(f"{MENU}/pin")
+    # One try per call: the right PIN posted again in the same call opens nothing.
+    assert_no_match(menu.key("pin", sid, PIN))
     assert member_row(db, member_id).pin_failures == 1
 
 
@@ -157,27 +110,24 @@ def test_three_wrong_pins_across_calls_lock_the_menu_and_alert_staff(menu, app, 
     menu.log_in(sid, pin="2222")
     assert jobs(redis) == []
     before = utcnow()
-    root = menu.post("pin", sid, Digits="3333")
-    assert root.verbs == ["Say", "Hangup"]
-    assert "locked" in said(root)
+    # The member hears only that the PIN did not match, and whom to ask.
+    assert_no_match(menu.log_in(new_sid(), pin="3333"))
     locked = member_row(db, member_id)
     expected = before + timedelta(minutes=settings.pin_lockout_minutes)
     assert locked.menu_locked_until is not None
     assert expected - timedelta(minutes=1) <= locked.menu_locked_until <= expected + timedelta(minutes=1)
     assert jobs(redis) == [("worker.handoff.alert_pin_lockout", (member_id,))]
+    with db.session() as session:
+        audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "member_menu_locked")).all()
+        assert [(a.target_type, a.target_id) for a in audited] == [("member", member_id)]
 
 
-def test_while_locked_even_the_right_pin_is_not_checked(menu, app, db, redis):
+def test_while_locked_even_the_right_pin_opens_nothing(menu, app, db, redis):
     member_id = menu.seed()
     with db.session() as session:
         session.get(Member, member_id).menu_locked_until = utcnow() + timedelta(minutes=10)
-    # A new call: told at once, no PIN asked.
-    root = menu.post("start", new_sid())
-    assert root.verbs == ["Say", "Hangup"]
-    assert "locked" in said(root)
     sid = new_sid()
-    root = menu.post("pin", sid, Digits=PIN)
-    assert "locked" in said(root) and root.verbs == ["Say", "Hangup"]
+    assert_no_match(menu.log_in(sid))
     with db.session() as session:
         assert session.scalars(select(Call).where(Call.call_sid == sid)).first() is None
     assert jobs(redis) == []
@@ -187,7 +137,7 @@ def test_the_lock_runs_out(menu, app, db):
     member_id = menu.seed()
     for pin in ("1111", "2222", "3333"):
         menu.log_in(new_sid(), pin=pin)
-    assert "locked" in said(menu.post("start", new_sid()))
+    assert_no_match(menu.log_in(new_sid()))
     with db.session() as session:
         session.get(Member, member_id).menu_locked_until = utcnow() - timedelta(seconds=1)
     assert_menu(menu, menu.log_in(new_sid()))
@@ -223,7 +173,6 @@ def test_steps_after_the_pin_refuse_a_call_that_did_not_pass_it(menu, app, db, s
     menu.add_inbound_call(member_id, "+447911654321")
     menu.log_in(new_sid())  # someone else's authenticated call exists
     forged = new_sid()
-    menu.post("start", forged)
     menu.log_in(forged, pin="0000")  # wrong PIN: not authenticated
     assert_neutral_hangup(menu.post(step, forged, Digits=digits))
     with db.session() as session:
@@ -386,8 +335,8 @@ def test_cancel_needs_a_second_nine(vault, menu, app, db):
         assert callers and all(row == (None, None) for row in callers)
         line = session.scalars(select(SafetyNumber).where(SafetyNumber.e164 == LINE)).one()
         assert line.status == LineStatus.QUARANTINED and line.member_id is None
-    # The menu now answers the line like any dead line.
-    assert_neutral_hangup(menu.post("start", new_sid()))
+    # The access line no longer opens a menu for that Safety Number.
+    assert_no_match(menu.log_in(new_sid()))
 
 
 @pytest.mark.parametrize("second", ["1", "", "#"])
@@ -401,11 +350,14 @@ def test_cancel_without_confirmation_keeps_the_member(menu, app, db, second):
     assert member_row(db, member_id).status == MemberStatus.ACTIVE
 
 
-def test_the_neutral_answer_is_the_same_for_a_dead_line_and_a_forged_step(menu, twilio: TwilioClient):
+def test_the_neutral_answer_is_one_answer_byte_for_byte(menu, twilio: TwilioClient):
     menu.seed()
-    dead = twilio.post(f"{MENU}/start", CallSid=new_sid(), From=MEMBER_PHONE, To="+442079460999")
     options = twilio.post(f"{MENU}/options", CallSid=new_sid(), From=MEMBER_PHONE, To=LINE)
-    assert dead.body == options.body
+    cancel = twilio.post(
+        f"{MENU}/cancel", CallSid=new_sid(), From="+447400654321", To=ACCESS_LINE, Digits="9"
+    )
+    assert options.body == cancel.body
+    assert_neutral_hangup(options)
 
 
 def test_the_menu_on_the_embedded_defaults(menu, app_config: AppConfig, any_db, tmp_path):
@@ -438,8 +390,7 @@ def test_no_number_reaches_logs_urls_or_speech_through_the_whole_menu(menu, app,
     menu.add_inbound_call(member_id, caller)
     destination = "07400123456"
     sid = new_sid()
-    roots = [menu.post("start", sid), menu.post("pin", sid, Digits="0000")]
-    roots.append(menu.post("pin", sid, Digits=PIN))
+    roots = menu.through_access_line(new_sid(), pin="0000") + menu.through_access_line(sid)
     for key in ("", "7", "3", "4", "9"):
         roots.append(menu.press(sid, key))
     roots.append(menu.post("cancel", sid, Digits="1"))

@@ -27,6 +27,7 @@ from simulator import scenarios
 from simulator.audio import wav_seconds
 from simulator.console import newest_report_with_audio
 from simulator.demo import (
+    DEMO_ACCESS_LINE,
     DEMO_CALLER,
     DEMO_LINE,
     DEMO_MEMBER_PHONE,
@@ -145,6 +146,8 @@ def test_every_canonical_journey_has_a_scenario() -> None:
         "sms_dropped",
         "cancelled_member_line",
         "callbacks_out_of_order",
+        "access_line_into_menu",
+        "spoofed_caller_id_learns_nothing",
     }
 
 
@@ -238,6 +241,14 @@ def test_wrong_pins_lock_the_menu(world: World) -> None:
     assert first.menu_locked_until is None  # the lock is the second member's alone
     assert second.menu_locked_until is not None
     assert world.rows(Call, Call.direction == "menu") == []  # never got past the PIN
+
+
+def test_a_spoofed_caller_id_opens_no_menu_and_locks_nothing(world: World) -> None:
+    world.play("spoofed_caller_id_learns_nothing")
+    assert world.rows(Call, Call.direction == "menu") == []
+    first = world.rows(Member)[0]
+    # The one wrong PIN keyed from the member's (spoofed) phone counts, but locks nothing.
+    assert (first.pin_failures, first.menu_locked_until) == (1, None)
 
 
 def test_incident_report_reaches_the_caseworker_with_playable_audio(world: World) -> None:
@@ -397,8 +408,8 @@ def test_simulate_call_command_prints_the_transcript(world: World) -> None:
 
 
 def test_simulate_call_asks_for_keys_when_not_scripted(world: World) -> None:
-    args = ["simulate", "call", "--from", DEMO_MEMBER_PHONE, "--to", DEMO_LINE]
-    out = flask_command(world.app, args, input="4821#\n2\n2\n")
+    args = ["simulate", "call", "--from", DEMO_MEMBER_PHONE, "--to", DEMO_ACCESS_LINE]
+    out = flask_command(world.app, args, input="02079460001#\n4821#\n2\n2\n")
     assert out.exit_code == 0, out.output
     assert "member presses (Enter: silence, 'hangup': hang up)" in out.output
     (report,) = world.rows(Report)

@@ -15,10 +15,12 @@ Each ``*.json`` file beside this module is one scenario::
 
 Parties are named, never numbered: ``member`` and ``member 2`` (the two
 members' own phones), ``client``, ``warned client``, ``line`` and ``line 2``
-(their Safety Numbers) and ``unassigned line``; :class:`Cast` maps them to
-the demo's numbers. Digit scripts (see :mod:`simulator.keypad`) may use
-``{pin}``, ``{pin2}``, ``{client}`` (the client's number as a member keys it)
-and ``{premium}``. A call may also say what the caller says at each
+(their Safety Numbers), ``unassigned line`` and ``access line`` (the
+members' access line, through which members reach their menu); :class:`Cast`
+maps them to the demo's numbers. Digit scripts (see :mod:`simulator.keypad`)
+may use ``{pin}``, ``{pin2}``, ``{line}``, ``{line2}`` (the Safety Numbers as
+a member keys them), ``{client}`` (the client's number, likewise) and
+``{premium}``. A call may also say what the caller says at each
 ``<Record>`` (``"speech": ["speak 12, pause 7, speak 20, press #"]``, see
 :mod:`simulator.speech`), that the app is down (``"app": "down"``), and that
 its status callbacks arrive shuffled and repeated (``"callbacks": {"seed": 7,
@@ -30,7 +32,8 @@ the member blocked), ``menu_locked`` ({MEMBER: bool}), ``line_status``
 ({LINE: status}), ``report`` (columns of the newest report; ``assigned``).
 Step checks include ``billed`` (the caller's call was answered),
 ``recorded_seconds`` (one length per ``<Record>``, 0 for nothing recorded),
-``fallback_used`` and ``same_call_log_as_step`` (the calls and call events
+``fallback_used``, ``same_answers_as_step`` (every TwiML document of the
+call equals an earlier step's, CallSids aside) and ``same_call_log_as_step`` (the calls and call events
 logged equal an earlier step's, sids and times aside).
 
 The same files drive the demo (``flask --app ivr demo``) and the end-to-end
@@ -40,6 +43,7 @@ tests (``tests/test_scenarios.py``), which add checks of their own.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -76,6 +80,7 @@ class Cast:
             "member 2": demo.DEMO_SECOND_MEMBER_PHONE,
             "client": demo.DEMO_CALLER,
             "warned client": demo.DEMO_WARNED_CALLER,
+            "access line": demo.DEMO_ACCESS_LINE,
             "line": demo.DEMO_LINE,
             "line 2": demo.DEMO_SPARE_LINES[0],  # the second member's (enrolled second)
             "unassigned line": demo.DEMO_SPARE_LINES[-1],
@@ -97,12 +102,21 @@ class Cast:
             public={n for name, n in self.numbers.items() if name not in people},
         )
 
-    def keys(self, script: str) -> str:
+    def keyed(self, name: str) -> str:
+        """The number of ``name`` as a member keys it: national digits."""
         national = phonenumbers.format_number(
-            phonenumbers.parse(self.number("client")), phonenumbers.PhoneNumberFormat.NATIONAL
+            phonenumbers.parse(self.number(name)), phonenumbers.PhoneNumberFormat.NATIONAL
         )
+        return national.replace(" ", "")
+
+    def keys(self, script: str) -> str:
         return script.format(
-            pin=self.pin, pin2=self.pin2, client=national.replace(" ", ""), premium=self.premium
+            pin=self.pin,
+            pin2=self.pin2,
+            client=self.keyed("client"),
+            line=self.keyed("line"),
+            line2=self.keyed("line 2"),
+            premium=self.premium,
         )
 
 
@@ -119,6 +133,7 @@ STEP_EXPECTATIONS = frozenset(
         "dialled",
         "display",
         "same_answer_as_step",
+        "same_answers_as_step",
         "empty_answer",
         "replies",
         "billed",
@@ -358,9 +373,21 @@ def _check_step(expect: Mapping[str, Any], result: Result, outcome: Outcome, cas
         check(seconds == wanted, f"recorded {seconds} s, not {wanted}")
     if "same_answer_as_step" in expect:
         earlier = outcome.results[int(expect["same_answer_as_step"]) - 1]
-        xml: list[str | None] = [r.documents[0].xml if r.documents else None for r in (result, earlier)]
+        xml: list[str | None] = [
+            _sids_aside(r.documents[0].xml) if r.documents else None for r in (result, earlier)
+        ]
         check(xml[0] is not None and xml[0] == xml[1], "the answer differs from the earlier step's")
+    if "same_answers_as_step" in expect:
+        earlier = outcome.results[int(expect["same_answers_as_step"]) - 1]
+        every = [[_sids_aside(d.xml) for d in r.documents] for r in (result, earlier)]
+        check(bool(every[0]) and every[0] == every[1], "the answers differ from the earlier step's")
     return failures
+
+
+def _sids_aside(xml: str) -> str:
+    """A TwiML document with the CallSids in its URLs masked: two calls
+    answered alike differ only there."""
+    return re.sub(r"CA[0-9a-fA-F]{32}", "CA-sid", xml)
 
 
 def _check_call_log(

@@ -1,5 +1,6 @@
-"""The member calling their own line and stepping through the menu, as Twilio
-posts it; and the rows the menu acts on."""
+"""The member calling the members' access line, keying their Safety Number
+and PIN, and stepping through the menu, as Twilio posts it; and the rows the
+menu acts on."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.support import people
 from tests.support.twilio import TwilioClient, TwiML
 
 MENU = "/voice/menu"
+ACCESS = "/voice/access"
 
 _sids = itertools.count(1)
 
@@ -28,7 +30,8 @@ def new_sid(prefix: str = "CA") -> str:
 
 
 class MemberMenu:
-    """The ``menu`` fixture: the standard member's calls to their own line."""
+    """The ``menu`` fixture: the standard member's calls to the access line
+    and on into their menu."""
 
     def __init__(self, twilio: TwilioClient, db: Database, vault: NumberVault) -> None:
         self.twilio = twilio
@@ -70,10 +73,51 @@ class MemberMenu:
         }
         return self.twilio.post(f"{MENU}/{step}", query=query, **form)
 
+    def call_access_line(self, call_sid: str, *, phone: str = people.MEMBER_PHONE) -> TwiML:
+        """A call from ``phone`` to the access line; its first prompt."""
+        access_line = people.add_access_line(self.db)
+        return self.twilio.post(
+            "/voice/incoming",
+            AccountSid=self.twilio.suite.account_sid,
+            CallSid=call_sid,
+            From=phone,
+            To=access_line,
+            Direction="inbound",
+            CallStatus="ringing",
+        )
+
+    def key(self, step: str, call_sid: str, digits: str, *, phone: str = people.MEMBER_PHONE) -> TwiML:
+        """Key ``digits`` at an access-line prompt (``step`` "number" or "pin")."""
+        form = {
+            "AccountSid": self.twilio.suite.account_sid,
+            "CallSid": call_sid,
+            "From": phone,
+            "To": people.ACCESS_LINE,
+            "Direction": "inbound",
+            "CallStatus": "in-progress",
+            "Digits": digits,
+        }
+        return self.twilio.post(f"{ACCESS}/{step}", **form)
+
+    def through_access_line(
+        self,
+        call_sid: str,
+        *,
+        line: str = people.LINE,
+        pin: str = people.PIN,
+        phone: str = people.MEMBER_PHONE,
+    ) -> list[TwiML]:
+        """Call the access line from ``phone``, key ``line`` (nationally) and
+        ``pin``; the three answers: first prompt, PIN prompt, outcome."""
+        return [
+            self.call_access_line(call_sid, phone=phone),
+            self.key("number", call_sid, people.national(line), phone=phone),
+            self.key("pin", call_sid, pin, phone=phone),
+        ]
+
     def log_in(self, call_sid: str, pin: str = people.PIN) -> TwiML:
-        """Start the menu and enter ``pin``; the TwiML answering the PIN."""
-        self.post("start", call_sid)
-        return self.post("pin", call_sid, Digits=pin)
+        """The member's call through the access line with ``pin``; the TwiML answering the PIN."""
+        return self.through_access_line(call_sid, pin=pin)[-1]
 
     def logged_in_call(self) -> str:
         """A new call of the (enrolled) member that passed the PIN; its sid."""

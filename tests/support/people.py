@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 
+from callflows.status import LineKind
 from storage import hashing
 from storage import repositories as repo
 from storage.db import Database
@@ -17,6 +18,8 @@ from storage.vault import NumberVault
 MEMBER_PHONE = "+442079460123"
 LINE = "+442079460001"
 PIN = "4821"
+# The members' access line of the suite (through which members reach their menu).
+ACCESS_LINE = "+442079460900"
 
 # Argon2id with the smallest cost: the app checks such a hash exactly like a
 # real one (the parameters travel in the hash), but in milliseconds.
@@ -85,3 +88,17 @@ def enrol(
             setattr(member, column, value)
         session.flush()
         return EnrolledMember(member.id, phone, line, assigned.id, pin)
+
+
+def national(e164: str) -> str:
+    """A UK number as a member keys it: ``+442079460001`` -> ``02079460001``."""
+    assert e164.startswith("+44"), e164
+    return "0" + e164[3:]
+
+
+def add_access_line(db: Database, line: str = ACCESS_LINE) -> str:
+    """Add ``line`` to the pool as a members' access line (once); committed."""
+    with db.session() as session:
+        if repo.line_by_number(session, line) is None:
+            repo.add_numbers(session, [line], LineKind.ACCESS)
+    return line
