@@ -130,7 +130,15 @@ def shown_caller_id(screening: Screening, caller: Caller) -> str:
     """What the member's phone displays: the caller's own number if the member
     chose that and there is one, otherwise their Safety Number. Never the
     member's own number."""
-    if screening.caller_id_shown is CallerIdShown.CALLER and caller.e164 is not None:
+    # A caller ID that is the member's own phone (spoofed, or the member
+    # calling their own Safety Number) is never put in callerId: the privacy
+    # rule holds even then. Only the member's handset display differs; the
+    # caller hears and is billed exactly as any other caller.
+    if (
+        screening.caller_id_shown is CallerIdShown.CALLER
+        and caller.e164 is not None
+        and caller.e164 != screening.member_phone
+    ):
         return caller.e164
     return screening.safety_number
 

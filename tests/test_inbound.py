@@ -132,6 +132,16 @@ def test_members_own_phone_is_answered_like_any_caller_byte_for_byte(
     assert "Redirect" not in own.verbs and "/voice/menu" not in own.body.decode()
 
 
+def test_a_member_who_shows_callers_never_sees_their_own_number_as_caller_id(
+    twilio: TwilioClient, enrol: Enrol
+) -> None:
+    """Shown the caller's number by choice, the member's own (spoofed) phone
+    still never becomes a callerId: the Safety Number is shown instead."""
+    enrol(caller_id_shown="caller")
+    dial = call_in(twilio, "+442079460123", sid="CAown0002").one("Dial")
+    assert dial.get("callerId") == LINE
+
+
 def test_another_members_phone_is_an_ordinary_caller(
     twilio: TwilioClient, db: Database, vault: NumberVault, member: EnrolledMember, enrol: Enrol
 ) -> None:
