@@ -309,8 +309,10 @@ def test_a_connected_call_reported_as_answered_without_dial_bridged(world: World
 
 
 def test_a_member_hanging_up_mid_report_still_leaves_the_recording(world: World) -> None:
-    keys = ScriptedKeypad.of(f"{DEMO_MEMBER_PIN}#,2")
-    result = world.simulator.call(DEMO_MEMBER_PHONE, DEMO_LINE, keys, speech=Speech.of(["speak 9, hangup"]))
+    keys = ScriptedKeypad.of(f"02079460001#,{DEMO_MEMBER_PIN}#,2")  # DEMO_LINE as keyed, then the PIN
+    result = world.simulator.call(
+        DEMO_MEMBER_PHONE, DEMO_ACCESS_LINE, keys, speech=Speech.of(["speak 9, hangup"])
+    )
     assert [r.ended_by for r in result.recorded] == ["hangup"] and result.errors == []
     assert "police" not in result.spoken_to("member")  # the consent question is never heard
     (report,) = world.rows(Report)
