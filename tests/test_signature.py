@@ -144,7 +144,7 @@ def test_signature_replayed_to_another_path(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     signature = twilio.sign(suite.public_base_url + "/voice/status", INCOMING)
-    for path in ("/voice/incoming", "/voice/whisper", "/sms/incoming", "/voice/menu/start"):
+    for path in ("/voice/incoming", "/voice/whisper", "/sms/incoming", "/voice/access/pin"):
         _forbidden(client.post(path, data=INCOMING, headers={"X-Twilio-Signature": signature}))
     _nothing_happened(db, redis, caplog)
 
@@ -154,7 +154,7 @@ def test_every_twilio_blueprint_is_guarded(app: Flask) -> None:
     paths = [
         str(rule)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("voice", "menu", "sms") and "POST" in (rule.methods or ())
+        if rule.endpoint.split(".")[0] in ("voice", "access", "menu", "sms") and "POST" in (rule.methods or ())
     ]
     assert "/voice/incoming" in paths and "/sms/incoming" in paths
     for path in paths:
