@@ -149,12 +149,15 @@ def test_signature_replayed_to_another_path(
     _nothing_happened(db, redis, caplog)
 
 
+TWILIO_BLUEPRINTS = ("voice", "access", "menu", "sms")
+
+
 def test_every_twilio_blueprint_is_guarded(app: Flask) -> None:
     client = app.test_client()
     paths = [
         str(rule)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("voice", "access", "menu", "sms") and "POST" in (rule.methods or ())
+        if rule.endpoint.split(".")[0] in TWILIO_BLUEPRINTS and "POST" in (rule.methods or ())
     ]
     assert "/voice/incoming" in paths and "/sms/incoming" in paths
     for path in paths:
