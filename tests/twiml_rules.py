@@ -265,8 +265,8 @@ def _first_verb_billing_rule(top: list[ET.Element]) -> list[str]:
     if ringing and _is_answer_on_bridge_dial(ringing[0]):
         unscreened = [n for n in ringing[0] if n.tag == "Number" and not n.get("url")]
         return ["the member's <Number> rings without a whisper"] if unscreened else []
-    if tags == ["Redirect"] and (top[0].text or "").endswith("/voice/menu/start"):
-        return []  # the member calling their own number (issue 12 removes this path)
+    if tags[:1] == ["Gather"] and (top[0].get("action") or "").endswith("/voice/access/number"):
+        return []  # a members' access line: answered on purpose, to ask for the Safety Number
     if tags == ["Say", "Hangup"] and (top[0].text or "").startswith(APOLOGY_START):
         return []  # an internal failure (never_fails): safe TwiML rather than an error
     return [f"the first verb {tags[:1]} answers the call (and bills the caller) before anyone accepts"]
