@@ -14,6 +14,7 @@ from typing import Any
 
 from benchmarks import checkout, webhook
 from benchmarks.config import in_process_app
+from ivr import services_of
 
 REQUESTS = 2000
 
@@ -60,7 +61,7 @@ def profile_requests(count: int = REQUESTS, prepare: bool = True, top: int = 25)
     n = min(1000, len(reqs))
     cpu = (time.process_time() - plain_cpu) / n
     wall = (time.perf_counter() - plain_wall) / n
-    app.extensions["safety"].db.engine.dispose()
+    services_of(app).db.engine.dispose()
     webhook.flush_redis()
 
     out = io.StringIO()

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from benchmarks import seed
 from benchmarks.config import in_process_app
+from ivr import services_of
 
 PAGES = ("/staff/reports", "/staff/reports?status=new", "/staff/reports?category=threats")
 ROUNDS = 40
@@ -60,6 +61,6 @@ def measure(url: str, engine: Engine, reports: int) -> dict[str, Any]:
             "p95_ms": round(timings[int(0.95 * (len(timings) - 1))], 1),
             "max_ms": round(timings[-1], 1),
         }
-    app.extensions["safety"].db.engine.dispose()
+    services_of(app).db.engine.dispose()
     results["pages"] = list(PAGES)
     return results

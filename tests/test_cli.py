@@ -8,6 +8,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
+from ivr.services import services_of
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import Base, CallerWarning, Member, SafetyNumber, Staff
@@ -122,7 +123,7 @@ def test_warning_is_stored_by_blind_index_with_sanitised_text(
         ]
     )
     assert result.exit_code == 0, result.output
-    vault = app.extensions["safety"].vault
+    vault = services_of(app).vault
     with db.session() as s:
         warning = s.scalars(select(CallerWarning)).one()
         assert warning.caller_index == vault.index("+442079460999")
@@ -157,9 +158,10 @@ def test_key_rotation_keeps_old_data_readable_and_reencrypts(
     # The member was enrolled under the suite's data key; now NEW becomes the newest key.
     new_key = "mK6S4y3U9qV0cX2bN8aL5dF7gH1jR3tW6zE9pQ0oI2s="
     rotated_app = make_app(SAFETY_DATA_KEYS=f"{new_key},{suite.data_key},{suite.old_data_key}")
-    vault = rotated_app.extensions["safety"].vault
+    vault = services_of(rotated_app).vault
     with db.session() as s:
         token = s.scalars(select(Member.phone_encrypted)).one()
+    assert token is not None
     assert vault.reveal(token) == "+442079460123"  # old data still readable
     assert not vault.cipher.is_current(token)
     result = rotated_app.test_cli_runner().invoke(args=["keys", "rotate"])
@@ -182,7 +184,7 @@ def test_key_rotation_reencrypts_stored_recordings(
     from storage.models import Report
 
     old_app = make_app()
-    key = recording_store(old_app.extensions["safety"]).put("RE0001", b"RIFF-audio")
+    key = recording_store(services_of(old_app)).put("RE0001", b"RIFF-audio")
     with db.session() as s:
         s.add(Report(recording_sid="RE0001", recording_state="stored", recording_path=key))
     new_key = "mK6S4y3U9qV0cX2bN8aL5dF7gH1jR3tW6zE9pQ0oI2s="

@@ -160,7 +160,7 @@ def test_redis_dying_mid_call_and_coming_back_loses_and_repeats_nothing(
     suite: SuiteConfig, app_config: AppConfig, db: Database, redis: Redis, redis_link: Link, tmp_path: Path
 ) -> None:
     app = create_app(app_config(REDIS_URL=_via(redis_link, suite.redis_url), database=db))
-    queue = app.extensions["safety"].queue
+    queue = services_of(app).queue
     assert isinstance(queue, RedisQueue)
     client = TwilioClient(app.test_client(), suite)
     sent: list[tuple[str, int]] = []

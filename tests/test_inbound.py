@@ -216,7 +216,7 @@ def test_rings_the_member_through_a_screened_dial(
     dial = root[0]
     assert dial.get("answerOnBridge") == "true"
     assert dial.get("ringTone") == "uk"
-    assert dial.get("timeout") == str(app.extensions["safety"].settings.dial_timeout_seconds)
+    assert dial.get("timeout") == str(services_of(app).settings.dial_timeout_seconds)
     assert dial.get("action") == suite.url("/voice/dial_result", "call=CAring01")
     assert dial.get("callerId") == LINE  # default: the member's phone shows their Safety Number
     assert [child.tag for child in dial] == ["Number"]

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from callflows.destinations import REASONS, DestinationPolicy, Refusal
 from ivr import create_app
+from ivr.services import services_of
 from storage.db import Database
 from storage.models import Call, CallDirection, utcnow
 from tests.support.destinations import keyable
@@ -61,7 +62,7 @@ def test_allowed_number_is_dialled_showing_the_safety_number(vault, menu, app, d
     root = dial_to(menu, sid)
     assert root.verbs == ["Dial"]
     dial = root.one("Dial")
-    settings = app.extensions["safety"].settings
+    settings = services_of(app).settings
     assert dial.get("callerId") == LINE
     assert dial.get("timeLimit") == str(settings.outbound_time_limit_seconds)
     assert dial.get("action") == menu.url(f"{MENU}/masked-result")
@@ -135,7 +136,7 @@ def test_no_number_keyed_goes_back_to_the_menu(menu, app, db):
 
 def test_daily_call_cap(menu, app, db):
     member_id = menu.seed()
-    cap = app.extensions["safety"].settings.outbound_daily_calls
+    cap = services_of(app).settings.outbound_daily_calls
     add_masked_calls(db, member_id, [10] * (cap - 1))
     # Yesterday's calls do not count.
     add_masked_calls(db, member_id, [10] * 5, created=utcnow() - timedelta(days=1, hours=1))
@@ -153,7 +154,7 @@ def test_daily_call_cap(menu, app, db):
 
 def test_daily_minutes_cap_and_time_limit(menu, app, db):
     member_id = menu.seed()
-    settings = app.extensions["safety"].settings
+    settings = services_of(app).settings
     budget = settings.outbound_daily_minutes * 60
     add_masked_calls(db, member_id, [budget - 300])
     dial = dial_to(menu, new_sid()).one("Dial")

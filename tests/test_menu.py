@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from callflows import access, prompts
+from ivr.services import services_of
 from storage import repositories as repo
 from storage.models import (
     AuditEntry,
@@ -103,7 +104,7 @@ def test_right_pin_resets_the_failure_count(menu, app, db):
 
 def test_three_wrong_pins_across_calls_lock_the_menu_and_alert_staff(menu, app, db, redis):
     member_id = menu.seed()
-    settings = app.extensions["safety"].settings
+    settings = services_of(app).settings
     assert settings.pin_max_attempts == 3
     menu.log_in(new_sid(), pin="1111")
     sid = new_sid()

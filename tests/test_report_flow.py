@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from ivr.services import services_of
 from storage.db import Database
 from storage.models import RecordingState, Report
 from tests.support.menu import MENU, MemberMenu, jobs, new_sid
@@ -63,7 +64,7 @@ def test_option_2_records_with_a_status_callback(menu, app, db):
     assert root.verbs == ["Say", "Record", "Gather", "Say", "Hangup"]
     assert "Press hash when you have finished" in said(root)
     record = root.one("Record")
-    settings = app.extensions["safety"].settings
+    settings = services_of(app).settings
     assert record.get("maxLength") == str(settings.record_max_seconds)
     # A member who pauses to collect themselves keeps talking: not Twilio's 5 s.
     assert record.get("timeout") == "15" == str(settings.report_silence_timeout_seconds)

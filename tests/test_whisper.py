@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from ivr.services import services_of
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import Block, Call, utcnow
@@ -50,7 +51,7 @@ def test_whisper_names_the_last_three_digits_then_hangs_up(
     assert root.verbs == ["Gather", "Hangup"]
     gather = root[0]
     assert gather.get("numDigits") == "1"
-    assert gather.get("timeout") == str(app.extensions["safety"].settings.gather_timeout_seconds)
+    assert gather.get("timeout") == str(services_of(app).settings.gather_timeout_seconds)
     assert gather.get("action") == suite.url("/voice/screen", f"call={PARENT}")
     says = [say.text for say in gather]
     assert says == [

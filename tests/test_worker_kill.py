@@ -28,6 +28,7 @@ from sqlalchemy import delete, func, select
 from core.queue import QUEUE_NAME
 from core.services import bound
 from ivr import create_app
+from ivr.services import services_of
 from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import (
@@ -86,7 +87,7 @@ def test_webhooks_to_workers_end_to_end(
     enrol: Enrol,
 ) -> None:
     app = create_app(app_config(TWILIO_API_BASE_URL=fake_twilio.base_url, database=db))
-    services = app.extensions["safety"]
+    services = services_of(app)
     client = TwilioClient(app.test_client(), suite)
     member_id = enrol(phone=MEMBER_PHONE, name=MEMBER_NAME).id
     caseworker = add_staff(db, "case@example.org")
