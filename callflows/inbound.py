@@ -143,6 +143,13 @@ def shown_caller_id(screening: Screening, caller: Caller) -> str:
     return screening.safety_number
 
 
+def answered_before_ringing(screening: Screening) -> bool:
+    """Whether the call is answered (and the caller billed) before the
+    member's phone rings: only when the member chose the spoken greeting,
+    whose ``<Say>`` is the first verb (reference: "Answering and billing")."""
+    return screening.greeting is Greeting.LOGGED
+
+
 def ring_member(
     screening: Screening, caller: Caller, urls: InboundUrls, timeout_seconds: int
 ) -> VoiceResponse:
@@ -155,7 +162,7 @@ def ring_member(
     it is only ever the member's explicit choice.
     """
     response = VoiceResponse()
-    if screening.greeting is Greeting.LOGGED:
+    if answered_before_ringing(screening):
         prompts.say(response, prompts.LOGGED_GREETING)
     dial = response.dial(
         answer_on_bridge=True,
@@ -256,8 +263,19 @@ def was_bridged(dial_call_status: str | None, dial_bridged: str | None) -> bool 
     return flag == "true"
 
 
-def after_dial(bridged: bool) -> VoiceResponse:
-    """The caller's leg once the Dial ends: a neutral line unless they were connected."""
+def after_dial(bridged: bool, *, caller_answered: bool) -> VoiceResponse:
+    """The caller's leg once the Dial ends without the member on the line.
+
+    Connected: the conversation is over, hang up. Not connected on a call
+    nothing has answered yet (no greeting, the default): the same
+    :func:`will_not_ring` rejection as a blocked caller or a dead line, so
+    the call stays unanswered and the caller pays nothing; any spoken word
+    here would answer it, billing the caller for not being put through.
+    Only a call the member's greeting already answered, which the caller is
+    paying for anyway, hears the neutral "not available" (never why).
+    """
+    if not bridged and not caller_answered:
+        return will_not_ring()
     response = VoiceResponse()
     if not bridged:
         prompts.say(response, prompts.MEMBER_UNAVAILABLE)

@@ -20,7 +20,15 @@ from callflows.phone import caller_from
 from callflows.status import CallStatus, Category
 from ivr import requestdb
 from ivr.services import current_services
-from ivr.webhook import apology, external_url, never_fails, require_twilio_signature, twilio_form, twiml
+from ivr.webhook import (
+    apology,
+    external_url,
+    never_fails,
+    never_fails_with,
+    require_twilio_signature,
+    twilio_form,
+    twiml,
+)
 from storage import inbound_repository as calls
 from storage import repositories as repo
 
@@ -28,6 +36,9 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 bp.before_request(require_twilio_signature)
+
+# The Dial action URL's mark of a caller's leg answered before the Dial.
+ANSWERED = "answered"
 
 # Statuses Twilio reports for a call leg; anything else is logged as "unknown"
 # rather than passed on as free text.
@@ -37,6 +48,20 @@ CALL_STATUSES = frozenset(CallStatus) - {CallStatus.UNKNOWN}
 def _parent_sid() -> str:
     """The caller's CallSid, as put in the URL by :func:`incoming`."""
     return request.args.get("call", "")[:64]
+
+
+def _caller_answered() -> bool:
+    """Whether :func:`incoming` answered the caller's leg before the Dial
+    (the member's greeting), as it marked the Dial's action URL. Twilio
+    signs the URL, so nobody else can set it."""
+    return request.args.get(ANSWERED) == "1"
+
+
+def _dial_result_failed() -> VoiceResponse:
+    """The safe answer when :func:`dial_result` fails inside: the apology
+    would answer (and bill) a call nobody has answered yet, so that call
+    gets the one rejection instead."""
+    return apology() if _caller_answered() else flow.will_not_ring()
 
 
 @bp.post("/incoming")
@@ -58,9 +83,12 @@ def incoming() -> Response:
     )
     # Ids and the decision only: never a number, not even the line's.
     log.info("inbound call %s: %s", call_sid, screening.outcome.value)
+    # Whether the caller's leg is already answered when the Dial ends decides
+    # what may follow it (flow.after_dial); the URL says what was served.
+    answered = {ANSWERED: "1"} if flow.answered_before_ringing(screening) else {}
     urls = flow.InboundUrls(
         access_number=external_url("access.number"),
-        dial_action=external_url("voice.dial_result", call=call_sid),
+        dial_action=external_url("voice.dial_result", call=call_sid, **answered),
         whisper=external_url("voice.whisper", call=call_sid),
         status_callback=external_url("voice.status"),
     )
@@ -123,16 +151,17 @@ def screen() -> Response:
 
 
 @bp.post("/dial_result")
-@never_fails
+@never_fails_with(_dial_result_failed)
 def dial_result() -> Response:
-    """The caller's leg after the Dial: neutral "not available" unless bridged."""
+    """The caller's leg after the Dial: hang up if bridged; otherwise the
+    one rejection, or "not available" if the greeting already answered it."""
     form = twilio_form()
     bridged = flow.was_bridged(form.get("DialCallStatus"), form.get("DialBridged"))
     if bridged is None:
         # Twilio left DialBridged out: trust what the member's key recorded.
         call = calls.inbound_call(requestdb.session(), _parent_sid())
         bridged = call is not None and call.bridged
-    return twiml(flow.after_dial(bridged))
+    return twiml(flow.after_dial(bridged, caller_answered=_caller_answered()))
 
 
 @bp.post("/status")

@@ -164,7 +164,21 @@ def never_fails(view: Callable[P, Response]) -> Callable[P, Response]:
     The log line names the view and the exception type and shows the stack,
     but not the exception's message, which could quote request data.
     """
+    return _answering_failures(view, apology)
 
+
+def never_fails_with(safe: Callable[[], TwiML]) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
+    """:func:`never_fails`, answering with ``safe()`` instead of the apology
+    (a view whose caller may not be answered yet: the apology would answer
+    and bill the call). ``safe`` must not fail: it reads the request only."""
+
+    def decorate(view: Callable[P, Response]) -> Callable[P, Response]:
+        return _answering_failures(view, safe)
+
+    return decorate
+
+
+def _answering_failures(view: Callable[P, Response], safe: Callable[[], TwiML]) -> Callable[P, Response]:
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         try:
@@ -172,6 +186,6 @@ def never_fails(view: Callable[P, Response]) -> Callable[P, Response]:
         except Exception as exc:
             stack = "".join(traceback.format_tb(exc.__traceback__))
             log.error("voice webhook %s failed with %s\n%s", view.__name__, type(exc).__name__, stack)
-            return twiml(apology())
+            return twiml(safe())
 
     return wrapper

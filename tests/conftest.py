@@ -78,7 +78,7 @@ def twiml_rendered_as_twilio_does() -> Iterator[None]:
         expected = str(document).encode("utf-8")
         assert text.encode("utf-8", "xmlcharrefreplace") == expected, (text, expected)
         if has_request_context():  # served, not just rendered by a unit test
-            where = twiml_rules.where_served(request.path)
+            where = twiml_rules.where_served(request.path, request.form.get("CallStatus"))
             # Collected, not raised: a voice view's never_fails would turn the
             # AssertionError into the apology and hide it.
             twiml_rules.SERVED_VIOLATIONS.extend(

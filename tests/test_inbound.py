@@ -238,7 +238,7 @@ def test_rings_the_member_through_a_screened_dial(
 
 
 def test_logged_greeting_is_spoken_before_the_dial_when_the_member_chose_it(
-    twilio: TwilioClient, db: Database, vault: NumberVault, enrol: Enrol
+    twilio: TwilioClient, db: Database, vault: NumberVault, enrol: Enrol, suite: SuiteConfig
 ) -> None:
     enrol(greeting="logged")
     root = call_in(twilio)
@@ -247,6 +247,8 @@ def test_logged_greeting_is_spoken_before_the_dial_when_the_member_chose_it(
     assert root[0].text.startswith("Calls to this number are logged for safety.")
     assert root[0].get("voice") == "Polly.Amy" and root[0].get("language") == "en-GB"
     assert root[1].get("answerOnBridge") == "true" and root[1].get("ringTone") == "uk"
+    # The greeting answered the call: the Dial's result may speak to the caller.
+    assert root[1].get("action") == suite.url("/voice/dial_result", "call=CAin0001&answered=1")
 
 
 def test_member_may_see_the_callers_own_number(

@@ -141,7 +141,8 @@ def test_fallback_needs_neither_database_nor_redis(broken_app: Flask, suite: Sui
         ("/voice/incoming", "", {"CallStatus": "ringing"}),
         ("/voice/whisper", "call=CA1", {}),
         ("/voice/screen", "call=CA1", {"Digits": "2"}),
-        ("/voice/dial_result", "call=CA1", {"DialCallStatus": "completed"}),
+        # The greeting answered the call, so the apology costs the caller nothing more.
+        ("/voice/dial_result", "call=CA1&answered=1", {"DialCallStatus": "completed"}),
         ("/voice/status", "", {"CallStatus": "completed", "SequenceNumber": "1"}),
     ],
 )
@@ -160,3 +161,15 @@ def test_an_internal_failure_is_answered_with_safe_twiml(
     assert root[0].text == APOLOGY
     assert "failed with" in caplog.text  # the failure is visible ...
     assert not any(fragment in caplog.text for fragment in NUMBER_FRAGMENTS)  # ... without a number
+
+
+def test_a_failing_dial_result_on_an_unanswered_call_rejects_it(
+    broken_app: Flask, suite: SuiteConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The apology would answer (and bill) a call nobody accepted: the safe
+    answer there is the one rejection every call that will not ring gets."""
+    caplog.set_level(logging.DEBUG)
+    form = {"CallSid": "CA1", "From": CALLER, "To": LINE, "CallStatus": "ringing", "DialCallStatus": "completed"}
+    root = TwilioClient(broken_app.test_client(), suite).post("/voice/dial_result", query="call=CA1", **form)
+    assert root.verbs == ["Reject"] and root[0].attrib == {} and root.said == ""
+    assert "voice webhook dial_result failed with" in caplog.text

@@ -37,6 +37,24 @@ def test_where_a_document_is_served() -> None:
     assert where_served("/voice/fallback") is Where.FALLBACK
     assert where_served("/sms/incoming") is Where.MESSAGING
     assert where_served("/voice/menu/options") is Where.CALL
+    # After a Dial nobody accepted, Twilio still reports the caller's leg as ringing.
+    assert where_served("/voice/dial_result", "ringing") is Where.UNANSWERED
+    assert where_served("/voice/dial_result", "in-progress") is Where.CALL
+
+
+def test_after_a_dial_nobody_accepted_only_the_rejection_keeps_the_caller_unbilled() -> None:
+    assert violations(doc(inbound.after_dial(False, caller_answered=False)), Where.UNANSWERED) == []
+    # What the app used to serve there: "not available" answered the call.
+    spoken = doc(inbound.after_dial(False, caller_answered=True))
+    assert "answers a call nobody accepted" in violations(spoken, Where.UNANSWERED)[0]
+    hangup = VoiceResponse()
+    hangup.hangup()
+    busy = VoiceResponse()
+    busy.reject(reason="busy")
+    for bad in (doc(hangup), doc(busy), doc(VoiceResponse())):
+        assert violations(bad, Where.UNANSWERED) != [], bad
+    # Once the member's greeting answered the call, a neutral word may follow.
+    assert violations(spoken, Where.CALL) == []
 
 
 def test_first_verb_rule_passes_what_keeps_the_caller_unbilled() -> None:
@@ -130,3 +148,9 @@ def test_the_session_wide_check_sees_served_documents(app: Flask) -> None:
     caught = list(SERVED_VIOLATIONS)
     SERVED_VIOLATIONS.clear()  # caught on purpose: not this test's failure
     assert caught and "answers the call" in caught[0]
+    # The leg's CallStatus reaches the rules: a word after a Dial nobody accepted is caught.
+    with app.test_request_context("/voice/dial_result", method="POST", data={"CallStatus": "ringing"}):
+        twiml_text.render(inbound.after_dial(False, caller_answered=True))
+    caught = list(SERVED_VIOLATIONS)
+    SERVED_VIOLATIONS.clear()
+    assert caught and "answers a call nobody accepted" in caught[0]

@@ -170,35 +170,63 @@ def test_a_key_for_an_unknown_call_never_bridges(twilio: TwilioClient) -> None:
 # --- dial result (the caller's leg) -------------------------------------------------
 
 NOT_AVAILABLE = "The person you are calling is not available. Please try again later. Goodbye."
+REJECT = b"<Response><Reject /></Response>"
 
 
-def dial_result(twilio: TwilioClient, **fields: str) -> TwiML:
-    """Twilio's request on the caller's leg once the <Dial> ended."""
-    form = {"CallSid": PARENT, "From": CALLER, "To": LINE, **fields}
-    return twilio.post("/voice/dial_result", query=f"call={PARENT}", **form)
+def dial_result(twilio: TwilioClient, *, greeted: bool = False, **fields: str) -> TwiML:
+    """Twilio's request on the caller's leg once the <Dial> ended: to the
+    action URL the inbound answer gave (marked when a greeting answered the
+    call), with the caller's leg ringing until something answers it."""
+    status = "in-progress" if greeted or fields.get("DialBridged") == "true" else "ringing"
+    form = {"CallSid": PARENT, "From": CALLER, "To": LINE, "CallStatus": status, **fields}
+    query = f"call={PARENT}" + ("&answered=1" if greeted else "")
+    return twilio.post("/voice/dial_result", query=query, **form)
 
 
-@pytest.mark.parametrize(
-    "fields",
-    [
-        {"DialCallStatus": "no-answer", "DialBridged": "false"},
-        {"DialCallStatus": "busy"},
-        {"DialCallStatus": "failed"},
-        {"DialCallStatus": "canceled"},
-        {"DialCallStatus": "completed", "DialBridged": "false"},  # answered, declined or silent
-        {},
-    ],
-)
-def test_anything_but_a_bridged_call_gets_the_neutral_message(
+NOT_PUT_THROUGH = [
+    {"DialCallStatus": "no-answer", "DialBridged": "false"},
+    {"DialCallStatus": "busy"},
+    {"DialCallStatus": "failed"},
+    {"DialCallStatus": "canceled"},
+    {"DialCallStatus": "completed", "DialBridged": "false"},  # answered, declined or silent
+    {},
+]
+
+
+@pytest.mark.parametrize("fields", NOT_PUT_THROUGH)
+def test_a_caller_not_put_through_is_rejected_unanswered_and_unbilled(
     twilio: TwilioClient, fields: dict[str, str]
 ) -> None:
+    # No greeting (the default): nothing has answered the call, and any
+    # spoken word now would answer it and bill the caller.
     root = dial_result(twilio, **fields)
+    assert root.verbs == ["Reject"] and root.said == ""
+    # The same bytes as a blocked caller or a dead line gets.
+    assert root.body.endswith(REJECT)
+
+
+@pytest.mark.usefixtures("member")
+def test_not_put_through_is_the_rejection_a_dead_line_gets_byte_for_byte(twilio: TwilioClient) -> None:
+    dead = twilio.post("/voice/incoming", CallSid="CAdead01", To="+442079460999", From=CALLER)
+    assert dial_result(twilio, DialCallStatus="busy").body == dead.body
+
+
+@pytest.mark.parametrize("fields", NOT_PUT_THROUGH)
+def test_after_the_greeting_the_caller_hears_the_neutral_message(
+    twilio: TwilioClient, fields: dict[str, str]
+) -> None:
+    # The member's greeting already answered the call: the caller is paying
+    # anyway, so a calm word is better than silence.
+    root = dial_result(twilio, greeted=True, **fields)
     assert root.verbs == ["Say", "Hangup"]
     assert root[0].text == NOT_AVAILABLE
 
 
-def test_a_bridged_call_just_ends(twilio: TwilioClient) -> None:
-    root = dial_result(twilio, DialCallStatus="completed", DialBridged="true", DialCallDuration="42")
+@pytest.mark.parametrize("greeted", [False, True])
+def test_a_bridged_call_just_ends(twilio: TwilioClient, greeted: bool) -> None:
+    root = dial_result(
+        twilio, greeted=greeted, DialCallStatus="completed", DialBridged="true", DialCallDuration="42"
+    )
     assert root.verbs == ["Hangup"]
 
 
@@ -211,6 +239,7 @@ def test_a_call_twilio_reports_as_answered_is_a_bridged_one(twilio: TwilioClient
 @pytest.mark.usefixtures("member")
 def test_without_dial_bridged_the_members_key_decides(twilio: TwilioClient) -> None:
     call_in(twilio)
-    assert dial_result(twilio, DialCallStatus="completed").verbs == ["Say", "Hangup"]
+    assert dial_result(twilio, DialCallStatus="completed").verbs == ["Reject"]
     member_leg(twilio, "/voice/screen", Digits="1")
-    assert dial_result(twilio, DialCallStatus="completed").verbs == ["Hangup"]
+    bridged = dial_result(twilio, DialCallStatus="completed", CallStatus="in-progress")
+    assert bridged.verbs == ["Hangup"]

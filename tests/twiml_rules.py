@@ -29,16 +29,26 @@ class Where(enum.StrEnum):
     """Where a served document runs; it decides which rules apply."""
 
     SAFETY_NUMBER = "a call to a Safety Number"  # the first answer: billing rule
+    UNANSWERED = "a call nobody has answered yet"  # after a Dial nobody accepted: billing rule
     WHISPER = "a whisper"  # the member's leg before bridging (<Number url>) and its Gather action
     FALLBACK = "the fallback"  # Twilio's "primary handler fails"
     MESSAGING = "an SMS answer"
     CALL = "a call"  # any later step of a call
 
 
-def where_served(path: str) -> Where:
-    """The context of a document served at ``path`` (CONTRACT.md's webhooks)."""
+# CallStatus values of a leg Twilio has not answered (reference: status callbacks).
+NOT_ANSWERED = frozenset({"queued", "initiated", "ringing"})
+
+
+def where_served(path: str, call_status: str | None = None) -> Where:
+    """The context of a document served at ``path`` (CONTRACT.md's webhooks)
+    on a leg Twilio reports as ``call_status`` (the request's CallStatus)."""
     if path == "/voice/incoming":
         return Where.SAFETY_NUMBER
+    if path == "/voice/dial_result" and call_status in NOT_ANSWERED:
+        # The Dial was the first verb and nobody accepted: what follows is
+        # again the first verb Twilio acts on for this call.
+        return Where.UNANSWERED
     if path in ("/voice/whisper", "/voice/screen"):
         return Where.WHISPER
     if path == "/voice/fallback":
@@ -198,6 +208,7 @@ def violations(document: str, where: Where) -> list[str]:
             _check_record(verb, index == len(top) - 1, found)
     rules = {
         Where.SAFETY_NUMBER: _first_verb_billing_rule,
+        Where.UNANSWERED: _still_unanswered_rule,
         Where.WHISPER: _whisper_rule,
         Where.FALLBACK: _fallback_rule,
         Where.MESSAGING: _messaging_rule,
@@ -248,14 +259,21 @@ def _is_answer_on_bridge_dial(verb: ET.Element) -> bool:
     return verb.tag == "Dial" and verb.get("answerOnBridge") == "true"
 
 
+def _rejection(top: list[ET.Element]) -> list[str] | None:
+    """The verdict on a document that is a <Reject>: every call that will not
+    ring gets the same bare one; None when the document is no rejection."""
+    if [verb.tag for verb in top] != ["Reject"]:
+        return None
+    return ["every call that will not ring gets the same bare <Reject/>"] if top[0].attrib else []
+
+
 def _first_verb_billing_rule(top: list[ET.Element]) -> list[str]:
     """Any first verb but <Reject> or <Dial answerOnBridge> answers the call
     and bills the caller (reference: "Answering and billing")."""
     tags = [verb.tag for verb in top]
-    if tags == ["Reject"]:
-        if top[0].attrib:
-            return ["every call that will not ring gets the same bare <Reject/>"]
-        return []
+    rejection = _rejection(top)
+    if rejection is not None:
+        return rejection
     if "Reject" in tags:
         return ["<Reject> is only ever the first and only verb"]
     if top and top[0].tag == "Say" and top[0].text == LOGGED_GREETING and len(top) > 1:
@@ -270,6 +288,18 @@ def _first_verb_billing_rule(top: list[ET.Element]) -> list[str]:
     if tags == ["Say", "Hangup"] and (top[0].text or "").startswith(APOLOGY_START):
         return []  # an internal failure (never_fails): safe TwiML rather than an error
     return [f"the first verb {tags[:1]} answers the call (and bills the caller) before anyone accepts"]
+
+
+def _still_unanswered_rule(top: list[ET.Element]) -> list[str]:
+    """After a <Dial answerOnBridge> nobody accepted, the caller's leg is still
+    unanswered: any verb but <Reject> would answer it now and bill the caller
+    for not being put through (DESIGN.md flow 1: nobody pays unless the
+    member accepts)."""
+    rejection = _rejection(top)
+    if rejection is not None:
+        return rejection
+    tags = [verb.tag for verb in top]
+    return [f"the first verb {tags[:1]} answers a call nobody accepted (and bills the caller)"]
 
 
 def _whisper_rule(top: list[ET.Element]) -> list[str]:
