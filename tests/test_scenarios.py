@@ -21,6 +21,7 @@ from flask import Flask
 from flask.cli import cli as flask_cli
 from sqlalchemy import select
 
+from callflows import report as report_flow
 from core.services import Services, recording_store
 from ivr import create_app, services_of
 from simulator import scenarios
@@ -148,6 +149,10 @@ def test_every_canonical_journey_has_a_scenario() -> None:
         "callbacks_out_of_order",
         "access_line_into_menu",
         "spoofed_caller_id_learns_nothing",
+        "declined_caller_never_billed",
+        "report_with_a_pause",
+        "silent_report",
+        "app_down_static_fallback",
     }
 
 
@@ -209,6 +214,26 @@ def test_declining_blocks_the_caller(world: World) -> None:
     assert result.dial_status == "completed" and not result.bridged
 
 
+def test_a_caller_not_put_through_gets_the_rejection_a_dead_line_gets(world: World) -> None:
+    outcome = world.play("declined_caller_never_billed")
+    dead = world.simulator.call(DEMO_CALLER, DEMO_SPARE_LINES[-1])  # the unassigned line
+    (rejection,) = dead.documents
+    declined, *unanswered, canceled, greeted = (call_of(outcome, i) for i in range(len(outcome.results)))
+    for result in (declined, *unanswered):
+        # Dial first, then, with nobody accepting, the one <Reject/>: never answered.
+        assert result.documents[0].names() == ["Dial"] and not result.answered_why
+        last = result.documents[-1]
+        assert last.path == "/voice/dial_result" and last.xml == rejection.xml
+        assert result.status == "no-answer" and "never answered" in str(result.transcript)
+    assert [r.dial_status for r in unanswered] == ["no-answer", "busy", "failed"]
+    assert not canceled.billed and canceled.dial_status == "canceled"
+    # The member who chose the greeting: it answered the call, so a word may follow.
+    assert greeted.answered_why == "its first verb <Say> answers it"
+    assert greeted.documents[-1].names() == ["Say", "Hangup"]
+    (row,) = world.rows(Call, Call.call_sid == declined.call_sid)
+    assert row.declined and not row.bridged and not row.blocked
+
+
 def test_blocked_client_is_rejected_unanswered(world: World) -> None:
     result = call_of(world.play("blocked_client_rejected"))
     assert result.documents[0].names()[0] == "Reject" and len(result.documents) == 1
@@ -267,6 +292,43 @@ def test_incident_report_reaches_the_caseworker_with_playable_audio(world: World
     # What the caseworker sees after signing in.
     seen = newest_report_with_audio(world.app, DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD)
     assert seen.report_id == report.id and seen.audio_type == "audio/wav" and seen.audio_seconds == 4
+
+
+def test_a_report_with_a_pause_is_kept_whole(world: World) -> None:
+    result = call_of(world.play("report_with_a_pause"))
+    (record,) = all_verbs(result, "Record")
+    silence = world.services.settings.report_silence_timeout_seconds
+    assert record.get("timeout") == str(silence) and silence > 7 and record.get("finishOnKey") == "#"
+    (report,) = world.rows(Report)
+    assert report.recording_state == "stored"
+    audio = recording_store(world.services).get(report.recording_path)
+    assert wav_seconds(audio) == 12 + 7 + 20  # the pause and everything after it
+
+
+def test_a_silent_report_is_offered_again_and_marked_absent(world: World) -> None:
+    result = call_of(world.play("silent_report"))
+    heard = result.transcript.of(who="member", kind="hears")
+    after_beep = heard[heard.index("hears a beep") + 1 :]
+    # What follows <Record> in the document, and nothing else: the absent
+    # callback tells the member nothing.
+    assert after_beep == [f'hears "{report_flow.NOTHING_HEARD}"', f'hears "{report_flow.NO_REPORT}"']
+    assert result.recording_sids == [] and world.fake.recordings == {}
+    (report,) = world.rows(Report)
+    assert report.recording_state == "absent" and report.recording_path is None
+    assert report.caseworker_id is not None  # someone follows it up
+
+
+def test_with_the_app_down_the_static_fallback_answers(world: World) -> None:
+    outcome = world.play("app_down_static_fallback")
+    down, back = call_of(outcome, 0), call_of(outcome, 1)
+    text = down.transcript.render(verbose=True)
+    assert "POST /voice/incoming -> connection refused (error 11205)" in text
+    assert f"POST {scenarios.STATIC_FALLBACK_URL} -> 200 (static hosting)" in text
+    (served,) = down.documents
+    printed = world.app.test_cli_runner().invoke(args=["fallback-twiml"]).output
+    assert served.url == scenarios.STATIC_FALLBACK_URL and served.xml == printed
+    assert world.rows(Call, Call.call_sid == down.call_sid) == []  # the app never saw it
+    assert back.bridged and not back.fallback_used
 
 
 def test_sms_is_dropped_and_leaves_no_trace(world: World) -> None:

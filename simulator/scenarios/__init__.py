@@ -25,7 +25,8 @@ a member keys them), ``{client}`` (the client's number, likewise) and
 :mod:`simulator.speech`), that the app is down (``"app": "down"``), and that
 its status callbacks arrive shuffled and repeated (``"callbacks": {"seed": 7,
 "repeats": 2}``). Setup actions: ``{"block": CALLER}`` (the member blocks
-them), ``{"cancel_member": MEMBER}``, ``{"static_fallback": true}`` (the
+them), ``{"cancel_member": MEMBER}``, ``{"spoken_greeting": MEMBER}`` (the
+member chose the greeting that answers calls before they ring), ``{"static_fallback": true}`` (the
 ``fallback-twiml`` document hosted apart from the app, as the number's
 fallback URL). End-state checks: ``blocked`` (callers
 the member blocked), ``menu_locked`` ({MEMBER: bool}), ``line_status``
@@ -63,7 +64,7 @@ from simulator.keypad import Callee, ScriptedKeypad
 from simulator.speech import Speech
 from simulator.transcript import Phonebook
 from storage import repositories as repo
-from storage.models import Call, CallEvent, Member, Report, SafetyNumber
+from storage.models import Call, CallEvent, Greeting, Member, Report, SafetyNumber
 
 Result = CallResult | SmsResult
 # Where the static fallback document is hosted: anywhere but the app's origin.
@@ -274,6 +275,9 @@ def _setup(
             number = cast.number(value)
             member = _member(session, services, cast)
             repo.block_caller(session, member.id, services.vault.index(number), number[-3:])
+        elif kind == "spoken_greeting":
+            # The member's choice, as the console's preferences form makes it.
+            _member(session, services, cast, value).greeting = Greeting.LOGGED
         elif kind == "cancel_member":
             repo.cancel_member(session, _member(session, services, cast, value), recording_store(services))
         else:
