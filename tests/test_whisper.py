@@ -3,6 +3,7 @@ Dial (dial result)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -173,14 +174,19 @@ NOT_AVAILABLE = "The person you are calling is not available. Please try again l
 REJECT = b"<Response><Reject /></Response>"
 
 
-def dial_result(twilio: TwilioClient, *, greeted: bool = False, **fields: str) -> TwiML:
-    """Twilio's request on the caller's leg once the <Dial> ended: to the
-    action URL the inbound answer gave (marked when a greeting answered the
-    call), with the caller's leg ringing until something answers it."""
-    status = "in-progress" if greeted or fields.get("DialBridged") == "true" else "ringing"
+def dial_result(twilio: TwilioClient, **fields: str) -> TwiML:
+    """Twilio's request on the caller's leg once the <Dial> ended, on a call
+    nothing answered before the Dial (no greeting): ringing until bridged."""
+    status = "in-progress" if fields.get("DialBridged") == "true" else "ringing"
     form = {"CallSid": PARENT, "From": CALLER, "To": LINE, "CallStatus": status, **fields}
-    query = f"call={PARENT}" + ("&answered=1" if greeted else "")
-    return twilio.post("/voice/dial_result", query=query, **form)
+    return twilio.post("/voice/dial_result", query=f"call={PARENT}", **form)
+
+
+def dial_result_after_greeting(twilio: TwilioClient, **fields: str) -> TwiML:
+    """The same on a call the member's greeting answered: the action URL the
+    inbound answer gave is marked so, and Twilio reports the leg in progress."""
+    form = {"CallSid": PARENT, "From": CALLER, "To": LINE, "CallStatus": "in-progress", **fields}
+    return twilio.post("/voice/dial_result", query=f"call={PARENT}&answered=1", **form)
 
 
 NOT_PUT_THROUGH = [
@@ -217,16 +223,14 @@ def test_after_the_greeting_the_caller_hears_the_neutral_message(
 ) -> None:
     # The member's greeting already answered the call: the caller is paying
     # anyway, so a calm word is better than silence.
-    root = dial_result(twilio, greeted=True, **fields)
+    root = dial_result_after_greeting(twilio, **fields)
     assert root.verbs == ["Say", "Hangup"]
     assert root[0].text == NOT_AVAILABLE
 
 
-@pytest.mark.parametrize("greeted", [False, True])
-def test_a_bridged_call_just_ends(twilio: TwilioClient, greeted: bool) -> None:
-    root = dial_result(
-        twilio, greeted=greeted, DialCallStatus="completed", DialBridged="true", DialCallDuration="42"
-    )
+@pytest.mark.parametrize("post", [dial_result, dial_result_after_greeting])
+def test_a_bridged_call_just_ends(twilio: TwilioClient, post: Callable[..., TwiML]) -> None:
+    root = post(twilio, DialCallStatus="completed", DialBridged="true", DialCallDuration="42")
     assert root.verbs == ["Hangup"]
 
 
