@@ -101,7 +101,7 @@ class StaffRole(enum.StrEnum):
 
 
 class Category(enum.StrEnum):
-    """What a warning or a report is about (the list CONTRACT.md agrees)."""
+    """What a warning or a report is about (the list docs/reference.md agrees)."""
 
     PHYSICAL_ASSAULT = "physical-assault"
     SEXUAL_ASSAULT = "sexual-assault"

@@ -1,4 +1,4 @@
-"""One settings object, read from the environment once (CONTRACT.md).
+"""One settings object, read from the environment once (docs/reference.md).
 
 In development, secrets that are not set are generated once into the
 instance folder and reused on every later start. In production the app
@@ -37,7 +37,7 @@ MIN_REPORT_SILENCE_SECONDS = 10
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of CONTRACT.md, plus the tunable limits of the call flows."""
+    """Every setting of docs/reference.md, plus the tunable limits of the call flows."""
 
     env: str = "development"
     database_url: str = ""
@@ -72,7 +72,7 @@ class Settings:
     caller_number_retention_days: int = 30
     report_retention_days: int = 365
     # How long after a call leg completes its record is deleted at Twilio
-    # (CONTRACT.md; worker/provider_records.py).
+    # (docs/reference.md; worker/provider_records.py).
     provider_record_delay_seconds: int = 300
     # Staff notifications (worker/mail.py). No SMTP_HOST: mail is appended
     # to MAIL_LOG_PATH (instance/mail.log) instead of being sent.

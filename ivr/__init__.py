@@ -37,7 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = SafetyFlask(
         __name__,
         instance_relative_config=True,
-        instance_path=overrides.pop("instance_path", None) or os.environ.get("SAFETY_INSTANCE_PATH"),
+        instance_path=instance_folder(overrides.pop("instance_path", None)),
     )
     settings: Settings = load_settings(os.environ, app.instance_path, overrides)
     app.config.update(
@@ -56,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         access,
         cli,
         converters,
+        favicon,
         health,
         hsts,
         menu,
@@ -72,11 +73,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     converters.init_app(app)
     requestdb.init_app(app)
     sessions.init_app(app)
-    for blueprint in (health.bp, voice.bp, access.bp, menu.bp, sms.bp, staff.bp):
+    for blueprint in (health.bp, favicon.bp, voice.bp, access.bp, menu.bp, sms.bp, staff.bp):
         app.register_blueprint(blueprint)
     staff.init_app(app)
     cli.register(app)
     return app
+
+
+def instance_folder(given: str | None) -> str | None:
+    """The instance folder as an absolute path: ``given``, else
+    ``SAFETY_INSTANCE_PATH``, else None (Flask's default). A relative path is
+    taken from the working directory, as a shell user means it
+    (``SAFETY_INSTANCE_PATH=instance/demo``); Flask itself refuses one."""
+    path = given or os.environ.get("SAFETY_INSTANCE_PATH")
+    return os.path.abspath(path) if path else None
 
 
 def _warn_about_fallback(settings: Settings) -> None:

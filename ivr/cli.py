@@ -47,7 +47,7 @@ def _number(raw: str) -> str:
 @contextmanager
 def _writing() -> Iterator[Session]:
     """A session committed at the end of the block; a refused input rolls it
-    back and becomes a clear message and a non-zero exit (CONTRACT.md)."""
+    back and becomes a clear message and a non-zero exit (docs/reference.md)."""
     try:
         with current_services().db.session() as session:
             yield session

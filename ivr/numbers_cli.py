@@ -24,7 +24,7 @@ def _adapter() -> TwilioAdapter:
 
 @numbers_cli.command("sync")
 def numbers_sync() -> None:
-    """Set the four webhooks of CONTRACT.md on every number in the pool: the
+    """Set the four webhooks of docs/reference.md on every number in the pool: the
     app's under PUBLIC_BASE_URL, and FALLBACK_URL as "primary handler fails"."""
     services = current_services()
     with services.db.session() as session:

@@ -238,7 +238,7 @@ class Simulator:
 
     @property
     def fallback_url(self) -> str:
-        """The number's "primary handler fails" URL (CONTRACT.md's ``FALLBACK_URL``)."""
+        """The number's "primary handler fails" URL (docs/reference.md's ``FALLBACK_URL``)."""
         return self.fallback or self.base + "/voice/fallback"
 
     # -- calls ---------------------------------------------------------
@@ -259,7 +259,7 @@ class Simulator:
         phone does; ``speech`` is what the caller says at each ``<Record>``.
         ``app_down``: no request reaches the app (connection refused), as in
         an outage; only documents on other origins can answer. The number's
-        webhooks are CONTRACT.md's paths.
+        webhooks are docs/reference.md's paths.
         """
         leg = Leg(
             sid=new_sid("CA"),

@@ -117,3 +117,35 @@ def test_the_masked_call_policy_reads_national_numbers_in_the_default_region(tmp
     assert default.destination_policy.allowed_regions == {"GB", "GG", "IM", "JE"}
     irish = load_settings({"DEFAULT_REGION": "IE"}, tmp_path)
     assert irish.destination_policy.region == "IE"
+
+
+def test_a_relative_instance_path_is_taken_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's ``SAFETY_INSTANCE_PATH=instance/demo`` once crashed with
+    Flask's "must be absolute" traceback."""
+    from ivr import create_app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SAFETY_INSTANCE_PATH", "instance/demo")
+    for name in ("DATABASE_URL", "REDIS_URL", "SAFETY_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    app = create_app()
+    assert app.instance_path == str(tmp_path / "instance" / "demo")
+    assert (tmp_path / "instance" / "demo" / "secrets.json").exists()
+
+
+def test_code_and_help_cite_only_documents_that_exist() -> None:
+    """Docstrings (which are also ``--help``) once cited a CONTRACT.md that is
+    not in the repository; every ``docs/…`` page they name exists."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    cited: dict[str, set[str]] = {}
+    for package in ("core", "ivr", "callflows", "storage", "worker", "simulator"):
+        for module in (root / package).rglob("*.py"):
+            for name in re.findall(r"\b((?:docs/[A-Za-z_-]+|CONTRACT)\.md)\b", module.read_text()):
+                cited.setdefault(name, set()).add(str(module.relative_to(root)))
+    assert "CONTRACT.md" not in cited
+    missing = {name: sorted(where) for name, where in cited.items() if not (root / name).exists()}
+    assert missing == {}

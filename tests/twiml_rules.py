@@ -41,7 +41,7 @@ NOT_ANSWERED = frozenset({"queued", "initiated", "ringing"})
 
 
 def where_served(path: str, call_status: str | None = None) -> Where:
-    """The context of a document served at ``path`` (CONTRACT.md's webhooks)
+    """The context of a document served at ``path`` (docs/reference.md's webhooks)
     on a leg Twilio reports as ``call_status`` (the request's CallStatus)."""
     if path == "/voice/incoming":
         return Where.SAFETY_NUMBER

@@ -15,7 +15,6 @@ import logging
 import os
 import socket
 import sys
-from pathlib import Path
 
 from rq import Worker
 
@@ -52,7 +51,7 @@ def main() -> int:
 
 def services_from_environment() -> Services:
     """This process's services, from the same settings the web app reads."""
-    instance = os.environ.get("SAFETY_INSTANCE_PATH", str(Path.cwd() / "instance"))
+    instance = os.path.abspath(os.environ.get("SAFETY_INSTANCE_PATH") or "instance")
     return build_services(load_settings(os.environ, instance))
 
 

@@ -1,7 +1,7 @@
 """The one place that talks to Twilio's REST and media API.
 
 Everything goes through the twilio library, with the origin taken from
-``TWILIO_API_BASE_URL`` (CONTRACT.md): :class:`RebasedHttpClient` rewrites
+``TWILIO_API_BASE_URL`` (docs/reference.md): :class:`RebasedHttpClient` rewrites
 ``https://api.twilio.com`` (and any other ``*.twilio.com`` API host) to that
 origin, so tests and the simulator point the whole adapter at a local fake.
 Media downloads use HTTP basic auth with the account's credentials, as
@@ -55,7 +55,7 @@ def _sid(value: str, prefix: str) -> str:
     return value
 
 
-# CONTRACT.md: the webhooks the app serves on every Safety Number (Twilio
+# docs/reference.md: the webhooks the app serves on every Safety Number (Twilio
 # setting -> path). The fourth, the fallback, is Settings.voice_fallback_url:
 # best on separate hosting, so it still answers when the app is down.
 WEBHOOK_PATHS = {
@@ -66,7 +66,7 @@ WEBHOOK_PATHS = {
 
 
 def webhook_urls(public_base_url: str, voice_fallback_url: str) -> dict[str, str]:
-    """The four webhook URLs of CONTRACT.md: the app's under ``public_base_url``,
+    """The four webhook URLs of docs/reference.md: the app's under ``public_base_url``,
     and the "primary handler fails" URL as given."""
     base = public_base_url.rstrip("/")
     urls = {name: base + path for name, path in WEBHOOK_PATHS.items()}
@@ -247,7 +247,7 @@ class TwilioAdapter:
         return BoughtNumber(sid=str(bought.sid), e164=str(bought.phone_number))
 
     def configure_number(self, e164: str, public_base_url: str, voice_fallback_url: str) -> str:
-        """Set the four webhooks of CONTRACT.md on an owned number; return its PN sid."""
+        """Set the four webhooks of docs/reference.md on an owned number; return its PN sid."""
         account = self.client.api.v2010.accounts(self.account_sid)
         with _translated("looking up a pool number"):
             found = account.incoming_phone_numbers.list(phone_number=e164, limit=1)

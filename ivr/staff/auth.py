@@ -140,7 +140,9 @@ def _start_session(staff: Staff, client_window: datetime) -> Response:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int]:
     """Email and password; then the TOTP code when the account has one."""
-    if request.method == "GET":
+    # Only a POST is an attempt: HEAD (an uptime monitor's) is answered as
+    # GET is, and must not use up the address's sign-in limit.
+    if request.method != "POST":
         if g.staff is not None:
             return redirect(url_for("staff.inbox"))
         nxt = safe_next(request.args.get("next"))
@@ -180,7 +182,7 @@ def login_code() -> Response | str | tuple[str, int]:
     if staff is None or not staff.totp_secret_encrypted:
         session.pop("pending_staff", None)
         return redirect(url_for("staff.login"))
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("staff/login_code.html")
     client_window = _take_client_attempt()
     reserved = _reserve_check(staff) if client_window is not None else None

@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from markupsafe import Markup, escape
 
 BAR = "#2f5d8a"
+# Label size in SVG units. Charts are drawn about as wide as a phone
+# (ivr/staff/stats.py), so this is close to the pixels shown there.
+FONT = 12
 
 
 def bar_chart(
@@ -26,8 +29,8 @@ def bar_chart(
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 8}" y2="{top + plot_h}" stroke="#555"/>',
-        f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="11" fill="#333">{peak}</text>',
-        f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" font-size="11" fill="#333">0</text>',
+        f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="{FONT}" fill="#333">{peak}</text>',
+        f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" font-size="{FONT}" fill="#333">0</text>',
     ]
     for i, (label, value) in enumerate(data):
         h = plot_h * value / peak
@@ -40,15 +43,44 @@ def bar_chart(
         if i % label_every == 0:
             cx = left + i * slot + slot / 2
             parts.append(
-                f'<text x="{cx:.1f}" y="{top + plot_h + 14}" text-anchor="middle" font-size="10" '
+                f'<text x="{cx:.1f}" y="{top + plot_h + 14}" text-anchor="middle" font-size="{FONT}" '
                 f'fill="#333">{escape(label)}</text>'
             )
         if value and len(data) <= 12:
             cx = left + i * slot + slot / 2
             parts.append(
-                f'<text x="{cx:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle" font-size="11" '
+                f'<text x="{cx:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle" font-size="{FONT}" '
                 f'fill="#111">{value}</text>'
             )
     parts.append("</svg>")
     # Every label and title above went through escape(); numbers are ints.
+    return Markup("".join(parts))  # noqa: S704
+
+
+def hbar_chart(title: str, data: Sequence[tuple[str, int]], *, width: int = 420) -> Markup:
+    """A horizontal bar chart: one row per (label, value), the label on the
+    left at full length. Long category names stay readable on a phone, where
+    vertical bars would squeeze them under each other."""
+    row, label_w, right = 28, 150, 40
+    height = row * max(len(data), 1) + 8
+    peak = max((v for _, v in data), default=0) or 1
+    plot_w = width - label_w - right
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, (label, value) in enumerate(data):
+        y = 4 + i * row
+        w = plot_w * value / peak
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + row / 2 + 4:.1f}" text-anchor="end" font-size="{FONT}" '
+            f'fill="#333">{escape(label)}</text>'
+            f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" fill="{BAR}">'
+            f"<title>{escape(label)}: {value}</title></rect>"
+            f'<text x="{label_w + w + 4:.1f}" y="{y + row / 2 + 4:.1f}" font-size="{FONT}" '
+            f'fill="#111">{value}</text>'
+        )
+    parts.append("</svg>")
+    # Labels and the title went through escape(); values are ints.
     return Markup("".join(parts))  # noqa: S704

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -77,22 +78,47 @@ def test_stats_draw_svg_charts_from_the_call_log(db: Database, vault, alice) -> 
     now = utcnow()
     make_call(db, vault, "+447911000001", bridged=True, warned=True, created_at=now)
     make_call(db, vault, "+447911000002", declined=True, created_at=now)
+    # Declined with 2: the caller was blocked then. One call, one outcome.
+    make_call(db, vault, "+447911000005", declined=True, blocked=True, created_at=now)
     make_call(db, vault, "+447911000003", blocked=True, created_at=now)
+    make_call(db, vault, "+447911000006", created_at=now)
     make_call(db, vault, "+447911000004", direction=CallDirection.MEMBER_LEG, created_at=now)
     make_report(db, category="robbery")
     make_report(db, category="robbery")
+    make_report(db)
     response = alice.get("/staff/stats")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.count("<svg") == 3
-    assert "3 inbound calls" in html
-    for label, n in (("screened", 2), ("accepted", 1), ("declined", 1), ("blocked", 1), ("warned", 1)):
+    assert "5 inbound calls" in html
+    outcomes = {"accepted": 1, "declined": 2, "not answered": 1, "turned away": 1}
+    for label, n in outcomes.items():
         assert f'<th scope="row">{label}</th><td>{n}</td>' in html
+    assert sum(outcomes.values()) == 5
+    assert '<th scope="row">all inbound calls</th><td>5</td>' in html
+    assert "(4 screened)" in html and "blocked the caller on 1." in html and "on 1 call." in html
     assert '<th scope="row">robbery</th><td>2</td>' in html
+    # One vocabulary: the chart names the uncategorised report as the table does.
+    assert '<th scope="row">uncategorised</th><td>1</td>' in html
+    assert "<title>uncategorised: 1</title>" in html and ">none<" not in html
+    assert "<title>physical assault: 0</title>" in html
+    # The calls-per-day chart has its data as a table too.
+    assert "<summary>Calls per day as a table</summary>" in html
+    assert f'<th scope="row">{now.strftime("%d %b")}</th><td>5</td>' in html
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     with db.session() as s:
         assert s.scalar(select(Call.id).where(Call.direction == CallDirection.MEMBER_LEG))
     assert alice.get("/staff/stats?days=7").status_code == 200
+
+
+def test_stats_charts_are_drawn_phone_wide_with_readable_labels(db: Database, vault, alice) -> None:
+    """Drawn 420 units wide (a 390 px phone shrinks them by ~7 %), labels 12
+    units: 11 px or more on the phone, where a 960-wide chart gave 4-5 px."""
+    html = alice.get("/staff/stats?days=90").get_data(as_text=True)
+    widths = re.findall(r'<svg class="chart" viewBox="0 0 (\d+) ', html)
+    assert widths and all(int(w) <= 420 for w in widths)
+    sizes = {int(size) for size in re.findall(r'font-size="(\d+)"', html)}
+    assert sizes and min(sizes) * 390 / 420 >= 11
 
 
 def test_audit_log_lists_actions_for_admins(db: Database, people: People, admin, alice) -> None:
