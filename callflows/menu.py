@@ -18,7 +18,7 @@ from callflows.destinations import Refusal, Verdict
 from callflows.inbound import line_unavailable
 from callflows.prompts import category_words, say, spoken_digits
 from callflows.sanitise import sanitise_summary
-from callflows.status import Category
+from callflows.status import CallStatus, Category
 
 MENU_OPTIONS = (
     "Press 1 to make a call showing your Safety Number. "
@@ -162,7 +162,8 @@ def masked_dial(
 
 
 class DailyUsage(NamedTuple):
-    """Masked calls placed today and their summed duration."""
+    """Masked calls placed today, and the seconds they hold: what each
+    finished call lasted, what each open call reserved."""
 
     calls: int
     seconds: int
@@ -178,35 +179,32 @@ class MaskedCallCaps:
     call_seconds: int  # the longest any one call may last
 
     def time_limit(self, usage: DailyUsage) -> int | None:
-        """The ``timeLimit`` of the next masked call: the per-call limit or
-        what is left of today's minutes; None once today's cap is reached."""
+        """The ``timeLimit`` of the next masked call, which is what it
+        reserves: the per-call limit or what is left of today's minutes;
+        None once today's cap is reached."""
         remaining = self.daily_minutes * 60 - usage.seconds
         if usage.calls >= self.daily_calls or remaining <= 0:
             return None
         return min(self.call_seconds, remaining)
 
 
-@dataclass(frozen=True, slots=True)
-class MaskedCallUrls:
-    retry: str  # key another number
-    result: str  # the Dial's action
-    status_callback: str
+# Dial results of a masked call that never connected: nothing was spent.
+NEVER_CONNECTED = frozenset({CallStatus.BUSY, CallStatus.NO_ANSWER, CallStatus.FAILED, CallStatus.CANCELED})
 
 
-def answer_destination(
-    verdict: Verdict, *, safety_number: str, time_limit: int, urls: MaskedCallUrls, timeout: int
-) -> VoiceResponse:
-    """Dial an allowed destination showing the Safety Number; otherwise say
-    why not and ask again, or, for an emergency number, end the call so the
-    member can dial it at once from their own phone."""
-    if verdict.e164 is not None:
-        return masked_dial(
-            safety_number=safety_number,
-            destination=verdict.e164,
-            time_limit=time_limit,
-            action=urls.result,
-            status_callback=urls.status_callback,
-        )
+def seconds_spent(dial_status: str, duration: int | None) -> int | None:
+    """What a finished masked call spent of the day's minutes, by its Dial
+    result (or its dialled leg's final status): the duration Twilio measured,
+    0 for a call never connected, None when unknown (then its reservation
+    stands)."""
+    if duration is not None:
+        return duration
+    return 0 if dial_status in NEVER_CONNECTED else None
+
+
+def refuse_destination(verdict: Verdict, *, retry: str, timeout: int) -> VoiceResponse:
+    """Say why the keyed number was refused and ask again; for an emergency
+    number, end the call so the member can dial it at once from their own phone."""
     if verdict.refusal is Refusal.EMERGENCY:
         return goodbye(verdict.reason)
-    return ask_destination(urls.retry, timeout, [verdict.reason])
+    return ask_destination(retry, timeout, [verdict.reason])

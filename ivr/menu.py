@@ -25,7 +25,8 @@ from callflows.status import Category
 from core.services import recording_store
 from ivr import requestdb
 from ivr.services import current_services
-from ivr.webhook import external_url, never_fails, require_twilio_signature, twilio_form, twiml
+from ivr.webhook import external_url, form_count, never_fails, require_twilio_signature, twilio_form, twiml
+from storage import masked_minutes
 from storage import menu_repository as menus
 from storage import repositories as repo
 from storage.models import Report, utcnow
@@ -162,44 +163,57 @@ def cancel(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) ->
 # --- masked calls -------------------------------------------------------------------
 
 
-def _time_limit(session: Session, auth: menus.MenuCall) -> int | None:
-    """The next masked call's ``timeLimit``; None once today's cap is reached."""
+def _caps() -> flow.MaskedCallCaps:
     settings = current_services().settings
-    caps = flow.MaskedCallCaps(
+    return flow.MaskedCallCaps(
         settings.outbound_daily_calls, settings.outbound_daily_minutes, settings.outbound_time_limit_seconds
     )
-    return caps.time_limit(menus.masked_usage_today(session, auth.member.id, utcnow()))
+
+
+def _time_limit(session: Session, auth: menus.MenuCall) -> int | None:
+    """What the next masked call could reserve now; None once today's cap is
+    reached. Only a hint for the menu: ``destination`` reserves under a lock."""
+    return _caps().time_limit(masked_minutes.usage_today(session, auth.member.id, utcnow()))
 
 
 @bp.post("/destination")
 @menu_step
 def destination(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
-    """Check the keyed number against the policy and the daily cap, then dial it masked."""
+    """Check the keyed number against the policy, reserve its minutes from
+    today's caps, then dial it masked with what was reserved as ``timeLimit``."""
     keyed = form.get("Digits", "")
-    time_limit = _time_limit(session, auth) if keyed else None
-    if time_limit is None:
-        return _menu([flow.NO_DESTINATION if not keyed else flow.DAILY_LIMIT])
+    if not keyed:
+        return _menu([flow.NO_DESTINATION])
+    if auth.call.reserved_at is not None:
+        # One masked call per call in: after its Dial Twilio goes to
+        # masked-result, never back here, so this is a replay. Dial nothing.
+        return flow.goodbye(flow.CALL_ENDED)
     verdict = current_services().settings.destination_policy.check(keyed)
-    if verdict.e164 is not None:
-        menus.mark_masked(auth.call, current_services().vault.protect(verdict.e164))
-        session.commit()
-    urls = flow.MaskedCallUrls(
-        retry=external_url("menu.destination"),
-        result=external_url("menu.masked_result"),
+    if verdict.e164 is None:
+        return flow.refuse_destination(verdict, retry=external_url("menu.destination"), timeout=_timeout())
+    time_limit = masked_minutes.reserve(session, auth.call, _caps(), utcnow())
+    if time_limit is None:
+        session.rollback()
+        return _menu([flow.DAILY_LIMIT])
+    menus.mark_masked(auth.call, current_services().vault.protect(verdict.e164))
+    session.commit()  # the reservation, and the member's lock released
+    return flow.masked_dial(
+        safety_number=auth.line.e164,
+        destination=verdict.e164,
+        time_limit=time_limit,
+        action=external_url("menu.masked_result"),
         status_callback=external_url("voice.status"),
-    )
-    return flow.answer_destination(
-        verdict, safety_number=auth.line.e164, time_limit=time_limit, urls=urls, timeout=_timeout()
     )
 
 
 @bp.post("/masked-result")
 @menu_step
 def masked_result(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
-    """``<Dial>`` action of a masked call: keep its duration (for the daily cap), say goodbye."""
-    duration = form.get("DialCallDuration", "")
-    if duration.isdigit():
-        auth.call.duration_seconds = int(duration)
+    """``<Dial>`` action of a masked call: settle its reserved minutes from
+    what it really lasted (``DialCallDuration``), say goodbye."""
+    spent = flow.seconds_spent(form.get("DialCallStatus", ""), form_count(form.get("DialCallDuration")))
+    if spent is not None:
+        masked_minutes.settle(session, auth.call.call_sid, spent)
         session.commit()
     return flow.goodbye(flow.CALL_ENDED)
 

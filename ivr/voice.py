@@ -23,6 +23,7 @@ from ivr.services import current_services
 from ivr.webhook import (
     apology,
     external_url,
+    form_count,
     never_fails,
     never_fails_with,
     require_twilio_signature,
@@ -175,9 +176,9 @@ def status() -> Response:
         current_services().queue.enqueue(
             "call_event",
             call_sid,
-            _int_or_none(form.get("SequenceNumber")) or 0,
+            form_count(form.get("SequenceNumber")) or 0,
             reported if reported in CALL_STATUSES else CallStatus.UNKNOWN.value,
-            _int_or_none(form.get("CallDuration")),
+            form_count(form.get("CallDuration")),
             form.get("ParentCallSid", "")[:64] or None,
         )
     return twiml(VoiceResponse())
@@ -188,11 +189,3 @@ def status() -> Response:
 def fallback() -> Response:
     """Twilio's "primary handler fails" URL: apologise, touch nothing."""
     return twiml(apology())
-
-
-def _int_or_none(raw: str | None) -> int | None:
-    """A non-negative integer form field, or None when missing or malformed."""
-    text = (raw or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        return None
-    return int(text)

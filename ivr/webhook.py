@@ -97,6 +97,16 @@ def twilio_form() -> MultiDict[str, str]:
     return form
 
 
+def form_count(raw: str | None) -> int | None:
+    """A non-negative integer Twilio sends (``SequenceNumber``, ``CallDuration``,
+    ``DialCallDuration``): ASCII digits only, else None (``isdigit`` alone
+    would take ``²``)."""
+    text = (raw or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        return None
+    return int(text)
+
+
 def require_twilio_signature() -> Response | None:
     """``before_request`` hook: 403 unless the request is signed by Twilio."""
     token = current_services().settings.twilio_auth_token

@@ -9,14 +9,12 @@ forged or replayed request with another CallSid finds nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callflows.lockout import Attempts
-from callflows.menu import DailyUsage
 from callflows.status import CallDirection, LineStatus, MemberStatus, RecordingState
 from storage.models import Call, Member, Report, SafetyNumber
 from storage.vault import ProtectedNumber
@@ -120,19 +118,6 @@ def last_inbound_call(session: Session, member_id: int, *, with_number: bool) ->
 
 
 # --- masked calls --------------------------------------------------------------
-
-
-def masked_usage_today(session: Session, member_id: int, now: datetime) -> DailyUsage:
-    """Masked calls placed since midnight UTC and their summed duration."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    calls, seconds = session.execute(
-        select(func.count(Call.id), func.coalesce(func.sum(Call.duration_seconds), 0)).where(
-            Call.member_id == member_id,
-            Call.direction == CallDirection.MASKED,
-            Call.created_at >= midnight,
-        )
-    ).one()
-    return DailyUsage(int(calls or 0), int(seconds or 0))
 
 
 def forget_other_party(call: Call) -> None:

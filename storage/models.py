@@ -175,7 +175,10 @@ class AccessCaller(Base):
 
 class Call(Base):
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_member_created", "member_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_calls_member_created", "member_id", "created_at"),
+        Index("ix_calls_member_reserved", "member_id", "reserved_at"),
+    )
 
     id: Mapped[intpk]
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
@@ -199,6 +202,13 @@ class Call(Base):
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     declined: Mapped[bool] = mapped_column(Boolean, default=False)
     warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A masked call's share of the member's daily minutes
+    # (storage/masked_minutes.py): the seconds reserved before dialling (its
+    # timeLimit), when, and the seconds it really lasted once its end was
+    # reported. Until then it counts in full.
+    reserved_seconds: Mapped[int | None] = mapped_column(Integer)
+    reserved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    settled_seconds: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[created] = mapped_column(index=True)
 
 

@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import requests
 from argon2 import PasswordHasher
 from flask import Flask
 from redis import Redis
@@ -28,6 +27,7 @@ from storage.models import AccessCaller, AuditEntry, Call, Member, SafetyNumber,
 from storage.vault import NumberVault
 from tests.support import people
 from tests.support.databases import committing_database, scratch_database
+from tests.support.live_server import SignedPoster
 from tests.support.menu import ACCESS, MemberMenu, jobs, member_row, new_sid
 from tests.support.people import ACCESS_LINE, LINE, MEMBER_PHONE, PIN, Enrol, national
 from tests.support.suite import PG_URL, AppConfig, SuiteConfig
@@ -266,18 +266,10 @@ def served(app_config: AppConfig, suite: SuiteConfig, vault: NumberVault, redis:
             database.engine.dispose()
 
 
-class Served:
+class Served(SignedPoster):
     def __init__(self, origin: str, suite: SuiteConfig, database: Database) -> None:
-        self.origin, self.suite, self.db = origin, suite, database
-        self.signer = TwilioClient(None, suite)  # type: ignore[arg-type]
-
-    def post(self, path: str, form: dict[str, str]) -> bytes:
-        signature = self.signer.sign(self.suite.url(path), form)
-        response = requests.post(
-            self.origin + path, data=form, headers={"X-Twilio-Signature": signature}, timeout=30
-        )
-        assert response.status_code == 200, response.status_code
-        return response.content
+        super().__init__(origin, suite)
+        self.db = database
 
     def attempt(self, phone: str, keyed: str, pin: str, ready: threading.Barrier) -> bytes:
         sid = new_sid()

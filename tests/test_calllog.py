@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from storage.db import Database
-from storage.models import Call, CallDirection, CallEvent
+from storage.models import Call, CallDirection, CallEvent, utcnow
 from storage.vault import NumberVault
 from tests.support import people
 from tests.support.databases import committing_database
@@ -127,6 +127,35 @@ def test_masked_call_legs_are_masked_legs(vault: NumberVault, db: Database, tmp_
         record_call_event(leg, 0, "initiated", None, parent)
     assert _call(db, leg).direction == CallDirection.MASKED_LEG
     assert _call(db, leg).member_id == member_id
+
+
+@pytest.mark.parametrize(
+    ("events", "settled"),
+    [
+        ([(0, "initiated", None), (2, "in-progress", None), (3, "completed", 42)], 42),
+        ([(3, "completed", 42), (0, "initiated", None)], 42),  # out of order
+        ([(0, "initiated", None), (1, "no-answer", None)], 0),  # never connected: nothing spent
+        ([(0, "initiated", None), (2, "in-progress", None)], None),  # not ended: still held
+    ],
+)
+def test_a_masked_legs_final_status_settles_its_parents_reservation(
+    vault: NumberVault, db: Database, tmp_path: Path, events: list[Any], settled: int | None
+) -> None:
+    """The Dial's own result may be lost: the dialled leg's final callback
+    settles the minutes its parent reserved, from what the leg lasted."""
+    with job_services(tmp_path, db):
+        seeded = people.enrol(db, vault)
+        parent = _call_row(
+            db, CallDirection.MASKED, seeded.id, seeded.line_id, reserved_seconds=3600, reserved_at=utcnow()
+        )
+        leg = _sid()
+        for sequence, status, duration in events:
+            record_call_event(leg, sequence, status, duration, parent)
+        assert _call(db, parent).settled_seconds == settled
+        # A later final report settles what is still open, and changes nothing settled.
+        record_call_event(leg, 9, "completed", 3000, parent)
+    assert _call(db, parent).settled_seconds == (3000 if settled is None else settled)
+    assert _call(db, parent).reserved_seconds == 3600
 
 
 def test_a_leg_seen_before_its_parent_adopts_it_later(

@@ -10,7 +10,7 @@ import pytest
 
 from callflows.access import AccessFacts, AccessOutcome, FirstKey, first_key, judge_access
 from callflows.lockout import Attempts, LockoutPolicy
-from callflows.menu import DailyUsage, MaskedCallCaps
+from callflows.menu import DailyUsage, MaskedCallCaps, seconds_spent
 
 NOW = datetime(2026, 12, 3, 12, 0)
 POLICY = LockoutPolicy(max_attempts=3, duration=timedelta(minutes=15))
@@ -76,3 +76,21 @@ def test_the_first_prompt_tells_a_choice_from_a_safety_number(digits: str, asked
 def test_masked_call_time_limit(usage: DailyUsage, limit: int | None) -> None:
     caps = MaskedCallCaps(daily_calls=20, daily_minutes=120, call_seconds=3600)
     assert caps.time_limit(usage) == limit
+
+
+@pytest.mark.parametrize(
+    ("status", "duration", "spent"),
+    [
+        ("completed", 95, 95),  # what Twilio measured
+        ("answered", 0, 0),
+        ("completed", None, None),  # unknown: the reservation stands
+        ("answered", None, None),
+        ("", None, None),
+        ("busy", None, 0),  # never connected: nothing spent
+        ("no-answer", None, 0),
+        ("failed", None, 0),
+        ("canceled", None, 0),
+    ],
+)
+def test_what_a_finished_masked_call_spent(status: str, duration: int | None, spent: int | None) -> None:
+    assert seconds_spent(status, duration) == spent

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from phonenumbers import PhoneNumberType
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from callflows.destinations import REASONS, DestinationPolicy, Refusal
 from ivr import create_app
@@ -41,8 +41,15 @@ def call_row(db: Database, sid: str) -> Call:
 
 
 def add_masked_calls(
-    db: Database, member_id: int, durations: list[int], *, created: datetime | None = None
+    db: Database,
+    member_id: int,
+    durations: list[int | None],
+    *,
+    created: datetime | None = None,
+    reserved: int = 3600,
 ) -> None:
+    """Masked calls of today (or ``created``), each with ``reserved`` seconds
+    reserved and settled at its duration (None: still open, or never settled)."""
     with db.session() as session:
         for seconds in durations:
             session.add(
@@ -50,7 +57,9 @@ def add_masked_calls(
                     call_sid=new_sid(),
                     direction=CallDirection.MASKED,
                     member_id=member_id,
-                    duration_seconds=seconds,
+                    reserved_seconds=reserved,
+                    reserved_at=created or utcnow(),
+                    settled_seconds=seconds,
                     created_at=created or utcnow(),
                 )
             )
@@ -82,13 +91,14 @@ def test_allowed_number_is_dialled_showing_the_safety_number(vault, menu, app, d
     assert call.other_party_last3 == "321"
 
 
-def test_dial_result_keeps_the_duration_and_says_goodbye(menu, app, db):
+def test_dial_result_settles_the_reservation_and_says_goodbye(menu, app, db):
     menu.seed()
     sid = new_sid()
     dial_to(menu, sid)
+    assert call_row(db, sid).reserved_seconds == 3600 and call_row(db, sid).settled_seconds is None
     root = menu.post("masked-result", sid, DialCallStatus="completed", DialCallDuration="95")
     assert root.verbs == ["Say", "Hangup"]
-    assert call_row(db, sid).duration_seconds == 95
+    assert call_row(db, sid).settled_seconds == 95
 
 
 @pytest.mark.parametrize(
@@ -156,7 +166,7 @@ def test_daily_minutes_cap_and_time_limit(menu, app, db):
     member_id = menu.seed()
     settings = services_of(app).settings
     budget = settings.outbound_daily_minutes * 60
-    add_masked_calls(db, member_id, [budget - 300])
+    add_masked_calls(db, member_id, [3600, budget - 3600 - 300])
     dial = dial_to(menu, new_sid()).one("Dial")
     # Only the minutes left today are allowed on this call.
     assert dial.get("timeLimit") == "300"
@@ -185,3 +195,103 @@ def test_caps_and_policy_are_configurable(menu, app_config: AppConfig, db, redis
     assert root.one("Dial/Number").text == "+33612345678"
     sid = menu.logged_in_call()
     assert "today's limit" in said(menu.press(sid, "1"))
+
+
+# --- minutes reserved before dialling, settled from the real duration ---------------
+
+
+def time_limit_of(root: TwiML) -> int:
+    return int(root.one("Dial").get("timeLimit") or 0)
+
+
+def test_open_calls_hold_their_full_reservation(menu, make_app, redis, db):
+    """Calls still in progress hold all they reserved: the next gets only
+    what they leave of the 120 minutes, and once none is left a member call
+    hears today's limit and nothing is dialled."""
+    menu = menu.on(make_app(outbound_time_limit_seconds=3000))
+    menu.seed()
+    assert time_limit_of(dial_to(menu, new_sid())) == 3000
+    assert time_limit_of(dial_to(menu, new_sid())) == 3000
+    assert time_limit_of(dial_to(menu, new_sid())) == 7200 - 2 * 3000
+    late = menu.logged_in_call()
+    root = menu.press(late, "1")
+    assert "today's limit" in said(root) and root.find("Dial") is None
+    root = menu.post("destination", late, Digits=DESTINATION)
+    assert "today's limit" in said(root) and root.find("Dial") is None
+    assert call_row(db, late).reserved_seconds is None
+
+
+def test_a_short_call_gives_back_what_it_did_not_use(menu, app, db):
+    menu.seed()
+    first = new_sid()
+    assert time_limit_of(dial_to(menu, first)) == 3600
+    assert time_limit_of(dial_to(menu, new_sid())) == 3600
+    assert "today's limit" in said(menu.press(menu.logged_in_call(), "1"))
+    # The first call lasted 10 minutes: the other 50 are free again.
+    menu.post("masked-result", first, DialCallStatus="completed", DialCallDuration="600")
+    assert call_row(db, first).settled_seconds == 600
+    assert time_limit_of(dial_to(menu, new_sid())) == 3000
+
+
+@pytest.mark.parametrize("status", ["busy", "no-answer", "failed", "canceled"])
+def test_a_call_never_connected_spends_nothing(menu, app, db, status):
+    menu.seed()
+    first = new_sid()
+    dial_to(menu, first)
+    menu.post("masked-result", first, DialCallStatus=status)
+    assert call_row(db, first).settled_seconds == 0
+    assert time_limit_of(dial_to(menu, new_sid())) == 3600
+    assert time_limit_of(dial_to(menu, new_sid())) == 3600
+
+
+def test_an_unsettled_call_keeps_its_reservation_until_the_day_rolls_over(menu, app, db):
+    member_id = menu.seed()
+    first = new_sid()
+    dial_to(menu, first)
+    # A Dial result without its duration settles nothing (nor does no result at all).
+    menu.post("masked-result", first, DialCallStatus="completed")
+    assert call_row(db, first).settled_seconds is None
+    assert time_limit_of(dial_to(menu, new_sid())) == 3600
+    assert "today's limit" in said(menu.press(menu.logged_in_call(), "1"))
+    # Yesterday's calls never settled do not count today.
+    with db.session() as session:
+        session.execute(
+            update(Call).where(Call.member_id == member_id).values(reserved_at=utcnow() - timedelta(days=1))
+        )
+    assert time_limit_of(dial_to(menu, new_sid())) == 3600
+
+
+def test_a_settlement_is_never_more_than_the_reservation_and_is_final(menu, make_app, redis, db):
+    menu = menu.on(make_app(outbound_time_limit_seconds=600))
+    menu.seed()
+    sid = new_sid()
+    assert time_limit_of(dial_to(menu, sid)) == 600
+    menu.post("masked-result", sid, DialCallStatus="completed", DialCallDuration="5000")
+    assert call_row(db, sid).settled_seconds == 600
+    # A later, different report (a replay, a late callback) changes nothing.
+    menu.post("masked-result", sid, DialCallStatus="completed", DialCallDuration="30")
+    assert call_row(db, sid).settled_seconds == 600
+
+
+def test_a_replayed_destination_dials_nothing_and_reserves_nothing_more(menu, app, db):
+    menu.seed()
+    sid = new_sid()
+    dial_to(menu, sid)
+    root = menu.post("destination", sid, Digits=DESTINATION)
+    assert root.find("Dial") is None and root.verbs == ["Say", "Hangup"]
+    call = call_row(db, sid)
+    assert call.reserved_seconds == 3600
+    with db.session() as session:
+        assert session.scalar(select(func.count()).where(Call.reserved_at.is_not(None))) == 1
+
+
+@pytest.mark.parametrize("duration", ["²", "-5", "1e3", "99999999999", " "])
+def test_a_malformed_dial_duration_settles_nothing(menu, app, db, duration):
+    menu.seed()
+    sid = new_sid()
+    dial_to(menu, sid)
+    assert menu.post("masked-result", sid, DialCallStatus="completed", DialCallDuration=duration).verbs == [
+        "Say",
+        "Hangup",
+    ]
+    assert call_row(db, sid).settled_seconds is None

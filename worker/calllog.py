@@ -8,7 +8,9 @@ workers may run the same job at once. So:
 - the row of a child leg (which no webhook writes) is created the same
   way; the call row is then locked (``FOR UPDATE``) and
   recomputed from *all* its events, so the final row depends only on which
-  events arrived, never on their order.
+  events arrived, never on their order;
+- the final status of a masked call's dialled leg settles the minutes its
+  parent reserved (``storage.masked_minutes``), first report winning.
 
 The flags the inbound webhook sets (bridged, blocked, declined, warned) are
 never written here.
@@ -23,8 +25,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callflows.menu import seconds_spent
 from callflows.status import ANSWERED_STATUSES, TERMINAL_STATUSES, CallDirection
 from core import services
+from storage import masked_minutes
 from storage.models import Call, CallEvent, utcnow
 from storage.upsert import conflict_insert
 
@@ -112,8 +116,20 @@ def apply_call_event(
         return True
     _adopt_parent(session, call)
     _recompute(session, call)
+    _settle_masked_call(session, call)
     session.flush()
     return True
+
+
+def _settle_masked_call(session: Session, leg: Call) -> None:
+    """The leg a masked call rang has ended: its parent, the member's call,
+    now counts what the leg lasted instead of the minutes it reserved. The
+    Dial's own result usually settled it first; this covers a lost one."""
+    if leg.direction != CallDirection.MASKED_LEG or leg.status not in TERMINAL_STATUSES:
+        return
+    spent = seconds_spent(leg.status, leg.duration_seconds)
+    if leg.parent_call_sid and spent is not None:
+        masked_minutes.settle(session, leg.parent_call_sid, spent)
 
 
 def _locked_call(session: Session, call_sid: str, parent_call_sid: str | None, now: datetime) -> Call | None:

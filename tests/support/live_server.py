@@ -1,5 +1,6 @@
 """A real HTTP server on a loopback port, for tests that fire parallel requests,
-and a database of the test's own whose commits are real."""
+a database of the test's own whose commits are real, and Twilio's signed
+posts to such a server."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import requests
 from flask import Flask
 from sqlalchemy import create_engine
 from werkzeug.serving import make_server
@@ -14,6 +16,8 @@ from werkzeug.serving import make_server
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.support.databases import committing_database, scratch_database
+from tests.support.suite import SuiteConfig
+from tests.support.twilio import TwilioClient
 
 
 @contextmanager
@@ -42,3 +46,21 @@ def migrated_database(server_url: str, name: str, pool_size: int) -> Iterator[Da
             yield db
         finally:
             db.engine.dispose()
+
+
+class SignedPoster:
+    """Posts to a live server at ``origin`` as Twilio does: the form signed
+    over the suite's ``PUBLIC_BASE_URL`` + path. Safe to share between threads."""
+
+    def __init__(self, origin: str, suite: SuiteConfig) -> None:
+        self.origin, self.suite = origin, suite
+        self.signer = TwilioClient(None, suite)  # type: ignore[arg-type]
+
+    def post(self, path: str, form: dict[str, str]) -> bytes:
+        """The TwiML body answering ``form`` at ``path`` (which must be a 200)."""
+        signature = self.signer.sign(self.suite.url(path), form)
+        response = requests.post(
+            self.origin + path, data=form, headers={"X-Twilio-Signature": signature}, timeout=60
+        )
+        assert response.status_code == 200, response.status_code
+        return response.content
