@@ -43,6 +43,12 @@ JOBS: dict[str, str] = {
     "apply_retention": "worker.retention.apply_retention",
     # ()
     "sweep_abandoned_reports": "worker.recordings.sweep_abandoned_reports",
+    # () periodic, and after a member is erased
+    "compute_signals": "worker.signals.compute_signals",
+    # ("call" | "block" | "report", row id), after a decline, block or report
+    "refresh_signals": "worker.signals.refresh_signals",
+    # (signal_id)
+    "signal_alert": "worker.signals.alert_signal",
     # (call_sid), PROVIDER_RECORD_DELAY_SECONDS after the leg completed
     "delete_provider_records": "worker.provider_records.delete_provider_records",
 }

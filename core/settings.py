@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from callflows.destinations import UK_REGIONS, DestinationPolicy
 from callflows.errors import ConfigurationError
+from callflows.signals import MIN_MEMBERS, SignalRules, Threshold
 from storage.crypto import new_fernet_key, new_index_key
 
 REQUIRED_IN_PRODUCTION = (
@@ -96,6 +97,14 @@ class Settings:
     staff_ip_failures_per_15_min: int = 20
     # How long a released Safety Number rests before it is given out again.
     number_quarantine_days: int = 30
+    # Risk signals (callflows/signals.py): at least N distinct members within
+    # D days. Windows longer than CALL_LOG_RETENTION_DAYS are cut to it.
+    signal_reached_members: int = 3
+    signal_reached_days: int = 7
+    signal_blocked_members: int = 2
+    signal_blocked_days: int = 30
+    signal_reported_members: int = 2
+    signal_reported_days: int = 90
     # What a masked call may ring. Its ``region`` always follows
     # ``default_region``; MASKED_CALL_REGIONS widens ``allowed_regions``, and a
     # whole policy can be passed to ``create_app`` (tests).
@@ -107,6 +116,15 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def signal_rules(self) -> SignalRules:
+        """The signal thresholds, no window reaching past the call log's retention."""
+        return SignalRules(
+            Threshold(self.signal_reached_members, self.signal_reached_days),
+            Threshold(self.signal_blocked_members, self.signal_blocked_days),
+            Threshold(self.signal_reported_members, self.signal_reported_days),
+        ).limited_to(self.call_log_retention_days)
 
     @property
     def voice_fallback_url(self) -> str:
@@ -153,6 +171,12 @@ _ENV: dict[str, tuple[str, Any]] = {
     "STAFF_LOCKOUT_MINUTES": ("staff_lockout_minutes", int),
     "STAFF_IP_FAILURES_PER_15_MIN": ("staff_ip_failures_per_15_min", int),
     "NUMBER_QUARANTINE_DAYS": ("number_quarantine_days", int),
+    "SIGNAL_REACHED_MEMBERS": ("signal_reached_members", int),
+    "SIGNAL_REACHED_DAYS": ("signal_reached_days", int),
+    "SIGNAL_BLOCKED_MEMBERS": ("signal_blocked_members", int),
+    "SIGNAL_BLOCKED_DAYS": ("signal_blocked_days", int),
+    "SIGNAL_REPORTED_MEMBERS": ("signal_reported_members", int),
+    "SIGNAL_REPORTED_DAYS": ("signal_reported_days", int),
     "MASKED_CALL_REGIONS": ("destination_policy", lambda v: DestinationPolicy(allowed_regions=_regions(v))),
 }
 MAX_PROXY_HOPS = 10
@@ -204,6 +228,7 @@ def load_settings(
         raise ConfigurationError(
             f"REPORT_SILENCE_TIMEOUT_SECONDS must be at least {MIN_REPORT_SILENCE_SECONDS}"
         )
+    _check_signal_settings(settings)
     if settings.production:
         missing = [name for name in REQUIRED_IN_PRODUCTION if not _field_set(settings, name)]
         if missing:
@@ -225,6 +250,17 @@ def load_settings(
     # National numbers a member keys are read in the scheme's own region.
     policy = replace(settings.destination_policy, region=settings.default_region)
     return replace(settings, destination_policy=policy)
+
+
+def _check_signal_settings(settings: Settings) -> None:
+    """Each signal needs several members and a window of at least a day."""
+    for rule in ("reached", "blocked", "reported"):
+        members = getattr(settings, f"signal_{rule}_members")
+        days = getattr(settings, f"signal_{rule}_days")
+        if members < MIN_MEMBERS:
+            raise ConfigurationError(f"SIGNAL_{rule.upper()}_MEMBERS must be at least {MIN_MEMBERS}")
+        if days < 1:
+            raise ConfigurationError(f"SIGNAL_{rule.upper()}_DAYS must be at least 1")
 
 
 def fallback_problem(settings: Settings) -> str | None:

@@ -128,6 +128,8 @@ def members_cancel(member: str) -> None:
             raise UnknownMember("no active member with that phone")
         member_id = found.id
         repo.cancel_member(session, found, recording_store(services))
+    # Their calls, blocks and reports no longer count towards risk signals.
+    services.queue.enqueue("compute_signals")
     click.echo(f"member {member_id} cancelled; personal data erased, number quarantined")
 
 

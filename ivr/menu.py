@@ -86,6 +86,8 @@ def _start_masked_call(session: Session, auth: menus.MenuCall) -> VoiceResponse:
 def _start_report(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     report = menus.open_report(session, auth.call.call_sid, auth.member.id)
     session.commit()
+    if report.caller_index:
+        current_services().queue.enqueue("refresh_signals", "report", report.id)
     return _record(report)
 
 
@@ -109,8 +111,9 @@ def _block_last_caller(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     last = menus.last_inbound_call(session, auth.member.id, with_number=True)
     if last is None or last.other_party_index is None:
         return _menu([flow.NO_CALLER_TO_BLOCK])
-    repo.block_caller(session, auth.member.id, last.other_party_index, last.other_party_last3)
+    block = repo.block_caller(session, auth.member.id, last.other_party_index, last.other_party_last3)
     session.commit()
+    current_services().queue.enqueue("refresh_signals", "block", block.id)
     return _menu([flow.caller_blocked(last.other_party_last3 or "")])
 
 
@@ -156,6 +159,8 @@ def cancel(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) ->
         return _menu([flow.NOT_CANCELLED])
     repo.cancel_member(session, auth.member, recording_store(current_services()))
     session.commit()
+    # Their calls, blocks and reports no longer count towards risk signals.
+    current_services().queue.enqueue("compute_signals")
     log.info("member %d cancelled their membership from the menu", auth.member.id)
     return flow.goodbye(flow.CANCELLED)
 

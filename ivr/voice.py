@@ -148,6 +148,9 @@ def screen() -> Response:
         repo.block_caller(session, call.member_id, call.other_party_index, call.other_party_last3)
         call.blocked = True
     session.commit()
+    if call.declined and call.other_party_index:
+        # Counted by the worker, not here: the member's leg is waiting.
+        current_services().queue.enqueue("refresh_signals", "call", call.id)
     return twiml(flow.screened(choice, caller_withheld=call.other_party_index is None))
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # The enums live in the domain core; the columns below store their values.
 # Imported here by name too, so ``from storage.models import LineStatus``
 # keeps working for code that reads models and states together.
+from callflows.signals import SignalStatus
 from callflows.status import (
     CATEGORIES,
     CallDirection,
@@ -66,6 +67,7 @@ __all__ = [
     "RecordingState",
     "Report",
     "ReportStatus",
+    "RiskSignal",
     "SafetyNumber",
     "SignInAttempts",
     "Staff",
@@ -178,6 +180,8 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_member_created", "member_id", "created_at"),
         Index("ix_calls_member_reserved", "member_id", "reserved_at"),
+        # Risk signals (storage/signals.py): one caller's recent calls.
+        Index("ix_calls_caller_created", "other_party_index", "created_at"),
     )
 
     id: Mapped[intpk]
@@ -226,13 +230,17 @@ class CallEvent(Base):
 
 class Block(Base):
     __tablename__ = "blocks"
-    __table_args__ = (UniqueConstraint("member_id", "caller_index"),)
+    __table_args__ = (
+        UniqueConstraint("member_id", "caller_index"),
+        # Risk signals: one caller's blocks, and the recent blocks of all.
+        Index("ix_blocks_caller_created", "caller_index", "created_at"),
+    )
 
     id: Mapped[intpk]
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     caller_index: Mapped[blind_index]
     caller_last3: Mapped[str | None] = mapped_column(String(3))
-    created_at: Mapped[created]
+    created_at: Mapped[created] = mapped_column(index=True)
 
 
 class CallerWarning(Base):
@@ -252,7 +260,11 @@ class CallerWarning(Base):
 
 class Report(Base):
     __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_reports_status_created", "status", "created_at"),
+        # Risk signals: the reports naming one caller.
+        Index("ix_reports_caller_created", "caller_index", "created_at"),
+    )
 
     id: Mapped[intpk]
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
@@ -272,6 +284,40 @@ class Report(Base):
     caseworker_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     created_at: Mapped[created] = mapped_column(index=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class RiskSignal(Base):
+    """A caller the call log points at (callflows/signals.py), by blind index only.
+
+    Counts are distinct members within each rule's window; no member is
+    named, and erasing a member takes their part out at the next count.
+    """
+
+    __tablename__ = "risk_signals"
+    __table_args__ = (Index("ix_risk_signals_status_seen", "status", "last_seen", "id"),)
+
+    id: Mapped[intpk]
+    caller_index: Mapped[blind_index] = mapped_column(unique=True)
+    caller_last3: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(_enum(SignalStatus), default=SignalStatus.OPEN)
+    # The rules fired at the last count, comma-separated (callflows.signals.Rule).
+    rules: Mapped[str] = mapped_column(String(40), default="")
+    reached_members: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_members: Mapped[int] = mapped_column(Integer, default=0)
+    reported_members: Mapped[int] = mapped_column(Integer, default=0)
+    # The first and last counted activity, within the windows.
+    first_seen: Mapped[datetime] = mapped_column(DateTime)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)
+    # When it last became a signal (new, or raised again after a dismissal).
+    raised_at: Mapped[datetime] = mapped_column(DateTime)
+    counted_at: Mapped[datetime] = mapped_column(DateTime)
+    dismissed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dismissed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # Sanitised as a warning's summary is: never a number.
+    dismiss_reason: Mapped[str | None] = mapped_column(Text)
+    warning_id: Mapped[int | None] = mapped_column(ForeignKey("warnings.id", ondelete="SET NULL"))
+    # The last alert email about this caller: at most one a day.
+    alerted_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Staff(Base):

@@ -1,8 +1,8 @@
 """Periodic jobs on RQ's own scheduler, with no extra process.
 
 Each periodic job runs in fixed slots aligned to the epoch (the outbox
-every minute, abandoned reports every ten minutes, retention every day at
-00:00 UTC). The job of a slot has a
+every minute, abandoned reports every ten minutes, risk signals every
+fifteen, retention every day at 00:00 UTC). The job of a slot has a
 deterministic id, ``periodic-<name>-<slot>``, so any number of workers
 can "ensure" the next slot at once and only one job exists. Every worker
 ensures the next slots at start-up, and every periodic run ensures them
@@ -30,6 +30,9 @@ PERIODIC: dict[str, int] = {
     "flush_outbox": 60,
     "sweep_abandoned_reports": 600,
     "apply_retention": 86400,
+    # Risk signals (worker/signals.py); blocks, declines and reports also
+    # count at once, so this catches the callers going from member to member.
+    "compute_signals": 900,
 }
 
 

@@ -196,5 +196,7 @@ def member_cancel(member_id: int) -> Response:
     repo.cancel_member(db(), member, recording_store(current_services()))
     audit("member.cancel", "member", member.id)
     db().commit()
+    # Their calls, blocks and reports no longer count towards risk signals.
+    current_services().queue.enqueue("compute_signals")
     flash("Membership cancelled; personal data erased and the Safety Number quarantined.")
     return redirect(url_for("staff.member_page", member_id=member.id))

@@ -1,0 +1,391 @@
+"""Risk signals: each rule at, just below and just above its threshold, over
+the blind index only; windows and retention; dismissal and raising again;
+an erased member no longer counting; the jobs the webhooks leave; alerts."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from email import message_from_string
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
+
+from callflows.errors import ConfigurationError
+from callflows.signals import Rule, SignalStatus
+from core.queue import QUEUE_NAME
+from core.services import Services
+from core.settings import load_settings
+from storage import repositories as repo
+from storage import signals as store
+from storage.db import Database
+from storage.models import Block, Call, CallDirection, Report, RiskSignal, utcnow
+from storage.vault import NumberVault
+from tests.support.people import Enrol
+from tests.support.twilio import TwilioClient
+from tests.worker_helpers import add_staff, job_services
+from worker.schedule import PERIODIC
+from worker.signals import alert_signal, compute_signals, refresh_signals
+
+CALLER = "+447911123789"
+NOW = datetime(2026, 12, 1, 12, 0)
+_sids = itertools.count(1)
+
+
+@pytest.fixture
+def svc(db: Database, tmp_path: Path) -> Iterator[Services]:
+    with job_services(tmp_path, db, REDIS_URL=None) as services:
+        yield services
+
+
+@pytest.fixture
+def members(enrol: Enrol) -> Callable[[int], list[int]]:
+    """``members(n)``: n more enrolled members' ids."""
+    made = itertools.count(10)
+
+    def make(n: int) -> list[int]:
+        ids = []
+        for _ in range(n):
+            k = next(made)
+            ids.append(enrol(phone=f"+4420794601{k:02d}", line=f"+4420794600{k:02d}", name=f"Member {k}").id)
+        return ids
+
+    return make
+
+
+def call(
+    db: Database, vault: NumberVault, member_id: int, at: datetime = NOW, caller: str = CALLER, **flags: bool
+) -> int:
+    """An inbound call from ``caller`` to the member, logged as the webhook logs it."""
+    protected = vault.protect(caller)
+    with db.session() as s:
+        row = Call(
+            call_sid=f"CA{next(_sids):032d}",
+            direction=CallDirection.INBOUND,
+            member_id=member_id,
+            other_party_index=protected.index,
+            other_party_encrypted=protected.token,
+            other_party_last3=protected.last3,
+            created_at=at,
+            **flags,
+        )
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def report(db: Database, vault: NumberVault, member_id: int, at: datetime = NOW, **cols: object) -> int:
+    """A report linked to ``CALLER`` as the menu links one to the last caller."""
+    with db.session() as s:
+        row = Report(member_id=member_id, caller_index=vault.index(CALLER), created_at=at, **cols)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def the_signal(db: Database) -> RiskSignal | None:
+    with db.session() as s:
+        return s.scalars(select(RiskSignal)).one_or_none()
+
+
+# --- the rules ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reached", [2, 3, 4])
+@pytest.mark.usefixtures("svc")
+def test_a_caller_who_phones_three_members_in_seven_days_is_a_signal(
+    db: Database, vault: NumberVault, members: Callable[[int], list[int]], reached: int
+) -> None:
+    for member_id in members(reached):
+        call(db, vault, member_id, NOW - timedelta(days=2))
+        call(db, vault, member_id, NOW - timedelta(days=1))  # the same member twice counts once
+    compute_signals(NOW)
+    signal = the_signal(db)
+    if reached < 3:
+        assert signal is None
+        return
+    assert signal is not None
+    assert (signal.rules, signal.reached_members, signal.blocked_members) == ("reached", reached, 0)
+    assert signal.caller_last3 == "789" and signal.caller_index == vault.index(CALLER)
+    assert (signal.first_seen, signal.last_seen) == (NOW - timedelta(days=2), NOW - timedelta(days=1))
+
+
+@pytest.mark.usefixtures("svc")
+def test_calls_outside_the_window_and_other_directions_do_not_count(
+    db: Database, vault: NumberVault, members: Callable[[int], list[int]]
+) -> None:
+    a, b, c = members(3)
+    call(db, vault, a, NOW - timedelta(days=1))
+    call(db, vault, b, NOW - timedelta(days=1))
+    call(db, vault, c, NOW - timedelta(days=8))  # outside 7 days
+    compute_signals(NOW)
+    assert the_signal(db) is None
+    # A masked call the member placed to the same number is not the caller phoning them.
+    with db.session() as s:
+        s.get(Call, call(db, vault, c, NOW)).direction = CallDirection.MASKED_LEG  # type: ignore[union-attr]
+    compute_signals(NOW)
+    assert the_signal(db) is None
+
+
+@pytest.mark.parametrize("blockers", [1, 2, 3])
+@pytest.mark.usefixtures("svc")
+def test_a_caller_declined_or_blocked_by_two_members_is_a_signal(
+    db: Database, vault: NumberVault, members: Callable[[int], list[int]], blockers: int
+) -> None:
+    ids = members(blockers)
+    call(db, vault, ids[0], NOW - timedelta(days=20), declined=True)
+    with db.session() as s:  # the others blocked from the menu, which flags no call
+        for member_id in ids[1:]:
+            s.add(
+                Block(
+                    member_id=member_id, caller_index=vault.index(CALLER), caller_last3="789", created_at=NOW
+                )
+            )
+    compute_signals(NOW)
+    signal = the_signal(db)
+    if blockers < 2:
+        assert signal is None
+        return
+    assert signal is not None and signal.rules == "blocked" and signal.blocked_members == blockers
+
+
+@pytest.mark.parametrize("reporters", [1, 2, 3])
+@pytest.mark.usefixtures("svc")
+def test_a_caller_named_by_two_members_reports_is_a_signal(
+    db: Database, vault: NumberVault, members: Callable[[int], list[int]], reporters: int
+) -> None:
+    for member_id in members(reporters):
+        report(db, vault, member_id, NOW - timedelta(days=60), category="robbery")
+    compute_signals(NOW)
+    signal = the_signal(db)
+    if reporters < 2:
+        assert signal is None
+        return
+    assert signal is not None and signal.rules == "reported" and signal.reported_members == reporters
+    with db.session() as s:
+        assert store.report_categories(s, [signal.caller_index]) == {signal.caller_index: ["robbery"]}
+
+
+def test_thresholds_and_windows_are_settings_and_retention_cuts_the_windows(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"SIGNAL_REACHED_MEMBERS": "5", "SIGNAL_BLOCKED_DAYS": "60", "CALL_LOG_RETENTION_DAYS": "45"},
+        tmp_path,
+    )
+    rules = settings.signal_rules
+    assert (rules.reached.members, rules.reached.days) == (5, 7)
+    assert rules.blocked.days == 45 and rules.reported.days == 45  # not beyond what is kept
+    assert load_settings({}, tmp_path).signal_rules.reported.days == 90
+    for name, value in (("SIGNAL_REPORTED_MEMBERS", "1"), ("SIGNAL_REACHED_DAYS", "0")):
+        with pytest.raises(ConfigurationError, match=name):
+            load_settings({name: value}, tmp_path)
+
+
+@pytest.mark.usefixtures("svc")
+def test_a_withheld_caller_is_never_a_signal(db: Database, members: Callable[[int], list[int]]) -> None:
+    with db.session() as s:
+        for member_id in members(3):
+            s.add(
+                Call(
+                    call_sid=f"CA{next(_sids):032d}",
+                    direction=CallDirection.INBOUND,
+                    member_id=member_id,
+                    withheld=True,
+                    declined=True,
+                    created_at=NOW,
+                )
+            )
+    assert compute_signals(NOW).raised == []
+
+
+# --- dismissal, erasure -----------------------------------------------------------
+
+
+@pytest.mark.usefixtures("svc")
+def test_a_dismissed_signal_comes_back_only_when_new_activity_crosses_a_threshold(
+    db: Database, vault: NumberVault, members: Callable[[int], list[int]]
+) -> None:
+    first = members(3)
+    for member_id in first:
+        call(db, vault, member_id, NOW - timedelta(days=3))
+    compute_signals(NOW - timedelta(days=2))
+    staff = add_staff(db, "cw@example.org")
+    with db.session() as s:
+        dismissed = s.scalars(select(RiskSignal)).one()
+        store.dismiss(
+            s,
+            dismissed,
+            staff_id=staff,
+            reason="Known regular of 07700 900123, fine",
+            now=NOW - timedelta(days=2),
+        )
+        assert dismissed.dismiss_reason == "Known regular of [number ending 123], fine"
+
+    # More of the same (the members already counted) and two new members: still dismissed.
+    for member_id in [*first, *members(2)]:
+        call(db, vault, member_id, NOW - timedelta(days=1))
+    assert compute_signals(NOW).raised == []
+    signal = the_signal(db)
+    assert signal is not None and signal.status == SignalStatus.DISMISSED and signal.reached_members == 5
+
+    # A third new member after the dismissal: new activity crosses the threshold by itself.
+    call(db, vault, members(1)[0], NOW)
+    raised = compute_signals(NOW).raised
+    signal = the_signal(db)
+    assert signal is not None and raised == [signal.id]
+    assert signal.status == SignalStatus.OPEN and signal.raised_at == NOW
+    assert (signal.dismissed_at, signal.dismiss_reason) == (None, None)
+
+
+@pytest.mark.usefixtures("svc")
+def test_two_blocks_after_a_dismissal_raise_it_again_on_the_other_rule(
+    db: Database, vault: NumberVault, members: Callable[[int], list[int]]
+) -> None:
+    ids = members(3)
+    for member_id in ids:
+        call(db, vault, member_id, NOW - timedelta(days=3))
+    compute_signals(NOW - timedelta(days=2))
+    with db.session() as s:
+        store.dismiss(
+            s,
+            s.scalars(select(RiskSignal)).one(),
+            staff_id=add_staff(db, "cw@example.org"),
+            reason="ok",
+            now=NOW - timedelta(days=2),
+        )
+    call(db, vault, ids[0], NOW, declined=True)
+    assert compute_signals(NOW).raised == []
+    call(db, vault, ids[1], NOW, declined=True, blocked=True)
+    assert len(compute_signals(NOW).raised) == 1
+    signal = the_signal(db)
+    assert signal is not None and signal.rules == "reached,blocked"
+
+
+@pytest.mark.usefixtures("svc")
+def test_an_erased_member_no_longer_counts(
+    db: Database, vault: NumberVault, members: Callable[[int], list[int]]
+) -> None:
+    ids = members(3)
+    for member_id in ids:
+        call(db, vault, member_id, NOW - timedelta(hours=1), declined=True)
+    compute_signals(NOW)
+    signal = the_signal(db)
+    assert signal is not None and (signal.reached_members, signal.blocked_members) == (3, 3)
+    with db.session() as s:
+        repo.cancel_member(s, repo.active_member(s, ids[0]))
+    compute_signals(NOW)
+    signal = the_signal(db)
+    assert signal is not None and (signal.reached_members, signal.blocked_members) == (2, 2)
+    assert signal.rules == "blocked"
+    with db.session() as s:
+        repo.cancel_member(s, repo.active_member(s, ids[1]))
+    result = compute_signals(NOW)
+    assert the_signal(db) is None and result.dropped == 1
+
+
+@pytest.mark.usefixtures("svc")
+def test_activity_ageing_out_drops_an_open_signal(
+    db: Database, vault: NumberVault, members: Callable[[int], list[int]]
+) -> None:
+    for member_id in members(3):
+        call(db, vault, member_id, NOW)
+    compute_signals(NOW)
+    assert the_signal(db) is not None
+    assert compute_signals(NOW + timedelta(days=8)).dropped == 1
+    assert the_signal(db) is None
+
+
+# --- the jobs -------------------------------------------------------------------------
+
+
+def test_the_periodic_schedule_counts_signals() -> None:
+    assert PERIODIC["compute_signals"] == 900
+
+
+@pytest.mark.usefixtures("svc")
+def test_refresh_counts_only_the_caller_behind_the_row(
+    db: Database, vault: NumberVault, members: Callable[[int], list[int]]
+) -> None:
+    a, b = members(2)
+    other = "+447700900555"
+    for member_id in (a, b):
+        call(db, vault, member_id, utcnow(), caller=other, declined=True)  # another caller, not refreshed
+    call(db, vault, a, utcnow(), declined=True)
+    latest = call(db, vault, b, utcnow(), declined=True)
+    result = refresh_signals("call", latest)
+    assert result is not None and len(result.raised) == 1
+    signal = the_signal(db)
+    assert signal is not None and signal.caller_index == vault.index(CALLER)
+    assert refresh_signals("call", 2_000_000_000) is None  # gone: nothing to count
+    with pytest.raises(ValueError):
+        refresh_signals("member", a)
+
+
+def test_declining_in_the_whisper_leaves_a_job_with_ids_and_computes_nothing_in_the_request(
+    app: Flask, twilio: TwilioClient, redis: Redis, db: Database, enrol: Enrol
+) -> None:
+    enrol()
+    twilio.post("/voice/incoming", CallSid="CAparent0001", To="+442079460001", From=CALLER)
+    form = {"CallSid": "CAleg1", "ParentCallSid": "CAparent0001", "Digits": "2"}
+    twilio.post("/voice/screen", query="call=CAparent0001", **form)
+    with db.session() as s:
+        call_id = s.scalars(select(Call.id).where(Call.call_sid == "CAparent0001")).one()
+    jobs = [
+        j for j in Queue(QUEUE_NAME, connection=redis).jobs if j.func_name == "worker.signals.refresh_signals"
+    ]
+    assert [j.args for j in jobs] == [("call", call_id)]
+    assert the_signal(db) is None
+
+
+# --- alerts ---------------------------------------------------------------------------
+
+
+def _mails(path: str) -> list:
+    log = Path(path)
+    if not log.exists():
+        return []
+    chunks = log.read_text().split("\nFrom: ")
+    return [message_from_string(c if i == 0 else "From: " + c) for i, c in enumerate(chunks) if c.strip()]
+
+
+def test_a_new_signal_emails_staff_once_a_day_with_a_link_and_no_number(
+    svc: Services, db: Database, vault: NumberVault, members: Callable[[int], list[int]]
+) -> None:
+    add_staff(db, "cw@example.org")
+    add_staff(db, "boss@example.org", role="admin")
+    add_staff(db, "gone@example.org", active=False)
+    for member_id in members(2):
+        call(db, vault, member_id, utcnow(), declined=True)
+    (signal_id,) = compute_signals().raised  # the inline queue ran the alert job too
+    mails = _mails(svc.settings.mail_log_path)
+    assert len(mails) == 1
+    body = mails[0].get_payload(decode=True).decode()
+    assert mails[0]["To"] == "cw@example.org, boss@example.org"
+    assert f"https://safety.example.org/staff/signals/{signal_id}" in body
+    assert "declined or blocked by several members" in body
+    assert "789" not in body and "Member" not in body
+    assert alert_signal(signal_id) is False  # the same day: no second email
+    assert alert_signal(signal_id, utcnow() + timedelta(days=1, minutes=1)) is True
+    assert len(_mails(svc.settings.mail_log_path)) == 2
+
+
+def test_no_alert_for_a_caller_already_under_a_warning(
+    svc: Services, db: Database, vault: NumberVault, members: Callable[[int], list[int]]
+) -> None:
+    add_staff(db, "cw@example.org")
+    with db.session() as s:
+        repo.add_warning(
+            s, caller_index=vault.index(CALLER), category="threats", summary="threatened a member"
+        )
+    for member_id in members(2):
+        call(db, vault, member_id, utcnow(), declined=True)
+    assert len(compute_signals().raised) == 1
+    assert _mails(svc.settings.mail_log_path) == []
+
+
+def test_signal_rules_name_what_fired() -> None:
+    assert [r.value for r in Rule] == ["reached", "blocked", "reported"]
