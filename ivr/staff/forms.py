@@ -118,6 +118,15 @@ class WarningForm(FlaskForm):
     expires = ExpiryField(validators=[Optional()])
 
 
+class DismissForm(FlaskForm):
+    """Why a risk signal is nothing to act on; sanitised like a warning's summary."""
+
+    reason = TextAreaField(
+        filters=[lambda text: sanitise_summary(text) if text else text],
+        validators=[DataRequired("give a reason for dismissing the signal")],
+    )
+
+
 class PreferencesForm(FlaskForm):
     """How a member's calls are answered and screened."""
 
