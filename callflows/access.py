@@ -17,21 +17,14 @@ from datetime import timedelta
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from callflows.prompts import say
-
-ENTER_SAFETY_NUMBER = "Please key your Safety Number, starting with 0, then press hash."
-ENTER_PIN = "Please key your PIN, then press hash."
-NOTHING_KEYED = "Nothing was keyed. Goodbye."
-# The one answer to every attempt that does not open the menu: a wrong PIN,
-# a stranger's phone, a number that is no Safety Number, a locked menu, a
-# rate-limited caller. It names the PIN only, as the member would expect,
-# and says whom to ask.
-NO_MATCH = "That PIN did not match. If you have forgotten your PIN, please contact your caseworker. Goodbye."
+from callflows.languages import ENGLISH, Language
+from callflows.prompts import ENTER_PIN, ENTER_SAFETY_NUMBER, LANGUAGE_OFFER, NO_MATCH, NOTHING_KEYED, Message
+from callflows.speech import offers, speaker
 
 # A keyed entry this short is a choice on the first prompt (``2#`` for
-# another language, issue 18), never a Safety Number: UK national numbers
-# are 10 or 11 digits. Anything longer always goes on to the PIN prompt,
-# whether or not it names a Safety Number.
+# another language), never a Safety Number: UK national numbers are 10 or
+# 11 digits. Anything longer always goes on to the PIN prompt, whether or
+# not it names a Safety Number.
 SHORT_KEY_DIGITS = 2
 # How often the first prompt is asked at most before a short key ends the
 # call: enough to pick a language, not enough to hold the line open.
@@ -59,40 +52,48 @@ def first_key(digits: str, asked: int) -> FirstKey:
     return FirstKey.REASK if asked < MAX_ASKS else FirstKey.GOODBYE
 
 
-def _gather_then_goodbye(action: str, timeout: int, prompt: str) -> VoiceResponse:
+def _gather_then_goodbye(
+    action: str, timeout: int, language: Language, prompt: Message, *, offer_languages: bool = False
+) -> VoiceResponse:
     """One keypad ``<Gather>`` ended by ``#``; silence ends the call."""
+    says = speaker(language)
     response = VoiceResponse()
     with response.gather(
         input="dtmf", action=action, method="POST", timeout=timeout, finish_on_key="#"
     ) as gather:
-        say(gather, prompt)
-    say(response, NOTHING_KEYED)
+        says.say(gather, prompt)
+        if offer_languages:
+            says.say(gather, *(offer for offer in offers(LANGUAGE_OFFER) if offer.language is not language))
+    says.say(response, NOTHING_KEYED)
     response.hangup()
     return response
 
 
-def ask_safety_number(action: str, timeout: int) -> VoiceResponse:
-    """The access line's first prompt: the Safety Number, ended by ``#``."""
-    return _gather_then_goodbye(action, timeout, ENTER_SAFETY_NUMBER)
+def ask_safety_number(action: str, timeout: int, language: Language = ENGLISH) -> VoiceResponse:
+    """The access line's first prompt: the Safety Number, ended by ``#``,
+    then every other language offered by its key, each in its own voice.
+
+    Everything before the PIN is spoken in the language the caller picked
+    here, never in a member's: it is the same for every caller who presses
+    the same keys, so it tells nobody who is a member.
+    """
+    return _gather_then_goodbye(action, timeout, language, ENTER_SAFETY_NUMBER, offer_languages=True)
 
 
-def ask_pin(action: str, timeout: int) -> VoiceResponse:
+def ask_pin(action: str, timeout: int, language: Language = ENGLISH) -> VoiceResponse:
     """The second prompt, the same after any Safety Number keyed."""
-    return _gather_then_goodbye(action, timeout, ENTER_PIN)
+    return _gather_then_goodbye(action, timeout, language, ENTER_PIN)
 
 
-def no_match() -> VoiceResponse:
+def no_match(language: Language = ENGLISH) -> VoiceResponse:
     """The one answer to an attempt that does not open the menu; the call ends
     (one attempt per call: a mistyping member calls again)."""
-    response = VoiceResponse()
-    say(response, NO_MATCH)
-    response.hangup()
-    return response
+    return goodbye(language, NO_MATCH)
 
 
-def goodbye() -> VoiceResponse:
+def goodbye(language: Language = ENGLISH, last_words: Message = NOTHING_KEYED) -> VoiceResponse:
     response = VoiceResponse()
-    say(response, NOTHING_KEYED)
+    speaker(language).say(response, last_words)
     response.hangup()
     return response
 

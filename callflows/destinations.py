@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
+from callflows import prompts
 from callflows.errors import InvalidPhoneNumber, WithheldNumber
 from callflows.phone import normalise
+from callflows.prompts import Digits, Phrase
 
 
 class Refusal(enum.StrEnum):
@@ -35,25 +37,18 @@ class Refusal(enum.StrEnum):
     NOT_ALLOWED = "not_allowed"
 
 
-# What the member hears. No number is ever read back: the member keyed it.
-REASONS: Mapping[Refusal, str] = {
-    Refusal.EMERGENCY: (
-        "This service cannot connect emergency calls. "
-        "Please hang up now and dial the emergency number directly from your own phone."
-    ),
-    Refusal.DIAL_DIRECTLY: (
-        "This service cannot connect calls to that service number. "
-        "Please hang up and dial it directly from your own phone."
-    ),
-    Refusal.DIRECTORY: "Directory enquiry numbers cannot be called from your Safety Number.",
-    Refusal.PREMIUM: "Premium rate numbers cannot be called from your Safety Number.",
-    Refusal.PERSONAL: "Personal numbers starting 0 7 0 cannot be called from your Safety Number.",
-    Refusal.SERVICE: (
-        "Service and shared cost numbers starting 0 8 4 or 0 8 7 cannot be called from your Safety Number."
-    ),
-    Refusal.NOT_UK: "Only UK numbers can be called from your Safety Number.",
-    Refusal.NOT_WORKING: "That is not a working phone number.",
-    Refusal.NOT_ALLOWED: "That kind of number cannot be called from your Safety Number.",
+# What the member hears (callflows.prompts). No number is ever read back:
+# the member keyed it.
+REASONS: Mapping[Refusal, Phrase] = {
+    Refusal.EMERGENCY: prompts.REFUSED_EMERGENCY(),
+    Refusal.DIAL_DIRECTLY: prompts.REFUSED_DIAL_DIRECTLY(),
+    Refusal.DIRECTORY: prompts.REFUSED_DIRECTORY(),
+    Refusal.PREMIUM: prompts.REFUSED_PREMIUM(),
+    Refusal.PERSONAL: prompts.REFUSED_PERSONAL(prefix=Digits("070")),
+    Refusal.SERVICE: prompts.REFUSED_SERVICE(prefix=Digits("084"), other_prefix=Digits("087")),
+    Refusal.NOT_UK: prompts.REFUSED_NOT_UK(),
+    Refusal.NOT_WORKING: prompts.REFUSED_NOT_WORKING(),
+    Refusal.NOT_ALLOWED: prompts.REFUSED_NOT_ALLOWED(),
 }
 
 # Keyed exactly (after dropping spaces and punctuation): refused before any
@@ -118,8 +113,8 @@ class Verdict:
         return self.refusal is None and self.e164 is not None
 
     @property
-    def reason(self) -> str:
-        return REASONS[self.refusal] if self.refusal else ""
+    def reason(self) -> Phrase | None:
+        return REASONS[self.refusal] if self.refusal else None
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from callflows import prompts
+from callflows import prompts, speech
 from callflows.access import ask_safety_number
+from callflows.languages import ENGLISH, Language
 from callflows.phone import Caller
+from callflows.speech import Speaker, category_names, english_speaker
 from callflows.status import CallerIdShown, Category, Greeting
 
 # Which events of the member's leg Twilio reports to the status callback.
@@ -78,6 +80,9 @@ class Screening:
     member_phone: str = ""  # in clear, and only when the outcome is RING
     greeting: Greeting = Greeting.NONE
     caller_id_shown: CallerIdShown = CallerIdShown.SAFETY_NUMBER
+    # What callers to this member hear (the greeting): the member's choice
+    # for their callers, apart from the language they hear themselves.
+    caller_language: Language = ENGLISH
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +126,8 @@ def line_unavailable() -> VoiceResponse:
     """The menu's neutral "not available", then hang up (identical bytes
     whatever the reason)."""
     response = VoiceResponse()
-    prompts.say(response, prompts.LINE_UNAVAILABLE)
+    # English whoever calls: the answer must not depend on any member.
+    english_speaker().say(response, prompts.LINE_UNAVAILABLE)
     response.hangup()
     return response
 
@@ -163,7 +169,7 @@ def ring_member(
     """
     response = VoiceResponse()
     if answered_before_ringing(screening):
-        prompts.say(response, prompts.LOGGED_GREETING)
+        speech.speaker(screening.caller_language).say(response, prompts.LOGGED_GREETING)
     dial = response.dial(
         answer_on_bridge=True,
         ring_tone="uk",
@@ -191,7 +197,7 @@ class WhisperFacts:
     warning_categories: Sequence[Category] = ()
 
 
-def whisper(facts: WhisperFacts, *, screen_url: str, timeout_seconds: int) -> VoiceResponse:
+def whisper(facts: WhisperFacts, *, speaker: Speaker, screen_url: str, timeout_seconds: int) -> VoiceResponse:
     """The member's screening prompt, then hang up their leg if no key comes.
 
     Hanging up (rather than falling through) matters: otherwise a member who
@@ -203,15 +209,17 @@ def whisper(facts: WhisperFacts, *, screen_url: str, timeout_seconds: int) -> Vo
     gather = response.gather(
         num_digits=1, timeout=timeout_seconds, action=screen_url, method="POST", input="dtmf"
     )
-    who = (
-        prompts.FROM_WITHHELD
+    speaker.say(
+        gather,
+        prompts.WHISPER_FROM_WITHHELD
         if facts.caller_last3 is None
-        else prompts.from_number_ending(facts.caller_last3)
+        else prompts.WHISPER_FROM_NUMBER(digits=prompts.Digits(facts.caller_last3)),
     )
-    prompts.say(gather, f"{prompts.WHISPER_INTRO}, {who}")
     if facts.warning_categories:
-        prompts.say(gather, prompts.warnings_on_file(facts.warning_categories))
-    prompts.say(gather, prompts.WHISPER_CHOICES)
+        count = len(facts.warning_categories)
+        kinds = category_names(facts.warning_categories)
+        speaker.say(gather, prompts.WARNINGS_ON_FILE(count, categories=kinds))
+    speaker.say(gather, prompts.WHISPER_CHOICES)
     response.hangup()
     return response
 
@@ -232,7 +240,7 @@ def screen_choice(digits: str | None) -> ScreenChoice:
     return ScreenChoice.DECLINE
 
 
-def screened(choice: ScreenChoice, *, caller_withheld: bool) -> VoiceResponse:
+def screened(choice: ScreenChoice, *, caller_withheld: bool, speaker: Speaker) -> VoiceResponse:
     """TwiML for the member's leg after their key.
 
     An empty response ends the whisper and Twilio bridges the two legs;
@@ -242,7 +250,7 @@ def screened(choice: ScreenChoice, *, caller_withheld: bool) -> VoiceResponse:
     if choice is ScreenChoice.ACCEPT:
         return response
     if choice is ScreenChoice.BLOCK:
-        prompts.say(response, prompts.CANNOT_BLOCK_WITHHELD if caller_withheld else prompts.CALLER_BLOCKED)
+        speaker.say(response, prompts.CANNOT_BLOCK_WITHHELD if caller_withheld else prompts.CALLER_BLOCKED)
     response.hangup()
     return response
 
@@ -263,7 +271,7 @@ def was_bridged(dial_call_status: str | None, dial_bridged: str | None) -> bool 
     return flag == "true"
 
 
-def after_dial(bridged: bool, *, caller_answered: bool) -> VoiceResponse:
+def after_dial(bridged: bool, *, caller_answered: bool, caller_language: Language = ENGLISH) -> VoiceResponse:
     """The caller's leg once the Dial ends without the member on the line.
 
     Connected: the conversation is over, hang up. Not connected on a call
@@ -272,12 +280,13 @@ def after_dial(bridged: bool, *, caller_answered: bool) -> VoiceResponse:
     the call stays unanswered and the caller pays nothing; any spoken word
     here would answer it, billing the caller for not being put through.
     Only a call the member's greeting already answered, which the caller is
-    paying for anyway, hears the neutral "not available" (never why).
+    paying for anyway, hears the neutral "not available" (never why), in
+    the language the member chose for their callers.
     """
     if not bridged and not caller_answered:
         return will_not_ring()
     response = VoiceResponse()
     if not bridged:
-        prompts.say(response, prompts.MEMBER_UNAVAILABLE)
+        speech.speaker(caller_language).say(response, prompts.MEMBER_UNAVAILABLE)
     response.hangup()
     return response

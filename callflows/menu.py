@@ -8,54 +8,48 @@ Nothing here ever speaks a number beyond its last three digits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from callflows import prompts
 from callflows.destinations import Refusal, Verdict
 from callflows.inbound import line_unavailable
-from callflows.prompts import category_words, say, spoken_digits
+from callflows.languages import ENGLISH
+from callflows.prompts import Digits, Phrase
 from callflows.sanitise import sanitise_summary
+from callflows.speech import Speaker, Utterance, Verbatim, offers
 from callflows.status import CallStatus, Category
 
+# The options, read as one sentence after another in one <Say>.
 MENU_OPTIONS = (
-    "Press 1 to make a call showing your Safety Number. "
-    "Press 2 to record an incident report. "
-    "Press 3 to block your last caller. "
-    "Press 4 to hear current warnings. "
-    "Press 9 to cancel your membership."
+    prompts.MENU_CALL,
+    prompts.MENU_REPORT,
+    prompts.MENU_BLOCK,
+    prompts.MENU_WARNINGS,
+    prompts.MENU_LANGUAGE,
+    prompts.MENU_CANCEL,
 )
-NOT_AN_OPTION = "Sorry, that is not an option."
-NO_CHOICE = "We did not hear a choice. Goodbye."
-NO_CALLER_TO_BLOCK = "There is no caller to block."
-NO_WARNINGS = "There are no current warnings."
-CONFIRM_CANCEL = (
-    "You chose to cancel your membership. Your Safety Number will stop working "
-    "and your details will be deleted. Press 9 again to confirm, or any other key to go back."
-)
-NOT_CANCELLED = "Your membership has not been cancelled."
-CANCELLED = "Your membership is cancelled and your details have been deleted. Take care. Goodbye."
-ENTER_DESTINATION = "Please key the number you want to call, then press hash."
-NO_DESTINATION = "No number was entered."
-DAILY_LIMIT = "You have reached today's limit for calls from your Safety Number. Please try again tomorrow."
-CALL_ENDED = "Your call has ended. Goodbye."
 
 
 def gather_keys(
     response: VoiceResponse,
     *,
+    speaker: Speaker,
     action: str,
     timeout: int,
-    prompts: Iterable[str],
+    prompts: Sequence[Utterance],
     num_digits: int | None = None,
     finish_on_key: str | None = None,
     action_on_empty: bool = True,
+    together: bool = False,
 ) -> None:
     """A keypad ``<Gather>``. With ``action_on_empty`` silence also reaches
     ``action`` (with no Digits): Twilio's ``actionOnEmptyResult``, backed by a
-    ``<Redirect>`` to the same URL for anything that ignores it."""
+    ``<Redirect>`` to the same URL for anything that ignores it. ``together``
+    says the prompts (catalogue messages) in one ``<Say>``."""
     options: dict[str, str] = {}
     if action_on_empty:
         options["actionOnEmptyResult"] = "true"
@@ -68,17 +62,18 @@ def gather_keys(
         finish_on_key=finish_on_key,
         **options,
     ) as gather:
-        for text in prompts:
-            say(gather, text)
+        if together:
+            speaker.say_together(gather, [prompt for prompt in prompts if not isinstance(prompt, Verbatim)])
+        else:
+            speaker.say(gather, *prompts)
     if action_on_empty:
         response.redirect(action, method="POST")
 
 
-def goodbye(*sentences: str) -> VoiceResponse:
+def goodbye(speaker: Speaker, *sentences: Utterance) -> VoiceResponse:
     """Say ``sentences``, then hang up."""
     response = VoiceResponse()
-    for text in sentences:
-        say(response, text)
+    speaker.say(response, *sentences)
     response.hangup()
     return response
 
@@ -89,52 +84,95 @@ def not_available() -> VoiceResponse:
     return line_unavailable()
 
 
-def main_menu(action: str, timeout: int, before: Sequence[str] = ()) -> VoiceResponse:
+def main_menu(speaker: Speaker, action: str, timeout: int, before: Sequence[Utterance] = ()) -> VoiceResponse:
     """Say ``before`` (a confirmation, warnings ...), then offer the options."""
     response = VoiceResponse()
-    for text in before:
-        say(response, text)
-    gather_keys(response, action=action, timeout=timeout, prompts=[MENU_OPTIONS], num_digits=1)
+    speaker.say(response, *before)
+    gather_keys(
+        response,
+        speaker=speaker,
+        action=action,
+        timeout=timeout,
+        prompts=MENU_OPTIONS,
+        num_digits=1,
+        together=True,
+    )
     return response
 
 
-def caller_blocked(last3: str) -> str:
-    return f"Blocked the caller ending {spoken_digits(last3)}."
+def caller_blocked(last3: str) -> Phrase:
+    return prompts.BLOCKED_CALLER_ENDING(digits=Digits(last3))
 
 
 @dataclass(frozen=True)
 class SpokenWarning:
     category: Category
-    summary: str
+    summary: str  # as staff wrote it, in English
+    # Staff's translation of the summary into the listener's language, if any.
+    translated_summary: str | None = None
 
 
-def warnings_read_out(warnings: Sequence[SpokenWarning]) -> list[str]:
-    """Sentences reading current warnings: category, then the sanitised summary."""
+def warnings_read_out(speaker: Speaker, warnings: Sequence[SpokenWarning]) -> list[Utterance]:
+    """Utterances reading current warnings: the category in the member's
+    language, then the sanitised summary: staff's translation if there is
+    one, otherwise the English summary in an English voice, announced."""
     if not warnings:
-        return [NO_WARNINGS]
-    count = len(warnings)
-    sentences = [f"There {'is' if count == 1 else 'are'} {count} current warning{'' if count == 1 else 's'}."]
+        return [prompts.NO_WARNINGS]
+    spoken: list[Utterance] = [prompts.CURRENT_WARNINGS(len(warnings))]
     for n, warning in enumerate(warnings, start=1):
-        category = category_words(warning.category)
+        spoken.append(prompts.WARNING_CATEGORY(number=n, category=prompts.CATEGORY_NAMES[warning.category]))
         # Summaries are sanitised when written; again here because they are
         # about to be spoken and a number must never be read out.
-        summary = sanitise_summary(warning.summary)
-        sentences.append(f"Warning {n}: {category}. {summary}")
-    return sentences
+        if warning.translated_summary and speaker.language is not ENGLISH:
+            spoken.append(Verbatim(sanitise_summary(warning.translated_summary), speaker.language))
+            continue
+        if speaker.language is not ENGLISH:
+            spoken.append(prompts.SUMMARY_IN_ENGLISH)
+        spoken.append(Verbatim(sanitise_summary(warning.summary), ENGLISH))
+    return spoken
 
 
-def ask_cancel_confirmation(action: str, timeout: int) -> VoiceResponse:
+def ask_cancel_confirmation(speaker: Speaker, action: str, timeout: int) -> VoiceResponse:
     response = VoiceResponse()
-    gather_keys(response, action=action, timeout=timeout, prompts=[CONFIRM_CANCEL], num_digits=1)
+    gather_keys(
+        response,
+        speaker=speaker,
+        action=action,
+        timeout=timeout,
+        prompts=[prompts.CONFIRM_CANCEL],
+        num_digits=1,
+    )
     return response
 
 
-def ask_destination(action: str, timeout: int, before: Sequence[str] = ()) -> VoiceResponse:
+def ask_language(speaker: Speaker, action: str, timeout: int) -> VoiceResponse:
+    """Every language offered by its key, each in its own language and voice."""
+    response = VoiceResponse()
+    gather_keys(
+        response,
+        speaker=speaker,
+        action=action,
+        timeout=timeout,
+        prompts=offers(prompts.LANGUAGE_CHOICE),
+        num_digits=1,
+    )
+    return response
+
+
+def ask_destination(
+    speaker: Speaker, action: str, timeout: int, before: Sequence[Utterance] = ()
+) -> VoiceResponse:
     """Ask for the number to call (``finishOnKey="#"``), after ``before``."""
     response = VoiceResponse()
-    for text in before:
-        say(response, text)
-    gather_keys(response, action=action, timeout=timeout, prompts=[ENTER_DESTINATION], finish_on_key="#")
+    speaker.say(response, *before)
+    gather_keys(
+        response,
+        speaker=speaker,
+        action=action,
+        timeout=timeout,
+        prompts=[prompts.ENTER_DESTINATION],
+        finish_on_key="#",
+    )
     return response
 
 
@@ -202,9 +240,11 @@ def seconds_spent(dial_status: str, duration: int | None) -> int | None:
     return 0 if dial_status in NEVER_CONNECTED else None
 
 
-def refuse_destination(verdict: Verdict, *, retry: str, timeout: int) -> VoiceResponse:
+def refuse_destination(verdict: Verdict, *, speaker: Speaker, retry: str, timeout: int) -> VoiceResponse:
     """Say why the keyed number was refused and ask again; for an emergency
     number, end the call so the member can dial it at once from their own phone."""
+    reason = verdict.reason
+    assert reason is not None  # only a refused verdict comes here
     if verdict.refusal is Refusal.EMERGENCY:
-        return goodbye(verdict.reason)
-    return ask_destination(retry, timeout, [verdict.reason])
+        return goodbye(speaker, reason)
+    return ask_destination(speaker, retry, timeout, [reason])

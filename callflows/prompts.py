@@ -1,65 +1,236 @@
-"""What the service says, in one place, and how it says it.
+"""The prompt catalogue: every sentence the service speaks, keyed by message id.
 
-Every spoken line goes through :func:`say` so the voice and language never
-drift between flows. Nothing here is ever given a full phone number: the
-most a prompt speaks is the last three digits, one by one.
+Each entry is the message id and its English text; the English is the
+gettext ``msgid`` (with the id as ``msgctxt``), so Babel extracts this module
+into ``callflows/locales/messages.pot`` and each language's ``messages.po``
+translates it (README, "Languages"). :mod:`callflows.speech` says them in a
+member's language with that language's voice.
+
+A sentence is always one whole message with named placeholders
+(``{digits}``, ``{count}``, ``{category}``), never glued together from
+pieces, so a translation may put the words in its own order. Placeholders
+are filled per language: digits read one by one, counts as that language
+writes numbers, categories in that language.
+
+Nothing here is ever given a full phone number: the most a prompt speaks is
+the last three digits, one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from callflows.status import Category
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One catalogue entry: its id and its English text (and English plural)."""
 
-VOICE = "Polly.Amy"
-LANGUAGE = "en-GB"
+    id: str
+    text: str
+    plural: str | None = None
 
-# Calls to a Safety Number ----------------------------------------------------
+    def __call__(self, count: int | None = None, **values: Any) -> Phrase:
+        """This message with its placeholders' values (``count`` picks the plural form)."""
+        return Phrase(self, count, values)
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A message ready to speak: the values of its placeholders, unformatted."""
+
+    message: Message
+    count: int | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+CATALOGUE: dict[str, Message] = {}
+
+
+def message(id: str, text: str) -> Message:
+    """Register a message (Babel extracts the calls: keyword ``message:1c,2``)."""
+    return _register(Message(id, text))
+
+
+def plural_message(id: str, singular: str, plural: str) -> Message:
+    """Register a message with plural forms (keyword ``plural_message:1c,2,3``)."""
+    return _register(Message(id, singular, plural))
+
+
+def _register(entry: Message) -> Message:
+    if entry.id in CATALOGUE:
+        raise ValueError(f"message id {entry.id} is defined twice")
+    CATALOGUE[entry.id] = entry
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Digits:
+    """Digits to be read one by one (``"123"`` -> ``"1 2 3"``), never as a number."""
+
+    digits: str
+
+
+# Calls to a Safety Number: what the caller may hear ---------------------------
 
 # The menu's one neutral answer to a call it will not serve: the same bytes
-# whatever the reason, so nobody can probe who is a member.
-LINE_UNAVAILABLE = "The number you have called is not available. Goodbye."
+# whatever the reason, so nobody can probe who is a member. Always English.
+LINE_UNAVAILABLE = message("caller.line_unavailable", "The number you have called is not available. Goodbye.")
 
 # The greeting a member may choose. Spoken before the member's phone rings,
 # it answers the call: the caller pays from then on (Greeting's docstring).
-LOGGED_GREETING = "Calls to this number are logged for safety. Please hold while we connect your call."
+LOGGED_GREETING = message(
+    "caller.logged_greeting",
+    "Calls to this number are logged for safety. Please hold while we connect your call.",
+)
 
 # The caller hears this for anything but a bridged call: it says nothing of
 # whether the member declined, was busy or did not answer.
-MEMBER_UNAVAILABLE = "The person you are calling is not available. Please try again later. Goodbye."
+MEMBER_UNAVAILABLE = message(
+    "caller.member_unavailable",
+    "The person you are calling is not available. Please try again later. Goodbye.",
+)
 
-# The member hears these on their own phone before the call is bridged.
-WHISPER_INTRO = "Safety Number call"
-FROM_WITHHELD = "from a withheld number."
-WHISPER_CHOICES = "Press 1 to accept, 2 to decline and block."
-CALLER_BLOCKED = "Caller blocked. Goodbye."
-CANNOT_BLOCK_WITHHELD = "This caller withheld their number, so it cannot be blocked. Goodbye."
+# Any internal failure, from the app or the static fallback document. Spoken
+# before anything is known about the call, so always in English.
+APOLOGY = message(
+    "caller.apology", "Sorry, this number cannot take your call right now. Please try again later. Goodbye."
+)
 
+# The whisper: the member hears these on their own phone before bridging ----
 
-def say(target: VoiceResponse | Gather, text: str) -> None:
-    """Append ``<Say>`` in the service's voice to a response or a ``<Gather>``."""
-    target.say(text, voice=VOICE, language=LANGUAGE)
+WHISPER_FROM_NUMBER = message("whisper.from_number", "Safety Number call, from a number ending {digits}.")
+WHISPER_FROM_WITHHELD = message("whisper.from_withheld", "Safety Number call, from a withheld number.")
+WARNINGS_ON_FILE = plural_message(
+    "whisper.warnings_on_file",
+    "Warning: {count} warning on file for this caller: {categories}.",
+    "Warning: {count} warnings on file for this caller: {categories}.",
+)
+WHISPER_CHOICES = message("whisper.choices", "Press 1 to accept, 2 to decline and block.")
+CALLER_BLOCKED = message("whisper.caller_blocked", "Caller blocked. Goodbye.")
+CANNOT_BLOCK_WITHHELD = message(
+    "whisper.cannot_block_withheld", "This caller withheld their number, so it cannot be blocked. Goodbye."
+)
 
+# What warnings are about (callflows.status.Category), read out in a sentence.
+CATEGORY_NAMES: Mapping[str, Message] = {
+    "physical-assault": message("category.physical-assault", "physical assault"),
+    "sexual-assault": message("category.sexual-assault", "sexual assault"),
+    "robbery": message("category.robbery", "robbery"),
+    "threats": message("category.threats", "threats"),
+    "stalking": message("category.stalking", "stalking"),
+    "nuisance": message("category.nuisance", "nuisance"),
+    "other": message("category.other", "other"),
+}
 
-def spoken_digits(digits: str) -> str:
-    """``"123"`` -> ``"1 2 3"``: text-to-speech reads digits one by one, not as a hundred and …"""
-    return " ".join(ch for ch in digits if ch.isdigit())
+# The members' access line (callflows.access) ----------------------------------
 
+ENTER_SAFETY_NUMBER = message(
+    "access.enter_safety_number", "Please key your Safety Number, starting with 0, then press hash."
+)
+# Said once per language, each in its own language and voice, after the first
+# prompt; every catalogue names its own language here.
+LANGUAGE_OFFER = message("access.language_offer", "For English, press {key}, then hash.")
+ENTER_PIN = message("access.enter_pin", "Please key your PIN, then press hash.")
+NOTHING_KEYED = message("access.nothing_keyed", "Nothing was keyed. Goodbye.")
+# The one answer to every attempt that does not open the menu: a wrong PIN,
+# a stranger's phone, a number that is no Safety Number, a locked menu, a
+# rate-limited caller. It names the PIN only, as the member would expect,
+# and says whom to ask.
+NO_MATCH = message(
+    "access.no_match",
+    "That PIN did not match. If you have forgotten your PIN, please contact your caseworker. Goodbye.",
+)
 
-def from_number_ending(last3: str) -> str:
-    return f"from a number ending {spoken_digits(last3)}."
+# The member menu (callflows.menu) ---------------------------------------------
 
+MENU_CALL = message("menu.option_call", "Press 1 to make a call showing your Safety Number.")
+MENU_REPORT = message("menu.option_report", "Press 2 to record an incident report.")
+MENU_BLOCK = message("menu.option_block", "Press 3 to block your last caller.")
+MENU_WARNINGS = message("menu.option_warnings", "Press 4 to hear current warnings.")
+MENU_LANGUAGE = message("menu.option_language", "Press 8 to choose your language.")
+MENU_CANCEL = message("menu.option_cancel", "Press 9 to cancel your membership.")
+NOT_AN_OPTION = message("menu.not_an_option", "Sorry, that is not an option.")
+NO_CHOICE = message("menu.no_choice", "We did not hear a choice. Goodbye.")
+NO_CALLER_TO_BLOCK = message("menu.no_caller_to_block", "There is no caller to block.")
+BLOCKED_CALLER_ENDING = message("menu.blocked_caller_ending", "Blocked the caller ending {digits}.")
+NO_WARNINGS = message("menu.no_warnings", "There are no current warnings.")
+CURRENT_WARNINGS = plural_message(
+    "menu.current_warnings", "There is {count} current warning.", "There are {count} current warnings."
+)
+WARNING_CATEGORY = message("menu.warning_category", "Warning {number}: {category}.")
+# Before a summary staff wrote in English and have not translated yet, read
+# in an English voice: the member is told what is coming.
+SUMMARY_IN_ENGLISH = message("menu.summary_in_english", "The description follows in English.")
+CONFIRM_CANCEL = message(
+    "menu.confirm_cancel",
+    "You chose to cancel your membership. Your Safety Number will stop working "
+    "and your details will be deleted. Press 9 again to confirm, or any other key to go back.",
+)
+NOT_CANCELLED = message("menu.not_cancelled", "Your membership has not been cancelled.")
+CANCELLED = message(
+    "menu.cancelled", "Your membership is cancelled and your details have been deleted. Take care. Goodbye."
+)
+# Choosing a language: one offer per language, each in its own voice.
+LANGUAGE_CHOICE = message("menu.language_choice", "For English, press {key}.")
+LANGUAGE_CHOSEN = message("menu.language_chosen", "From now on you will hear this service in English.")
 
-def category_words(category: Category) -> str:
-    """``"physical-assault"`` -> ``"physical assault"``."""
-    return category.replace("-", " ")
+# Masked calls (callflows.menu, callflows.destinations) -------------------------
 
+ENTER_DESTINATION = message(
+    "menu.enter_destination", "Please key the number you want to call, then press hash."
+)
+NO_DESTINATION = message("menu.no_destination", "No number was entered.")
+DAILY_LIMIT = message(
+    "menu.daily_limit",
+    "You have reached today's limit for calls from your Safety Number. Please try again tomorrow.",
+)
+CALL_ENDED = message("menu.call_ended", "Your call has ended. Goodbye.")
+# Why a destination is refused. No number is ever read back: the member keyed it.
+REFUSED_EMERGENCY = message(
+    "destination.emergency",
+    "This service cannot connect emergency calls. "
+    "Please hang up now and dial the emergency number directly from your own phone.",
+)
+REFUSED_DIAL_DIRECTLY = message(
+    "destination.dial_directly",
+    "This service cannot connect calls to that service number. "
+    "Please hang up and dial it directly from your own phone.",
+)
+REFUSED_DIRECTORY = message(
+    "destination.directory", "Directory enquiry numbers cannot be called from your Safety Number."
+)
+REFUSED_PREMIUM = message(
+    "destination.premium", "Premium rate numbers cannot be called from your Safety Number."
+)
+REFUSED_PERSONAL = message(
+    "destination.personal", "Personal numbers starting {prefix} cannot be called from your Safety Number."
+)
+REFUSED_SERVICE = message(
+    "destination.service",
+    "Service and shared cost numbers starting {prefix} or {other_prefix} "
+    "cannot be called from your Safety Number.",
+)
+REFUSED_NOT_UK = message("destination.not_uk", "Only UK numbers can be called from your Safety Number.")
+REFUSED_NOT_WORKING = message("destination.not_working", "That is not a working phone number.")
+REFUSED_NOT_ALLOWED = message(
+    "destination.not_allowed", "That kind of number cannot be called from your Safety Number."
+)
 
-def warnings_on_file(categories: Iterable[Category]) -> str:
-    """``Warning: 2 warnings on file for this caller: robbery, threats.``"""
-    found = list(categories)
-    kinds = ", ".join(dict.fromkeys(category_words(c) for c in found))
-    noun = "warning" if len(found) == 1 else "warnings"
-    return f"Warning: {len(found)} {noun} on file for this caller: {kinds}."
+# Incident reports (callflows.report) --------------------------------------------
+
+RECORD_PROMPT = message(
+    "report.record",
+    "After the tone, tell us what happened: when, where, and anything about the person. "
+    "Take your time: pausing is fine. Press hash when you have finished.",
+)
+# Twilio continues after <Record> only when nothing was recorded (it makes
+# no request to the Record's action then), so this is what the member hears
+# after silence: a second chance rather than a dead end.
+NOTHING_HEARD = message("report.nothing_heard", "We did not hear anything. To try again, press 1.")
+NO_REPORT = message("report.no_report", "No report was recorded. Goodbye.")
+ASK_CONSENT = message(
+    "report.ask_consent", "May an anonymous version go to the police? Press 1 for yes, 2 for no."
+)
+THANKS = message("report.thanks", "Thank you. Your report has been passed to a caseworker. Goodbye.")

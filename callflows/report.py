@@ -6,19 +6,9 @@ from dataclasses import dataclass
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from callflows.menu import gather_keys, goodbye, say
-
-RECORD_PROMPT = (
-    "After the tone, tell us what happened: when, where, and anything about the person. "
-    "Take your time: pausing is fine. Press hash when you have finished."
-)
-# Twilio continues after <Record> only when nothing was recorded (it makes
-# no request to the Record's action then), so this is what the member hears
-# after silence: a second chance rather than a dead end.
-NOTHING_HEARD = "We did not hear anything. To try again, press 1."
-NO_REPORT = "No report was recorded. Goodbye."
-ASK_CONSENT = "May an anonymous version go to the police? Press 1 for yes, 2 for no."
-THANKS = "Thank you. Your report has been passed to a caseworker. Goodbye."
+from callflows.menu import gather_keys, goodbye
+from callflows.prompts import ASK_CONSENT, NO_REPORT, NOTHING_HEARD, RECORD_PROMPT, THANKS
+from callflows.speech import Speaker
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +19,7 @@ class ReportUrls:
 
 
 def record_report(
-    urls: ReportUrls, *, max_seconds: int, silence_seconds: int, gather_timeout: int
+    urls: ReportUrls, *, speaker: Speaker, max_seconds: int, silence_seconds: int, gather_timeout: int
 ) -> VoiceResponse:
     """The prompt and ``<Record>``, then what Twilio plays when nothing was recorded.
 
@@ -39,7 +29,7 @@ def record_report(
     could press by accident).
     """
     response = VoiceResponse()
-    say(response, RECORD_PROMPT)
+    speaker.say(response, RECORD_PROMPT)
     response.record(
         action=urls.recorded,
         method="POST",
@@ -56,13 +46,14 @@ def record_report(
     # Reached only when nothing was recorded (reference/twilio-behaviour.md).
     gather_keys(
         response,
+        speaker=speaker,
         action=urls.try_again,
         timeout=gather_timeout,
         prompts=[NOTHING_HEARD],
         num_digits=1,
         action_on_empty=False,
     )
-    say(response, NO_REPORT)
+    speaker.say(response, NO_REPORT)
     response.hangup()
     return response
 
@@ -72,14 +63,16 @@ def wants_to_try_again(digits: str) -> bool:
     return digits == "1"
 
 
-def no_report() -> VoiceResponse:
-    return goodbye(NO_REPORT)
+def no_report(speaker: Speaker) -> VoiceResponse:
+    return goodbye(speaker, NO_REPORT)
 
 
-def ask_consent(action: str, timeout: int) -> VoiceResponse:
+def ask_consent(speaker: Speaker, action: str, timeout: int) -> VoiceResponse:
     """The police-consent question; silence reaches ``action`` too and means no."""
     response = VoiceResponse()
-    gather_keys(response, action=action, timeout=timeout, prompts=[ASK_CONSENT], num_digits=1)
+    gather_keys(
+        response, speaker=speaker, action=action, timeout=timeout, prompts=[ASK_CONSENT], num_digits=1
+    )
     return response
 
 
@@ -88,5 +81,5 @@ def consent_given(digits: str) -> bool:
     return digits == "1"
 
 
-def report_received() -> VoiceResponse:
-    return goodbye(THANKS)
+def report_received(speaker: Speaker) -> VoiceResponse:
+    return goodbye(speaker, THANKS)

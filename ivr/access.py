@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 from callflows import access as flow
 from callflows import menu as menu_flow
 from callflows.errors import SafetyNumberError
+from callflows.languages import ENGLISH, LANGUAGE_CODES, Language, language, language_of_key
 from callflows.lockout import LockoutPolicy
 from callflows.phone import caller_from, normalise
+from callflows.speech import speaker_for
 from ivr import requestdb
 from ivr.services import current_services
 from ivr.webhook import external_url, never_fails, require_twilio_signature, twilio_form, twiml
@@ -59,27 +61,44 @@ def _keyed_line(digits: str) -> str | None:
         return None
 
 
+def _chosen_language() -> Language:
+    """The language the caller picked on the first prompt (``lang`` in the
+    signed action URL: a choice anyone can make, so it reveals nothing)."""
+    code = request.args.get("lang", "")
+    return language(code) if code in LANGUAGE_CODES else ENGLISH
+
+
+def _action(endpoint: str, chosen: Language, **values: int) -> str:
+    """An access-line step's URL, carrying the chosen language if not English."""
+    if chosen is ENGLISH:
+        return external_url(endpoint, **values)
+    return external_url(endpoint, **values, lang=chosen.code)
+
+
 @bp.post("/number")
 @never_fails
 def number() -> Response:
     """The first prompt's digits: a Safety Number goes on to the PIN prompt,
-    whether or not it is one; a short key asks again (later: in another
-    language); asked often enough, the call ends."""
+    whether or not it is one; a short key asks again, in the language it
+    picks if it picks one; asked often enough, the call ends."""
     form = twilio_form()
     digits = form.get("Digits", "").strip()[:MAX_KEYED]
     asked = request.args.get("asked", "1")
     asked_times = int(asked) if asked in ("1", "2", "3") else flow.MAX_ASKS
+    chosen = _chosen_language()
     key = flow.first_key(digits, asked_times)
     if key is flow.FirstKey.REASK:
-        return twiml(flow.ask_safety_number(external_url("access.number", asked=asked_times + 1), _timeout()))
+        chosen = language_of_key(digits) or chosen
+        action = _action("access.number", chosen, asked=asked_times + 1)
+        return twiml(flow.ask_safety_number(action, _timeout(), chosen))
     if key is flow.FirstKey.GOODBYE:
-        return twiml(flow.goodbye())
+        return twiml(flow.goodbye(chosen))
     call_sid = form.get("CallSid", "")[:64]
     if call_sid:
         session = requestdb.session()
         attempts.keep_keyed_number(session, call_sid, _keyed_line(digits), utcnow())
         session.commit()
-    return twiml(flow.ask_pin(external_url("access.pin"), _timeout()))
+    return twiml(flow.ask_pin(_action("access.pin", chosen), _timeout(), chosen))
 
 
 @bp.post("/pin")
@@ -127,9 +146,12 @@ def pin() -> Response:
     if locked_now is not None:
         log.warning("member menu locked after too many wrong PINs (member %d)", locked_now)
         current_services().queue.enqueue("pin_lockout_alert", locked_now)
-    if outcome is flow.AccessOutcome.OPEN:
-        return twiml(menu_flow.main_menu(external_url("menu.options"), _timeout()))
-    return twiml(flow.no_match())
+    if outcome is flow.AccessOutcome.OPEN and member is not None:
+        # Past the PIN: from here on, the member's own language.
+        return twiml(
+            menu_flow.main_menu(speaker_for(member.language), external_url("menu.options"), _timeout())
+        )
+    return twiml(flow.no_match(_chosen_language()))
 
 
 def _count(

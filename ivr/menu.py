@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from flask import Blueprint, Response, request
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,10 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.datastructures import MultiDict
 
 from callflows import menu as flow
+from callflows import prompts
 from callflows import report as report_flow
+from callflows.languages import language_of_key
+from callflows.speech import Speaker, Utterance, speaker_for
 from callflows.status import Category
 from core.services import recording_store
 from ivr import requestdb
@@ -47,9 +50,14 @@ def _timeout() -> int:
     return current_services().settings.gather_timeout_seconds
 
 
-def _menu(before: tuple[str, ...] | list[str] = (), *, retry: bool = False) -> VoiceResponse:
+def _speaker(auth: menus.MenuCall) -> Speaker:
+    """Past the PIN, everything is said in the member's own language."""
+    return speaker_for(auth.member.language)
+
+
+def _menu(auth: menus.MenuCall, before: Sequence[Utterance] = (), *, retry: bool = False) -> VoiceResponse:
     action = external_url("menu.options", retry=1) if retry else external_url("menu.options")
-    return flow.main_menu(action, _timeout(), before)
+    return flow.main_menu(_speaker(auth), action, _timeout(), before)
 
 
 MenuStep = Callable[[Session, menus.MenuCall, MultiDict[str, str]], VoiceResponse]
@@ -79,8 +87,8 @@ Handler = Callable[[Session, menus.MenuCall], VoiceResponse]
 
 def _start_masked_call(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     if _time_limit(session, auth) is None:
-        return _menu([flow.DAILY_LIMIT])
-    return flow.ask_destination(external_url("menu.destination"), _timeout())
+        return _menu(auth, [prompts.DAILY_LIMIT])
+    return flow.ask_destination(_speaker(auth), external_url("menu.destination"), _timeout())
 
 
 def _start_report(session: Session, auth: menus.MenuCall) -> VoiceResponse:
@@ -88,10 +96,10 @@ def _start_report(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     session.commit()
     if report.caller_index:
         current_services().queue.enqueue("refresh_signals", "report", report.id)
-    return _record(report)
+    return _record(_speaker(auth), report)
 
 
-def _record(report: Report) -> VoiceResponse:
+def _record(speaker: Speaker, report: Report) -> VoiceResponse:
     """The ``<Record>`` of ``report``, first time or again after silence."""
     settings = current_services().settings
     urls = report_flow.ReportUrls(
@@ -101,6 +109,7 @@ def _record(report: Report) -> VoiceResponse:
     )
     return report_flow.record_report(
         urls,
+        speaker=speaker,
         max_seconds=settings.record_max_seconds,
         silence_seconds=settings.report_silence_timeout_seconds,
         gather_timeout=settings.gather_timeout_seconds,
@@ -110,24 +119,28 @@ def _record(report: Report) -> VoiceResponse:
 def _block_last_caller(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     last = menus.last_inbound_call(session, auth.member.id, with_number=True)
     if last is None or last.other_party_index is None:
-        return _menu([flow.NO_CALLER_TO_BLOCK])
+        return _menu(auth, [prompts.NO_CALLER_TO_BLOCK])
     block = repo.block_caller(session, auth.member.id, last.other_party_index, last.other_party_last3)
     session.commit()
     current_services().queue.enqueue("refresh_signals", "block", block.id)
-    return _menu([flow.caller_blocked(last.other_party_last3 or "")])
+    return _menu(auth, [flow.caller_blocked(last.other_party_last3 or "")])
 
 
 def _read_warnings(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     warnings = [flow.SpokenWarning(Category(w.category), w.summary) for w in repo.recent_warnings(session)]
-    return _menu(flow.warnings_read_out(warnings))
+    return _menu(auth, flow.warnings_read_out(_speaker(auth), warnings))
 
 
 def _ask_cancel(session: Session, auth: menus.MenuCall) -> VoiceResponse:
-    return flow.ask_cancel_confirmation(external_url("menu.cancel"), _timeout())
+    return flow.ask_cancel_confirmation(_speaker(auth), external_url("menu.cancel"), _timeout())
+
+
+def _ask_language(session: Session, auth: menus.MenuCall) -> VoiceResponse:
+    return flow.ask_language(_speaker(auth), external_url("menu.language"), _timeout())
 
 
 def _wrong_key(session: Session, auth: menus.MenuCall) -> VoiceResponse:
-    return _menu([flow.NOT_AN_OPTION])
+    return _menu(auth, [prompts.NOT_AN_OPTION])
 
 
 OPTIONS: dict[str, Handler] = {
@@ -135,6 +148,7 @@ OPTIONS: dict[str, Handler] = {
     "2": _start_report,
     "3": _block_last_caller,
     "4": _read_warnings,
+    "8": _ask_language,
     "9": _ask_cancel,
 }
 
@@ -147,8 +161,22 @@ def options(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -
     if digits:
         return OPTIONS.get(digits, _wrong_key)(session, auth)
     if request.args.get("retry") == "1":
-        return flow.goodbye(flow.NO_CHOICE)
-    return _menu(retry=True)
+        return flow.goodbye(_speaker(auth), prompts.NO_CHOICE)
+    return _menu(auth, retry=True)
+
+
+@bp.post("/language")
+@menu_step
+def choose_language(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
+    """Key after the language offers: keep the language it picks and confirm in
+    it; any other key (or none) changes nothing and goes back to the menu."""
+    chosen = language_of_key(form.get("Digits", ""))
+    if chosen is None:
+        return _menu(auth)
+    auth.member.language = chosen.code
+    session.commit()
+    log.info("member %d chose another language", auth.member.id)
+    return _menu(auth, [prompts.LANGUAGE_CHOSEN])
 
 
 @bp.post("/cancel")
@@ -156,13 +184,13 @@ def options(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -
 def cancel(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
     """Second key of "cancel membership": only 9 again cancels."""
     if form.get("Digits", "") != "9":
-        return _menu([flow.NOT_CANCELLED])
+        return _menu(auth, [prompts.NOT_CANCELLED])
     repo.cancel_member(session, auth.member, recording_store(current_services()))
     session.commit()
     # Their calls, blocks and reports no longer count towards risk signals.
     current_services().queue.enqueue("compute_signals")
     log.info("member %d cancelled their membership from the menu", auth.member.id)
-    return flow.goodbye(flow.CANCELLED)
+    return flow.goodbye(_speaker(auth), prompts.CANCELLED)
 
 
 # --- masked calls -------------------------------------------------------------------
@@ -188,18 +216,20 @@ def destination(session: Session, auth: menus.MenuCall, form: MultiDict[str, str
     today's caps, then dial it masked with what was reserved as ``timeLimit``."""
     keyed = form.get("Digits", "")
     if not keyed:
-        return _menu([flow.NO_DESTINATION])
+        return _menu(auth, [prompts.NO_DESTINATION])
     if auth.call.reserved_at is not None:
         # One masked call per call in: after its Dial Twilio goes to
         # masked-result, never back here, so this is a replay. Dial nothing.
-        return flow.goodbye(flow.CALL_ENDED)
+        return flow.goodbye(_speaker(auth), prompts.CALL_ENDED)
     verdict = current_services().settings.destination_policy.check(keyed)
     if verdict.e164 is None:
-        return flow.refuse_destination(verdict, retry=external_url("menu.destination"), timeout=_timeout())
+        return flow.refuse_destination(
+            verdict, speaker=_speaker(auth), retry=external_url("menu.destination"), timeout=_timeout()
+        )
     time_limit = masked_minutes.reserve(session, auth.call, _caps(), utcnow())
     if time_limit is None:
         session.rollback()
-        return _menu([flow.DAILY_LIMIT])
+        return _menu(auth, [prompts.DAILY_LIMIT])
     menus.mark_masked(auth.call, current_services().vault.protect(verdict.e164))
     session.commit()  # the reservation, and the member's lock released
     return flow.masked_dial(
@@ -220,7 +250,7 @@ def masked_result(session: Session, auth: menus.MenuCall, form: MultiDict[str, s
     if spent is not None:
         masked_minutes.settle(session, auth.call.call_sid, spent)
         session.commit()
-    return flow.goodbye(flow.CALL_ENDED)
+    return flow.goodbye(_speaker(auth), prompts.CALL_ENDED)
 
 
 # --- incident reports --------------------------------------------------------------
@@ -234,7 +264,7 @@ def _report_of_this_call(session: Session) -> Report | None:
     return menus.report_of_call(session, report_id, twilio_form().get("CallSid", ""))
 
 
-ReportStep = Callable[[Session, Report, MultiDict[str, str]], VoiceResponse]
+ReportStep = Callable[[Session, Report, Speaker, MultiDict[str, str]], VoiceResponse]
 
 
 def report_step(view: ReportStep) -> Callable[[], Response]:
@@ -242,36 +272,40 @@ def report_step(view: ReportStep) -> Callable[[], Response]:
     this call's own report; any other gets the neutral "not available"."""
 
     @functools.wraps(view)
-    def with_report(session: Session, _auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
+    def with_report(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
         report = _report_of_this_call(session)
-        return flow.not_available() if report is None else view(session, report, form)
+        return flow.not_available() if report is None else view(session, report, _speaker(auth), form)
 
     return menu_step(with_report)
 
 
 @bp.post("/report-again")
 @report_step
-def report_again(session: Session, report: Report, form: MultiDict[str, str]) -> VoiceResponse:
+def report_again(
+    session: Session, report: Report, speaker: Speaker, form: MultiDict[str, str]
+) -> VoiceResponse:
     """Key after a silent ``<Record>``: 1 records the same report again; anything else ends the call."""
     if report_flow.wants_to_try_again(form.get("Digits", "")):
-        return _record(report)
-    return report_flow.no_report()
+        return _record(speaker, report)
+    return report_flow.no_report(speaker)
 
 
 @bp.post("/consent")
 @report_step
-def consent(session: Session, report: Report, form: MultiDict[str, str]) -> VoiceResponse:
+def consent(session: Session, report: Report, speaker: Speaker, form: MultiDict[str, str]) -> VoiceResponse:
     """``<Record>`` action: ask whether an anonymous version may go to the police."""
-    return report_flow.ask_consent(external_url("menu.consent_answer", report=report.id), _timeout())
+    return report_flow.ask_consent(speaker, external_url("menu.consent_answer", report=report.id), _timeout())
 
 
 @bp.post("/consent-answer")
 @report_step
-def consent_answer(session: Session, report: Report, form: MultiDict[str, str]) -> VoiceResponse:
+def consent_answer(
+    session: Session, report: Report, speaker: Speaker, form: MultiDict[str, str]
+) -> VoiceResponse:
     """Store the police-consent answer (only 1 is yes; silence is no) and thank the member."""
     report.police_consent = report_flow.consent_given(form.get("Digits", ""))
     session.commit()
-    return report_flow.report_received()
+    return report_flow.report_received(speaker)
 
 
 @bp.post("/recording")

@@ -17,6 +17,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callflows import inbound as flow
 from callflows.phone import caller_from
+from callflows.speech import english_speaker
 from callflows.status import CallStatus, Category
 from ivr import requestdb
 from ivr.services import current_services
@@ -112,7 +113,9 @@ def whisper() -> Response:
     call = calls.inbound_call(session, parent)
     if call is None:
         # Not a call we rang the member for: end their leg, never bridge.
-        return twiml(flow.screened(flow.ScreenChoice.DECLINE, caller_withheld=True))
+        return twiml(
+            flow.screened(flow.ScreenChoice.DECLINE, caller_withheld=True, speaker=english_speaker())
+        )
     categories = (
         [Category(w.category) for w in repo.warnings_for(session, call.other_party_index)]
         if call.other_party_index
@@ -125,6 +128,7 @@ def whisper() -> Response:
     return twiml(
         flow.whisper(
             facts,
+            speaker=english_speaker(),
             screen_url=external_url("voice.screen", call=parent),
             timeout_seconds=current_services().settings.gather_timeout_seconds,
         )
@@ -139,7 +143,9 @@ def screen() -> Response:
     session = requestdb.session()
     call = calls.inbound_call(session, _parent_sid())
     if call is None:
-        return twiml(flow.screened(flow.ScreenChoice.DECLINE, caller_withheld=True))
+        return twiml(
+            flow.screened(flow.ScreenChoice.DECLINE, caller_withheld=True, speaker=english_speaker())
+        )
     if choice is flow.ScreenChoice.ACCEPT:
         call.bridged = True
     else:
@@ -151,7 +157,9 @@ def screen() -> Response:
     if call.declined and call.other_party_index:
         # Counted by the worker, not here: the member's leg is waiting.
         current_services().queue.enqueue("refresh_signals", "call", call.id)
-    return twiml(flow.screened(choice, caller_withheld=call.other_party_index is None))
+    return twiml(
+        flow.screened(choice, caller_withheld=call.other_party_index is None, speaker=english_speaker())
+    )
 
 
 @bp.post("/dial_result")

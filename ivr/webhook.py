@@ -31,7 +31,8 @@ from twilio.twiml import TwiML
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.datastructures import MultiDict
 
-from callflows.prompts import LANGUAGE, VOICE
+from callflows.prompts import APOLOGY
+from callflows.speech import english_speaker
 from ivr import twiml_text
 from ivr.services import current_services
 
@@ -121,8 +122,6 @@ def require_twilio_signature() -> Response | None:
 
 # --- out: TwiML, action URLs, never a 5xx ----------------------------------------
 
-APOLOGY = "Sorry, this number cannot take your call right now. Please try again later. Goodbye."
-
 
 def twiml(response: TwiML) -> Response:
     """A TwiML document as Twilio wants it: 200, text/xml.
@@ -163,7 +162,8 @@ def _endpoint_path(endpoint: str) -> str:
 def apology() -> VoiceResponse:
     """Safe TwiML for any internal failure: a calm message, then hang up."""
     response = VoiceResponse()
-    response.say(APOLOGY, voice=VOICE, language=LANGUAGE)
+    # English: nothing is known about the call, or whose it is.
+    english_speaker().say(response, APOLOGY)
     response.hangup()
     return response
 

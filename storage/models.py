@@ -121,6 +121,10 @@ class Member(Base):
     greeting: Mapped[str] = mapped_column(_enum(Greeting), default=Greeting.NONE)
     accept_withheld: Mapped[bool] = mapped_column(Boolean, default=True)
     caller_id_shown: Mapped[str] = mapped_column(_enum(CallerIdShown), default=CallerIdShown.SAFETY_NUMBER)
+    # Codes of callflows.languages: what the member hears, and what their
+    # callers may hear (the greeting, "not available").
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    caller_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     menu_locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[created]

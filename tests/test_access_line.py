@@ -39,7 +39,7 @@ OTHER_PHONE, OTHER_LINE, OTHER_PIN = "+442079460124", "+442079460002", "5937"
 
 def assert_no_match(root: TwiML) -> None:
     assert root.verbs == ["Say", "Hangup"]
-    assert said(root) == access.NO_MATCH
+    assert said(root) == access.NO_MATCH.text
 
 
 # --- the prompts ------------------------------------------------------------------
@@ -69,14 +69,14 @@ def test_a_full_safety_number_goes_on_to_the_pin_prompt(menu: MemberMenu, member
 
 
 def test_a_short_key_asks_again_then_the_call_ends(menu: MemberMenu) -> None:
-    """``2#`` is a choice (later: another language), never a Safety Number."""
+    """A short key (``0#``, or a language's ``2#``) is a choice, never a Safety Number."""
     sid = new_sid()
     first = menu.call_access_line(sid)
-    again = menu.key("number", sid, "2")
+    again = menu.key("number", sid, "0")
     assert again.one("Gather").get("action") == menu.url(f"{ACCESS}/number", "asked=2")
     assert said(again) == said(first)
-    third = menu.twilio.post(f"{ACCESS}/number", query="asked=3", CallSid=sid, From=MEMBER_PHONE, Digits="2")
-    assert third.verbs == ["Say", "Hangup"] and said(third) == access.NOTHING_KEYED
+    third = menu.twilio.post(f"{ACCESS}/number", query="asked=3", CallSid=sid, From=MEMBER_PHONE, Digits="0")
+    assert third.verbs == ["Say", "Hangup"] and said(third) == access.NOTHING_KEYED.text
 
 
 def test_the_full_pair_from_the_registered_phone_opens_the_menu(menu: MemberMenu, member: Any) -> None:

@@ -243,7 +243,7 @@ def test_logged_greeting_is_spoken_before_the_dial_when_the_member_chose_it(
     enrol(greeting="logged")
     root = call_in(twilio)
     assert root.verbs == ["Say", "Dial"]
-    assert root[0].text == prompts.LOGGED_GREETING
+    assert root[0].text == prompts.LOGGED_GREETING.text
     assert root[0].text.startswith("Calls to this number are logged for safety.")
     assert root[0].get("voice") == "Polly.Amy" and root[0].get("language") == "en-GB"
     assert root[1].get("answerOnBridge") == "true" and root[1].get("ringTone") == "uk"

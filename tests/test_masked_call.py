@@ -11,6 +11,7 @@ from phonenumbers import PhoneNumberType
 from sqlalchemy import func, select, update
 
 from callflows.destinations import REASONS, DestinationPolicy, Refusal
+from callflows.speech import english_speaker
 from ivr import create_app
 from ivr.services import services_of
 from storage.db import Database
@@ -118,7 +119,7 @@ def test_refused_number_speaks_the_reason_and_asks_again(menu, app, db, refusal)
     menu.seed()
     sid = new_sid()
     root = dial_to(menu, sid, keyed)
-    assert REASONS[refusal] in said(root)
+    assert english_speaker().text(REASONS[refusal]) in said(root)
     assert root.find("Dial") is None
     assert root.one("Gather").get("action") == menu.url(f"{MENU}/destination")
     assert call_row(db, sid).direction == CallDirection.MENU
@@ -190,7 +191,9 @@ def test_caps_and_policy_are_configurable(menu, app_config: AppConfig, db, redis
     menu = menu.on(create_app(app_config(OUTBOUND_DAILY_CALLS="1", destination_policy=policy, database=db)))
     menu.seed()
     # Refusals do not count towards the cap.
-    assert REASONS[Refusal.NOT_ALLOWED] in said(dial_to(menu, new_sid(), "02079460999"))
+    assert english_speaker().text(REASONS[Refusal.NOT_ALLOWED]) in said(
+        dial_to(menu, new_sid(), "02079460999")
+    )
     root = dial_to(menu, new_sid(), "0033612345678")
     assert root.one("Dial/Number").text == "+33612345678"
     sid = menu.logged_in_call()

@@ -18,7 +18,8 @@ import pytest
 from redis import Redis
 from sqlalchemy import func, select
 
-from callflows import menu as flow
+from callflows import prompts
+from callflows.speech import english_speaker
 from ivr import create_app
 from storage.models import Call
 from storage.vault import NumberVault
@@ -47,7 +48,7 @@ class MemberCall:
     def into_menu(self) -> None:
         self.post("/voice/incoming")
         self.post(f"{ACCESS}/number", national(LINE))
-        assert flow.MENU_OPTIONS in said(self.post(f"{ACCESS}/pin", PIN).root)
+        assert english_speaker().text(prompts.MENU_CALL) in said(self.post(f"{ACCESS}/pin", PIN).root)
 
     def key_destination(self, ready: threading.Barrier) -> TwiML:
         self.into_menu()
@@ -100,7 +101,7 @@ def dials(answers: list[TwiML]) -> list[int]:
 def assert_the_rest_hear_the_limit(answers: list[TwiML]) -> None:
     for answer in answers:
         if answer.find("Dial") is None:
-            assert flow.DAILY_LIMIT in said(answer.root)
+            assert prompts.DAILY_LIMIT.text in said(answer.root)
 
 
 def test_parallel_destinations_never_dial_more_than_the_daily_call_cap(race: Any) -> None:

@@ -29,7 +29,7 @@ from tests.support.people import ACCESS_LINE, LINE, MEMBER_PHONE, PIN, Enrol
 from tests.support.suite import AppConfig
 from tests.support.twilio import TwilioClient, TwiML, said
 
-NEUTRAL = prompts.LINE_UNAVAILABLE
+NEUTRAL = prompts.LINE_UNAVAILABLE.text
 
 
 def assert_neutral_hangup(root: TwiML) -> None:
@@ -40,7 +40,7 @@ def assert_neutral_hangup(root: TwiML) -> None:
 def assert_no_match(root: TwiML) -> None:
     """The access line's one answer to an attempt that opens nothing."""
     assert root.verbs == ["Say", "Hangup"]
-    assert said(root) == access.NO_MATCH
+    assert said(root) == access.NO_MATCH.text
 
 
 def assert_menu(menu: MemberMenu, root: TwiML, query: str = "") -> None:

@@ -163,11 +163,11 @@ def test_scenario_files_load_and_typos_are_refused() -> None:
 
 
 def test_a_webhook_apology_fails_any_scenario() -> None:
-    from ivr.webhook import APOLOGY
+    from callflows.prompts import APOLOGY
     from simulator.transcript import Transcript
 
     result = CallResult("CA1", Transcript())
-    result.transcript.add("client", "hears", f'hears "{APOLOGY}"')
+    result.transcript.add("client", "hears", f'hears "{APOLOGY.text}"')
     scenario = scenarios.Scenario("x", "x", 1, [], [], {})
     failures = scenarios._check_step({}, result, scenarios.Outcome(scenario), scenarios.Cast())
     assert failures == ["someone heard the apology a failing webhook gives"]

@@ -10,6 +10,8 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from callflows import inbound, prompts
 from callflows import report as report_flow
+from callflows.languages import ENGLISH
+from callflows.speech import english_speaker
 from ivr import twiml_text
 from ivr.webhook import apology
 from tests.twiml_rules import SERVED_VIOLATIONS, Where, violations, where_served
@@ -21,10 +23,14 @@ def doc(response: VoiceResponse) -> str:
     return twiml_text.render(response)
 
 
+def say(target: VoiceResponse, text: str) -> None:
+    target.say(text, voice=ENGLISH.voice, language=ENGLISH.twilio_language)
+
+
 def ringing(*, greeting: str | None = None, answer_on_bridge: bool = True, whisper: bool = True) -> str:
     response = VoiceResponse()
     if greeting is not None:
-        prompts.say(response, greeting)
+        say(response, greeting)
     dial = Dial(answer_on_bridge=answer_on_bridge, ring_tone="uk", timeout=20, action=URL, method="POST")
     dial.number("+442079460123", **({"url": URL} if whisper else {}))
     response.append(dial)
@@ -63,7 +69,7 @@ def test_first_verb_rule_passes_what_keeps_the_caller_unbilled() -> None:
     assert violations(doc(reject), Where.SAFETY_NUMBER) == []
     assert violations(ringing(), Where.SAFETY_NUMBER) == []
     # The member's explicit choice: the logged greeting may answer the call.
-    assert violations(ringing(greeting=prompts.LOGGED_GREETING), Where.SAFETY_NUMBER) == []
+    assert violations(ringing(greeting=prompts.LOGGED_GREETING.text), Where.SAFETY_NUMBER) == []
     assert violations(doc(apology()), Where.SAFETY_NUMBER) == []  # an internal failure
 
 
@@ -87,7 +93,7 @@ def test_every_rejection_is_a_bare_reject() -> None:
     busy.reject(reason="busy")
     assert violations(doc(busy), Where.SAFETY_NUMBER) != []
     late = VoiceResponse()
-    prompts.say(late, "Goodbye.")
+    say(late, "Goodbye.")
     late.reject()
     assert violations(doc(late), Where.SAFETY_NUMBER) != []
     nested = '<?xml version="1.0" encoding="UTF-8"?><Response><Reject><Say>no</Say></Reject></Response>'
@@ -95,7 +101,9 @@ def test_every_rejection_is_a_bare_reject() -> None:
 
 
 def test_whisper_allows_only_what_twilio_allows_on_the_members_leg() -> None:
-    whisper = inbound.whisper(inbound.WhisperFacts("456"), screen_url=URL, timeout_seconds=6)
+    whisper = inbound.whisper(
+        inbound.WhisperFacts("456"), speaker=english_speaker(), screen_url=URL, timeout_seconds=6
+    )
     assert violations(doc(whisper), Where.WHISPER) == []
     for bad in (ringing(), doc(VoiceResponse().redirect(URL))):
         assert violations(bad, Where.WHISPER) != []
@@ -103,21 +111,25 @@ def test_whisper_allows_only_what_twilio_allows_on_the_members_leg() -> None:
 
 def test_record_must_state_its_defaults_and_handle_silence() -> None:
     urls = report_flow.ReportUrls(URL, URL, URL)
-    good = report_flow.record_report(urls, max_seconds=180, silence_seconds=15, gather_timeout=6)
+    good = report_flow.record_report(
+        urls, speaker=english_speaker(), max_seconds=180, silence_seconds=15, gather_timeout=6
+    )
     assert violations(doc(good), Where.CALL) == []
     # The Record the app used to serve: Twilio's 5 s silence default.
     old = VoiceResponse()
     old.record(action=URL, max_length=180, play_beep=True, finish_on_key="#")
-    prompts.say(old, "We did not hear anything, so no report was made. Goodbye.")
+    say(old, "We did not hear anything, so no report was made. Goodbye.")
     assert any("silence timeout" in v for v in violations(doc(old), Where.CALL))
-    short = report_flow.record_report(urls, max_seconds=180, silence_seconds=5, gather_timeout=6)
+    short = report_flow.record_report(
+        urls, speaker=english_speaker(), max_seconds=180, silence_seconds=5, gather_timeout=6
+    )
     assert violations(doc(short), Where.CALL) != []
     last = VoiceResponse()
     last.record(action=URL, timeout=15, max_length=180, play_beep=True, finish_on_key="#")
     assert any("last verb" in v for v in violations(doc(last), Where.CALL))
     bare = VoiceResponse()
     bare.record(action=URL, timeout=15)
-    prompts.say(bare, "Goodbye.")
+    say(bare, "Goodbye.")
     assert len(violations(doc(bare), Where.CALL)) == 3  # finishOnKey, maxLength, playBeep
 
 

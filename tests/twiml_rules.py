@@ -18,7 +18,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from callflows.languages import LANGUAGES
 from callflows.prompts import LOGGED_GREETING
+from callflows.speech import speaker
 
 # What the documents served since the current test began got wrong (filled
 # by tests/conftest.py's render hook, checked after each test).
@@ -190,6 +192,8 @@ WHISPER_VERBS = frozenset({"Say", "Play", "Gather", "Hangup", "Pause"})
 # Record: Twilio's 5 s silence default cut members off mid-report.
 MIN_RECORD_SILENCE = 10
 APOLOGY_START = "Sorry, this number cannot take your call right now."
+# The greeting a member may choose, in every language callers may hear it in.
+LOGGED_GREETINGS = frozenset(speaker(language).text(LOGGED_GREETING) for language in LANGUAGES)
 
 
 def violations(document: str, where: Where) -> list[str]:
@@ -219,11 +223,52 @@ def violations(document: str, where: Where) -> list[str]:
     return found
 
 
+# Amazon Polly voices Twilio offers, with the one language each speaks
+# (twilio.com/docs/voice/twiml/say/text-speech). A Google voice's name
+# carries its language: Google.th-TH-Standard-A speaks th-TH.
+POLLY_VOICES = {
+    "Polly.Amy": "en-GB",
+    "Polly.Brian": "en-GB",
+    "Polly.Emma": "en-GB",
+    "Polly.Carmen": "ro-RO",
+    "Polly.Ewa": "pl-PL",
+    "Polly.Maja": "pl-PL",
+    "Polly.Jacek": "pl-PL",
+    "Polly.Camila": "pt-BR",
+    "Polly.Vitoria": "pt-BR",
+    "Polly.Ricardo": "pt-BR",
+    "Polly.Lucia": "es-ES",
+    "Polly.Conchita": "es-ES",
+    "Polly.Enrique": "es-ES",
+    "Polly.Zhiyu": "cmn-CN",
+}
+GOOGLE_VOICE = re.compile(r"Google\.([a-z]{2,3}-[A-Z]{2})-(Standard|Wavenet|Neural2)-[A-Z]")
+
+
+def _say_voice_problem(say: ET.Element) -> str | None:
+    """Every <Say> names a voice and the language it speaks: without them
+    Twilio reads any language in its default American voice, and an invalid
+    pair fails the <Say> (twilio.com/docs/voice/twiml/say)."""
+    voice, language = say.get("voice"), say.get("language")
+    if voice is None or language is None:
+        return "<Say> without both voice and language"
+    google = GOOGLE_VOICE.fullmatch(voice)
+    speaks = google.group(1) if google else POLLY_VOICES.get(voice)
+    if speaks is None:
+        return f"<Say voice={voice!r}> is not a voice Twilio offers (in this table)"
+    if speaks != language:
+        return f"<Say voice={voice!r}> speaks {speaks}, not language={language!r}"
+    return None
+
+
 def _check_element(element: ET.Element, found: list[str]) -> None:
     spec = VERBS.get(element.tag)
     if spec is None:
         found.append(f"<{element.tag}> is not a TwiML verb this table knows")
         return
+    problem = _say_voice_problem(element) if element.tag == "Say" else None
+    if problem is not None:
+        found.append(problem)
     for name, value in element.attrib.items():
         check = spec.attributes.get(name)
         if check is None:
@@ -276,7 +321,7 @@ def _first_verb_billing_rule(top: list[ET.Element]) -> list[str]:
         return rejection
     if "Reject" in tags:
         return ["<Reject> is only ever the first and only verb"]
-    if top and top[0].tag == "Say" and top[0].text == LOGGED_GREETING and len(top) > 1:
+    if top and top[0].tag == "Say" and top[0].text in LOGGED_GREETINGS and len(top) > 1:
         ringing = top[1:]  # the member chose the spoken greeting: it answers the call
     else:
         ringing = top

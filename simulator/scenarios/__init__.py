@@ -54,8 +54,8 @@ import phonenumbers
 from flask import Flask
 from sqlalchemy import func, select
 
+from callflows.prompts import APOLOGY
 from core.services import Services, recording_store
-from ivr.webhook import APOLOGY
 from simulator import demo
 from simulator.callbacks import Delivery
 from simulator.engine import CallResult, Simulator, SmsResult
@@ -339,7 +339,7 @@ def _check_step(expect: Mapping[str, Any], result: Result, outcome: Outcome, cas
             failures.append(message)
 
     failures.extend(result.errors)
-    if APOLOGY in " ".join(result.transcript.of(kind="hears")) and not expect.get("fallback_used"):
+    if APOLOGY.text in " ".join(result.transcript.of(kind="hears")) and not expect.get("fallback_used"):
         # A webhook failed inside and answered with its safe apology (unless
         # the step is about the fallback, which apologises on purpose).
         failures.append("someone heard the apology a failing webhook gives")
