@@ -132,31 +132,20 @@ def warnings_read_out(speaker: Speaker, warnings: Sequence[SpokenWarning]) -> li
     return spoken
 
 
-def ask_cancel_confirmation(speaker: Speaker, action: str, timeout: int) -> VoiceResponse:
+def ask_one_key(speaker: Speaker, action: str, timeout: int, prompts: Sequence[Utterance]) -> VoiceResponse:
+    """A question answered by one key; silence reaches ``action`` too."""
     response = VoiceResponse()
-    gather_keys(
-        response,
-        speaker=speaker,
-        action=action,
-        timeout=timeout,
-        prompts=[prompts.CONFIRM_CANCEL],
-        num_digits=1,
-    )
+    gather_keys(response, speaker=speaker, action=action, timeout=timeout, prompts=prompts, num_digits=1)
     return response
+
+
+def ask_cancel_confirmation(speaker: Speaker, action: str, timeout: int) -> VoiceResponse:
+    return ask_one_key(speaker, action, timeout, [prompts.CONFIRM_CANCEL])
 
 
 def ask_language(speaker: Speaker, action: str, timeout: int) -> VoiceResponse:
     """Every language offered by its key, each in its own language and voice."""
-    response = VoiceResponse()
-    gather_keys(
-        response,
-        speaker=speaker,
-        action=action,
-        timeout=timeout,
-        prompts=offers(prompts.LANGUAGE_CHOICE),
-        num_digits=1,
-    )
-    return response
+    return ask_one_key(speaker, action, timeout, offers(prompts.LANGUAGE_CHOICE))
 
 
 def ask_destination(

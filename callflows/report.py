@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from callflows.menu import gather_keys, goodbye
+from callflows.menu import ask_one_key, gather_keys, goodbye
 from callflows.prompts import ASK_CONSENT, NO_REPORT, NOTHING_HEARD, RECORD_PROMPT, THANKS
 from callflows.speech import Speaker
 
@@ -69,11 +69,7 @@ def no_report(speaker: Speaker) -> VoiceResponse:
 
 def ask_consent(speaker: Speaker, action: str, timeout: int) -> VoiceResponse:
     """The police-consent question; silence reaches ``action`` too and means no."""
-    response = VoiceResponse()
-    gather_keys(
-        response, speaker=speaker, action=action, timeout=timeout, prompts=[ASK_CONSENT], num_digits=1
-    )
-    return response
+    return ask_one_key(speaker, action, timeout, [ASK_CONSENT])
 
 
 def consent_given(digits: str) -> bool:
