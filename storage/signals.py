@@ -353,6 +353,16 @@ def warn(
     return warning
 
 
+def signal_of_warnings(session: Session, warning_ids: Sequence[int]) -> dict[int, int]:
+    """warning id -> the signal it was made from, for the warnings that were."""
+    if not warning_ids:
+        return {}
+    rows = session.execute(
+        select(RiskSignal.warning_id, RiskSignal.id).where(RiskSignal.warning_id.in_(list(warning_ids)))
+    )
+    return {warning_id: signal_id for warning_id, signal_id in rows if warning_id is not None}
+
+
 # --- alerts -------------------------------------------------------------------
 
 ALERT_EVERY = timedelta(days=1)

@@ -26,6 +26,8 @@ from storage import signals as store
 from storage.db import Database
 from storage.models import Block, Call, CallDirection, Report, RiskSignal, utcnow
 from storage.vault import NumberVault
+from tests.support.menu import MemberMenu
+from tests.support.menu import jobs as menu_jobs
 from tests.support.people import Enrol
 from tests.support.twilio import TwilioClient
 from tests.worker_helpers import add_staff, job_services
@@ -339,6 +341,23 @@ def test_declining_in_the_whisper_leaves_a_job_with_ids_and_computes_nothing_in_
     ]
     assert [j.args for j in jobs] == [("call", call_id)]
     assert the_signal(db) is None
+
+
+def test_blocking_from_the_menu_and_starting_a_report_leave_jobs_with_ids(
+    app: Flask, menu: MemberMenu, redis: Redis, db: Database
+) -> None:
+    member_id = menu.seed()
+    menu.add_inbound_call(member_id, CALLER)
+    sid = menu.logged_in_call()
+    assert "ending 7 8 9" in menu.press(sid, "3").said
+    sid = menu.logged_in_call()
+    assert "Record" in menu.press(sid, "2").verbs
+    with db.session() as s:
+        block_id = s.scalars(select(Block.id)).one()
+        report_id = s.scalars(select(Report.id)).one()
+    refreshes = [args for name, args in menu_jobs(redis) if name == "worker.signals.refresh_signals"]
+    assert refreshes == [("block", block_id), ("report", report_id)]
+    assert the_signal(db) is None  # counted by the worker, not in the call
 
 
 # --- alerts ---------------------------------------------------------------------------

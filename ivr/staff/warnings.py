@@ -20,6 +20,7 @@ from ivr.staff.blueprint import bp
 from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, report_or_404, require_admin, viewer
 from ivr.staff.forms import WarningForm
 from storage import repositories as repo
+from storage import signals
 from storage.models import CATEGORIES, Call, CallerWarning, utcnow
 
 
@@ -42,9 +43,11 @@ def warnings_list() -> str:
         )
     )
     total = db().scalar(select(func.count()).select_from(CallerWarning).where(cond)) or 0
+    page = rows[:PAGE_SIZE]
     return render_template(
         "staff/warnings.html",
-        warnings=rows[:PAGE_SIZE],
+        warnings=page,
+        from_signal=signals.signal_of_warnings(db(), [w.id for w in page]),
         total=total,
         expired=expired,
         offset=offset,

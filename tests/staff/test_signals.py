@@ -86,6 +86,7 @@ def test_one_caller_three_members_two_declines_becomes_a_warning_a_fourth_member
         warning = s.scalars(select(CallerWarning)).one()
         assert warning.caller_index == vault.index(CALLER) and warning.category == "threats"
     assert _signal(db).warning_id == warning.id
+    assert f"risk signal #{signal.id}" in alice.get("/staff/warnings").get_data(as_text=True)
     # Shown as under a warning now, no longer as a new signal.
     assert "No signals here." in alice.get("/staff/signals").get_data(as_text=True)
     assert "number ending 789" in alice.get("/staff/signals?view=warned").get_data(as_text=True)
