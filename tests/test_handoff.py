@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from email import message_from_string
 from pathlib import Path
 
 import pytest
@@ -10,18 +9,10 @@ import pytest
 from storage.db import Database
 from storage.models import AuditEntry, Report, ReportStatus
 from tests.support.people import Enrol
-from tests.worker_helpers import add_report, add_staff, job_services
+from tests.worker_helpers import add_report, add_staff, job_services, mail_log
 from worker.handoff import alert_pin_lockout, assign_report
 
 NAME, PHONE = "Scarlett", "+447700900456"
-
-
-def _mails(path: str) -> list:
-    log = Path(path)
-    if not log.exists():
-        return []
-    chunks = log.read_text().split("\nFrom: ")
-    return [message_from_string(c if i == 0 else "From: " + c) for i, c in enumerate(chunks) if c.strip()]
 
 
 def _body(mail) -> str:
@@ -61,7 +52,7 @@ def test_assigns_to_the_active_caseworker_with_fewest_open_reports(enrol: Enrol,
     assign_report(third)
     assert _report(db, third).caseworker_id == light
 
-    mails = _mails(svc.settings.mail_log_path)
+    mails = mail_log(svc.settings.mail_log_path)
     assert [m["To"] for m in mails] == ["light@example.org", "busy@example.org", "light@example.org"]
     assert mails[0]["Subject"] == "Safety Number: a report is waiting"
     assert f"https://safety.example.org/staff/reports/{first}" in _body(mails[0])
@@ -90,7 +81,7 @@ def test_assigning_twice_changes_nothing(enrol: Enrol, svc, db: Database) -> Non
     add_staff(db, "b@example.org")  # now b has fewer open reports
     assign_report(report_id)
     assert _report(db, report_id).caseworker_id == first
-    assert len(_mails(svc.settings.mail_log_path)) == 1
+    assert len(mail_log(svc.settings.mail_log_path)) == 1
 
 
 def test_with_no_active_caseworker_the_report_waits_for_admins(enrol: Enrol, svc, db: Database) -> None:
@@ -102,7 +93,7 @@ def test_with_no_active_caseworker_the_report_waits_for_admins(enrol: Enrol, svc
     assign_report(report_id)
     report = _report(db, report_id)
     assert (report.caseworker_id, report.status) == (None, ReportStatus.NEW)
-    [mail] = _mails(svc.settings.mail_log_path)
+    [mail] = mail_log(svc.settings.mail_log_path)
     assert mail["To"] == "boss@example.org, boss2@example.org"
     assert "unassigned" in mail["Subject"]
     assert f"/staff/reports/{report_id}" in _body(mail)
@@ -114,7 +105,7 @@ def test_pin_lockout_alerts_every_active_admin(enrol: Enrol, svc, db: Database) 
     add_staff(db, "old@example.org", role="admin", active=False)
     add_staff(db, "case@example.org")
     alert_pin_lockout(member_id)
-    [mail] = _mails(svc.settings.mail_log_path)
+    [mail] = mail_log(svc.settings.mail_log_path)
     assert mail["To"] == "boss@example.org"
     assert "locked after repeated wrong PINs" in _body(mail)
     assert f"https://safety.example.org/staff/members/{member_id}" in _body(mail)

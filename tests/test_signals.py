@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from email import message_from_string
 from pathlib import Path
 
 import pytest
@@ -26,11 +25,12 @@ from storage import signals as store
 from storage.db import Database
 from storage.models import Block, Call, CallDirection, Report, RiskSignal, utcnow
 from storage.vault import NumberVault
+from tests.staff.helpers import make_call
 from tests.support.menu import MemberMenu
 from tests.support.menu import jobs as menu_jobs
 from tests.support.people import Enrol
 from tests.support.twilio import TwilioClient
-from tests.worker_helpers import add_staff, job_services
+from tests.worker_helpers import add_staff, job_services, mail_log
 from worker.schedule import PERIODIC
 from worker.signals import alert_signal, compute_signals, refresh_signals
 
@@ -64,21 +64,7 @@ def call(
     db: Database, vault: NumberVault, member_id: int, at: datetime = NOW, caller: str = CALLER, **flags: bool
 ) -> int:
     """An inbound call from ``caller`` to the member, logged as the webhook logs it."""
-    protected = vault.protect(caller)
-    with db.session() as s:
-        row = Call(
-            call_sid=f"CA{next(_sids):032d}",
-            direction=CallDirection.INBOUND,
-            member_id=member_id,
-            other_party_index=protected.index,
-            other_party_encrypted=protected.token,
-            other_party_last3=protected.last3,
-            created_at=at,
-            **flags,
-        )
-        s.add(row)
-        s.flush()
-        return row.id
+    return make_call(db, vault, caller, member_id=member_id, created_at=at, **flags)[0]
 
 
 def report(db: Database, vault: NumberVault, member_id: int, at: datetime = NOW, **cols: object) -> int:
@@ -363,14 +349,6 @@ def test_blocking_from_the_menu_and_starting_a_report_leave_jobs_with_ids(
 # --- alerts ---------------------------------------------------------------------------
 
 
-def _mails(path: str) -> list:
-    log = Path(path)
-    if not log.exists():
-        return []
-    chunks = log.read_text().split("\nFrom: ")
-    return [message_from_string(c if i == 0 else "From: " + c) for i, c in enumerate(chunks) if c.strip()]
-
-
 def test_a_new_signal_emails_staff_once_a_day_with_a_link_and_no_number(
     svc: Services, db: Database, vault: NumberVault, members: Callable[[int], list[int]]
 ) -> None:
@@ -380,7 +358,7 @@ def test_a_new_signal_emails_staff_once_a_day_with_a_link_and_no_number(
     for member_id in members(2):
         call(db, vault, member_id, utcnow(), declined=True)
     (signal_id,) = compute_signals().raised  # the inline queue ran the alert job too
-    mails = _mails(svc.settings.mail_log_path)
+    mails = mail_log(svc.settings.mail_log_path)
     assert len(mails) == 1
     body = mails[0].get_payload(decode=True).decode()
     assert mails[0]["To"] == "cw@example.org, boss@example.org"
@@ -389,7 +367,7 @@ def test_a_new_signal_emails_staff_once_a_day_with_a_link_and_no_number(
     assert "789" not in body and "Member" not in body
     assert alert_signal(signal_id) is False  # the same day: no second email
     assert alert_signal(signal_id, utcnow() + timedelta(days=1, minutes=1)) is True
-    assert len(_mails(svc.settings.mail_log_path)) == 2
+    assert len(mail_log(svc.settings.mail_log_path)) == 2
 
 
 def test_no_alert_for_a_caller_already_under_a_warning(
@@ -403,7 +381,7 @@ def test_no_alert_for_a_caller_already_under_a_warning(
     for member_id in members(2):
         call(db, vault, member_id, utcnow(), declined=True)
     assert len(compute_signals().raised) == 1
-    assert _mails(svc.settings.mail_log_path) == []
+    assert mail_log(svc.settings.mail_log_path) == []
 
 
 def test_signal_rules_name_what_fired() -> None:

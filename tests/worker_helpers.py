@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from email import message_from_string
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -38,6 +39,15 @@ def as_worker(services: Services, job: Callable[P, R]) -> Callable[P, R]:
             return job(*args, **kwargs)
 
     return run
+
+
+def mail_log(path: str) -> list[Any]:
+    """Every message the development mail log at ``path`` holds, oldest first."""
+    log = Path(path)
+    if not log.exists():
+        return []
+    chunks = log.read_text().split("\nFrom: ")
+    return [message_from_string(c if i == 0 else "From: " + c) for i, c in enumerate(chunks) if c.strip()]
 
 
 def wav_bytes(seconds: int = 1, rate: int = 8000) -> bytes:

@@ -17,8 +17,8 @@ from core.services import bound
 from ivr import services_of
 from storage import repositories as repo
 from storage.db import Database
-from storage.models import AuditEntry, Call, CallDirection, CallerWarning, RiskSignal, utcnow
-from tests.staff.helpers import PASSWORD
+from storage.models import AuditEntry, CallerWarning, RiskSignal, utcnow
+from tests.staff.helpers import PASSWORD, make_call
 from tests.staff.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, sync_api
 from tests.support.live_server import migrated_database, serving
 from tests.support.people import cheap_hashing
@@ -48,20 +48,11 @@ def _seed(app: Flask) -> None:
             )[0]
             for k in range(3)
         ]
-        for n, caller in enumerate((WARNED, DISMISSED)):
-            protected = services.vault.protect(caller)
-            for k, member in enumerate(members):
-                s.add(
-                    Call(
-                        call_sid=f"CAsignalsbrowser{n}{k}",
-                        direction=CallDirection.INBOUND,
-                        member_id=member.id,
-                        other_party_index=protected.index,
-                        other_party_last3=protected.last3,
-                        declined=k < 2,
-                        created_at=now - timedelta(hours=n * 10 + k),
-                    )
-                )
+        member_ids = [member.id for member in members]
+    for n, caller in enumerate((WARNED, DISMISSED)):
+        for k, member_id in enumerate(member_ids):
+            at = now - timedelta(hours=n * 10 + k)
+            make_call(services.db, services.vault, caller, member_id=member_id, declined=k < 2, created_at=at)
     with bound(services):
         assert len(compute_signals().raised) == 2
 
