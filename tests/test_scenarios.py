@@ -311,7 +311,10 @@ def test_a_silent_report_is_offered_again_and_marked_absent(world: World) -> Non
     after_beep = heard[heard.index("hears a beep") + 1 :]
     # What follows <Record> in the document, and nothing else: the absent
     # callback tells the member nothing.
-    assert after_beep == [f'hears "{report_flow.NOTHING_HEARD.text}"', f'hears "{report_flow.NO_REPORT.text}"']
+    assert after_beep == [
+        f'hears "{report_flow.NOTHING_HEARD.text}"',
+        f'hears "{report_flow.NO_REPORT.text}"',
+    ]
     assert result.recording_sids == [] and world.fake.recordings == {}
     (report,) = world.rows(Report)
     assert report.recording_state == "absent" and report.recording_path is None
