@@ -95,6 +95,14 @@ class Settings:
     staff_max_failed_logins: int = 5
     staff_lockout_minutes: int = 15
     staff_ip_failures_per_15_min: int = 20
+    # Embedded mode (no REDIS_URL): the web processes run the periodic jobs
+    # (worker/embedded_schedule.py), looking for due slots this often.
+    embedded_schedule: bool = True
+    schedule_tick_seconds: float = 15.0
+    # Periods (seconds) replacing worker/schedule.py's defaults, by job name.
+    schedule_periods: tuple[tuple[str, int], ...] = ()
+    # Bearer token of GET /metrics; "" leaves /metrics a 404 (ivr/metrics.py).
+    metrics_token: str = ""
     # How long a released Safety Number rests before it is given out again.
     number_quarantine_days: int = 30
     # Risk signals (callflows/signals.py): at least N distinct members within
@@ -160,7 +168,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "SMTP_PORT": ("smtp_port", int),
     "SMTP_USER": ("smtp_user", str),
     "SMTP_PASSWORD": ("smtp_password", str),
-    "SMTP_STARTTLS": ("smtp_starttls", lambda v: v.strip().lower() not in ("0", "false", "no", "off")),
+    "SMTP_STARTTLS": ("smtp_starttls", lambda v: _flag(v)),
     "MAIL_FROM": ("mail_from", str),
     "MAIL_LOG_PATH": ("mail_log_path", str),
     "STAFF_CONSOLE_URL": ("staff_console_url", lambda v: v.rstrip("/")),
@@ -177,6 +185,10 @@ _ENV: dict[str, tuple[str, Any]] = {
     "SIGNAL_BLOCKED_DAYS": ("signal_blocked_days", int),
     "SIGNAL_REPORTED_MEMBERS": ("signal_reported_members", int),
     "SIGNAL_REPORTED_DAYS": ("signal_reported_days", int),
+    "EMBEDDED_SCHEDULE": ("embedded_schedule", lambda v: _flag(v)),
+    "SCHEDULE_TICK_SECONDS": ("schedule_tick_seconds", float),
+    "SCHEDULE_PERIODS": ("schedule_periods", lambda v: _periods(v)),
+    "METRICS_TOKEN": ("metrics_token", str.strip),
     "MASKED_CALL_REGIONS": ("destination_policy", lambda v: DestinationPolicy(allowed_regions=_regions(v))),
 }
 MAX_PROXY_HOPS = 10
@@ -187,6 +199,24 @@ def _proxy_hops(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_PROXY_HOPS:
         raise ConfigurationError(f"TRUSTED_PROXIES must be a whole number from 0 to {MAX_PROXY_HOPS}")
     return int(text)
+
+
+def _flag(value: str) -> bool:
+    """An on/off setting: anything but 0, false, no or off is on."""
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _periods(value: str) -> tuple[tuple[str, int], ...]:
+    """``name=seconds,name=seconds``: periods of periodic jobs (whole seconds, at least 1)."""
+    periods = []
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        name, _, seconds = item.partition("=")
+        if not (seconds.strip().isascii() and seconds.strip().isdigit()) or int(seconds) < 1:
+            raise ConfigurationError(f"SCHEDULE_PERIODS: {item.strip()!r} is not name=seconds")
+        periods.append((name.strip(), int(seconds)))
+    return tuple(periods)
 
 
 def _regions(value: str) -> frozenset[str]:

@@ -62,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         menu,
         proxies,
         requestdb,
+        schedule,
         sessions,
         sms,
         staff,
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     staff.init_app(app)
     cli.register(app)
+    schedule.init_app(app, app.extensions[EXTENSION])
     return app
 
 

@@ -7,8 +7,9 @@ import gc
 from typing import Any
 
 
-def post_worker_init(_worker: Any) -> None:
-    """Take what the app allocated at start-up out of the garbage collector's scans.
+def post_worker_init(worker: Any) -> None:
+    """Start the embedded schedule (ivr/schedule.py), then take what the app
+    allocated at start-up out of the garbage collector's scans.
 
     Modules, the SQLAlchemy metadata and cached statements, the Flask app:
     about 130,000 objects that live as long as the worker. Every full
@@ -17,4 +18,9 @@ def post_worker_init(_worker: Any) -> None:
     webhooks (BENCHMARKS.md, "Profile"). Frozen, they are left alone; what a
     request allocates is still collected as before.
     """
+    from ivr.schedule import start_schedule
+
+    app = getattr(worker, "wsgi", None)
+    if app is not None:
+        start_schedule(app)
     gc.freeze()

@@ -224,7 +224,11 @@ def demo(no_serve: bool, port: int | None, verbose: bool, only: tuple[str, ...])
 def _serve(app: Flask, port: int, report_url: str | None) -> None:
     from werkzeug.serving import make_server
 
+    from ivr.schedule import start_schedule
+
     server = make_server("127.0.0.1", port, app, threaded=True)
+    # Served, the demo is an embedded deployment: its periodic jobs run.
+    start_schedule(app)
     base = f"http://127.0.0.1:{port}"
     click.echo(f"\nStaff console: {base}/staff/login")
     click.echo(f"  sign in as {DEMO_STAFF_EMAIL} / {DEMO_STAFF_PASSWORD}")

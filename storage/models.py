@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -363,6 +364,19 @@ class AuditEntry(Base):
     target_type: Mapped[str | None] = mapped_column(String(40))
     target_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class PeriodicRun(Base):
+    """A slot of a periodic job claimed by a process of an embedded
+    deployment (storage/periodic_runs.py, worker/embedded_schedule.py)."""
+
+    __tablename__ = "periodic_runs"
+
+    job_name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    # The slot's start, in seconds since the epoch.
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class OutboxEntry(Base):

@@ -22,7 +22,7 @@ from core.queue import QUEUE_NAME, RedisQueue
 from core.services import Services, bound, build_services
 from core.settings import load_settings
 from worker.private_worker import PrivateWorker
-from worker.schedule import ensure_scheduled
+from worker.schedule import ensure_scheduled, periods
 
 # How often a worker runs RQ's maintenance (among other things, moving the
 # jobs of a dead worker back to the queue). RQ's default is ten minutes: a
@@ -39,7 +39,7 @@ def main() -> int:
     if not isinstance(svc.queue, RedisQueue):
         print("REDIS_URL is not set: jobs run inside the web process; no worker needed.", file=sys.stderr)
         return 2
-    ensure_scheduled(svc.queue.rq)
+    ensure_scheduled(svc.queue.rq, schedule=periods(svc.settings))
     # Each job runs in a forked work horse: no database connection may be
     # shared across the fork.
     svc.db.engine.dispose()

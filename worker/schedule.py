@@ -1,4 +1,5 @@
-"""Periodic jobs on RQ's own scheduler, with no extra process.
+"""Periodic jobs on RQ's own scheduler, with no extra process (with Redis;
+without it the web processes run them: worker/embedded_schedule.py).
 
 Each periodic job runs in fixed slots aligned to the epoch (the outbox
 every minute, abandoned reports every ten minutes, risk signals every
@@ -22,6 +23,7 @@ from rq.job import Job
 
 from core import services
 from core.queue import JOBS, RedisQueue, resolve
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,12 @@ PERIODIC: dict[str, int] = {
 }
 
 
+def periods(settings: Settings) -> dict[str, int]:
+    """The periodic jobs and their periods: :data:`PERIODIC`, with
+    ``SCHEDULE_PERIODS`` replacing or adding to it."""
+    return {**PERIODIC, **dict(settings.schedule_periods)}
+
+
 def next_slot(period: int, now: float | None = None) -> int:
     """The first slot boundary strictly after ``now`` (epoch seconds)."""
     now = time.time() if now is None else now
@@ -46,10 +54,13 @@ def slot_job_id(name: str, slot: int) -> str:
     return f"periodic-{name}-{slot}"
 
 
-def ensure_scheduled(queue: Queue, now: float | None = None) -> list[str]:
-    """Schedule the next slot of every periodic job unless it already is; return their ids."""
+def ensure_scheduled(
+    queue: Queue, now: float | None = None, schedule: dict[str, int] | None = None
+) -> list[str]:
+    """Schedule the next slot of every periodic job of ``schedule`` (default
+    :data:`PERIODIC`) unless it already is; return their ids."""
     ids = []
-    for name, period in PERIODIC.items():
+    for name, period in (schedule or PERIODIC).items():
         slot = next_slot(period, now)
         job_id = slot_job_id(name, slot)
         ids.append(job_id)
@@ -72,6 +83,6 @@ def run_periodic(name: str) -> None:
     try:
         resolve(JOBS[name])()
     finally:
-        queue = services.current().queue
-        if isinstance(queue, RedisQueue):
-            ensure_scheduled(queue.rq)
+        svc = services.current()
+        if isinstance(svc.queue, RedisQueue):
+            ensure_scheduled(svc.queue.rq, schedule=periods(svc.settings))
