@@ -1,7 +1,7 @@
 """periodic_runs: which process ran each slot of a periodic job (embedded mode)
 
-Revision ID: 0007_periodic_runs
-Revises: 0006
+Revision ID: 0009_periodic_runs
+Revises: 0008
 Create Date: 2026-12-03 13:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_periodic_runs"
-down_revision: str | None = "0006"
+revision: str = "0009_periodic_runs"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
