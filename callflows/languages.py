@@ -1,6 +1,6 @@
 """The languages the service speaks, each with the Twilio voice that speaks it.
 
-One table: the code a member is enrolled with (CONTRACT.md's ``--language``),
+One table: the code a member is enrolled with (docs/reference.md's ``--language``),
 the gettext catalogue it reads, the key that picks it on the access line and
 in the menu, and the ``<Say>`` ``voice`` and ``language`` Twilio offers for
 it. Voices are from Twilio's text-to-speech list (twilio.com/docs/voice/twiml/say/text-speech):
