@@ -229,6 +229,7 @@ class Simulator:
     _callee: Callee = field(default_factory=Callee, init=False, repr=False)
     _speech: Speech = field(default_factory=Speech, init=False, repr=False)
     _app_down: bool = field(default=False, init=False, repr=False)
+    _app_delay: float = field(default=0.0, init=False, repr=False)
     _error_code: str = field(default=HTTP_RETRIEVAL_FAILURE, init=False, repr=False)
     _recording_urls: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
@@ -252,14 +253,17 @@ class Simulator:
         *,
         speech: Speech | None = None,
         app_down: bool = False,
+        app_delay: float = 0.0,
     ) -> CallResult:
         """Place a call from ``from_`` to ``to`` (a Safety Number) and play it out.
 
         ``keypad`` presses keys for the caller; ``callee`` is what any dialled
         phone does; ``speech`` is what the caller says at each ``<Record>``.
         ``app_down``: no request reaches the app (connection refused), as in
-        an outage; only documents on other origins can answer. The number's
-        webhooks are docs/reference.md's paths.
+        an outage; only documents on other origins can answer. ``app_delay``:
+        every request to the app takes that many more (simulated) seconds to
+        be answered; the app does its work, but an answer later than Twilio
+        waits is no answer. The number's webhooks are docs/reference.md's paths.
         """
         leg = Leg(
             sid=new_sid("CA"),
@@ -276,10 +280,13 @@ class Simulator:
         self._callee = callee or Callee()
         self._speech = speech or Speech(default_seconds=self.record_seconds)
         self._app_down = app_down
+        self._app_delay = app_delay
         start = len(self.transcript.lines)
         self._say(leg.who, "dials", f"dials {self.phonebook.show(to)} from {self.phonebook.show(from_)}")
         if app_down:
             self._say("twilio", "note", "the app is down: no request reaches it")
+        if app_delay:
+            self._say("twilio", "note", f"the app is slow: it takes {app_delay:g} s to answer each request")
         try:
             end = self._run(leg, self.base + "/voice/incoming", Context.CALL, result)
             leg.status = end.status
@@ -292,6 +299,7 @@ class Simulator:
             self._flush_callbacks(result)
         finally:
             self._app_down = False
+            self._app_delay = 0.0
         result.transcript.extend(self.transcript.lines[start:])
         return result
 
@@ -789,7 +797,20 @@ class Simulator:
             self._error_code = HTTP_CONNECTION_FAILURE
             self._problem(f"{path}: {exc} (Twilio error 11205)", errors)
             return None
-        took = time.monotonic() - started
+        took = time.monotonic() - started + self._app_delay
+        if took > self.webhook_timeout and self._app_delay:
+            # The slowness is the call's premise, not a fault: Twilio waited
+            # its 15 s and gave up, though the app did its work.
+            self._error_code = HTTP_CONNECTION_FAILURE
+            self.clock += self.webhook_timeout
+            self._say(
+                "twilio",
+                "request",
+                f"{method} {path} -> no answer within {self.webhook_timeout:g} s (error 11205)",
+            )
+            if self.after_webhook is not None:
+                self.after_webhook()
+            return None
         if took > self.webhook_timeout:
             self._error_code = HTTP_CONNECTION_FAILURE
             self._problem(
@@ -797,6 +818,7 @@ class Simulator:
                 errors,
             )
             return None
+        self.clock += self._app_delay  # in time, but the caller waited for it
         self._say("twilio", "request", f"{method} {path} -> {answer.status}")
         if self.after_webhook is not None:
             self.after_webhook()

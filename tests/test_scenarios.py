@@ -323,7 +323,7 @@ def test_a_silent_report_is_offered_again_and_marked_absent(world: World) -> Non
 
 def test_with_the_app_down_the_static_fallback_answers(world: World) -> None:
     outcome = world.play("app_down_static_fallback")
-    down, back = call_of(outcome, 0), call_of(outcome, 1)
+    down, slow, back = call_of(outcome, 0), call_of(outcome, 1), call_of(outcome, 2)
     text = down.transcript.render(verbose=True)
     assert "POST /voice/incoming -> connection refused (error 11205)" in text
     assert f"POST {scenarios.STATIC_FALLBACK_URL} -> 200 (static hosting)" in text
@@ -331,6 +331,11 @@ def test_with_the_app_down_the_static_fallback_answers(world: World) -> None:
     printed = world.app.test_cli_runner().invoke(args=["fallback-twiml"]).output
     assert served.url == scenarios.STATIC_FALLBACK_URL and served.xml == printed
     assert world.rows(Call, Call.call_sid == down.call_sid) == []  # the app never saw it
+    # Too slow: the app did its work, but Twilio gave up after 15 s and never rang the member.
+    gave_up = "POST /voice/incoming -> no answer within 15 s (error 11205)"
+    assert gave_up in slow.transcript.render(verbose=True)
+    (logged,) = world.rows(Call, Call.call_sid == slow.call_sid)
+    assert not logged.bridged and slow.child_sids == []
     assert back.bridged and not back.fallback_used
 
 

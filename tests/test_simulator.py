@@ -658,6 +658,21 @@ def test_an_app_that_is_down_is_answered_by_a_fallback_hosted_elsewhere(toy: Toy
     assert "POST /voice/incoming -> connection refused" in result.transcript.render(verbose=True)
 
 
+def test_an_app_slower_than_twilio_waits_is_given_up_on(toy: ToyTwilioApp) -> None:
+    toy.documents["/voice/incoming"] = doc("<Say>Too late.</Say>")
+    static = doc("<Say>Sorry.</Say><Hangup/>").encode()
+    sim = simulator(toy, fallback=STATIC_FALLBACK, static_documents={STATIC_FALLBACK: static})
+    result = sim.call(CALLER, LINE, app_delay=20)
+    assert len(toy.posted("/voice/incoming")) == 1  # the app got it and answered, too late
+    assert result.errors == [] and result.fallback_used  # the slowness is the premise, not a fault
+    assert "Too late." not in result.spoken_to("caller") and '"Sorry."' in result.spoken_to("caller")
+    gave_up = "POST /voice/incoming -> no answer within 15 s (error 11205)"
+    assert gave_up in result.transcript.render(verbose=True)
+    # Slow, but in time: answered, after the caller waited for it.
+    prompt = simulator(toy).call(CALLER, LINE, app_delay=5)
+    assert "Too late." in prompt.spoken_to("caller") and not prompt.fallback_used
+
+
 def test_a_fallback_on_the_app_itself_fails_with_it(toy: ToyTwilioApp) -> None:
     toy.documents["/voice/fallback"] = doc("<Say>Sorry.</Say>")
     result = simulator(toy).call(CALLER, LINE, app_down=True)

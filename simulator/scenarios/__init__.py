@@ -22,11 +22,13 @@ may use ``{pin}``, ``{pin2}``, ``{line}``, ``{line2}`` (the Safety Numbers as
 a member keys them), ``{client}`` (the client's number, likewise) and
 ``{premium}``. A call may also say what the caller says at each
 ``<Record>`` (``"speech": ["speak 12, pause 7, speak 20, press #"]``, see
-:mod:`simulator.speech`), that the app is down (``"app": "down"``), and that
-its status callbacks arrive shuffled and repeated (``"callbacks": {"seed": 7,
-"repeats": 2}``). Setup actions: ``{"block": CALLER}`` (the member blocks
-them), ``{"cancel_member": MEMBER}``, ``{"spoken_greeting": MEMBER}`` (the
-member chose the greeting that answers calls before they ring), ``{"static_fallback": true}`` (the
+:mod:`simulator.speech`), that the app is down (``"app": "down"``) or
+answers each request after 20 s, later than Twilio waits (``"app":
+"slow"``), and that its status callbacks arrive shuffled and repeated
+(``"callbacks": {"seed": 7, "repeats": 2}``). Setup actions: ``{"block":
+CALLER}`` (the member blocks them), ``{"cancel_member": MEMBER}``,
+``{"spoken_greeting": MEMBER}`` (the member chose the greeting, which
+answers calls before they ring), ``{"static_fallback": true}`` (the
 ``fallback-twiml`` document hosted apart from the app, as the number's
 fallback URL). End-state checks: ``blocked`` (callers
 the member blocked), ``menu_locked`` ({MEMBER: bool}), ``line_status``
@@ -143,6 +145,9 @@ STEP_EXPECTATIONS = frozenset(
         "same_call_log_as_step",
     }
 )
+# What "app" may say of the app during a call, and how long it then takes to
+# answer a request: "slow" answers later than Twilio waits (15 s).
+APP_STATES = {"up": 0.0, "down": 0.0, "slow": 20.0}
 CALL_KEYS = frozenset({"from", "to", "digits", "answer", "talk_seconds", "speech", "app", "callbacks"})
 SMS_KEYS = frozenset({"from", "to", "body"})
 
@@ -308,8 +313,9 @@ def _step(step: Mapping[str, Any], simulator: Simulator, cast: Cast) -> Result:
         keypad = ScriptedKeypad.of(cast.keys(call.get("digits", "")) or None)
         callee = Callee.parse(call.get("answer", ""), talk_seconds=int(call.get("talk_seconds", 42)))
         speech = Speech.of(call.get("speech"), default_seconds=simulator.record_seconds)
-        if call.get("app", "up") not in ("up", "down"):
-            raise ScenarioError(f"'app' is 'up' or 'down', not {call['app']!r}")
+        app = call.get("app", "up")
+        if app not in APP_STATES:
+            raise ScenarioError(f"'app' is one of {', '.join(APP_STATES)}, not {app!r}")
         in_order = simulator.delivery
         disorder = call.get("callbacks")
         if disorder is not None:
@@ -321,7 +327,8 @@ def _step(step: Mapping[str, Any], simulator: Simulator, cast: Cast) -> Result:
                 keypad,
                 callee,
                 speech=speech,
-                app_down=call.get("app") == "down",
+                app_down=app == "down",
+                app_delay=APP_STATES[app],
             )
         finally:
             simulator.delivery = in_order
