@@ -112,7 +112,17 @@ FORMS = st.lists(st.tuples(KEYS, VALUES) | st.tuples(ID_KEYS, ID_VALUES), max_si
 # Query strings the app could have put in its own URLs, and junk; an id out of
 # PostgreSQL's integer range has a test of its own below.
 QUERIES = st.sampled_from(
-    ["", "call=CAfuzz", "report=1", "report=x", "retry=1", "call=", "report=-1", "report=0"]
+    [
+        "",
+        "call=CAfuzz",
+        "call=CAfuzz&answered=1",
+        "report=1",
+        "report=x",
+        "retry=1",
+        "call=",
+        "report=-1",
+        "report=0",
+    ]
 )
 ENCODINGS = st.sampled_from(["utf-8", "latin-1"])
 
