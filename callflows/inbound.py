@@ -272,9 +272,9 @@ def was_bridged(dial_call_status: str | None, dial_bridged: str | None) -> bool 
 
 
 def after_dial(bridged: bool, *, caller_answered: bool, caller_language: Language = ENGLISH) -> VoiceResponse:
-    """The caller's leg once the Dial ends without the member on the line.
+    """The caller's leg once the Dial ends.
 
-    Connected: the conversation is over, hang up. Not connected on a call
+    Connected: the conversation is over, hang up. Not connected, on a call
     nothing has answered yet (no greeting, the default): the same
     :func:`will_not_ring` rejection as a blocked caller or a dead line, so
     the call stays unanswered and the caller pays nothing; any spoken word
