@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callflows.errors import SafetyNumberError, UnknownMember
+from callflows.languages import ENGLISH, LANGUAGE_CODES
 from callflows.phone import normalise
 from callflows.sanitise import forbidden_characters
 from callflows.status import LineKind
@@ -84,7 +85,14 @@ def numbers_add(numbers: tuple[str, ...], access: bool) -> None:
 @click.option("--name", required=True, type=ONE_LINE, help="The member's working name.")
 @click.option("--phone", required=True, help="The member's real phone (national or E.164).")
 @click.option("--pin", required=True, help="Menu PIN, digits only.")
-def members_enrol(name: str, phone: str, pin: str) -> None:
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGE_CODES),
+    default=ENGLISH.code,
+    show_default=True,
+    help="The language the member hears (whisper, menu, confirmations).",
+)
+def members_enrol(name: str, phone: str, pin: str, language: str) -> None:
     """Create a member, assign a free Safety Number and print it."""
     services = current_services()
     phone_e164 = _number(phone)
@@ -96,6 +104,7 @@ def members_enrol(name: str, phone: str, pin: str) -> None:
             phone_e164=phone_e164,
             pin=pin,
             pin_min_length=services.settings.pin_min_length,
+            language=language,
         )
         number = line.e164
         member_id = member.id

@@ -136,7 +136,7 @@ def _ask_cancel(session: Session, auth: menus.MenuCall) -> VoiceResponse:
 
 
 def _ask_language(session: Session, auth: menus.MenuCall) -> VoiceResponse:
-    return flow.ask_language(_speaker(auth), external_url("menu.language"), _timeout())
+    return flow.ask_language(_speaker(auth), external_url("menu.choose_language"), _timeout())
 
 
 def _wrong_key(session: Session, auth: menus.MenuCall) -> VoiceResponse:

@@ -16,8 +16,9 @@ from flask import Blueprint, Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from callflows import inbound as flow
+from callflows.languages import language_or_english
 from callflows.phone import caller_from
-from callflows.speech import english_speaker
+from callflows.speech import english_speaker, speaker_for
 from callflows.status import CallStatus, Category
 from ivr import requestdb
 from ivr.services import current_services
@@ -128,7 +129,8 @@ def whisper() -> Response:
     return twiml(
         flow.whisper(
             facts,
-            speaker=english_speaker(),
+            # The member's own phone: their own language.
+            speaker=speaker_for(calls.member_languages(session, call.member_id).own),
             screen_url=external_url("voice.screen", call=parent),
             timeout_seconds=current_services().settings.gather_timeout_seconds,
         )
@@ -157,8 +159,9 @@ def screen() -> Response:
     if call.declined and call.other_party_index:
         # Counted by the worker, not here: the member's leg is waiting.
         current_services().queue.enqueue("refresh_signals", "call", call.id)
+    own = calls.member_languages(session, call.member_id).own
     return twiml(
-        flow.screened(choice, caller_withheld=call.other_party_index is None, speaker=english_speaker())
+        flow.screened(choice, caller_withheld=call.other_party_index is None, speaker=speaker_for(own))
     )
 
 
@@ -169,11 +172,19 @@ def dial_result() -> Response:
     one rejection, or "not available" if the greeting already answered it."""
     form = twilio_form()
     bridged = flow.was_bridged(form.get("DialCallStatus"), form.get("DialBridged"))
+    answered = _caller_answered()
+    call = None
+    if bridged is None or (answered and not bridged):
+        call = calls.inbound_call(requestdb.session(), _parent_sid())
     if bridged is None:
         # Twilio left DialBridged out: trust what the member's key recorded.
-        call = calls.inbound_call(requestdb.session(), _parent_sid())
         bridged = call is not None and call.bridged
-    return twiml(flow.after_dial(bridged, caller_answered=_caller_answered()))
+    # Spoken only on a call the member's greeting answered: in the language
+    # the member chose for their callers, like the greeting.
+    callers = language_or_english(
+        calls.member_languages(requestdb.session(), call.member_id).callers if call is not None else None
+    )
+    return twiml(flow.after_dial(bridged, caller_answered=answered, caller_language=callers))
 
 
 @bp.post("/status")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from callflows.inbound import InboundOutcome, Screening
+from callflows.languages import language_or_english
 from callflows.phone import Caller
 from callflows.status import (
     CallDirection,
@@ -106,6 +107,7 @@ def screen_and_log(
         member_phone=vault.reveal(row.phone_encrypted),
         greeting=Greeting(row.greeting),
         caller_id_shown=CallerIdShown(row.caller_id_shown),
+        caller_language=language_or_english(row.caller_language),
     )
 
 
@@ -168,6 +170,7 @@ def _screen(with_caller: bool) -> Any:
             members.c.phone_encrypted,
             members.c.greeting,
             members.c.caller_id_shown,
+            members.c.caller_language,
             warnings.label("warnings"),
             outcome.label("outcome"),
         )
@@ -278,6 +281,23 @@ def _log(dialect: str, with_caller: bool) -> Any:
 def _table(model: type[Any]) -> Table:
     table: Table = model.__table__
     return table
+
+
+class MemberLanguages(NamedTuple):
+    own: str  # what the member hears (whisper, menu)
+    callers: str  # what callers to their Safety Number may hear
+
+
+def member_languages(session: Session, member_id: int | None) -> MemberLanguages:
+    """The language codes of a call's member; English for none."""
+    row = (
+        session.execute(select(Member.language, Member.caller_language).where(Member.id == member_id)).first()
+        if member_id is not None
+        else None
+    )
+    return (
+        MemberLanguages(row.language, row.caller_language) if row is not None else MemberLanguages("en", "en")
+    )
 
 
 def inbound_call(session: Session, call_sid: str) -> Call | None:

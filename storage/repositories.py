@@ -21,6 +21,8 @@ from callflows.errors import (
     UnknownCategory,
     UnknownMember,
 )
+from callflows.languages import ENGLISH
+from callflows.languages import language as language_named
 from callflows.pin_quality import check_pin_quality
 from callflows.sanitise import sanitise_summary
 from callflows.status import CATEGORIES, LineKind, LineStatus, MemberStatus, StaffRole
@@ -85,9 +87,12 @@ def enrol_member(
     phone_e164: str,
     pin: str,
     pin_min_length: int = 4,
+    language: str = ENGLISH.code,
 ) -> tuple[Member, SafetyNumber]:
-    """Create a member and assign them a free Safety Number."""
+    """Create a member and assign them a free Safety Number. ``language`` is
+    what they hear (:class:`UnknownLanguage` for a code not offered)."""
     check_pin(pin, pin_min_length, phone_e164)
+    spoken = language_named(language)
     name = " ".join(name.split())
     if not name:
         raise ValueError("the working name is empty")
@@ -101,6 +106,7 @@ def enrol_member(
         phone_index=protected.index,
         pin_hash=hash_secret(pin),
         status=MemberStatus.ACTIVE,
+        language=spoken.code,
     )
     session.add(member)
     session.flush()

@@ -153,6 +153,8 @@ def test_every_canonical_journey_has_a_scenario() -> None:
         "report_with_a_pause",
         "silent_report",
         "app_down_static_fallback",
+        "member_journey_in_romanian",
+        "member_journey_in_thai",
     }
 
 

@@ -28,6 +28,7 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, DataRequired, Optional
 
+from callflows.languages import LANGUAGE_CODES
 from callflows.sanitise import sanitise_summary
 from storage.ids import parse_id
 from storage.models import CATEGORIES, CallerIdShown, Greeting, ReportStatus
@@ -134,6 +135,9 @@ class PreferencesForm(FlaskForm):
     caller_id_shown = SelectField(choices=[c.value for c in CallerIdShown])
     # The page's checkbox sends "yes"; left unticked it sends nothing: no.
     accept_withheld = BooleanField(false_values=("", "no", "false"))
+    # Left out of a post: unchanged (the view keeps the member's own).
+    language = SelectField(choices=list(LANGUAGE_CODES), validators=[Optional()])
+    caller_language = SelectField(choices=list(LANGUAGE_CODES), validators=[Optional()])
 
 
 class CancelForm(FlaskForm):

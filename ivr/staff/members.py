@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from callflows.errors import BadPin, DuplicateMember, InvalidPhoneNumber, NumberPoolEmpty, WithheldNumber
+from callflows.languages import LANGUAGES
 from callflows.phone import last_three, normalise
 from callflows.pin_quality import weakness
 from core.services import recording_store
@@ -141,12 +142,14 @@ def member_page(member_id: int) -> str:
         last3=last3,
         greetings=list(Greeting),
         caller_ids=list(CallerIdShown),
+        languages=LANGUAGES,
     )
 
 
 @bp.route("/members/<int(max=2147483647):member_id>/preferences", methods=["POST"])
 def member_preferences(member_id: int) -> Response:
-    """Greeting, whether withheld callers get through, which caller ID the member sees."""
+    """Greeting, whether withheld callers get through, which caller ID the
+    member sees, the language the member hears and the one callers hear."""
     require_admin()
     member = _active(member_id)
     form = PreferencesForm()
@@ -155,11 +158,16 @@ def member_preferences(member_id: int) -> Response:
     greeting, caller_id = form.greeting.data, form.caller_id_shown.data
     member.greeting, member.caller_id_shown = greeting, caller_id
     member.accept_withheld = form.accept_withheld.data
+    if form.language.raw_data:
+        member.language = form.language.data
+    if form.caller_language.raw_data:
+        member.caller_language = form.caller_language.data
     audit(
         "member.preferences",
         "member",
         member.id,
-        f"greeting={greeting} withheld={member.accept_withheld} caller_id={caller_id}",
+        f"greeting={greeting} withheld={member.accept_withheld} caller_id={caller_id}"
+        f" language={member.language} caller_language={member.caller_language}",
     )
     db().commit()
     flash("Preferences saved.")

@@ -28,7 +28,8 @@ answers each request after 20 s, later than Twilio waits (``"app":
 (``"callbacks": {"seed": 7, "repeats": 2}``). Setup actions: ``{"block":
 CALLER}`` (the member blocks them), ``{"cancel_member": MEMBER}``,
 ``{"spoken_greeting": MEMBER}`` (the member chose the greeting, which
-answers calls before they ring), ``{"static_fallback": true}`` (the
+answers calls before they ring), ``{"member_language": {MEMBER: CODE}}``
+(the language the member hears), ``{"static_fallback": true}`` (the
 ``fallback-twiml`` document hosted apart from the app, as the number's
 fallback URL). End-state checks: ``blocked`` (callers
 the member blocked), ``menu_locked`` ({MEMBER: bool}), ``line_status``
@@ -56,6 +57,7 @@ import phonenumbers
 from flask import Flask
 from sqlalchemy import func, select
 
+from callflows.languages import language as language_named
 from callflows.prompts import APOLOGY
 from core.services import Services, recording_store
 from simulator import demo
@@ -283,6 +285,10 @@ def _setup(
         elif kind == "spoken_greeting":
             # The member's choice, as the console's preferences form makes it.
             _member(session, services, cast, value).greeting = Greeting.LOGGED
+        elif kind == "member_language":
+            # {"member_language": {"member": "ro"}}: as enrolment with --language makes it.
+            for who, code in dict(value).items():
+                _member(session, services, cast, who).language = language_named(code).code
         elif kind == "cancel_member":
             repo.cancel_member(session, _member(session, services, cast, value), recording_store(services))
         else:
