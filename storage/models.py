@@ -70,7 +70,7 @@ __all__ = [
     "ReportStatus",
     "RiskSignal",
     "SafetyNumber",
-    "SignInAttempts",
+    "SignInWindow",
     "Staff",
     "StaffRole",
     "utcnow",
@@ -343,15 +343,18 @@ class Staff(Base):
     created_at: Mapped[created]
 
 
-class SignInAttempts(Base):
-    """Sign-in attempts from one client address in one fixed window, counted by
-    one ``INSERT … ON CONFLICT … RETURNING`` (``storage.sign_in_limits``)."""
+class SignInWindow(Base):
+    """Sign-in attempts from one client address: in the fixed window from
+    ``window_start`` and in the one before it, for a sliding-window limit;
+    both changed by one ``INSERT … ON CONFLICT … RETURNING`` on this one row
+    (``storage.sign_in_limits``)."""
 
-    __tablename__ = "sign_in_attempts"
+    __tablename__ = "sign_in_windows"
 
     client: Mapped[str] = mapped_column(String(64), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    previous_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEntry(Base):

@@ -11,9 +11,13 @@ that guard access change atomically in the database).
   statement (the count starts again, ``callflows.lockout``'s policy), so no
   check can be lost between a count and a lock. A right password or code
   clears the lock again (``_start_session``).
-- Per client address: attempts in fixed windows, taken by one
-  ``INSERT … ON CONFLICT … RETURNING`` before anything else happens; a
-  successful sign-in gives its attempt back, so only failures add up.
+- Per client address: attempts in a sliding window (``callflows.sliding_window``:
+  this fixed window's count plus the last one's, weighted), both counts on
+  one row per address, taken by one ``INSERT … ON CONFLICT … RETURNING``
+  before anything else happens. Parallel attempts queue on that row, so a
+  burst straddling a window's edge gets no more than the limit in all (with
+  fixed windows alone it got the limit twice). A successful sign-in gives
+  its attempt back, so only failures add up.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from sqlalchemy import Table, case, delete, or_, update
 from sqlalchemy.orm import Session
 
 from callflows.lockout import LockoutPolicy
-from storage.models import SignInAttempts, Staff
+from callflows.sliding_window import SlidingWindow
+from storage.models import SignInWindow, Staff
 from storage.upsert import dialect_insert
 
 # Addresses are at most 45 characters (IPv6 with an IPv4 tail); longer is not an address.
@@ -79,43 +84,63 @@ def give_back_check(session: Session, staff_id: int, reserved: Reserved, policy:
     session.execute(statement.execution_options(synchronize_session=False))
 
 
-def window_of(now: datetime, window: timedelta) -> datetime:
-    """The start of the fixed window ``now`` falls in."""
-    seconds = int(window.total_seconds())
-    epoch = int((now - datetime(1970, 1, 1)).total_seconds())
-    return datetime(1970, 1, 1) + timedelta(seconds=epoch - epoch % seconds)
+@dataclass(frozen=True, slots=True)
+class CountedAttempt:
+    """An attempt counted from a client address: the fixed window it went into."""
+
+    window_start: datetime
+    window: timedelta
 
 
 def take_client_attempt(
     session: Session, client: str, now: datetime, *, limit: int, window: timedelta
-) -> datetime | None:
-    """Count one attempt from ``client``; the window it was counted in, or
-    None when this attempt is over ``limit`` (then nothing may be checked)."""
-    start = window_of(now, window)
-    table: Table = SignInAttempts.__table__  # type: ignore[assignment]
+) -> CountedAttempt | None:
+    """Count one attempt from ``client``; where it was counted, or None when
+    it is over ``limit`` in the sliding window ending ``now`` (then nothing
+    may be checked). Refused attempts count too: an address that keeps
+    trying stays refused."""
+    policy = SlidingWindow(limit, window)
+    start = policy.start_of(now)
+    table: Table = SignInWindow.__table__  # type: ignore[assignment]
     insert = dialect_insert(session.get_bind().dialect.name, table).values(
-        client=client[:MAX_CLIENT_LENGTH], window_start=start, attempts=1
+        client=client[:MAX_CLIENT_LENGTH], window_start=start, attempts=1, previous_attempts=0
     )
-    attempts = session.execute(
+    kept = table.c.window_start
+    # This window, or a clock a little behind another process's: count it in
+    # the row's window. The next window: roll the row on. Later: start afresh.
+    same = insert.excluded.window_start <= kept
+    rolled = kept == start - window
+    counted = session.execute(
         insert.on_conflict_do_update(
-            index_elements=[table.c.client, table.c.window_start],
-            set_={"attempts": table.c.attempts + 1},
-        ).returning(table.c.attempts)
-    ).scalar_one()
-    # Windows before the last one can never count again.
-    session.execute(delete(SignInAttempts).where(SignInAttempts.window_start < start - window))
-    return start if attempts <= limit else None
+            index_elements=[table.c.client],
+            set_={
+                "window_start": case((same, kept), else_=insert.excluded.window_start),
+                "attempts": case((same, table.c.attempts + 1), else_=1),
+                "previous_attempts": case(
+                    (same, table.c.previous_attempts), (rolled, table.c.attempts), else_=0
+                ),
+            },
+        ).returning(table.c.window_start, table.c.attempts, table.c.previous_attempts)
+    ).one()
+    # Rows whose two windows are both over can never count again.
+    session.execute(delete(SignInWindow).where(SignInWindow.window_start < start - window))
+    if not policy.allows(counted.attempts, counted.previous_attempts, counted.window_start, now):
+        return None
+    return CountedAttempt(counted.window_start, window)
 
 
-def give_back_client_attempt(session: Session, client: str, window_start: datetime) -> None:
-    """A sign-in succeeded: its attempt was no failure."""
-    session.execute(
-        update(SignInAttempts)
-        .where(
-            SignInAttempts.client == client[:MAX_CLIENT_LENGTH],
-            SignInAttempts.window_start == window_start,
-            SignInAttempts.attempts > 0,
+def give_back_client_attempt(session: Session, client: str, attempt: CountedAttempt) -> None:
+    """A sign-in succeeded: its attempt was no failure. It is taken back
+    from the window it went into, which the row may since have rolled into
+    its previous one."""
+    row = SignInWindow
+    for column, window_start in (
+        (row.attempts, attempt.window_start),
+        (row.previous_attempts, attempt.window_start + attempt.window),
+    ):
+        session.execute(
+            update(row)
+            .where(row.client == client[:MAX_CLIENT_LENGTH], row.window_start == window_start, column > 0)
+            .values({column: column - 1})
+            .execution_options(synchronize_session=False)
         )
-        .values(attempts=SignInAttempts.attempts - 1)
-        .execution_options(synchronize_session=False)
-    )

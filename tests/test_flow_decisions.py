@@ -11,6 +11,7 @@ import pytest
 from callflows.access import AccessFacts, AccessOutcome, FirstKey, first_key, judge_access
 from callflows.lockout import Attempts, LockoutPolicy
 from callflows.menu import DailyUsage, MaskedCallCaps, seconds_spent
+from callflows.sliding_window import SlidingWindow
 
 NOW = datetime(2026, 12, 3, 12, 0)
 POLICY = LockoutPolicy(max_attempts=3, duration=timedelta(minutes=15))
@@ -94,3 +95,28 @@ def test_masked_call_time_limit(usage: DailyUsage, limit: int | None) -> None:
 )
 def test_what_a_finished_masked_call_spent(status: str, duration: int | None, spent: int | None) -> None:
     assert seconds_spent(status, duration) == spent
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "previous", "allowed_now"),
+    [
+        (timedelta(0), 10, 0),  # just past the edge the last window counts in full
+        (timedelta(minutes=7, seconds=30), 10, 5),  # half-way: half
+        (timedelta(minutes=12), 10, 8),  # four fifths through: a fifth
+        (timedelta(minutes=15), 10, 10),  # (a window on: nothing)
+        (timedelta(minutes=-1), 4, 6),  # a clock behind the row's window: the last counts in full
+    ],
+)
+def test_a_sliding_window_weighs_the_last_window_by_what_it_still_covers(
+    elapsed: timedelta, previous: int, allowed_now: int
+) -> None:
+    window = SlidingWindow(limit=10, length=timedelta(minutes=15))
+    start = datetime(2026, 12, 3, 11, 15)
+    allowed = [window.allows(n, previous, start, start + elapsed) for n in range(1, 15)]
+    assert allowed == [True] * allowed_now + [False] * (14 - allowed_now)
+
+
+def test_fixed_windows_tile_time() -> None:
+    window = SlidingWindow(limit=10, length=timedelta(minutes=15))
+    assert window.start_of(datetime(2026, 12, 3, 11, 29, 59)) == datetime(2026, 12, 3, 11, 15)
+    assert window.start_of(datetime(2026, 12, 3, 11, 30)) == datetime(2026, 12, 3, 11, 30)

@@ -9,7 +9,7 @@ at its absolute lifetime.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import flash, g, redirect, render_template, request, session, url_for
@@ -85,10 +85,10 @@ IP_WINDOW = timedelta(minutes=15)
 TOO_MANY_FROM_HERE = "Too many failed sign-ins from here. Wait a while."
 
 
-def _take_client_attempt() -> datetime | None:
+def _take_client_attempt() -> sign_in_limits.CountedAttempt | None:
     """Count this attempt against the client's address before anything is
-    checked (committed at once, so parallel requests see it); the window it
-    was counted in, or None when the address is over its limit."""
+    checked (committed at once, so parallel requests see it); where it was
+    counted, or None when the address is over its limit."""
     window = sign_in_limits.take_client_attempt(
         db(),
         _client_ip(),
@@ -123,7 +123,7 @@ def _record_failure(staff: Staff | None, reserved: sign_in_limits.Reserved | Non
     db().commit()
 
 
-def _start_session(staff: Staff, client_window: datetime) -> Response:
+def _start_session(staff: Staff, client_window: sign_in_limits.CountedAttempt) -> Response:
     staff.failed_logins = 0
     staff.locked_until = None
     sign_in_limits.give_back_client_attempt(db(), _client_ip(), client_window)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from core.services import recording_store
 from ivr import create_app, services_of
 from storage.db import Database
-from storage.models import SignInAttempts
+from storage.models import SignInWindow
 from tests.staff.helpers import make_report, wav_bytes
 from tests.support.suite import AppConfig
 from worker.recordings import NEVER_ARRIVED
@@ -32,7 +32,7 @@ def test_head_on_the_sign_in_form_is_no_attempt(app_config: AppConfig, db: Datab
         assert client.head("/staff/login").status_code == 200
         assert client.head("/staff/login/code").status_code == 302  # nothing pending: back to sign-in
     with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(SignInAttempts)) == 0
+        assert s.scalar(select(func.count()).select_from(SignInWindow)) == 0
     page = client.get("/staff/login")
     assert page.status_code == 200 and 'name="password"' in page.get_data(as_text=True)
 
@@ -43,7 +43,7 @@ def test_other_methods_on_the_sign_in_form_are_refused_and_not_counted(
 ) -> None:
     assert getattr(anon, method)("/staff/login").status_code == 405
     with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(SignInAttempts)) == 0
+        assert s.scalar(select(func.count()).select_from(SignInWindow)) == 0
 
 
 def test_the_favicon_is_served(anon) -> None:

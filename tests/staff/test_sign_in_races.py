@@ -23,7 +23,7 @@ from callflows.lockout import Attempts, LockoutPolicy
 from ivr.staff import auth
 from storage import sign_in_limits
 from storage.db import Database
-from storage.models import AuditEntry, Staff
+from storage.models import AuditEntry, SignInWindow, Staff
 from tests.staff.helpers import PASSWORD, make_staff
 from tests.support.live_server import migrated_database, serving
 from tests.support.suite import PG_URL
@@ -141,3 +141,69 @@ def test_reserving_checks_follows_the_lockout_policy(race_db: Database, max_atte
     later = now + policy.duration
     with race_db.session() as s:
         assert sign_in_limits.reserve_check(s, staff_id, policy, later) is not None
+
+
+# --- the per-address limit is a sliding window ----------------------------------------
+
+WINDOW = timedelta(minutes=15)
+EDGE = datetime(2026, 12, 3, 11, 15)  # where one fixed 15-minute window ends and the next starts
+
+
+def _take(db: Database, now: datetime, limit: int = 10, client: str = "192.0.2.7") -> bool:
+    """One attempt from ``client`` at ``now``, committed; whether it was allowed."""
+    with db.session() as s:
+        return sign_in_limits.take_client_attempt(s, client, now, limit=limit, window=WINDOW) is not None
+
+
+def test_parallel_attempts_straddling_a_window_edge_get_the_limit_once(race_db: Database) -> None:
+    """A burst of 40 across the edge of two fixed windows: 20 fired at once
+    just before it, then 20 at once around it (clocks of several web
+    processes disagree by a little). With fixed windows each window gave the
+    whole limit: 20 allowed against 10."""
+
+    def burst(times: list[datetime]) -> list[bool]:
+        ready = threading.Barrier(len(times))
+
+        def attempt(now: datetime) -> bool:
+            ready.wait()
+            return _take(race_db, now)
+
+        with ThreadPoolExecutor(max_workers=len(times)) as pool:
+            return list(pool.map(attempt, times))
+
+    just = timedelta(milliseconds=1)
+    before = burst([EDGE - just] * (PARALLEL // 2))
+    around = burst([EDGE - just, EDGE + just] * (PARALLEL // 4))
+    assert before.count(True) == 10
+    assert around.count(True) == 0
+
+
+def test_the_last_windows_attempts_fade_out_as_the_window_slides(race_db: Database) -> None:
+    assert all(_take(race_db, EDGE - timedelta(minutes=1)) for _ in range(10))
+    # Just after the edge the last window still counts in full.
+    assert not _take(race_db, EDGE + timedelta(seconds=1))
+    # Half-way through the next window it counts half: 5 more (the refusal above is one of them).
+    halfway = EDGE + WINDOW / 2
+    assert [_take(race_db, halfway) for _ in range(5)] == [True] * 4 + [False]
+    # A window on, those 6 attempts (refused ones too) count in full at first.
+    later = EDGE + WINDOW + timedelta(seconds=1)
+    assert [_take(race_db, later) for _ in range(5)] == [True] * 4 + [False]
+    # Two windows on, nothing is remembered; other addresses were never affected.
+    assert all(_take(race_db, EDGE + 3 * WINDOW) for _ in range(10))
+    assert _take(race_db, later, client="192.0.2.8")
+
+
+def test_a_success_gives_its_attempt_back_to_the_window_it_went_into(race_db: Database) -> None:
+    with race_db.session() as s:
+        first = sign_in_limits.take_client_attempt(
+            s, "192.0.2.7", EDGE - timedelta(seconds=1), limit=2, window=WINDOW
+        )
+    assert first is not None
+    assert _take(race_db, EDGE + timedelta(seconds=1), limit=2)  # the row rolls into the next window
+    assert not _take(race_db, EDGE + timedelta(seconds=2), limit=2)
+    with race_db.session() as s:
+        sign_in_limits.give_back_client_attempt(s, "192.0.2.7", first)  # now the previous window's
+    with race_db.session() as s:
+        row = s.get(SignInWindow, "192.0.2.7")
+        assert row is not None and (row.attempts, row.previous_attempts) == (2, 0)
+    assert not _take(race_db, EDGE + timedelta(seconds=3), limit=2)  # 3 in this window
