@@ -20,14 +20,19 @@ EPOCH = datetime(1970, 1, 1)
 MICROSECOND = timedelta(microseconds=1)
 
 
+def window_start(now: datetime, length: timedelta) -> datetime:
+    """The start of the fixed window of ``length`` that ``now`` falls in
+    (windows tile time from the epoch)."""
+    return EPOCH + (now - EPOCH) // length * length
+
+
 @dataclass(frozen=True, slots=True)
 class SlidingWindow:
     limit: int
     length: timedelta
 
     def start_of(self, now: datetime) -> datetime:
-        """The start of the fixed window ``now`` falls in (windows tile time from the epoch)."""
-        return EPOCH + (now - EPOCH) // self.length * self.length
+        return window_start(now, self.length)
 
     def allows(self, current: int, previous: int, window_start: datetime, now: datetime) -> bool:
         """Whether an attempt at ``now`` is within the limit, given the counts

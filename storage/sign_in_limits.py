@@ -25,11 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, case, delete, or_, update
+from sqlalchemy import Table, case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from callflows.lockout import LockoutPolicy
-from callflows.sliding_window import SlidingWindow
+from callflows.sliding_window import SlidingWindow, window_start
 from storage.models import SignInWindow, Staff
 from storage.upsert import dialect_insert
 
@@ -122,11 +122,27 @@ def take_client_attempt(
             },
         ).returning(table.c.window_start, table.c.attempts, table.c.previous_attempts)
     ).one()
-    # Rows whose two windows are both over can never count again.
-    session.execute(delete(SignInWindow).where(SignInWindow.window_start < start - window))
     if not policy.allows(counted.attempts, counted.previous_attempts, counted.window_start, now):
         return None
     return CountedAttempt(counted.window_start, window)
+
+
+def forget_finished_windows(session: Session, now: datetime, window: timedelta) -> None:
+    """Delete the rows of addresses whose two windows are both over: they can
+    never count again. Run after the attempt is committed, so it never
+    lengthens the time an address's row is locked. A row another request is
+    rolling on right now is skipped (``SKIP LOCKED``): waiting for it could
+    deadlock with that request doing the same for this one."""
+    finished = (
+        select(SignInWindow.client)
+        .where(SignInWindow.window_start < window_start(now, window) - window)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(
+        delete(SignInWindow)
+        .where(SignInWindow.client.in_(finished))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def give_back_client_attempt(session: Session, client: str, attempt: CountedAttempt) -> None:
@@ -134,13 +150,13 @@ def give_back_client_attempt(session: Session, client: str, attempt: CountedAtte
     from the window it went into, which the row may since have rolled into
     its previous one."""
     row = SignInWindow
-    for column, window_start in (
+    for column, row_start in (
         (row.attempts, attempt.window_start),
         (row.previous_attempts, attempt.window_start + attempt.window),
     ):
         session.execute(
             update(row)
-            .where(row.client == client[:MAX_CLIENT_LENGTH], row.window_start == window_start, column > 0)
+            .where(row.client == client[:MAX_CLIENT_LENGTH], row.window_start == row_start, column > 0)
             .values({column: column - 1})
             .execution_options(synchronize_session=False)
         )

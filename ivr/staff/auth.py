@@ -89,15 +89,18 @@ def _take_client_attempt() -> sign_in_limits.CountedAttempt | None:
     """Count this attempt against the client's address before anything is
     checked (committed at once, so parallel requests see it); where it was
     counted, or None when the address is over its limit."""
-    window = sign_in_limits.take_client_attempt(
+    now = utcnow()
+    counted = sign_in_limits.take_client_attempt(
         db(),
         _client_ip(),
-        utcnow(),
+        now,
         limit=current_services().settings.staff_ip_failures_per_15_min,
         window=IP_WINDOW,
     )
     db().commit()
-    return window
+    sign_in_limits.forget_finished_windows(db(), now, IP_WINDOW)
+    db().commit()
+    return counted
 
 
 def _lockout() -> LockoutPolicy:

@@ -207,3 +207,12 @@ def test_a_success_gives_its_attempt_back_to_the_window_it_went_into(race_db: Da
         row = s.get(SignInWindow, "192.0.2.7")
         assert row is not None and (row.attempts, row.previous_attempts) == (2, 0)
     assert not _take(race_db, EDGE + timedelta(seconds=3), limit=2)  # 3 in this window
+
+
+def test_finished_windows_are_forgotten_and_live_ones_kept(race_db: Database) -> None:
+    _take(race_db, EDGE - WINDOW - timedelta(seconds=1), client="192.0.2.1")  # both its windows over at EDGE
+    _take(race_db, EDGE - timedelta(seconds=1), client="192.0.2.2")  # its window is EDGE's last one
+    with race_db.session() as s:
+        sign_in_limits.forget_finished_windows(s, EDGE + timedelta(seconds=1), WINDOW)
+    with race_db.session() as s:
+        assert s.scalars(select(SignInWindow.client)).all() == ["192.0.2.2"]
