@@ -1,7 +1,7 @@
 """per-address sign-in limit over a sliding window: sign_in_windows replaces sign_in_attempts
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010_sliding_sign_in_window
+Revises: 0009_periodic_runs
 Create Date: 2026-12-03 13:10:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010_sliding_sign_in_window"
+down_revision: str | None = "0009_periodic_runs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
