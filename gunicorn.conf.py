@@ -8,4 +8,4 @@
 # longer (BENCHMARKS.md, "Why these gunicorn settings").
 reuse_port = True
 
-from ivr.server import post_worker_init  # noqa: E402, F401
+from ivr.server import on_starting, post_worker_init  # noqa: E402, F401

@@ -82,6 +82,8 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = True
+    # CA certificates (PEM) that sign the SMTP server's, besides the system's.
+    smtp_ca_file: str = ""
     mail_from: str = "safety-number@localhost"
     mail_log_path: str = ""
     # Origin of the staff console in notification links; PUBLIC_BASE_URL if unset.
@@ -169,6 +171,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "SMTP_USER": ("smtp_user", str),
     "SMTP_PASSWORD": ("smtp_password", str),
     "SMTP_STARTTLS": ("smtp_starttls", lambda v: _flag(v)),
+    "SMTP_CA_FILE": ("smtp_ca_file", str.strip),
     "MAIL_FROM": ("mail_from", str),
     "MAIL_LOG_PATH": ("mail_log_path", str),
     "STAFF_CONSOLE_URL": ("staff_console_url", lambda v: v.rstrip("/")),

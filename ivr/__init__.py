@@ -60,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         health,
         hsts,
         menu,
+        metrics,
         proxies,
         requestdb,
         schedule,
@@ -79,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     staff.init_app(app)
     cli.register(app)
     schedule.init_app(app, app.extensions[EXTENSION])
+    metrics.init_app(app, settings)
     return app
 
 

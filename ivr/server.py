@@ -4,7 +4,21 @@ repository root, which gunicorn reads from its working directory)."""
 from __future__ import annotations
 
 import gc
+import os
+import tempfile
 from typing import Any
+
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def on_starting(_server: Any) -> None:
+    """Give the workers one fresh directory for their metrics (core/metrics.py),
+    unless the operator named one: each worker writes its counters there and
+    a scrape, whichever worker answers it, sums them all. Set here, in the
+    master before any worker starts, because prometheus_client reads it
+    once, when first imported."""
+    if not os.environ.get(METRICS_DIR):
+        os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="safety-metrics-")
 
 
 def post_worker_init(worker: Any) -> None:

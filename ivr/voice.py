@@ -20,6 +20,7 @@ from callflows.languages import language_or_english
 from callflows.phone import caller_from
 from callflows.speech import english_speaker, speaker_for
 from callflows.status import CallStatus, Category
+from core.metrics import INBOUND_CALLS, SCREEN_CHOICES
 from ivr import requestdb
 from ivr.services import current_services
 from ivr.webhook import (
@@ -86,6 +87,7 @@ def incoming() -> Response:
     )
     # Ids and the decision only: never a number, not even the line's.
     log.info("inbound call %s: %s", call_sid, screening.outcome.value)
+    INBOUND_CALLS.labels(screening.outcome.value).inc()
     # Whether the caller's leg is already answered when the Dial ends decides
     # what may follow it (flow.after_dial); the URL says what was served.
     answered = {ANSWERED: "1"} if flow.answered_before_ringing(screening) else {}
@@ -142,6 +144,7 @@ def whisper() -> Response:
 def screen() -> Response:
     """The member's key on the whisper: 1 bridge, 2 decline and block, else decline."""
     choice = flow.screen_choice(twilio_form().get("Digits"))
+    SCREEN_CHOICES.labels(choice.value).inc()
     session = requestdb.session()
     call = calls.inbound_call(session, _parent_sid())
     if call is None:

@@ -3,19 +3,39 @@
 VENV="${SAFETY_VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
+# What the install depends on: a change to either means pip must run again.
+# (The package is installed editable: changes to the code need no reinstall.)
+install_stamp() {
+  cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1
+}
+
 ensure_venv() {
+  local stamp_file="$VENV/.safety-install-stamp" stamp
+  stamp="$(install_stamp)"
+  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp_file" 2>/dev/null)" = "$stamp" ] \
+      && "$VENV/bin/python" -c "import ivr, flask, sqlalchemy, rq, twilio" 2>/dev/null; then
+    return 0  # installed, and setup.cfg has not changed since: no pip run
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
+    echo "Creating $VENV (a virtual environment for Safety Number)" >&2
     "$PYTHON" -m venv "$VENV"
   fi
+  echo "Installing Safety Number and its dependencies into $VENV (the first time takes a minute or two)" >&2
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
   local log="$VENV/install.log"
-  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e ".[test]" >"$log" 2>&1; then
+  # Progress: one line per package pip fetches; all of its output goes to the log.
+  { "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off -e ".[test]" 2>&1
+    echo "pip exit status $?"; } \
+    | tee "$log" | grep --line-buffered -E "^(Collecting|Installing collected)" | sed -u -E 's/^(.{0,100}).*/  \1/' >&2 \
+    || true
+  if ! grep -qx "pip exit status 0" "$log"; then
     tail -n 40 "$log" >&2
     echo "pip install failed (full log: $log)" >&2
     exit 1
   fi
   "$VENV/bin/python" -c "import ivr, flask, sqlalchemy, rq, twilio" \
     || { echo "installing the package failed" >&2; exit 1; }
+  echo "$stamp" >"$stamp_file"
 }
 
 ensure_postgres() {

@@ -24,14 +24,14 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from core import services
-from core.queue import JOBS, JobArg, RedisQueue, resolve
+from core.queue import JOBS, OUTBOX_MAX_ATTEMPTS, JobArg, RedisQueue, resolve
 from storage.models import OutboxEntry, utcnow
 from worker.jobs import gave_up
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = OUTBOX_MAX_ATTEMPTS
 
 
 def flush_outbox(limit: int = BATCH) -> int:
