@@ -12,7 +12,8 @@ import time
 
 from flask import Blueprint, Flask, Response, abort, g, request
 
-from core import queue_metrics  # noqa: F401  (registers the queue's gauges)
+# Importing them registers their gauges.
+from core import queue_metrics, signal_metrics  # noqa: F401
 from core.metrics import CONTENT_TYPE, WEBHOOK_SECONDS, exposition
 from core.settings import Settings
 from ivr.services import current_services

@@ -22,7 +22,7 @@ from redis import Redis
 
 from core import metrics
 from storage.db import Database
-from storage.models import OutboxEntry
+from storage.models import OutboxEntry, RiskSignal, utcnow
 from tests.support.people import EnrolledMember
 from tests.support.suite import SuiteConfig
 from tests.support.twilio import TwilioClient
@@ -85,6 +85,8 @@ def test_a_scrape_shows_calls_latency_and_queues_and_no_person(
     with db.session() as s:
         s.add(OutboxEntry(job_name="ping", args={"args": ["x"]}))
         s.add(OutboxEntry(job_name="ping", args={"args": ["y"]}, attempts=10))
+        now = utcnow()
+        s.add(RiskSignal(caller_index="i" * 64, first_seen=now, last_seen=now, raised_at=now, counted_at=now))
     text = _scrape(app)
     after = _samples(text)
     assert after[ring] == before.get(ring, 0) + 1
@@ -92,6 +94,8 @@ def test_a_scrape_shows_calls_latency_and_queues_and_no_person(
     assert after[timed] == before.get(timed, 0) + 2
     assert after[("safety_outbox_entries", (("state", "waiting"),))] == 1
     assert after[("safety_outbox_entries", (("state", "given_up"),))] == 1
+    assert after[("safety_risk_signals", (("state", "open"),))] == 1
+    assert after[("safety_risk_signals", (("state", "dismissed"),))] == 0
     assert ("safety_jobs", (("state", "queued"),)) in after  # Redis configured: RQ's registries
     # No person in any label, nor anywhere in the text.
     ours = {value for name, pairs in after if name.startswith("safety_") for _, value in pairs}
