@@ -109,17 +109,3 @@ def test_pin_lockout_alerts_every_active_admin(enrol: Enrol, svc, db: Database) 
     assert mail["To"] == "boss@example.org"
     assert "locked after repeated wrong PINs" in _body(mail)
     assert f"https://safety.example.org/staff/members/{member_id}" in _body(mail)
-
-
-def test_an_smtp_failure_leaves_the_report_unassigned_for_a_retry(
-    enrol: Enrol, db: Database, tmp_path: Path
-) -> None:
-    # Nothing listens on port 1: the connection is refused at once.
-    with job_services(tmp_path, db, REDIS_URL=None, SMTP_HOST="127.0.0.1", SMTP_PORT="1"):
-        member_id = enrol(name=NAME, phone=PHONE).id
-        add_staff(db, "case@example.org")
-        report_id = add_report(db, member_id)
-        with pytest.raises(OSError):
-            assign_report(report_id)
-    report = _report(db, report_id)
-    assert (report.caseworker_id, report.status) == (None, ReportStatus.NEW)

@@ -173,6 +173,8 @@ def test_a_notification_goes_through_starttls_and_authentication(
         # nothing is sent to a server that could be anyone.
         ({"SMTP_CA_FILE": ""}, ssl.SSLCertVerificationError),
         ({"SMTP_STARTTLS": "0"}, smtplib.SMTPException),
+        # Nothing listens on port 1: the connection is refused at once.
+        ({"SMTP_PORT": "1"}, ConnectionRefusedError),
     ],
 )
 def test_a_refused_notification_leaves_the_report_for_a_retry(
