@@ -254,6 +254,10 @@ def test_masked_call_shows_the_safety_number(world: World) -> None:
     assert masked.direction == "masked" and masked.other_party_last3 == "456"
     (leg,) = world.rows(Call, Call.parent_call_sid == result.call_sid)
     assert leg.direction == "masked_leg" and leg.status == "completed"
+    # Its minutes were reserved before the Dial (its timeLimit) and settled
+    # from what the connected call really lasted.
+    assert masked.reserved_seconds == int(dial.get("timeLimit") or 0) > 0
+    assert leg.duration_seconds and masked.settled_seconds == leg.duration_seconds < masked.reserved_seconds
 
 
 def test_premium_destination_is_never_dialled(world: World) -> None:
