@@ -13,7 +13,7 @@ from typing import Any
 
 
 def _sections(before: str | None = None) -> dict[str, Callable[[], dict[str, Any]]]:
-    from benchmarks import drills, profiling, scale, webhook, workers
+    from benchmarks import drills, profiling, scale, signals, webhook, workers
 
     return {
         "webhook": functools.partial(webhook.run, before=before),
@@ -23,6 +23,7 @@ def _sections(before: str | None = None) -> dict[str, Callable[[], dict[str, Any
         "drill-postgres": drills.postgres_stopped,
         "drill-worker-kill": drills.workers_killed,
         "scale": scale.run,
+        "signals": signals.run,
     }
 
 

@@ -185,6 +185,7 @@ def _apply(
 ) -> None:
     found = count_activity(session, rules, now, callers)
     existing = _signals_of(session, [a.caller_index for a in found])
+    raised: list[RiskSignal] = []
     for act in found:
         signal = existing.get(act.caller_index)
         status = SignalStatus(signal.status) if signal is not None else None
@@ -203,11 +204,12 @@ def _apply(
             signal.status = SignalStatus.OPEN
             signal.raised_at = now
             signal.dismissed_at = signal.dismissed_by_staff_id = signal.dismiss_reason = None
-            session.flush()
-            result.raised.append(signal.id)
+            raised.append(signal)
         else:
             result.updated += 1
+    # One flush for all: the new rows' ids come back together.
     session.flush()
+    result.raised.extend(signal.id for signal in raised)
     # A signal whose caller has no activity left in any window was not
     # counted at all: nothing is left to show.
     gone = delete(RiskSignal).where(RiskSignal.counted_at < now)
@@ -290,11 +292,12 @@ def signals_page(
 
 
 def view_counts(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """How many signals each list holds, in one pass over the signals."""
     now = now or utcnow()
-    return {
-        view: session.scalar(select(func.count()).select_from(RiskSignal).where(_in_view(view, now))) or 0
-        for view in VIEWS
-    }
+    row = session.execute(
+        select(*(func.count().filter(_in_view(view, now)) for view in VIEWS)).select_from(RiskSignal)
+    ).one()
+    return {view: int(count or 0) for view, count in zip(VIEWS, row, strict=True)}
 
 
 def report_categories(session: Session, callers: Sequence[str]) -> dict[str, list[str]]:
