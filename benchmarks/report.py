@@ -35,6 +35,9 @@ LIMITS = {
     "scale_p50_ratio": 1.3,  # p50 latency, large database over small, at most
     "inbox_p95_ms": 200,
     "postgres_answer_s": 2,  # every answer while PostgreSQL is down within this
+    # issue 15: the periodic signal count over 10,000,000 calls, and the signals page
+    "signals_count_s": 60,
+    "signals_page_p95_ms": 200,
 }
 
 
@@ -70,6 +73,7 @@ _SECTIONS = (
     "profile-before",
     "workers",
     "scale",
+    "signals",
     "drill-redis",
     "drill-postgres",
     "drill-worker-kill",
@@ -129,6 +133,10 @@ def _checks(data: dict[str, Any]) -> dict[str, bool]:
         checks["scale_p50"] = s["p50_ratio"] <= LIMITS["scale_p50_ratio"]
         if "admin" in s.get("staff_inbox", {}):
             checks["staff_inbox"] = _inbox_worst_p95(s) < LIMITS["inbox_p95_ms"]
+    sg = data.get("signals", {})
+    if "first_count" in sg:
+        checks["signals_count"] = _slowest_count(sg) < LIMITS["signals_count_s"]
+        checks["signals_page"] = sg["page_p95_ms"] < LIMITS["signals_page_p95_ms"]
     r = data.get("drill-redis", {})
     if "events_lost" in r:
         checks["drill_redis"] = r["failed_webhooks"] == 0 and r["events_lost"] == 0
@@ -154,6 +162,10 @@ def _inbox_worst_p95(scale: dict[str, Any]) -> float:
     return float(max(inbox["admin"]["p95_ms"], inbox["caseworker"]["p95_ms"]))
 
 
+def _slowest_count(signals: dict[str, Any]) -> float:
+    return float(max(signals["first_count"]["seconds"], signals["steady_count"]["seconds"]))
+
+
 def _unsafe_answers(drill: dict[str, Any]) -> int:
     """Answers while PostgreSQL was down that were not safe TwiML."""
     answers = drill["while_down"]["answers"]
@@ -168,6 +180,8 @@ def _derived(data: dict[str, Any]) -> dict[str, Any]:
         derived["scale_growth"] = s["large"]["counts"]["members"] / s["small"]["counts"]["members"]
     if "admin" in s.get("staff_inbox", {}):
         derived["inbox_worst_p95_ms"] = _inbox_worst_p95(s)
+    if "first_count" in data.get("signals", {}):
+        derived["signals_slowest_count_s"] = _slowest_count(data["signals"])
     if "while_down" in data.get("drill-postgres", {}):
         derived["postgres_unsafe"] = _unsafe_answers(data["drill-postgres"])
     r = data.get("drill-redis", {})
@@ -182,7 +196,7 @@ def _derived(data: dict[str, Any]) -> dict[str, Any]:
 
 def _harness() -> dict[str, Any]:
     """The sizes and settings of the harness that the prose names."""
-    from benchmarks import drills, scale, seed, workers
+    from benchmarks import drills, scale, seed, signals, workers
     from benchmarks.config import PG_DATABASE, REDIS_URL
 
     return {
@@ -197,6 +211,11 @@ def _harness() -> dict[str, Any]:
         "real_members": seed.REAL_MEMBERS,
         "scale_connections": scale.LATENCY_CONNECTIONS,
         "scale_calls_target": scale.CALLS,
+        "signals_members": signals.MEMBERS,
+        "signals_calls_target": signals.CALLS,
+        "signals_seeded": signals.SIGNALS,
+        "signals_rounds": signals.ROUNDS,
+        "signals_pages_walked": signals.PAGES_WALKED,
     }
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -185,8 +186,15 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_member_created", "member_id", "created_at"),
         Index("ix_calls_member_reserved", "member_id", "reserved_at"),
-        # Risk signals (storage/signals.py): one caller's recent calls.
+        # Risk signals (storage/signals.py): one caller's recent calls, and
+        # the recent declines of all (a few in a month of calls).
         Index("ix_calls_caller_created", "other_party_index", "created_at"),
+        Index(
+            "ix_calls_declined_created",
+            "created_at",
+            postgresql_where=text("declined OR blocked"),
+            sqlite_where=text("declined OR blocked"),
+        ),
     )
 
     id: Mapped[intpk]

@@ -28,6 +28,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     tuple_,
     union_all,
 )
@@ -39,6 +40,9 @@ from callflows.status import CallDirection
 from storage import repositories as repo
 from storage.models import Block, Call, CallerWarning, Report, RiskSignal, Staff, utcnow
 
+# The periodic count's statement timeout; it takes seconds over 10,000,000
+# calls (BENCHMARKS.md, "Risk signals").
+WHOLE_COUNT_TIMEOUT_MS = 120_000
 # Caller indexes per IN (...) list: well under every driver's parameter limit.
 CHUNK = 1000
 
@@ -85,7 +89,8 @@ def _activity(rules: SignalRules, now: datetime, callers: Sequence[str] | None) 
         inbound,
         mine(Call.other_party_index),
         since(Rule.BLOCKED, Call.created_at),
-        or_(Call.declined.is_(True), Call.blocked.is_(True)),
+        # Spelt as the partial index ix_calls_declined_created is, so it is used.
+        or_(Call.declined, Call.blocked),
     )
     # Blocks made from the menu ("block my last caller") leave no call flag.
     blocked = select(
@@ -172,6 +177,10 @@ def recount(
     job) or only ``callers`` (after a block, decline or report)."""
     now = now or utcnow()
     result = Recount(raised=[])
+    if callers is None and session.get_bind().dialect.name == "postgresql":
+        # The whole count is a batch job's, not a webhook's: the engines'
+        # 5-second statement timeout (storage/db.py) is for requests.
+        session.execute(text(f"SET LOCAL statement_timeout = {WHOLE_COUNT_TIMEOUT_MS}"))
     if callers is not None:
         for start in range(0, len(callers), CHUNK):
             _apply(session, rules, now, list(callers[start : start + CHUNK]), result)
