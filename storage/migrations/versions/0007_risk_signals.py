@@ -58,13 +58,6 @@ def upgrade() -> None:
 
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.create_index("ix_calls_caller_created", ["other_party_index", "created_at"], unique=False)
-        batch_op.create_index(
-            "ix_calls_declined_created",
-            ["created_at"],
-            unique=False,
-            postgresql_where=sa.text("declined OR blocked"),
-            sqlite_where=sa.text("declined OR blocked"),
-        )
 
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.create_index("ix_reports_caller_created", ["caller_index", "created_at"], unique=False)
@@ -75,7 +68,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_reports_caller_created")
 
     with op.batch_alter_table("calls", schema=None) as batch_op:
-        batch_op.drop_index("ix_calls_declined_created")
         batch_op.drop_index("ix_calls_caller_created")
 
     with op.batch_alter_table("blocks", schema=None) as batch_op:
