@@ -100,6 +100,49 @@ class StaffRole(enum.StrEnum):
     ADMIN = "admin"
 
 
+class CallReason(enum.StrEnum):
+    """Why a caseworker called a member from the console (kept in the audit log)."""
+
+    REPORT = "report"  # about an incident report
+    CHECKIN = "checkin"  # about a missed check-in
+    CALLBACK = "callback"  # the member asked, from the menu, to be called back
+    OTHER = "other"  # anything else (from the member's page)
+
+
+class StaffCallState(enum.StrEnum):
+    """How far a masked call from the console got (``storage.staff_calls``).
+
+    The call moves forward only: each step is one conditional UPDATE from
+    the state before it, so a replayed webhook or a repeated callback finds
+    nothing to move and changes nothing."""
+
+    QUEUED = "queued"  # written by the console; the job has not placed it yet
+    PLACING = "placing"  # the job is asking Twilio to ring the caseworker
+    RINGING = "ringing"  # Twilio accepted the call; the caseworker's phone rings
+    ANSWERED = "answered"  # the caseworker answered and hears who and why
+    DIALLING = "dialling"  # the caseworker pressed 1; the member's phone rings
+    CONNECTED = "connected"  # the member took the call
+    ENDED = "ended"  # finished; ``outcome`` says how
+
+
+class StaffCallOutcome(enum.StrEnum):
+    """How a masked call from the console ended, as the console shows it."""
+
+    TALKED = "talked"
+    TWILIO_UNREACHABLE = "twilio-unreachable"
+    TOO_LATE = "too-late"  # the job ran long after the click (queue outage): not rung late
+    STAFF_NO_ANSWER = "staff-no-answer"
+    STAFF_BUSY = "staff-busy"
+    STAFF_UNREACHABLE = "staff-unreachable"
+    STAFF_NOT_CONFIRMED = "staff-not-confirmed"  # answered, did not press 1 (voicemail?)
+    STAFF_HUNG_UP = "staff-hung-up"  # before the member answered
+    MEMBER_NO_ANSWER = "member-no-answer"
+    MEMBER_BUSY = "member-busy"
+    MEMBER_UNREACHABLE = "member-unreachable"
+    MEMBER_DECLINED = "member-declined"  # answered, did not press 1
+    NOT_CALLABLE = "not-callable"  # cancelled or opted out between the click and the call
+
+
 class Category(enum.StrEnum):
     """What a warning or a report is about (the list docs/reference.md agrees)."""
 

@@ -52,6 +52,8 @@ JOBS: dict[str, str] = {
     "refresh_signals": "worker.signals.refresh_signals",
     # (signal_id)
     "signal_alert": "worker.signals.alert_signal",
+    # (staff_call_id): ring the caseworker's phone for a masked call to a member
+    "place_staff_call": "worker.staff_calls.place_staff_call",
     # (call_sid), PROVIDER_RECORD_DELAY_SECONDS after the leg completed
     "delete_provider_records": "worker.provider_records.delete_provider_records",
 }

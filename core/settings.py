@@ -105,6 +105,10 @@ class Settings:
     schedule_periods: tuple[tuple[str, int], ...] = ()
     # Bearer token of GET /metrics; "" leaves /metrics a 404 (ivr/metrics.py).
     metrics_token: str = ""
+    # Masked calls a caseworker may place to members in any 60 minutes
+    # (storage.staff_calls): a stolen staff session cannot harass members
+    # or run up the scheme's bill.
+    staff_calls_per_hour: int = 10
     # How long a released Safety Number rests before it is given out again.
     number_quarantine_days: int = 30
     # Risk signals (callflows/signals.py): at least N distinct members within
@@ -192,6 +196,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "SCHEDULE_TICK_SECONDS": ("schedule_tick_seconds", float),
     "SCHEDULE_PERIODS": ("schedule_periods", lambda v: _periods(v)),
     "METRICS_TOKEN": ("metrics_token", str.strip),
+    "STAFF_CALLS_PER_HOUR": ("staff_calls_per_hour", int),
     "MASKED_CALL_REGIONS": ("destination_policy", lambda v: DestinationPolicy(allowed_regions=_regions(v))),
 }
 MAX_PROXY_HOPS = 10

@@ -67,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         sessions,
         sms,
         staff,
+        staff_call,
         voice,
     )
 
@@ -75,7 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     converters.init_app(app)
     requestdb.init_app(app)
     sessions.init_app(app)
-    for blueprint in (health.bp, favicon.bp, voice.bp, access.bp, menu.bp, sms.bp, staff.bp):
+    for blueprint in (health.bp, favicon.bp, voice.bp, access.bp, menu.bp, staff_call.bp, sms.bp, staff.bp):
         app.register_blueprint(blueprint)
     staff.init_app(app)
     cli.register(app)

@@ -24,6 +24,7 @@ from callflows.status import LineKind
 from core.services import recording_store
 from ivr.cli_text import ONE_LINE, refusal
 from ivr.services import current_services
+from ivr.staff_phone import encrypted_staff_phone
 from storage import repositories as repo
 from storage import staff_accounts
 from storage.migrate import upgrade
@@ -173,13 +174,24 @@ def _read_password() -> str:
 @staff_cli.command("add")
 @click.option("--email", required=True, type=ONE_LINE)
 @click.option("--role", required=True, type=click.Choice(["caseworker", "admin"]))
-def staff_add(email: str, role: str) -> None:
+@click.option(
+    "--phone",
+    default=None,
+    help="The staff member's own phone (UK mobile or landline), rung first by masked calls to members.",
+)
+def staff_add(email: str, role: str, phone: str | None) -> None:
     """Create a staff account; the password comes from a prompt or stdin."""
+    try:
+        phone_encrypted = encrypted_staff_phone(phone) if phone is not None else None
+    except ValueError as exc:
+        raise click.ClickException(f"--phone: {exc}") from exc
     password = _read_password()
     with _writing() as session:
-        staff = repo.add_staff(session, email=email, password=password, role=role)
+        staff = repo.add_staff(
+            session, email=email, password=password, role=role, phone_encrypted=phone_encrypted
+        )
         staff_id = staff.id
-    click.echo(f"staff {staff_id} added ({role})")
+    click.echo(f"staff {staff_id} added ({role})" + (", with a phone for calls to members" if phone else ""))
 
 
 def _staff_id(email: str) -> int:

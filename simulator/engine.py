@@ -32,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 from simulator.audio import recording_wav
 from simulator.callbacks import Callback, Delivery
 from simulator.errors import OutsideTheApp, SimulationError, TwimlRejected, WebhookUnreachable
+from simulator.fake_twilio import PlacedCall
 from simulator.keypad import HANGUP, Callee, Keypad, ScriptedKeypad
 from simulator.speech import Recorded, RecordSettings, Segment, Speech, record
 from simulator.transcript import Phonebook, Transcript
@@ -300,6 +301,61 @@ class Simulator:
         finally:
             self._app_down = False
             self._app_delay = 0.0
+        result.transcript.extend(self.transcript.lines[start:])
+        return result
+
+    def play_placed(self, placed: PlacedCall, phone: Callee, callee: Callee | None = None) -> CallResult:
+        """Play a call the app placed through the REST API (``outbound-api``).
+
+        ``phone`` is what the rung phone does: ``answer`` (then its keypad
+        presses keys at each ``<Gather>``), ``busy``, ``no-answer`` or
+        ``failed`` — then Twilio never requests the call's ``Url``, only the
+        status callback says how it ended. ``callee`` is what any phone the
+        answered call's ``<Dial>`` rings does. The leg is answered (and
+        billed to the account) when the phone picks up, whatever its
+        TwiML's first verb.
+        """
+        leg = Leg(
+            sid=placed.sid,
+            from_=placed.from_,
+            to=placed.to,
+            direction="outbound-api",
+            who=self.phonebook.name(placed.to),
+            keypad=phone.keypad,
+            status="queued",
+            status_callback=placed.status_callback,
+            status_events=frozenset(placed.status_events),
+            status_method=placed.status_method,
+        )
+        result = CallResult(leg.sid, Transcript())
+        self._callee = callee or Callee()
+        self._speech = Speech(default_seconds=self.record_seconds)
+        start = len(self.transcript.lines)
+        result.displayed.append(placed.from_)
+        self._say("twilio", "dials", f"places a call to {_the(leg.who)} ({self.phonebook.show(placed.to)})")
+        leg.status = "initiated"
+        self._status_event(leg, "initiated", result)
+        leg.status = "ringing"
+        self._status_event(leg, "ringing", result)
+        self._say(leg.who, "rings", f"phone rings; the display shows {self.phonebook.show(placed.from_)}")
+        if phone.answers != "answer":
+            self.clock += placed.timeout if phone.answers == "no-answer" else 1
+            # An API call nobody answered ends "no-answer" even when the
+            # caller side gave up: there is no caller to hang up here.
+            leg.status = "no-answer" if phone.answers == "canceled" else phone.answers
+            self._say(leg.who, "ends", f"call ends: {leg.status}, never answered")
+        else:
+            leg.answered_at, leg.status = self.clock, "in-progress"
+            leg.answered_why = result.answered_why = "the phone it rang picked up"
+            result.answered = True
+            self._say(leg.who, "answers", "answers (the scheme's account is billed from now)")
+            self._status_event(leg, "answered", result)
+            end = self._run(leg, placed.url, Context.CALL, result)
+            leg.status = end.status
+            self._say(leg.who, "ends", self._ending(leg, end))
+        result.status = leg.status
+        self._status_event(leg, "completed", result)
+        self._flush_callbacks(result)
         result.transcript.extend(self.transcript.lines[start:])
         return result
 

@@ -11,9 +11,12 @@ everything in memory with attributes tests can inspect::
         assert fake.deleted_recordings == ["RE…"]
 
 Only the handful of endpoints Safety Number uses exist; anything else is 404.
-It is not Twilio: it places no calls and charges nothing. It does keep a
-record of each call leg the simulator reports placing (``add_call``), as
-Twilio does, so tests can show that none is left once the app is done.
+It is not Twilio and charges nothing. A call the app places through the
+Calls resource is checked as Twilio checks it (``To`` in E.164, ``From`` a
+number of the account, an absolute ``Url``), answered 201 "queued" at once
+and kept in ``placed`` for the simulator to play, as the phone rings later.
+It keeps a record of each call leg placed, as Twilio does, so tests can
+show that none is left once the app is done.
 """
 
 from __future__ import annotations
@@ -70,6 +73,23 @@ class FakeCall:
 
 
 @dataclass
+class PlacedCall:
+    """A call the app asked Twilio to place (``POST …/Calls.json``): what
+    Twilio will do once the phone it rings is answered. The simulator plays
+    it (``Simulator.play_placed``) with whatever that phone does."""
+
+    sid: str
+    to: str
+    from_: str
+    url: str
+    method: str
+    status_callback: str | None
+    status_events: tuple[str, ...]
+    status_method: str
+    timeout: int
+
+
+@dataclass
 class LoggedRequest:
     method: str
     path: str
@@ -120,6 +140,8 @@ class FakeTwilio:
         self.deleted_calls: list[str] = []
         # CallSid -> the record of a call leg placed through the simulator.
         self.calls: dict[str, FakeCall] = {}
+        # Calls the app placed through the REST API, in order, waiting to be played.
+        self.placed: list[PlacedCall] = []
         # PN sid -> the number's JSON resource (phone_number, voice_url, …).
         self.numbers: dict[str, dict[str, Any]] = {}
         # area code -> numbers on offer; unlisted area codes get generated ones.
@@ -232,6 +254,13 @@ class FakeTwilio:
     def release_media(self) -> None:
         self._media_gate.set()
 
+    def next_placed(self) -> PlacedCall:
+        """The oldest placed call not yet played (a test asserts there is one)."""
+        with self._lock:
+            if not self.placed:
+                raise AssertionError("the app placed no call through the REST API")
+            return self.placed.pop(0)
+
     def number_by_e164(self, e164: str) -> dict[str, Any] | None:
         with self._lock:
             return next((n for n in self.numbers.values() if n["phone_number"] == e164), None)
@@ -291,6 +320,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/Recordings/(RE\w+)(\.wav|\.mp3)?$"), "recording_media"),
     ("DELETE", re.compile(r"^/Recordings/(RE\w+)\.json$"), "recording_delete"),
     ("DELETE", re.compile(r"^/Calls/(CA\w+)\.json$"), "call_delete"),
+    ("POST", re.compile(r"^/Calls\.json$"), "call_create"),
     ("GET", re.compile(r"^/AvailablePhoneNumbers/([A-Z]{2})/Local\.json$"), "available"),
     ("GET", re.compile(r"^/IncomingPhoneNumbers\.json$"), "numbers_list"),
     ("POST", re.compile(r"^/IncomingPhoneNumbers\.json$"), "numbers_buy"),
@@ -451,6 +481,72 @@ class _Handler(BaseHTTPRequestHandler):
                 fake.deleted_calls.append(sid)
                 gone = False
         return self._not_found() if gone else self._empty()
+
+    def _call_create(self, form: dict[str, list[str]], **_: Any) -> int:
+        """Place a call as Twilio's Calls resource does: ``To``, ``From`` (a
+        number of this account) and an absolute ``Url`` are required, the
+        call is queued and answered 201 at once; it rings afterwards."""
+        fake = self.fake
+
+        def one(name: str) -> str:
+            return (form.get(name) or [""])[0]
+
+        to, from_, url = one("To"), one("From"), one("Url")
+        problem = None
+        if not to:
+            problem = (21201, "No 'To' number is specified")
+        elif not re.fullmatch(r"\+[1-9]\d{6,14}", to):
+            problem = (21211, "Invalid 'To' Phone Number")
+        elif not from_:
+            problem = (21213, "No 'From' number is specified")
+        elif fake.number_by_e164(from_) is None:
+            problem = (21210, "The source phone number provided, From, is not yet verified for your account")
+        elif not re.fullmatch(r"https?://[^/\s]+\S*", url):
+            problem = (21205, "Url is not a valid URL")
+        elif one("Method") not in ("", "GET", "POST") or one("StatusCallbackMethod") not in (
+            "",
+            "GET",
+            "POST",
+        ):
+            problem = (21200, "Method must be GET or POST")
+        if problem is not None:
+            code, message = problem
+            return self._json(400, {"code": code, "message": message, "status": 400})
+        sid = fake.new_sid("CA")
+        timeout = one("Timeout")
+        placed = PlacedCall(
+            sid=sid,
+            to=to,
+            from_=from_,
+            url=url,
+            method=one("Method") or "POST",
+            status_callback=one("StatusCallback") or None,
+            # The library sends each event as its own StatusCallbackEvent field.
+            status_events=tuple(e for v in form.get("StatusCallbackEvent", []) for e in v.split())
+            or ("completed",),
+            status_method=one("StatusCallbackMethod") or "POST",
+            timeout=int(timeout) if timeout.isdigit() else 60,
+        )
+        with fake._lock:
+            fake.placed.append(placed)
+            fake.calls[sid] = FakeCall(sid, from_, to)
+        now = format_datetime(datetime.now(UTC), usegmt=True)
+        return self._json(
+            201,
+            {
+                "sid": sid,
+                "account_sid": fake.account_sid,
+                "to": to,
+                "from": from_,
+                "status": "queued",
+                "direction": "outbound-api",
+                "parent_call_sid": None,
+                "date_created": now,
+                "date_updated": now,
+                "api_version": "2010-04-01",
+                "uri": f"{API}{fake.account_sid}/Calls/{sid}.json",
+            },
+        )
 
     def _available(self, country: str, query: dict[str, list[str]], **_: Any) -> int:
         area = (query.get("AreaCode") or [""])[0]

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -37,6 +38,7 @@ from callflows.status import (
     CATEGORIES,
     CallDirection,
     CallerIdShown,
+    CallReason,
     CallStatus,
     Greeting,
     LineKind,
@@ -44,6 +46,7 @@ from callflows.status import (
     MemberStatus,
     RecordingState,
     ReportStatus,
+    StaffCallState,
     StaffRole,
 )
 
@@ -57,7 +60,9 @@ __all__ = [
     "Call",
     "CallDirection",
     "CallEvent",
+    "CallReason",
     "CallStatus",
+    "CallbackRequest",
     "CallerIdShown",
     "CallerWarning",
     "Greeting",
@@ -73,6 +78,8 @@ __all__ = [
     "SafetyNumber",
     "SignInWindow",
     "Staff",
+    "StaffCall",
+    "StaffCallState",
     "StaffRole",
     "utcnow",
 ]
@@ -127,6 +134,9 @@ class Member(Base):
     # callers may hear (the greeting, "not available").
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     caller_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # False: the member asked the scheme not to call them (menu or console);
+    # "Call the member" is then refused.
+    scheme_calls: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     menu_locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[created]
@@ -344,6 +354,10 @@ class Staff(Base):
     totp_secret_encrypted: Mapped[ciphertext | None]
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # The staff member's own phone, rung first by "Call the member"
+    # (storage.staff_calls); encrypted like every real number, never shown
+    # beyond its last three digits.
+    phone_encrypted: Mapped[ciphertext | None]
     # Raised to end every session of the account (storage.staff_accounts).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The TOTP time step of the last code accepted: no code is used twice.
@@ -388,6 +402,59 @@ class PeriodicRun(Base):
     slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     claimed_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class StaffCall(Base):
+    """A masked call a caseworker placed from the console to a member: the
+    caseworker's phone is rung first, then the member's, both showing the
+    scheme's access line. Ids, states and times only: the two numbers live
+    encrypted on the staff and member rows and are read when dialling."""
+
+    __tablename__ = "staff_calls"
+    __table_args__ = (Index("ix_staff_calls_staff_created", "staff_id", "created_at"),)
+
+    id: Mapped[intpk]
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    reason: Mapped[str] = mapped_column(_enum(CallReason))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"), index=True)
+    # The check-in alarm it is about (issue 14's table, when it exists).
+    checkin_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    state: Mapped[str] = mapped_column(_enum(StaffCallState), default=StaffCallState.QUEUED)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    # The caseworker's leg (placed through the REST API) and the member's (dialled).
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    member_call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[created]
+    connected_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    talk_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class CallbackRequest(Base):
+    """A member asked, from the menu, to be called back by the scheme: a task
+    for the caseworkers until a call to them connects or someone closes it."""
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (
+        # One open request per member: asking again keeps the first.
+        Index(
+            "uq_callback_requests_open_member",
+            "member_id",
+            unique=True,
+            postgresql_where=text("closed_at IS NULL"),
+            sqlite_where=text("closed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[intpk]
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    requested_at: Mapped[created]
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    # Closed by this staff member's connected call or by their hand; NULL with
+    # closed_at set: closed because the member cancelled.
+    closed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    closed_by_call_id: Mapped[int | None] = mapped_column(ForeignKey("staff_calls.id"))
 
 
 class OutboxEntry(Base):

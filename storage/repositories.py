@@ -26,6 +26,7 @@ from callflows.languages import language as language_named
 from callflows.pin_quality import check_pin_quality
 from callflows.sanitise import sanitise_summary
 from callflows.status import CATEGORIES, LineKind, LineStatus, MemberStatus, StaffRole
+from storage import callback_requests
 from storage.crypto import FieldCipher
 from storage.erasure import Erased, erase_member_data
 from storage.hashing import hash_secret
@@ -164,6 +165,8 @@ def cancel_member(
     member.pin_hash = None
     member.menu_locked_until = None
     erased = erase_member_data(session, member.id, recordings)
+    # Nobody is to call a cancelled member back (storage/callback_requests.py).
+    callback_requests.close_for_cancelled(session, member.id, now)
     line = session.scalars(select(SafetyNumber).where(SafetyNumber.member_id == member.id)).first()
     if line is not None:
         line.member_id = None
@@ -262,7 +265,9 @@ def recent_warnings(session: Session, limit: int = 5, now: datetime | None = Non
 # --- staff and audit --------------------------------------------------------
 
 
-def add_staff(session: Session, *, email: str, password: str, role: str) -> Staff:
+def add_staff(
+    session: Session, *, email: str, password: str, role: str, phone_encrypted: str | None = None
+) -> Staff:
     email = email.strip().lower()
     if "@" not in email or len(email) > 200:
         raise ValueError("that is not an email address")
@@ -271,7 +276,9 @@ def add_staff(session: Session, *, email: str, password: str, role: str) -> Staf
     check_password_rule(password)
     if session.scalars(select(Staff.id).where(Staff.email == email)).first():
         raise DuplicateStaff("staff with that email already exist")
-    staff = Staff(email=email, password_hash=hash_secret(password), role=role)
+    staff = Staff(
+        email=email, password_hash=hash_secret(password), role=role, phone_encrypted=phone_encrypted
+    )
     session.add(staff)
     session.flush()
     return staff
@@ -314,6 +321,7 @@ def rotate_encrypted_fields(session: Session, cipher: FieldCipher) -> RotationRe
         (Member, Member.phone_encrypted),
         (Call, Call.other_party_encrypted),
         (Staff, Staff.totp_secret_encrypted),
+        (Staff, Staff.phone_encrypted),
     )
     rotated = current = 0
     for model, column in targets:

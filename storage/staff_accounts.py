@@ -71,3 +71,9 @@ def claim_totp_step(session: Session, staff_id: int, step: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_phone(session: Session, staff_id: int, phone_encrypted: str | None) -> None:
+    """Keep the staff member's own phone (encrypted), or forget it (None).
+    Sessions go on: the phone is rung only by a call they place themselves."""
+    session.execute(update(Staff).where(Staff.id == staff_id).values(phone_encrypted=phone_encrypted))

@@ -149,7 +149,7 @@ def test_signature_replayed_to_another_path(
     _nothing_happened(db, redis, caplog)
 
 
-TWILIO_BLUEPRINTS = ("voice", "access", "menu", "sms")
+TWILIO_BLUEPRINTS = ("voice", "access", "menu", "staff_call", "sms")
 
 
 def test_every_twilio_blueprint_is_guarded(app: Flask) -> None:

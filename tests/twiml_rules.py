@@ -32,7 +32,9 @@ class Where(enum.StrEnum):
 
     SAFETY_NUMBER = "a call to a Safety Number"  # the first answer: billing rule
     UNANSWERED = "a call nobody has answered yet"  # after a Dial nobody accepted: billing rule
-    WHISPER = "a whisper"  # the member's leg before bridging (<Number url>) and its Gather action
+    # The member's leg before bridging (<Number url>) and its Gather action,
+    # on a client's call and on a caseworker's masked call alike.
+    WHISPER = "a whisper"
     FALLBACK = "the fallback"  # Twilio's "primary handler fails"
     MESSAGING = "an SMS answer"
     CALL = "a call"  # any later step of a call
@@ -51,7 +53,12 @@ def where_served(path: str, call_status: str | None = None) -> Where:
         # The Dial was the first verb and nobody accepted: what follows is
         # again the first verb Twilio acts on for this call.
         return Where.UNANSWERED
-    if path in ("/voice/whisper", "/voice/screen"):
+    if path in (
+        "/voice/whisper",
+        "/voice/screen",
+        "/voice/staff-call/member-whisper",
+        "/voice/staff-call/member-accept",
+    ):
         return Where.WHISPER
     if path == "/voice/fallback":
         return Where.FALLBACK

@@ -129,7 +129,7 @@ def _translated(what: str) -> Iterator[None]:
 
 
 class TwilioAdapter:
-    """Recordings, call records and phone numbers of one Twilio account."""
+    """Recordings, call records, placed calls and phone numbers of one Twilio account."""
 
     def __init__(
         self,
@@ -227,6 +227,24 @@ class TwilioAdapter:
         except TwilioResourceGone:
             return False
         return True
+
+    def place_call(self, *, to: str, from_: str, url: str, status_callback: str, timeout: int) -> str:
+        """Ask Twilio to ring ``to`` showing ``from_`` (a number of this
+        account) and, once answered, fetch its TwiML from ``url``; the new
+        leg's CallSid. Status callbacks of every step go to ``status_callback``.
+        ``url`` and ``status_callback`` carry ids only: Twilio keeps them."""
+        with _translated("placing a call"):
+            call = self.client.api.v2010.accounts(self.account_sid).calls.create(
+                to=to,
+                from_=from_,
+                url=url,
+                method="POST",
+                status_callback=status_callback,
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                status_callback_method="POST",
+                timeout=timeout,
+            )
+        return _sid(str(call.sid), "CA")
 
     # --- phone numbers --------------------------------------------------------------
 

@@ -6,13 +6,16 @@ import pyotp
 from flask import abort, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
+from callflows.phone import last_three
 from ivr.services import current_services
 from ivr.staff.auth import totp_ok
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, require_admin, viewer
-from ivr.staff.forms import CodeForm, PasswordForm
+from ivr.staff.forms import CodeForm, PasswordForm, StaffPhoneForm
+from ivr.staff_phone import encrypted_staff_phone
 from storage import staff_accounts
 from storage.hashing import verify_secret
+from storage.models import Staff
 
 ISSUER = "Safety Number staff"
 
@@ -26,7 +29,36 @@ def account() -> str:
     token = session.get("totp_pending")
     pending = current_services().vault.cipher.decrypt(token) if isinstance(token, str) else None
     uri = pyotp.TOTP(pending).provisioning_uri(name=staff.email, issuer_name=ISSUER) if pending else None
-    return render_template("staff/account.html", staff=staff, pending=pending, uri=uri)
+    return render_template(
+        "staff/account.html", staff=staff, pending=pending, uri=uri, phone_last3=phone_last3(staff)
+    )
+
+
+def phone_last3(staff: Staff) -> str | None:
+    """The last three digits of the staff member's own phone (decrypted only for this)."""
+    if staff.phone_encrypted is None:
+        return None
+    return last_three(current_services().vault.reveal(staff.phone_encrypted))
+
+
+@bp.route("/account/phone", methods=["POST"])
+def phone_change() -> Response | tuple[str, int]:
+    """Set (or, left empty, remove) one's own phone: "Call the member" rings it first."""
+    staff = viewer()
+    typed = StaffPhoneForm().phone.data or ""
+    try:
+        token = encrypted_staff_phone(typed) if typed else None
+    except ValueError as exc:
+        error = f"Not changed: {exc}."
+        page = render_template(
+            "staff/account.html", staff=staff, phone_last3=phone_last3(staff), phone_error=error
+        )
+        return page, 400
+    staff_accounts.set_phone(db(), staff.id, token)
+    audit("staff.phone", "staff", staff.id, "set" if token else "removed")
+    db().commit()
+    flash("Your phone is saved: calls to members ring it first." if token else "Your phone is removed.")
+    return redirect(url_for("staff.account"))
 
 
 @bp.route("/account/totp/start", methods=["POST"])
@@ -89,7 +121,10 @@ def password_change() -> Response | tuple[str, int]:
         except ValueError as exc:
             error = f"Not changed: {exc}."
     if error is not None:
-        return render_template("staff/account.html", staff=staff, password_error=error), 400
+        page = render_template(
+            "staff/account.html", staff=staff, phone_last3=phone_last3(staff), password_error=error
+        )
+        return page, 400
     audit("password.change", "staff", staff.id)
     db().commit()
     session.clear()

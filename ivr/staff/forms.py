@@ -206,3 +206,15 @@ class PasswordForm(FlaskForm):
     current = PasswordField()
     new = PasswordField()
     again = PasswordField()
+
+
+class StaffPhoneForm(FlaskForm):
+    """One's own phone for masked calls to members; empty removes it."""
+
+    phone = StringField(filters=[_stripped])
+
+
+class SchemeCallsForm(FlaskForm):
+    """Whether the scheme may call a member ("yes") or the member asked not ("no")."""
+
+    allow = SelectField(choices=["yes", "no"])

@@ -22,6 +22,7 @@ from ivr.services import current_services
 from ivr.staff.blueprint import bp
 from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin
 from ivr.staff.forms import CancelForm, EnrolForm, PinForm, PreferencesForm
+from storage import callback_requests, staff_calls
 from storage import repositories as repo
 from storage.hashing import hash_secret
 from storage.models import CallerIdShown, Greeting, Member, MemberStatus, SafetyNumber
@@ -143,6 +144,8 @@ def member_page(member_id: int) -> str:
         greetings=list(Greeting),
         caller_ids=list(CallerIdShown),
         languages=LANGUAGES,
+        calls=staff_calls.calls_about(db(), member_id=member.id),
+        callback=callback_requests.open_for(db(), member.id),
     )
 
 

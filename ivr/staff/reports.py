@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from ivr.staff.blueprint import bp
 from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, is_admin, report_or_404, viewer
 from ivr.staff.forms import AssignForm, TriageForm
-from storage import casework
+from storage import casework, staff_calls
 from storage import repositories as repo
 from storage.console_queries import InboxFilter, caseworkers, inbox_page
 from storage.models import CATEGORIES, Call, Member, ReportStatus, Staff
@@ -55,6 +55,7 @@ def report_page(report_id: int) -> str:
         "warnings_on_file": len(on_file),
         "history": casework.history(session, report),
         "views": casework.times_opened(session, report),
+        "calls": staff_calls.calls_about(session, report_id=report.id),
     }
     audit("report.view", "report", report.id)
     session.commit()

@@ -1,0 +1,260 @@
+"""Masked calls from the console: a caseworker reaches a member without
+either seeing the other's number.
+
+The service rings the caseworker's own phone first; when they answer they
+hear whom and why ("Safety Number: connecting you to Ruby about report
+12") and press 1, and only then is the member's phone dialled, showing the
+scheme's access line — the one number members learn means "the scheme is
+calling". The member hears "Safety Number call from the scheme" and presses
+1 to take it; anything else ends their leg, so the caseworker never lands
+in the member's voicemail (its greeting may carry a real name) and a
+caseworker's voicemail never rings the member. Neither TwiML document
+carries the caseworker's number; the member's appears only in the
+``<Number>`` that rings them (DESIGN.md).
+
+Here: who may call (a pure decision over facts storage gathers), what each
+side hears, and how Twilio's answers map to an outcome the console shows.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from callflows.prompts import say
+from callflows.status import CallReason, StaffCallOutcome, StaffCallState
+
+# --- who may call -----------------------------------------------------------------
+
+
+class CallRefusal(enum.StrEnum):
+    """Why "Call the member" placed no call; the value is what the console says."""
+
+    NOT_ALLOWED = "Only the report's caseworker or an admin may call the member."
+    NO_MEMBER = "No member is linked to this, so there is nobody to call."
+    MEMBER_CANCELLED = "This member has cancelled their membership and cannot be called."
+    OPTED_OUT = "The member has asked not to be called by the scheme, so no call was placed."
+    NO_OWN_PHONE = "Add your own phone on your account page first: the call rings it before the member's."
+    NO_ACCESS_LINE = (
+        "No members' access line is set up to show as the caller "
+        "(an operator adds one with: flask --app ivr numbers add --access NUMBER)."
+    )
+    RATE_LIMITED = "You have reached the limit of calls to members for this hour. Try again later."
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What decides whether a call may be placed, gathered under a lock on
+    the caseworker's row (``storage.staff_calls``) so parallel clicks see
+    each other's calls."""
+
+    allowed: bool  # the report's caseworker, an admin, or an open call-back task
+    member_found: bool
+    member_active: bool
+    member_accepts: bool  # the member's "calls from the scheme" preference
+    staff_has_phone: bool
+    has_access_line: bool
+    calls_this_hour: int  # by this caseworker, in the last 60 minutes
+
+
+def refusal(facts: CallFacts, per_hour: int) -> CallRefusal | None:
+    """The first reason not to call, or None: the call may be placed.
+
+    Authorisation comes first, so someone not allowed learns nothing about
+    the member (not even that they opted out)."""
+    if not facts.allowed:
+        return CallRefusal.NOT_ALLOWED
+    if not facts.member_found:
+        return CallRefusal.NO_MEMBER
+    if not facts.member_active:
+        return CallRefusal.MEMBER_CANCELLED
+    if not facts.member_accepts:
+        return CallRefusal.OPTED_OUT
+    if not facts.staff_has_phone:
+        return CallRefusal.NO_OWN_PHONE
+    if not facts.has_access_line:
+        return CallRefusal.NO_ACCESS_LINE
+    if facts.calls_this_hour >= per_hour:
+        return CallRefusal.RATE_LIMITED
+    return None
+
+
+# --- what the caseworker and the member hear -----------------------------------------
+
+CONFIRM = "Press 1 to call them now, or hang up."
+CALLING = "Calling now. Please hold."
+NOT_PLACED = "The member was not called. Goodbye."
+NO_LONGER_NEEDED = "This call is no longer needed. Goodbye."
+MEMBER_WHISPER = "Safety Number call from the scheme. Press 1 to take the call."
+CALL_ENDED = "The call has ended. Goodbye."
+CONFIRM_KEY = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCallUrls:
+    confirm: str  # the caseworker's key after the whisper
+    dialled: str  # the <Dial> action on the caseworker's leg
+    member_whisper: str  # <Number url>: the member's leg before bridging
+    member_status: str  # status callbacks of the member's leg
+
+
+def about(reason: CallReason, report_id: int | None) -> str:
+    """Why the call is made, as the caseworker hears it."""
+    if reason is CallReason.REPORT and report_id is not None:
+        return f" about report {report_id}"
+    if reason is CallReason.CHECKIN:
+        return " about a missed check-in"
+    if reason is CallReason.CALLBACK:
+        return ", who asked to be called back"
+    return ""
+
+
+def whisper_to_caseworker(working_name: str, why: str, confirm_url: str, timeout: int) -> VoiceResponse:
+    """Whom and why, then press 1. Silence or any other key places no call:
+    a voicemail that answered the caseworker's phone must not ring the member."""
+    response = VoiceResponse()
+    with response.gather(
+        input="dtmf",
+        action=confirm_url,
+        method="POST",
+        timeout=timeout,
+        num_digits=1,
+        action_on_empty_result=True,
+    ) as gather:
+        say(gather, f"Safety Number: connecting you to {working_name}{why}.")
+        say(gather, CONFIRM)
+    response.redirect(confirm_url, method="POST")
+    return response
+
+
+def confirmed(digits: str | None) -> bool:
+    return (digits or "").strip() == CONFIRM_KEY
+
+
+def dial_member(
+    *, member_phone: str, access_line: str, urls: StaffCallUrls, timeout: int, time_limit: int
+) -> VoiceResponse:
+    """Ring the member showing the access line: never the caseworker's number."""
+    response = VoiceResponse()
+    say(response, CALLING)
+    dial = response.dial(
+        caller_id=access_line, timeout=timeout, time_limit=time_limit, action=urls.dialled, method="POST"
+    )
+    dial.number(
+        member_phone,
+        url=urls.member_whisper,
+        method="POST",
+        status_callback=urls.member_status,
+        status_callback_event="initiated ringing answered completed",
+        status_callback_method="POST",
+    )
+    return response
+
+
+def whisper_to_member(accept_url: str, timeout: int) -> VoiceResponse:
+    """The member's leg before bridging: press 1 to take the call; anything
+    else ends the leg (no voicemail, and nothing bridged)."""
+    response = VoiceResponse()
+    with response.gather(
+        input="dtmf", action=accept_url, method="POST", timeout=timeout, num_digits=1
+    ) as gather:
+        say(gather, MEMBER_WHISPER)
+    response.hangup()
+    return response
+
+
+def member_answer(accepted: bool) -> VoiceResponse:
+    """An empty document bridges the call; ``<Hangup>`` ends the member's leg."""
+    response = VoiceResponse()
+    if not accepted:
+        response.hangup()
+    return response
+
+
+def goodbye(text: str) -> VoiceResponse:
+    response = VoiceResponse()
+    say(response, text)
+    response.hangup()
+    return response
+
+
+# --- outcomes ---------------------------------------------------------------------
+
+# A Dial that did not connect, by DialCallStatus.
+_DIAL_OUTCOMES = {
+    "no-answer": StaffCallOutcome.MEMBER_NO_ANSWER,
+    "busy": StaffCallOutcome.MEMBER_BUSY,
+    "failed": StaffCallOutcome.MEMBER_UNREACHABLE,
+    "canceled": StaffCallOutcome.STAFF_HUNG_UP,
+}
+
+# The caseworker's leg ended without being answered, by CallStatus.
+_UNANSWERED_OUTCOMES = {
+    "no-answer": StaffCallOutcome.STAFF_NO_ANSWER,
+    "canceled": StaffCallOutcome.STAFF_NO_ANSWER,
+    "busy": StaffCallOutcome.STAFF_BUSY,
+    "failed": StaffCallOutcome.STAFF_UNREACHABLE,
+}
+
+
+def dial_outcome(dial_status: str | None, bridged: bool) -> StaffCallOutcome:
+    """How the member's side ended, from the Dial action."""
+    if bridged:
+        return StaffCallOutcome.TALKED
+    # Answered but not bridged: the member did not press 1 in the whisper.
+    return _DIAL_OUTCOMES.get((dial_status or "").strip().lower(), StaffCallOutcome.MEMBER_DECLINED)
+
+
+def staff_leg_outcome(call_status: str, answered: bool, member_dialled: bool) -> StaffCallOutcome | None:
+    """How the call ended when the caseworker's own leg ended first (its
+    final status callback); None when the status is not a final one."""
+    status = call_status.strip().lower()
+    if status in _UNANSWERED_OUTCOMES and not answered:
+        return _UNANSWERED_OUTCOMES[status]
+    if status != "completed" and status not in _UNANSWERED_OUTCOMES:
+        return None
+    if member_dialled:
+        return StaffCallOutcome.STAFF_HUNG_UP  # hung up while the member's phone rang
+    # Answered but never pressed 1 (or a voicemail took it): nobody was rung.
+    return StaffCallOutcome.STAFF_NOT_CONFIRMED if answered else StaffCallOutcome.STAFF_NO_ANSWER
+
+
+def after_dial(outcome: StaffCallOutcome, working_name: str) -> str:
+    """What the caseworker hears when the member's side has ended."""
+    return {
+        StaffCallOutcome.TALKED: CALL_ENDED,
+        StaffCallOutcome.MEMBER_NO_ANSWER: f"{working_name} did not answer. Goodbye.",
+        StaffCallOutcome.MEMBER_BUSY: f"{working_name}'s phone is busy. Goodbye.",
+        StaffCallOutcome.MEMBER_UNREACHABLE: f"{working_name}'s phone could not be reached. Goodbye.",
+        StaffCallOutcome.MEMBER_DECLINED: f"{working_name} did not take the call. Goodbye.",
+    }.get(outcome, CALL_ENDED)
+
+
+# What the console shows for each outcome.
+OUTCOME_WORDS = {
+    StaffCallOutcome.TALKED: "connected",
+    StaffCallOutcome.TWILIO_UNREACHABLE: "failed: Twilio could not be reached or refused the call",
+    StaffCallOutcome.TOO_LATE: "not placed: the service was too slow to place it; try again",
+    StaffCallOutcome.STAFF_NO_ANSWER: "your phone did not answer",
+    StaffCallOutcome.STAFF_BUSY: "your phone was busy",
+    StaffCallOutcome.STAFF_UNREACHABLE: "your phone could not be reached",
+    StaffCallOutcome.STAFF_NOT_CONFIRMED: "answered, but 1 was not pressed: the member was not rung",
+    StaffCallOutcome.STAFF_HUNG_UP: "you hung up before the member answered",
+    StaffCallOutcome.MEMBER_NO_ANSWER: "the member did not answer",
+    StaffCallOutcome.MEMBER_BUSY: "the member's phone was busy",
+    StaffCallOutcome.MEMBER_UNREACHABLE: "the member's phone could not be reached",
+    StaffCallOutcome.MEMBER_DECLINED: "the member answered but did not take the call",
+    StaffCallOutcome.NOT_CALLABLE: "not placed: the member cancelled or asked not to be called",
+}
+
+# What the console shows for a call still under way.
+LIVE_WORDS = {
+    StaffCallState.QUEUED: "in progress: about to ring your phone",
+    StaffCallState.PLACING: "in progress: about to ring your phone",
+    StaffCallState.RINGING: "in progress: your phone is ringing",
+    StaffCallState.ANSWERED: "in progress: you answered",
+    StaffCallState.DIALLING: "in progress: the member's phone is ringing",
+    StaffCallState.CONNECTED: "in progress: connected",
+}
