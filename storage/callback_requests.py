@@ -63,8 +63,8 @@ def close_by_call(session: Session, member_id: int, call_id: int, staff_id: int,
     )
 
 
-def close_for_cancelled(session: Session, member_id: int, now: datetime) -> None:
-    """The member cancelled: nobody is to call them back."""
+def close_unwanted(session: Session, member_id: int, now: datetime) -> None:
+    """The member cancelled, or asked not to be called: nobody is to call them back."""
     session.execute(
         update(CallbackRequest)
         .where(CallbackRequest.member_id == member_id, CallbackRequest.closed_at.is_(None))

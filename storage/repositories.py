@@ -166,7 +166,7 @@ def cancel_member(
     member.menu_locked_until = None
     erased = erase_member_data(session, member.id, recordings)
     # Nobody is to call a cancelled member back (storage/callback_requests.py).
-    callback_requests.close_for_cancelled(session, member.id, now)
+    callback_requests.close_unwanted(session, member.id, now)
     line = session.scalars(select(SafetyNumber).where(SafetyNumber.member_id == member.id)).first()
     if line is not None:
         line.member_id = None

@@ -30,7 +30,12 @@ from tests.support.twilio import TwiML
 
 @pytest.fixture
 def world(
-    make_app: Callable[..., Flask], fake_twilio: FakeTwilio, db: Database, vault: NumberVault, enrol: Enrol, redis: Any
+    make_app: Callable[..., Flask],
+    fake_twilio: FakeTwilio,
+    db: Database,
+    vault: NumberVault,
+    enrol: Enrol,
+    redis: Any,
 ) -> StaffCallWorld:
     """Jobs through Redis (each one scanned for numbers by the ``redis``
     fixture), call records deleted at the fake Twilio at once."""
@@ -75,7 +80,9 @@ def test_call_from_a_report_rings_the_caseworker_then_the_member_masked(
     assert form["To"] == [CASEWORKER_PHONE]
     assert form["From"] == [world.access_line]
     assert form["Url"] == [f"https://safety.example.org/voice/staff-call/answer?staff_call={call.id}"]
-    assert form["StatusCallback"] == [f"https://safety.example.org/voice/staff-call/status?staff_call={call.id}"]
+    assert form["StatusCallback"] == [
+        f"https://safety.example.org/voice/staff-call/status?staff_call={call.id}"
+    ]
     _shows_no_number(repr(form), world.member.phone)
 
     result = world.answer(caseworker="1", member="1")
@@ -126,7 +133,7 @@ def test_call_from_a_report_rings_the_caseworker_then_the_member_masked(
 def test_a_replayed_confirm_rings_the_member_once(world: StaffCallWorld) -> None:
     world.click_call(world.caseworker)
     result = world.answer(caseworker="1", member="1")
-    confirm = [d for d in result.documents if d.path == "/voice/staff-call/confirm"][0]
+    confirm = next(d for d in result.documents if d.path == "/voice/staff-call/confirm")
     sim = world.simulator()
     # Twilio's request, replayed with its signature: the call has moved on.
     call = _the_call(world.db)
@@ -141,7 +148,10 @@ def test_a_replayed_confirm_rings_the_member_once(world: StaffCallWorld) -> None
 
 def _refusals(db: Database) -> list[str]:
     with db.session() as s:
-        return [e.detail or "" for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "member.call_refused"))]
+        return [
+            e.detail or ""
+            for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "member.call_refused"))
+        ]
 
 
 def test_a_caseworker_not_assigned_is_refused(world: StaffCallWorld) -> None:
@@ -177,7 +187,9 @@ def test_a_member_who_asked_not_to_be_called_is_not_called(world: StaffCallWorld
     assert _refusals(world.db) == [f"reason=report report={world.report} refused=opted_out"]
 
 
-def test_the_hourly_limit_refuses_the_next_call(make_app: Callable[..., Flask], world: StaffCallWorld) -> None:
+def test_the_hourly_limit_refuses_the_next_call(
+    make_app: Callable[..., Flask], world: StaffCallWorld
+) -> None:
     for _ in range(3):
         world.click_call(world.caseworker)
     limited = make_app(
@@ -223,15 +235,44 @@ def test_twilio_unreachable_is_shown_on_the_report(world: StaffCallWorld) -> Non
     [
         ("no-answer", "1", StaffCallOutcome.STAFF_NO_ANSWER, "your phone did not answer", None),
         ("busy", "1", StaffCallOutcome.STAFF_BUSY, "your phone was busy", None),
-        ("none", "1", StaffCallOutcome.STAFF_NOT_CONFIRMED, "1 was not pressed", "The member was not called."),
-        ("1", "no-answer", StaffCallOutcome.MEMBER_NO_ANSWER, "the member did not answer", "Ruby did not answer."),
-        ("1", "busy", StaffCallOutcome.MEMBER_BUSY, "the member&#39;s phone was busy", "Ruby's phone is busy."),
+        (
+            "none",
+            "1",
+            StaffCallOutcome.STAFF_NOT_CONFIRMED,
+            "1 was not pressed",
+            "The member was not called.",
+        ),
+        (
+            "1",
+            "no-answer",
+            StaffCallOutcome.MEMBER_NO_ANSWER,
+            "the member did not answer",
+            "Ruby did not answer.",
+        ),
+        (
+            "1",
+            "busy",
+            StaffCallOutcome.MEMBER_BUSY,
+            "the member&#39;s phone was busy",
+            "Ruby's phone is busy.",
+        ),
         ("1", "failed", StaffCallOutcome.MEMBER_UNREACHABLE, "could not be reached", "could not be reached."),
-        ("1", "none", StaffCallOutcome.MEMBER_DECLINED, "did not take the call", "Ruby did not take the call."),
+        (
+            "1",
+            "none",
+            StaffCallOutcome.MEMBER_DECLINED,
+            "did not take the call",
+            "Ruby did not take the call.",
+        ),
     ],
 )
 def test_each_failure_is_shown_where_the_call_was_placed(
-    world: StaffCallWorld, caseworker: str, member: str, outcome: StaffCallOutcome, shown: str, heard: str | None
+    world: StaffCallWorld,
+    caseworker: str,
+    member: str,
+    outcome: StaffCallOutcome,
+    shown: str,
+    heard: str | None,
 ) -> None:
     world.click_call(world.caseworker)
     result = world.answer(caseworker=caseworker, member=member)

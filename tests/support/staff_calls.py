@@ -77,10 +77,10 @@ def build_world(
     member = enrol(name="Ruby")
     line = people.add_access_line(db)
     fake.add_number(line)
-    caseworker = make_staff(
-        db, "case@example.org", phone_encrypted=vault.protect(CASEWORKER_PHONE).token
-    )
+    caseworker = make_staff(db, "case@example.org", phone_encrypted=vault.protect(CASEWORKER_PHONE).token)
     other = make_staff(db, "other@example.org", phone_encrypted=vault.protect(OTHER_CASEWORKER_PHONE).token)
-    admin = make_staff(db, "admin@example.org", "admin", phone_encrypted=vault.protect(CASEWORKER_PHONE).token)
+    admin = make_staff(
+        db, "admin@example.org", "admin", phone_encrypted=vault.protect(CASEWORKER_PHONE).token
+    )
     report = make_report(db, member_id=member.id, caseworker_id=caseworker, status="assigned")
     return StaffCallWorld(app, fake, db, member, caseworker, other, admin, report, line)

@@ -1,0 +1,154 @@
+"""Call-back requests and the "calls from the scheme" preference (issue 16,
+items 2 and 3): from the member's menu (keys 7 and 8) to the caseworkers'
+task list, and done when a call from the console reaches the member."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from callflows import menu as menu_flow
+from simulator.fake_twilio import FakeTwilio
+from storage.db import Database
+from storage.models import AuditEntry, CallbackRequest, Member
+from storage.vault import NumberVault
+from tests.leak_scan import number_forms
+from tests.staff.helpers import post
+from tests.support.menu import MemberMenu
+from tests.support.people import Enrol
+from tests.support.staff_calls import StaffCallWorld, build_world
+
+
+@pytest.fixture
+def world(
+    make_app: Callable[..., Flask],
+    fake_twilio: FakeTwilio,
+    db: Database,
+    vault: NumberVault,
+    enrol: Enrol,
+    redis: Any,
+) -> StaffCallWorld:
+    app = make_app(TWILIO_API_BASE_URL=fake_twilio.base_url, PROVIDER_RECORD_DELAY_SECONDS="0")
+    return build_world(app, fake_twilio, db, vault, enrol)
+
+
+@pytest.fixture
+def phone(world: StaffCallWorld, menu: MemberMenu) -> Callable[[str], str]:
+    """The member calls their menu through the access line and presses a key; what they hear."""
+
+    def press(key: str) -> str:
+        member_menu = menu.on(world.app)
+        return member_menu.press(member_menu.logged_in_call(), key).said
+
+    return press
+
+
+def _requests(db: Database) -> list[CallbackRequest]:
+    with db.session() as s:
+        return list(s.scalars(select(CallbackRequest).order_by(CallbackRequest.id)))
+
+
+def test_a_call_back_request_from_the_menu_is_a_task_until_a_call_connects(
+    world: StaffCallWorld, phone: Callable[[str], str]
+) -> None:
+    assert menu_flow.CALLBACK_ASKED in phone("7")
+    # Asking again keeps the first request (and its time).
+    assert menu_flow.CALLBACK_ALREADY in phone("7")
+    [request] = _requests(world.db)
+    assert request.closed_at is None
+
+    # Every caseworker sees it: the member's working name and when they asked.
+    tasks = world.client(world.other).get("/staff/callbacks").get_data(as_text=True)
+    assert "Ruby (member #" in tasks
+    assert request.requested_at.strftime("%d %b %Y %H:%M") in tasks
+    for form in number_forms(world.member.phone):
+        assert form not in tasks
+
+    # Any caseworker may call back a member who asked (not only a report's caseworker).
+    world.click_call(world.other, f"/staff/callbacks/{request.id}/call")
+    with world.db.session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "member.call")).one()
+    assert entry.detail is not None and entry.detail.startswith("reason=callback")
+    result = world.answer(caseworker="1", member="1")
+    assert "who asked to be called back" in result.spoken_to("caseworker")
+    assert result.bridged
+
+    [request] = _requests(world.db)
+    assert request.closed_at is not None and request.closed_by_call_id is not None
+    assert request.closed_by_staff_id == world.other
+    assert "No member is waiting" in world.client(world.other).get("/staff/callbacks").get_data(as_text=True)
+
+
+def test_a_call_that_does_not_connect_leaves_the_task_open(
+    world: StaffCallWorld, phone: Callable[[str], str]
+) -> None:
+    phone("7")
+    [request] = _requests(world.db)
+    world.click_call(world.caseworker, f"/staff/callbacks/{request.id}/call")
+    world.answer(caseworker="1", member="no-answer")
+    [request] = _requests(world.db)
+    assert request.closed_at is None
+
+
+def test_a_caseworker_closes_a_task_by_hand(world: StaffCallWorld, phone: Callable[[str], str]) -> None:
+    phone("7")
+    [request] = _requests(world.db)
+    client = world.client(world.other)
+    assert post(client, f"/staff/callbacks/{request.id}/close").status_code == 303
+    [request] = _requests(world.db)
+    assert request.closed_at is not None and request.closed_by_staff_id == world.other
+    # Closed: neither call nor close again.
+    assert post(client, f"/staff/callbacks/{request.id}/close").status_code == 404
+    assert post(client, f"/staff/callbacks/{request.id}/call").status_code == 404
+
+
+def test_key_8_turns_calls_from_the_scheme_off_and_on(
+    world: StaffCallWorld, phone: Callable[[str], str]
+) -> None:
+    phone("7")
+    assert menu_flow.SCHEME_CALLS_OFF in phone("8")
+    with world.db.session() as s:
+        assert s.get_one(Member, world.member.id).scheme_calls is False
+    # Not wanting calls closes the open request, and a new one is not taken.
+    [request] = _requests(world.db)
+    assert request.closed_at is not None
+    assert menu_flow.CALLBACK_CALLS_OFF in phone("7")
+    assert len(_requests(world.db)) == 1
+    # "Call the member" is refused while the member does not want calls.
+    assert "asked not to be called" in world.click_call(world.caseworker)
+    assert world.fake.placed == []
+
+    assert menu_flow.SCHEME_CALLS_ON in phone("8")
+    world.click_call(world.caseworker)
+    assert len(world.fake.placed) == 1
+
+
+def test_an_admin_records_the_preference_in_the_console(world: StaffCallWorld) -> None:
+    admin = world.client(world.admin)
+    response = post(admin, f"/staff/members/{world.member.id}/scheme-calls", {"allow": "no"})
+    assert response.status_code == 303
+    page = admin.get(f"/staff/members/{world.member.id}").get_data(as_text=True)
+    assert "not wanted: the member asked not to be called" in page
+    assert "Call the member</button>" not in page
+    assert "asked not to be called" in world.click_call(world.admin, f"/staff/members/{world.member.id}/call")
+    assert (
+        post(admin, f"/staff/members/{world.member.id}/scheme-calls", {"allow": "maybe"}).status_code == 400
+    )
+    # Caseworkers do not see member pages, nor change the preference.
+    caseworker = world.client(world.caseworker)
+    assert (
+        post(caseworker, f"/staff/members/{world.member.id}/scheme-calls", {"allow": "yes"}).status_code
+        == 403
+    )
+
+
+def test_cancelling_closes_the_request(world: StaffCallWorld, phone: Callable[[str], str]) -> None:
+    phone("7")
+    admin = world.client(world.admin)
+    post(admin, f"/staff/members/{world.member.id}/cancel", {"confirm": "yes"})
+    [request] = _requests(world.db)
+    assert request.closed_at is not None
