@@ -64,21 +64,16 @@ def refusal(facts: CallFacts, per_hour: int) -> CallRefusal | None:
 
     Authorisation comes first, so someone not allowed learns nothing about
     the member (not even that they opted out)."""
-    if not facts.allowed:
-        return CallRefusal.NOT_ALLOWED
-    if not facts.member_found:
-        return CallRefusal.NO_MEMBER
-    if not facts.member_active:
-        return CallRefusal.MEMBER_CANCELLED
-    if not facts.member_accepts:
-        return CallRefusal.OPTED_OUT
-    if not facts.staff_has_phone:
-        return CallRefusal.NO_OWN_PHONE
-    if not facts.has_access_line:
-        return CallRefusal.NO_ACCESS_LINE
-    if facts.calls_this_hour >= per_hour:
-        return CallRefusal.RATE_LIMITED
-    return None
+    checks = (
+        (facts.allowed, CallRefusal.NOT_ALLOWED),
+        (facts.member_found, CallRefusal.NO_MEMBER),
+        (facts.member_active, CallRefusal.MEMBER_CANCELLED),
+        (facts.member_accepts, CallRefusal.OPTED_OUT),
+        (facts.staff_has_phone, CallRefusal.NO_OWN_PHONE),
+        (facts.has_access_line, CallRefusal.NO_ACCESS_LINE),
+        (facts.calls_this_hour < per_hour, CallRefusal.RATE_LIMITED),
+    )
+    return next((refused for passed, refused in checks if not passed), None)
 
 
 # --- what the caseworker and the member hear -----------------------------------------

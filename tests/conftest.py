@@ -233,3 +233,21 @@ def fake_twilio(suite: SuiteConfig) -> Iterator[Any]:
     from simulator.fake_twilio import running
 
     yield from running(suite.account_sid, suite.auth_token)
+
+
+@pytest.fixture
+def staff_call_world(
+    make_app: Callable[..., Flask],
+    fake_twilio: Any,
+    db: Database,
+    vault: NumberVault,
+    enrol: people.Enrol,
+    redis: Redis,
+) -> Any:
+    """A masked call from the console ready to be placed (tests/support/staff_calls.py):
+    jobs through Redis (each one scanned for numbers by the ``redis`` fixture),
+    call records deleted at the fake Twilio at once."""
+    from tests.support.staff_calls import build_world
+
+    app = make_app(TWILIO_API_BASE_URL=fake_twilio.base_url, PROVIDER_RECORD_DELAY_SECONDS="0")
+    return build_world(app, fake_twilio, db, vault, enrol)

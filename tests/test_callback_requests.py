@@ -5,35 +5,22 @@ task list, and done when a call from the console reaches the member."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from callflows import menu as menu_flow
-from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import AuditEntry, CallbackRequest, Member
-from storage.vault import NumberVault
 from tests.leak_scan import number_forms
 from tests.staff.helpers import post
 from tests.support.menu import MemberMenu
-from tests.support.people import Enrol
-from tests.support.staff_calls import StaffCallWorld, build_world
+from tests.support.staff_calls import StaffCallWorld
 
 
 @pytest.fixture
-def world(
-    make_app: Callable[..., Flask],
-    fake_twilio: FakeTwilio,
-    db: Database,
-    vault: NumberVault,
-    enrol: Enrol,
-    redis: Any,
-) -> StaffCallWorld:
-    app = make_app(TWILIO_API_BASE_URL=fake_twilio.base_url, PROVIDER_RECORD_DELAY_SECONDS="0")
-    return build_world(app, fake_twilio, db, vault, enrol)
+def world(staff_call_world: StaffCallWorld) -> StaffCallWorld:
+    return staff_call_world
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -20,27 +19,15 @@ from simulator.engine import CallResult
 from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import AuditEntry, Member, Report, Staff, StaffCall
-from storage.vault import NumberVault
 from tests.leak_scan import number_forms
 from tests.staff.helpers import post
-from tests.support.people import Enrol
-from tests.support.staff_calls import CASEWORKER_PHONE, StaffCallWorld, build_world
+from tests.support.staff_calls import CASEWORKER_PHONE, StaffCallWorld
 from tests.support.twilio import TwiML
 
 
 @pytest.fixture
-def world(
-    make_app: Callable[..., Flask],
-    fake_twilio: FakeTwilio,
-    db: Database,
-    vault: NumberVault,
-    enrol: Enrol,
-    redis: Any,
-) -> StaffCallWorld:
-    """Jobs through Redis (each one scanned for numbers by the ``redis``
-    fixture), call records deleted at the fake Twilio at once."""
-    app = make_app(TWILIO_API_BASE_URL=fake_twilio.base_url, PROVIDER_RECORD_DELAY_SECONDS="0")
-    return build_world(app, fake_twilio, db, vault, enrol)
+def world(staff_call_world: StaffCallWorld) -> StaffCallWorld:
+    return staff_call_world
 
 
 def _calls_placed(fake: FakeTwilio) -> list[dict[str, list[str]]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from click.testing import Result
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
@@ -19,17 +20,24 @@ PHONE = "07911 123456"
 E164 = "+447911123456"
 
 
+def _staff_add(app: Flask, phone: str) -> Result:
+    """``flask --app ivr staff add … --phone PHONE``, the password on stdin."""
+    runner: FlaskCliRunner = app.test_cli_runner()
+    return runner.invoke(
+        args=["staff", "add", "--email", "case@example.org", "--role", "caseworker", "--phone", phone],
+        input="correct horse battery\n",
+    )
+
+
 def _staff(db: Database, staff_id: int) -> Staff:
     with db.session() as s:
         return s.get_one(Staff, staff_id)
 
 
-def test_staff_add_with_a_phone_keeps_it_encrypted(inline_app: Flask, db: Database, vault: NumberVault) -> None:
-    runner: FlaskCliRunner = inline_app.test_cli_runner()
-    result = runner.invoke(
-        args=["staff", "add", "--email", "case@example.org", "--role", "caseworker", "--phone", PHONE],
-        input="correct horse battery\n",
-    )
+def test_staff_add_with_a_phone_keeps_it_encrypted(
+    inline_app: Flask, db: Database, vault: NumberVault
+) -> None:
+    result = _staff_add(inline_app, PHONE)
     assert result.exit_code == 0, result.output
     assert "with a phone for calls to members" in result.output
     for form in number_forms(E164):
@@ -41,12 +49,10 @@ def test_staff_add_with_a_phone_keeps_it_encrypted(inline_app: Flask, db: Databa
 
 
 @pytest.mark.parametrize("phone", ["09065 123456", "999", "+1 212 555 0100", "not a number", "07700 900123"])
-def test_staff_add_refuses_a_phone_the_service_may_not_ring(inline_app: Flask, db: Database, phone: str) -> None:
-    runner: FlaskCliRunner = inline_app.test_cli_runner()
-    result = runner.invoke(
-        args=["staff", "add", "--email", "case@example.org", "--role", "caseworker", "--phone", phone],
-        input="correct horse battery\n",
-    )
+def test_staff_add_refuses_a_phone_the_service_may_not_ring(
+    inline_app: Flask, db: Database, phone: str
+) -> None:
+    result = _staff_add(inline_app, phone)
     assert result.exit_code != 0
     assert "--phone: that phone cannot be rung by the service" in result.output
     with db.session() as s:
