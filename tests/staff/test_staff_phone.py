@@ -5,8 +5,8 @@ refused when the service may not ring it (premium, foreign, emergency)."""
 from __future__ import annotations
 
 import pytest
-from flask import Flask
 from click.testing import Result
+from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
