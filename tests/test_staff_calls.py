@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from callflows.status import StaffCallOutcome
+from core.services import bound
+from ivr import services_of
 from simulator.engine import CallResult
 from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
-from storage.models import AuditEntry, Member, Report, Staff, StaffCall
+from storage.models import AuditEntry, Member, Report, Staff, StaffCall, utcnow
 from tests.leak_scan import number_forms
 from tests.staff.helpers import post
 from tests.support.staff_calls import CASEWORKER_PHONE, StaffCallWorld
 from tests.support.twilio import TwiML
+from worker.staff_calls import ANSWER_PATH, STATUS_PATH, place_staff_call
 
 
 @pytest.fixture
@@ -273,3 +277,38 @@ def test_each_failure_is_shown_where_the_call_was_placed(
     assert shown in page
     assert call.ended_at.strftime("%d %b %Y %H:%M:%S") in page
     assert world.fake.calls == {}
+
+
+# --- the job --------------------------------------------------------------------------
+
+
+def test_the_worker_points_twilio_at_the_apps_own_webhooks(world: StaffCallWorld) -> None:
+    rules = {str(rule) for rule in world.app.url_map.iter_rules()}
+    assert {ANSWER_PATH, STATUS_PATH} <= rules
+
+
+def test_the_job_places_a_call_once(world: StaffCallWorld) -> None:
+    world.click_call(world.caseworker)
+    call = _the_call(world.db)
+    with bound(services_of(world.app)):
+        place_staff_call(call.id)  # run again (a retry, a replayed outbox entry)
+    assert len(_calls_placed(world.fake)) == 1
+
+
+def test_a_call_queued_too_long_ago_is_never_placed(world: StaffCallWorld) -> None:
+    with world.db.session() as s:
+        late = StaffCall(
+            staff_id=world.caseworker,
+            member_id=world.member.id,
+            reason="report",
+            report_id=world.report,
+            created_at=utcnow() - timedelta(minutes=3),
+        )
+        s.add(late)
+        s.flush()
+        late_id = late.id
+    with bound(services_of(world.app)):
+        place_staff_call(late_id)
+    assert _calls_placed(world.fake) == []
+    assert _the_call(world.db).outcome == StaffCallOutcome.TOO_LATE
+    assert "too slow to place it" in _report_page(world)
