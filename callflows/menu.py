@@ -31,6 +31,7 @@ MENU_OPTIONS = (
     prompts.MENU_WARNINGS,
     prompts.MENU_LANGUAGE,
     prompts.MENU_CANCEL,
+    prompts.MENU_SCHEME,
 )
 
 

@@ -234,3 +234,65 @@ ASK_CONSENT = message(
     "report.ask_consent", "May an anonymous version go to the police? Press 1 for yes, 2 for no."
 )
 THANKS = message("report.thanks", "Thank you. Your report has been passed to a caseworker. Goodbye.")
+
+# Calls from the scheme: the member's side (callflows.staff_call; menu key 0) ----
+
+MENU_SCHEME = message(
+    "menu.option_scheme", "Press 0 to ask the scheme to call you back, or to stop its calls."
+)
+SCHEME_CHOICES = message(
+    "scheme.choices", "Press 1 to ask a caseworker to call you back. Press 2 to stop calls from the scheme."
+)
+SCHEME_CHOICES_WHILE_OFF = message(
+    "scheme.choices_while_off", "You have asked the scheme not to call you. Press 2 to allow its calls again."
+)
+# Calls from the scheme show the access line: the number the member called to reach the menu.
+CALLBACK_ASKED = message(
+    "scheme.callback_asked",
+    "Thank you. A caseworker will call you back. "
+    "Their call will show the number you called to reach this menu.",
+)
+CALLBACK_ALREADY = message(
+    "scheme.callback_already", "You have already asked to be called back. A caseworker will call you."
+)
+SCHEME_CALLS_OFF = message(
+    "scheme.calls_off", "The scheme will not call you. To allow its calls again, press 0, then 2."
+)
+SCHEME_CALLS_ON = message(
+    "scheme.calls_on",
+    "The scheme may call you again. Its calls show the number you called to reach this menu.",
+)
+# On the member's own phone before a caseworker's call is connected: names nobody.
+SCHEME_CALL_WHISPER = message(
+    "scheme.member_whisper", "Safety Number call from the scheme. Press 1 to take the call."
+)
+
+# Calls from the scheme: the caseworker's side, always in English (the
+# console's language). {name} is the member's working name. ----------------
+
+STAFF_WHISPER_REPORT = message(
+    "staff.whisper_report",
+    "Safety Number: connecting you to {name} about report {report}. Press 1 to call them now, or hang up.",
+)
+STAFF_WHISPER_CHECKIN = message(
+    "staff.whisper_checkin",
+    "Safety Number: connecting you to {name} about a missed check-in. Press 1 to call them now, or hang up.",
+)
+STAFF_WHISPER_CALLBACK = message(
+    "staff.whisper_callback",
+    "Safety Number: connecting you to {name}, who asked to be called back. "
+    "Press 1 to call them now, or hang up.",
+)
+STAFF_WHISPER_OTHER = message(
+    "staff.whisper_other", "Safety Number: connecting you to {name}. Press 1 to call them now, or hang up."
+)
+STAFF_CALLING = message("staff.calling", "Calling now. Please hold.")
+STAFF_NOT_PLACED = message("staff.not_placed", "The member was not called. Goodbye.")
+STAFF_NO_LONGER_NEEDED = message("staff.no_longer_needed", "This call is no longer needed. Goodbye.")
+STAFF_CALL_ENDED = message("staff.call_ended", "The call has ended. Goodbye.")
+STAFF_MEMBER_NO_ANSWER = message("staff.member_no_answer", "{name} did not answer. Goodbye.")
+STAFF_MEMBER_BUSY = message("staff.member_busy", "{name}'s phone is busy. Goodbye.")
+STAFF_MEMBER_UNREACHABLE = message(
+    "staff.member_unreachable", "{name}'s phone could not be reached. Goodbye."
+)
+STAFF_MEMBER_DECLINED = message("staff.member_declined", "{name} did not take the call. Goodbye.")

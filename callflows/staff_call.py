@@ -23,7 +23,9 @@ from dataclasses import dataclass
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from callflows.prompts import say
+from callflows import prompts
+from callflows.prompts import Message, Phrase
+from callflows.speech import Speaker
 from callflows.status import CallReason, StaffCallOutcome, StaffCallState
 
 # --- who may call -----------------------------------------------------------------
@@ -78,12 +80,6 @@ def refusal(facts: CallFacts, per_hour: int) -> CallRefusal | None:
 
 # --- what the caseworker and the member hear -----------------------------------------
 
-CONFIRM = "Press 1 to call them now, or hang up."
-CALLING = "Calling now. Please hold."
-NOT_PLACED = "The member was not called. Goodbye."
-NO_LONGER_NEEDED = "This call is no longer needed. Goodbye."
-MEMBER_WHISPER = "Safety Number call from the scheme. Press 1 to take the call."
-CALL_ENDED = "The call has ended. Goodbye."
 CONFIRM_KEY = "1"
 
 
@@ -95,20 +91,27 @@ class StaffCallUrls:
     member_status: str  # status callbacks of the member's leg
 
 
-def about(reason: CallReason, report_id: int | None) -> str:
-    """Why the call is made, as the caseworker hears it."""
-    if reason is CallReason.REPORT and report_id is not None:
-        return f" about report {report_id}"
-    if reason is CallReason.CHECKIN:
-        return " about a missed check-in"
-    if reason is CallReason.CALLBACK:
-        return ", who asked to be called back"
-    return ""
+_WHISPERS = {
+    CallReason.REPORT: prompts.STAFF_WHISPER_REPORT,
+    CallReason.CHECKIN: prompts.STAFF_WHISPER_CHECKIN,
+    CallReason.CALLBACK: prompts.STAFF_WHISPER_CALLBACK,
+    CallReason.OTHER: prompts.STAFF_WHISPER_OTHER,
+}
 
 
-def whisper_to_caseworker(working_name: str, why: str, confirm_url: str, timeout: int) -> VoiceResponse:
+def whisper_to_caseworker(
+    speaker: Speaker,
+    working_name: str,
+    reason: CallReason,
+    report_id: int | None,
+    confirm_url: str,
+    timeout: int,
+) -> VoiceResponse:
     """Whom and why, then press 1. Silence or any other key places no call:
     a voicemail that answered the caseworker's phone must not ring the member."""
+    message = (
+        _WHISPERS[reason] if reason is not CallReason.REPORT or report_id else prompts.STAFF_WHISPER_OTHER
+    )
     response = VoiceResponse()
     with response.gather(
         input="dtmf",
@@ -118,8 +121,7 @@ def whisper_to_caseworker(working_name: str, why: str, confirm_url: str, timeout
         num_digits=1,
         action_on_empty_result=True,
     ) as gather:
-        say(gather, f"Safety Number: connecting you to {working_name}{why}.")
-        say(gather, CONFIRM)
+        speaker.say(gather, message(name=working_name, report=report_id or 0))
     response.redirect(confirm_url, method="POST")
     return response
 
@@ -129,11 +131,17 @@ def confirmed(digits: str | None) -> bool:
 
 
 def dial_member(
-    *, member_phone: str, access_line: str, urls: StaffCallUrls, timeout: int, time_limit: int
+    speaker: Speaker,
+    *,
+    member_phone: str,
+    access_line: str,
+    urls: StaffCallUrls,
+    timeout: int,
+    time_limit: int,
 ) -> VoiceResponse:
     """Ring the member showing the access line: never the caseworker's number."""
     response = VoiceResponse()
-    say(response, CALLING)
+    speaker.say(response, prompts.STAFF_CALLING)
     dial = response.dial(
         caller_id=access_line, timeout=timeout, time_limit=time_limit, action=urls.dialled, method="POST"
     )
@@ -148,14 +156,14 @@ def dial_member(
     return response
 
 
-def whisper_to_member(accept_url: str, timeout: int) -> VoiceResponse:
-    """The member's leg before bridging: press 1 to take the call; anything
-    else ends the leg (no voicemail, and nothing bridged)."""
+def whisper_to_member(speaker: Speaker, accept_url: str, timeout: int) -> VoiceResponse:
+    """The member's leg before bridging, in the member's language: press 1 to
+    take the call; anything else ends the leg (no voicemail, nothing bridged)."""
     response = VoiceResponse()
     with response.gather(
         input="dtmf", action=accept_url, method="POST", timeout=timeout, num_digits=1
     ) as gather:
-        say(gather, MEMBER_WHISPER)
+        speaker.say(gather, prompts.SCHEME_CALL_WHISPER)
     response.hangup()
     return response
 
@@ -168,9 +176,9 @@ def member_answer(accepted: bool) -> VoiceResponse:
     return response
 
 
-def goodbye(text: str) -> VoiceResponse:
+def goodbye(speaker: Speaker, said: Message | Phrase) -> VoiceResponse:
     response = VoiceResponse()
-    say(response, text)
+    speaker.say(response, said)
     response.hangup()
     return response
 
@@ -216,15 +224,15 @@ def staff_leg_outcome(call_status: str, answered: bool, member_dialled: bool) ->
     return StaffCallOutcome.STAFF_NOT_CONFIRMED if answered else StaffCallOutcome.STAFF_NO_ANSWER
 
 
-def after_dial(outcome: StaffCallOutcome, working_name: str) -> str:
+def after_dial(outcome: StaffCallOutcome, working_name: str) -> Phrase:
     """What the caseworker hears when the member's side has ended."""
-    return {
-        StaffCallOutcome.TALKED: CALL_ENDED,
-        StaffCallOutcome.MEMBER_NO_ANSWER: f"{working_name} did not answer. Goodbye.",
-        StaffCallOutcome.MEMBER_BUSY: f"{working_name}'s phone is busy. Goodbye.",
-        StaffCallOutcome.MEMBER_UNREACHABLE: f"{working_name}'s phone could not be reached. Goodbye.",
-        StaffCallOutcome.MEMBER_DECLINED: f"{working_name} did not take the call. Goodbye.",
-    }.get(outcome, CALL_ENDED)
+    said = {
+        StaffCallOutcome.MEMBER_NO_ANSWER: prompts.STAFF_MEMBER_NO_ANSWER,
+        StaffCallOutcome.MEMBER_BUSY: prompts.STAFF_MEMBER_BUSY,
+        StaffCallOutcome.MEMBER_UNREACHABLE: prompts.STAFF_MEMBER_UNREACHABLE,
+        StaffCallOutcome.MEMBER_DECLINED: prompts.STAFF_MEMBER_DECLINED,
+    }.get(outcome, prompts.STAFF_CALL_ENDED)
+    return said(name=working_name)
 
 
 # What the console shows for each outcome.

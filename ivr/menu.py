@@ -29,7 +29,7 @@ from core.services import recording_store
 from ivr import requestdb
 from ivr.services import current_services
 from ivr.webhook import external_url, form_count, never_fails, require_twilio_signature, twilio_form, twiml
-from storage import masked_minutes
+from storage import callback_requests, masked_minutes
 from storage import menu_repository as menus
 from storage import repositories as repo
 from storage.models import Report, utcnow
@@ -139,6 +139,12 @@ def _ask_language(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     return flow.ask_language(_speaker(auth), external_url("menu.choose_language"), _timeout())
 
 
+def _scheme_calls(session: Session, auth: menus.MenuCall) -> VoiceResponse:
+    """Calls from the scheme: 1 asks for a call back, 2 stops (or allows) them."""
+    choices = prompts.SCHEME_CHOICES if auth.member.scheme_calls else prompts.SCHEME_CHOICES_WHILE_OFF
+    return flow.ask_one_key(_speaker(auth), external_url("menu.scheme_calls"), _timeout(), [choices])
+
+
 def _wrong_key(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     return _menu(auth, [prompts.NOT_AN_OPTION])
 
@@ -150,6 +156,7 @@ OPTIONS: dict[str, Handler] = {
     "4": _read_warnings,
     "8": _ask_language,
     "9": _ask_cancel,
+    "0": _scheme_calls,
 }
 
 
@@ -177,6 +184,34 @@ def choose_language(session: Session, auth: menus.MenuCall, form: MultiDict[str,
     session.commit()
     log.info("member %d chose another language", auth.member.id)
     return _menu(auth, [prompts.LANGUAGE_CHOSEN])
+
+
+@bp.post("/scheme-calls")
+@menu_step
+def scheme_calls(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) -> VoiceResponse:
+    """Key after "calls from the scheme": 1 opens a call-back request (one at
+    a time per member, only while calls are allowed); 2 turns calls off,
+    closing any request, or on again; anything else goes back to the menu."""
+    member, key, now = auth.member, form.get("Digits", ""), utcnow()
+    if key == "1" and member.scheme_calls:
+        asked = callback_requests.ask(session, member.id, now)
+        session.commit()
+        return _menu(auth, [prompts.CALLBACK_ASKED if asked else prompts.CALLBACK_ALREADY])
+    if key != "2":
+        return _menu(auth)
+    member.scheme_calls = not member.scheme_calls
+    if not member.scheme_calls:
+        callback_requests.close_unwanted(session, member.id, now)
+    allowed = "yes" if member.scheme_calls else "no"
+    repo.audit(
+        session,
+        "member.scheme_calls",
+        target_type="member",
+        target_id=member.id,
+        detail=f"allowed={allowed} (menu)",
+    )
+    session.commit()
+    return _menu(auth, [prompts.SCHEME_CALLS_ON if member.scheme_calls else prompts.SCHEME_CALLS_OFF])
 
 
 @bp.post("/cancel")

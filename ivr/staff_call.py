@@ -18,8 +18,11 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.datastructures import MultiDict
 
+from callflows import prompts
 from callflows import staff_call as flow
 from callflows.inbound import was_bridged
+from callflows.prompts import Message, Phrase
+from callflows.speech import english_speaker, speaker_for
 from callflows.status import TERMINAL_STATUSES, CallReason, StaffCallState
 from ivr import requestdb
 from ivr.services import current_services
@@ -50,7 +53,7 @@ def staff_call_step(view: Step) -> Callable[[], Response]:
     def step() -> Response:
         call_id = _call_id()
         if call_id is None:
-            return twiml(flow.goodbye(flow.NO_LONGER_NEEDED))
+            return twiml(_to_caseworker(prompts.STAFF_NO_LONGER_NEEDED))
         return twiml(view(requestdb.session(), call_id, twilio_form()))
 
     return step
@@ -65,6 +68,11 @@ def _urls(call_id: int) -> flow.StaffCallUrls:
     )
 
 
+def _to_caseworker(said: Message | Phrase) -> VoiceResponse:
+    """Say it to the caseworker (in English, the console's language), then hang up."""
+    return flow.goodbye(english_speaker(), said)
+
+
 def _working_name(session: Session, call: StaffCall) -> str:
     member = session.get(Member, call.member_id)
     return (member.working_name if member is not None else None) or "the member"
@@ -76,11 +84,16 @@ def answer(session: Session, call_id: int, form: MultiDict[str, str]) -> VoiceRe
     """The caseworker picked up: whom and why, then press 1."""
     call = staff_calls.answered(session, call_id, form.get("CallSid", "")[:64])
     if call is None:
-        return flow.goodbye(flow.NO_LONGER_NEEDED)
+        return _to_caseworker(prompts.STAFF_NO_LONGER_NEEDED)
     session.commit()
-    why = flow.about(CallReason(call.reason), call.report_id)
-    timeout = current_services().settings.gather_timeout_seconds
-    return flow.whisper_to_caseworker(_working_name(session, call), why, _urls(call_id).confirm, timeout)
+    return flow.whisper_to_caseworker(
+        english_speaker(),
+        _working_name(session, call),
+        CallReason(call.reason),
+        call.report_id,
+        _urls(call_id).confirm,
+        current_services().settings.gather_timeout_seconds,
+    )
 
 
 @bp.post("/confirm")
@@ -99,20 +112,21 @@ def confirm(session: Session, call_id: int, form: MultiDict[str, str]) -> VoiceR
             only_if=StaffCallState.ANSWERED,
         )
         session.commit()
-        return flow.goodbye(flow.NOT_PLACED if ended else flow.NO_LONGER_NEEDED)
+        return _to_caseworker(prompts.STAFF_NOT_PLACED if ended else prompts.STAFF_NO_LONGER_NEEDED)
     call = staff_calls.confirmed(session, call_id, call_sid)
     if call is None:
-        return flow.goodbye(flow.NO_LONGER_NEEDED)
+        return _to_caseworker(prompts.STAFF_NO_LONGER_NEEDED)
     member = session.get(Member, call.member_id)
     line = staff_calls.access_line(session)
     # Checked again now: the member may have cancelled or opted out since the click.
     if member is None or member.phone_encrypted is None or not member.scheme_calls or line is None:
         staff_calls.end(session, call_id, flow.StaffCallOutcome.NOT_CALLABLE, now, call_sid=call_sid)
         session.commit()
-        return flow.goodbye(flow.NOT_PLACED)
+        return _to_caseworker(prompts.STAFF_NOT_PLACED)
     session.commit()
     settings = current_services().settings
     return flow.dial_member(
+        english_speaker(),
         member_phone=current_services().vault.reveal(member.phone_encrypted),
         access_line=line,
         urls=_urls(call_id),
@@ -125,9 +139,12 @@ def confirm(session: Session, call_id: int, form: MultiDict[str, str]) -> VoiceR
 @staff_call_step
 def member_whisper(session: Session, call_id: int, form: MultiDict[str, str]) -> VoiceResponse:
     """The member's leg, before bridging: "Safety Number call from the scheme", press 1."""
-    if staff_calls.dialling(session, call_id, form.get("ParentCallSid", "")[:64]) is None:
+    call = staff_calls.dialling(session, call_id, form.get("ParentCallSid", "")[:64])
+    member = session.get(Member, call.member_id) if call is not None else None
+    if member is None:
         return flow.member_answer(accepted=False)
     return flow.whisper_to_member(
+        speaker_for(member.language),
         external_url("staff_call.member_accept", staff_call=call_id),
         current_services().settings.gather_timeout_seconds,
     )
@@ -155,7 +172,7 @@ def dialled(session: Session, call_id: int, form: MultiDict[str, str]) -> VoiceR
     call_sid = form.get("CallSid", "")[:64]
     call = staff_calls.call_of_leg(session, call_id, call_sid)
     if call is None:
-        return flow.goodbye(flow.NO_LONGER_NEEDED)
+        return _to_caseworker(prompts.STAFF_NO_LONGER_NEEDED)
     bridged = was_bridged(form.get("DialCallStatus"), form.get("DialBridged"))
     if bridged is None:
         # Twilio left DialBridged out: the member's key said whether they took it.
@@ -169,7 +186,7 @@ def dialled(session: Session, call_id: int, form: MultiDict[str, str]) -> VoiceR
     name = _working_name(session, call)
     session.commit()
     log.info("staff call %d: %s", call_id, outcome.value)
-    return flow.goodbye(flow.after_dial(outcome, name))
+    return _to_caseworker(flow.after_dial(outcome, name))
 
 
 @bp.post("/status")

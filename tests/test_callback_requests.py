@@ -9,13 +9,16 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from callflows import menu as menu_flow
+from callflows import prompts
+from callflows.speech import english_speaker
 from storage.db import Database
 from storage.models import AuditEntry, CallbackRequest, Member
 from tests.leak_scan import number_forms
 from tests.staff.helpers import post
 from tests.support.menu import MemberMenu
 from tests.support.staff_calls import StaffCallWorld
+
+ENGLISH = english_speaker()
 
 
 @pytest.fixture
@@ -25,13 +28,23 @@ def world(staff_call_world: StaffCallWorld) -> StaffCallWorld:
 
 @pytest.fixture
 def phone(world: StaffCallWorld, menu: MemberMenu) -> Callable[[str], str]:
-    """The member calls their menu through the access line and presses a key; what they hear."""
+    """The member calls their menu through the access line, presses 0 for
+    "calls from the scheme" and then ``key``; what they hear after it."""
 
     def press(key: str) -> str:
         member_menu = menu.on(world.app)
-        return member_menu.press(member_menu.logged_in_call(), key).said
+        call = member_menu.logged_in_call()
+        offered = member_menu.press(call, "0").said
+        assert (
+            _heard(prompts.SCHEME_CHOICES) in offered or _heard(prompts.SCHEME_CHOICES_WHILE_OFF) in offered
+        )
+        return member_menu.post("scheme-calls", call, Digits=key).said
 
     return press
+
+
+def _heard(message: prompts.Message) -> str:
+    return ENGLISH.text(message)
 
 
 def _requests(db: Database) -> list[CallbackRequest]:
@@ -42,9 +55,9 @@ def _requests(db: Database) -> list[CallbackRequest]:
 def test_a_call_back_request_from_the_menu_is_a_task_until_a_call_connects(
     world: StaffCallWorld, phone: Callable[[str], str]
 ) -> None:
-    assert menu_flow.CALLBACK_ASKED in phone("7")
+    assert _heard(prompts.CALLBACK_ASKED) in phone("1")
     # Asking again keeps the first request (and its time).
-    assert menu_flow.CALLBACK_ALREADY in phone("7")
+    assert _heard(prompts.CALLBACK_ALREADY) in phone("1")
     [request] = _requests(world.db)
     assert request.closed_at is None
 
@@ -73,7 +86,7 @@ def test_a_call_back_request_from_the_menu_is_a_task_until_a_call_connects(
 def test_a_call_that_does_not_connect_leaves_the_task_open(
     world: StaffCallWorld, phone: Callable[[str], str]
 ) -> None:
-    phone("7")
+    phone("1")
     [request] = _requests(world.db)
     world.click_call(world.caseworker, f"/staff/callbacks/{request.id}/call")
     world.answer(caseworker="1", member="no-answer")
@@ -82,7 +95,7 @@ def test_a_call_that_does_not_connect_leaves_the_task_open(
 
 
 def test_a_caseworker_closes_a_task_by_hand(world: StaffCallWorld, phone: Callable[[str], str]) -> None:
-    phone("7")
+    phone("1")
     [request] = _requests(world.db)
     client = world.client(world.other)
     assert post(client, f"/staff/callbacks/{request.id}/close").status_code == 303
@@ -93,23 +106,24 @@ def test_a_caseworker_closes_a_task_by_hand(world: StaffCallWorld, phone: Callab
     assert post(client, f"/staff/callbacks/{request.id}/call").status_code == 404
 
 
-def test_key_8_turns_calls_from_the_scheme_off_and_on(
+def test_key_0_then_2_turns_calls_from_the_scheme_off_and_on(
     world: StaffCallWorld, phone: Callable[[str], str]
 ) -> None:
-    phone("7")
-    assert menu_flow.SCHEME_CALLS_OFF in phone("8")
+    phone("1")
+    assert _heard(prompts.SCHEME_CALLS_OFF) in phone("2")
     with world.db.session() as s:
         assert s.get_one(Member, world.member.id).scheme_calls is False
     # Not wanting calls closes the open request, and a new one is not taken.
     [request] = _requests(world.db)
     assert request.closed_at is not None
-    assert menu_flow.CALLBACK_CALLS_OFF in phone("7")
+    # While calls are off, 1 asks for nothing: back to the menu.
+    assert _heard(prompts.CALLBACK_ASKED) not in phone("1")
     assert len(_requests(world.db)) == 1
     # "Call the member" is refused while the member does not want calls.
     assert "asked not to be called" in world.click_call(world.caseworker)
     assert world.fake.placed == []
 
-    assert menu_flow.SCHEME_CALLS_ON in phone("8")
+    assert _heard(prompts.SCHEME_CALLS_ON) in phone("2")
     world.click_call(world.caseworker)
     assert len(world.fake.placed) == 1
 
@@ -134,7 +148,7 @@ def test_an_admin_records_the_preference_in_the_console(world: StaffCallWorld) -
 
 
 def test_cancelling_closes_the_request(world: StaffCallWorld, phone: Callable[[str], str]) -> None:
-    phone("7")
+    phone("1")
     admin = world.client(world.admin)
     post(admin, f"/staff/members/{world.member.id}/cancel", {"confirm": "yes"})
     [request] = _requests(world.db)

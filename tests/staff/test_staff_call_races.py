@@ -50,7 +50,7 @@ def _signed_in(base: str, report_id: int) -> tuple[dict[str, str], str]:
         page = web.get(f"{base}/staff/reports/{report_id}", timeout=30).text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token
-        return dict(web.cookies), token.group(1)
+        return {name: value or "" for name, value in web.cookies.items()}, token.group(1)
 
 
 def _click(base: str, report_id: int, cookies: dict[str, str], token: str) -> int:
