@@ -121,7 +121,8 @@ def whisper_to_caseworker(
         num_digits=1,
         action_on_empty_result=True,
     ) as gather:
-        speaker.say(gather, message(name=working_name, report=report_id or 0))
+        # The id as the console writes it ("report 1234"), not grouped ("1,234").
+        speaker.say(gather, message(name=working_name, report=str(report_id or "")))
     response.redirect(confirm_url, method="POST")
     return response
 

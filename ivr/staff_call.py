@@ -182,7 +182,15 @@ def dialled(session: Session, call_id: int, form: MultiDict[str, str]) -> VoiceR
     talk = (
         int(duration) if bridged and duration.isascii() and duration.isdigit() and len(duration) < 7 else None
     )
-    staff_calls.end(session, call_id, outcome, utcnow(), call_sid=call_sid, talk_seconds=talk)
+    staff_calls.end(
+        session,
+        call_id,
+        outcome,
+        utcnow(),
+        call_sid=call_sid,
+        talk_seconds=talk,
+        member_call_sid=form.get("DialCallSid", "")[:64],
+    )
     name = _working_name(session, call)
     session.commit()
     log.info("staff call %d: %s", call_id, outcome.value)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, select, update
+from sqlalchemy import ColumnElement, Select, Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from callflows.status import MemberStatus
@@ -69,6 +70,18 @@ def close_unwanted(session: Session, member_id: int, now: datetime) -> None:
         update(CallbackRequest)
         .where(CallbackRequest.member_id == member_id, CallbackRequest.closed_at.is_(None))
         .values(closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def forget_old(session: Session, cutoff: datetime, old_calls: Select[Any]) -> None:
+    """Retention: requests closed before ``cutoff`` go; newer ones let go of
+    the old calls (``old_calls``) that closed them, which are about to go."""
+    session.execute(delete(CallbackRequest).where(CallbackRequest.closed_at < cutoff))
+    session.execute(
+        update(CallbackRequest)
+        .where(CallbackRequest.closed_by_call_id.in_(old_calls))
+        .values(closed_by_call_id=None)
         .execution_options(synchronize_session=False)
     )
 

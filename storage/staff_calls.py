@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callflows.staff_call import LIVE_WORDS, OUTCOME_WORDS, CallFacts, CallRefusal, refusal
@@ -227,6 +227,7 @@ def end(
     call_sid: str | None = None,
     talk_seconds: int | None = None,
     only_if: StaffCallState | None = None,
+    member_call_sid: str | None = None,
 ) -> StaffCall | None:
     """Record how the call ended, once: a later or repeated report of it
     changes nothing. ``call_sid``: only if that is the caseworker's leg;
@@ -242,6 +243,9 @@ def end(
         outcome=outcome.value,
         ended_at=now,
         talk_seconds=talk_seconds,
+        # The member's leg, when Twilio named it (the Dial's DialCallSid):
+        # its record is deleted at Twilio too (retention's backstop).
+        member_call_sid=func.coalesce(StaffCall.member_call_sid, member_call_sid or None),
     )
 
 
@@ -291,3 +295,25 @@ def calls_about(
         )
         for c, email in rows
     ]
+
+
+# --- retention ----------------------------------------------------------------------
+
+
+def legs_ended_between(session: Session, start: datetime, end: datetime) -> list[str]:
+    """The CallSids of both legs of the calls that ended in [start, end)."""
+    rows = session.execute(
+        select(StaffCall.call_sid, StaffCall.member_call_sid).where(
+            StaffCall.ended_at >= start, StaffCall.ended_at < end
+        )
+    ).all()
+    return [sid for row in rows for sid in row if sid]
+
+
+def delete_older_than(session: Session, cutoff: datetime) -> int:
+    """Delete calls made before ``cutoff`` (ids and times only, kept as long
+    as the call log) and call-back requests closed before it; how many calls."""
+    old = select(StaffCall.id).where(StaffCall.created_at < cutoff)
+    callback_requests.forget_old(session, cutoff, old)
+    result = session.execute(delete(StaffCall).where(StaffCall.created_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

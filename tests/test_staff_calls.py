@@ -26,6 +26,7 @@ from tests.leak_scan import number_forms
 from tests.staff.helpers import post
 from tests.support.staff_calls import CASEWORKER_PHONE, StaffCallWorld
 from tests.support.twilio import TwiML
+from worker.retention import apply_retention
 from worker.staff_calls import ANSWER_PATH, STATUS_PATH, place_staff_call
 
 
@@ -312,3 +313,28 @@ def test_a_call_queued_too_long_ago_is_never_placed(world: StaffCallWorld) -> No
     assert _calls_placed(world.fake) == []
     assert _the_call(world.db).outcome == StaffCallOutcome.TOO_LATE
     assert "too slow to place it" in _report_page(world)
+
+
+# --- retention -------------------------------------------------------------------------
+
+
+def test_retention_sweeps_both_legs_at_twilio_and_ages_the_calls_out(world: StaffCallWorld) -> None:
+    world.click_call(world.caseworker)
+    world.answer(caseworker="1", member="no-answer")
+    call = _the_call(world.db)
+    assert call.call_sid is not None and call.member_call_sid is not None and call.ended_at is not None
+    legs = {call.call_sid, call.member_call_sid}
+    world.fake.deleted_calls.clear()
+    with bound(services_of(world.app)):
+        # A day and a half after it ended: both legs are deleted at Twilio again.
+        apply_retention(call.ended_at + timedelta(hours=36))
+        deleted = {
+            r.path.rsplit("/", 1)[-1].removesuffix(".json")
+            for r in world.fake.requests
+            if r.method == "DELETE"
+        }
+        assert legs <= deleted
+        assert _the_call(world.db).id == call.id  # still within the call log's retention
+        apply_retention(call.created_at + timedelta(days=91))
+    with world.db.session() as s:
+        assert s.scalars(select(StaffCall)).all() == []

@@ -11,7 +11,10 @@ Rules (settings in core/settings.py, defaults in README):
 - recordings of reports closed more than ``REPORT_RETENTION_DAYS`` ago are
   deleted from the store (the report stays, marked ``deleted``);
 - a cancelled member's personal data is erased (again, in case anything was
-  left behind), with their callers' encrypted numbers.
+  left behind), with their callers' encrypted numbers;
+- masked calls from the console (``staff_calls``: ids, states, times) and
+  closed call-back requests go with the call log, and both legs of each such
+  call are deleted at Twilio again a day after it ended.
 
 If Twilio cannot be reached, calls whose record could not be deleted there
 stay for the next run; after ``TWILIO_GRACE_DAYS`` more they are deleted
@@ -30,6 +33,7 @@ from callflows.errors import TwilioUnavailable
 from callflows.status import TERMINAL_STATUSES, MemberStatus, RecordingState, ReportStatus
 from core import services
 from core.services import Services, recording_store
+from storage import staff_calls
 from storage.erasure import erase_cancelled_members_data
 from storage.models import Call, CallEvent, Member, Report, utcnow
 from worker.provider_records import delete_provider_records
@@ -54,6 +58,7 @@ class RetentionResult:
     recordings_deleted: int = 0
     members_erased: int = 0
     provider_records_swept: int = 0
+    staff_calls_deleted: int = 0
 
 
 def apply_retention(now: datetime | None = None) -> RetentionResult:
@@ -66,6 +71,8 @@ def apply_retention(now: datetime | None = None) -> RetentionResult:
     _delete_old_recordings(svc, now, result)
     _delete_old_calls(svc, now, result)
     _sweep_provider_records(svc, now, result)
+    _sweep_staff_call_legs(svc, now, result)
+    _delete_old_staff_calls(svc, now, result)
     log.info("retention: %s", result)
     return result
 
@@ -206,3 +213,26 @@ def _sweep_provider_records(svc: Services, now: datetime, result: RetentionResul
             result.twilio_failures += 1
             return
         result.provider_records_swept += 1
+
+
+def _sweep_staff_call_legs(svc: Services, now: datetime, result: RetentionResult) -> None:
+    """The same backstop for masked calls from the console, whose legs (the
+    caseworker's phone, the member's phone) leave no call events: both legs
+    of every such call that ended between two days and one day ago."""
+    window_end = now - PROVIDER_SWEEP_AFTER
+    with svc.db.session() as session:
+        sids = staff_calls.legs_ended_between(session, window_end - timedelta(days=1), window_end)
+    for call_sid in sids:
+        try:
+            delete_provider_records(call_sid)
+        except TwilioUnavailable:
+            result.twilio_failures += 1
+            return
+        result.provider_records_swept += 1
+
+
+def _delete_old_staff_calls(svc: Services, now: datetime, result: RetentionResult) -> None:
+    """Masked calls from the console (ids and times) live as long as the call log."""
+    cutoff = now - timedelta(days=svc.settings.call_log_retention_days)
+    with svc.db.session() as session:
+        result.staff_calls_deleted = staff_calls.delete_older_than(session, cutoff)
