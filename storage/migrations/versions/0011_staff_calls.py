@@ -1,8 +1,8 @@
 """masked calls from the console: staff.phone_encrypted, members.scheme_calls,
 staff_calls, callback_requests
 
-Revision ID: 0010
-Revises: 0009_periodic_runs
+Revision ID: 0011
+Revises: 0010_sliding_sign_in_window
 Create Date: 2026-12-03 12:40:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0009_periodic_runs"
+revision: str = "0011"
+down_revision: str | None = "0010_sliding_sign_in_window"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
