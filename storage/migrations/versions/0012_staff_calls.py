@@ -1,8 +1,8 @@
 """masked calls from the console: staff.phone_encrypted, members.scheme_calls,
 staff_calls, callback_requests
 
-Revision ID: 0011
-Revises: 0010_sliding_sign_in_window
+Revision ID: 0012
+Revises: 0011_declined_calls_index
 Create Date: 2026-12-03 12:40:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010_sliding_sign_in_window"
+revision: str = "0012"
+down_revision: str | None = "0011_declined_calls_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
