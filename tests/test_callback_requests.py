@@ -153,3 +153,16 @@ def test_cancelling_closes_the_request(world: StaffCallWorld, phone: Callable[[s
     post(admin, f"/staff/members/{world.member.id}/cancel", {"confirm": "yes"})
     [request] = _requests(world.db)
     assert request.closed_at is not None
+
+
+def test_members_hear_calls_from_the_scheme_in_their_own_language() -> None:
+    """What a member hears of calls from the scheme is translated in every
+    language (the caseworker's side is English, the console's language)."""
+    from callflows.languages import LANGUAGES
+    from callflows.speech import untranslated
+
+    member_facing = {entry.id for entry in prompts.CATALOGUE.values() if entry.id.startswith("scheme.")}
+    member_facing.add(prompts.MENU_SCHEME.id)
+    assert len(member_facing) == 8
+    for language in LANGUAGES:
+        assert member_facing.isdisjoint(untranslated(language)), language.code
