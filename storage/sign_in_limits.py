@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, case, delete, or_, select, update
+from sqlalchemy import Connection, Table, case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from callflows.lockout import LockoutPolicy
@@ -36,6 +36,18 @@ from storage.upsert import dialect_insert
 # Addresses are at most 45 characters (IPv6 with an IPv4 tail); longer is not an address.
 MAX_CLIENT_LENGTH = 64
 
+# The counters are taken on a connection whose statements commit on their
+# own (``Database.standalone_connection``), so a row is locked only while
+# PostgreSQL runs the statement: with a separate COMMIT, a web process busy
+# with other threads held the lock until it got round to sending it, and 40
+# parallel attempts queued past the statement timeout. A session works too.
+Executor = Session | Connection
+
+
+def _dialect_name(executor: Executor) -> str:
+    bind = executor if isinstance(executor, Connection) else executor.get_bind()
+    return bind.dialect.name
+
 
 @dataclass(frozen=True, slots=True)
 class Reserved:
@@ -45,7 +57,7 @@ class Reserved:
     at: datetime
 
 
-def reserve_check(session: Session, staff_id: int, policy: LockoutPolicy, now: datetime) -> Reserved | None:
+def reserve_check(session: Executor, staff_id: int, policy: LockoutPolicy, now: datetime) -> Reserved | None:
     """Take one of the account's checks, or None when the account is locked.
 
     One UPDATE … RETURNING: of N parallel attempts at most ``max_attempts``
@@ -93,7 +105,7 @@ class CountedAttempt:
 
 
 def take_client_attempt(
-    session: Session, client: str, now: datetime, *, limit: int, window: timedelta
+    session: Executor, client: str, now: datetime, *, limit: int, window: timedelta
 ) -> CountedAttempt | None:
     """Count one attempt from ``client``; where it was counted, or None when
     it is over ``limit`` in the sliding window ending ``now`` (then nothing
@@ -102,7 +114,7 @@ def take_client_attempt(
     policy = SlidingWindow(limit, window)
     start = policy.start_of(now)
     table: Table = SignInWindow.__table__  # type: ignore[assignment]
-    insert = dialect_insert(session.get_bind().dialect.name, table).values(
+    insert = dialect_insert(_dialect_name(session), table).values(
         client=client[:MAX_CLIENT_LENGTH], window_start=start, attempts=1, previous_attempts=0
     )
     kept = table.c.window_start
@@ -127,7 +139,7 @@ def take_client_attempt(
     return CountedAttempt(counted.window_start, window)
 
 
-def forget_finished_windows(session: Session, now: datetime, window: timedelta) -> None:
+def forget_finished_windows(session: Executor, now: datetime, window: timedelta) -> None:
     """Delete the rows of addresses whose two windows are both over: they can
     never count again. Run after the attempt is committed, so it never
     lengthens the time an address's row is locked. A row another request is

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from callflows.lockout import LockoutPolicy
+from ivr import requestdb
 from ivr.services import current_services
 from ivr.staff import signed_in
 from ivr.staff.blueprint import bp
@@ -90,16 +91,15 @@ def _take_client_attempt() -> sign_in_limits.CountedAttempt | None:
     checked (committed at once, so parallel requests see it); where it was
     counted, or None when the address is over its limit."""
     now = utcnow()
+    counters = requestdb.standalone_connection()
     counted = sign_in_limits.take_client_attempt(
-        db(),
+        counters,
         _client_ip(),
         now,
         limit=current_services().settings.staff_ip_failures_per_15_min,
         window=IP_WINDOW,
     )
-    db().commit()
-    sign_in_limits.forget_finished_windows(db(), now, IP_WINDOW)
-    db().commit()
+    sign_in_limits.forget_finished_windows(counters, now, IP_WINDOW)
     return counted
 
 
@@ -113,9 +113,7 @@ def _reserve_check(staff: Staff | None) -> sign_in_limits.Reserved | None:
     """Take one of the account's checks (committed at once); None when locked."""
     if staff is None:
         return None
-    reserved = sign_in_limits.reserve_check(db(), staff.id, _lockout(), utcnow())
-    db().commit()
-    return reserved
+    return sign_in_limits.reserve_check(requestdb.standalone_connection(), staff.id, _lockout(), utcnow())
 
 
 def _record_failure(staff: Staff | None, reserved: sign_in_limits.Reserved | None) -> None:
