@@ -9,15 +9,15 @@ at its absolute lifetime.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import flash, g, redirect, render_template, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from werkzeug.wrappers import Response
 
 from callflows.lockout import LockoutPolicy
-from ivr import requestdb
 from ivr.services import current_services
 from ivr.staff import signed_in
 from ivr.staff.blueprint import bp
@@ -86,20 +86,29 @@ IP_WINDOW = timedelta(minutes=15)
 TOO_MANY_FROM_HERE = "Too many failed sign-ins from here. Wait a while."
 
 
+def _counters() -> AbstractContextManager[Connection]:
+    """A connection for the sign-in counters whose statements commit on their
+    own: a counter's row is locked only while PostgreSQL runs the statement,
+    not until this process, busy with other requests, sends a COMMIT (40
+    parallel attempts once queued past the statement timeout that way).
+    Returned to the pool at the end of the block."""
+    return current_services().db.standalone_connection()
+
+
 def _take_client_attempt() -> sign_in_limits.CountedAttempt | None:
     """Count this attempt against the client's address before anything is
     checked (committed at once, so parallel requests see it); where it was
     counted, or None when the address is over its limit."""
     now = utcnow()
-    counters = requestdb.standalone_connection()
-    counted = sign_in_limits.take_client_attempt(
-        counters,
-        _client_ip(),
-        now,
-        limit=current_services().settings.staff_ip_failures_per_15_min,
-        window=IP_WINDOW,
-    )
-    sign_in_limits.forget_finished_windows(counters, now, IP_WINDOW)
+    with _counters() as counters:
+        counted = sign_in_limits.take_client_attempt(
+            counters,
+            _client_ip(),
+            now,
+            limit=current_services().settings.staff_ip_failures_per_15_min,
+            window=IP_WINDOW,
+        )
+        sign_in_limits.forget_finished_windows(counters, now, IP_WINDOW)
     return counted
 
 
@@ -113,7 +122,11 @@ def _reserve_check(staff: Staff | None) -> sign_in_limits.Reserved | None:
     """Take one of the account's checks (committed at once); None when locked."""
     if staff is None:
         return None
-    return sign_in_limits.reserve_check(requestdb.standalone_connection(), staff.id, _lockout(), utcnow())
+    # The session's connection goes back to the pool first (the staff row
+    # stays loaded): a request never holds two connections at once.
+    db().commit()
+    with _counters() as counters:
+        return sign_in_limits.reserve_check(counters, staff.id, _lockout(), utcnow())
 
 
 def _record_failure(staff: Staff | None, reserved: sign_in_limits.Reserved | None) -> None:

@@ -33,7 +33,7 @@ PARALLEL = 40
 
 @pytest.fixture
 def race_db() -> Iterator[Database]:
-    with migrated_database(PG_URL, f"sn_signin_race_{os.getpid()}", pool_size=2 * PARALLEL) as db:
+    with migrated_database(PG_URL, f"sn_signin_race_{os.getpid()}", pool_size=PARALLEL) as db:
         yield db
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import requests
 from flask import Flask
@@ -42,6 +42,7 @@ def migrated_database(server_url: str, name: str, pool_size: int) -> Iterator[Da
         upgrade(engine)
         engine.dispose()
         db = committing_database(url, pool_size=pool_size)
+        _fill_pool(db, pool_size)
         try:
             yield db
         finally:
@@ -64,3 +65,13 @@ class SignedPoster:
         )
         assert response.status_code == 200, response.status_code
         return response.content
+
+
+def _fill_pool(db: Database, size: int) -> None:
+    """Open the pool's connections before the test fires its requests: on a
+    loaded machine, dozens of connections opened at the same moment can
+    outlast the engine's 2 s connect timeout, and a parallel test is about
+    what its requests do, not about opening connections."""
+    with ExitStack() as held:
+        for _ in range(size):
+            held.enter_context(db.engine.connect())
