@@ -8,7 +8,7 @@ Amazon Polly where Polly has the language, Google where it does not
 (Bulgarian, Hungarian, Thai). Changing a voice here changes it everywhere.
 
 A translation no native speaker has checked yet says so (``Review``): the
-README and the staff console show it, and the service still speaks it.
+docs/members-and-callers.md and the staff console show it, and the service still speaks it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each entry is the message id and its English text; the English is the
 gettext ``msgid`` (with the id as ``msgctxt``), so Babel extracts this module
 into ``callflows/locales/messages.pot`` and each language's ``messages.po``
-translates it (README, "Languages"). :mod:`callflows.speech` says them in a
+translates it (docs/members-and-callers.md, "Languages"). :mod:`callflows.speech` says them in a
 member's language with that language's voice.
 
 A sentence is always one whole message with named placeholders

@@ -55,7 +55,7 @@ class Threshold:
 
 @dataclass(frozen=True)
 class SignalRules:
-    """The three thresholds (settings ``SIGNAL_*``; README, Configuration)."""
+    """The three thresholds (settings ``SIGNAL_*``; docs/operations.md, Settings)."""
 
     reached: Threshold = Threshold(3, 7)
     blocked: Threshold = Threshold(2, 30)

@@ -96,7 +96,7 @@ def instance_folder(given: str | None) -> str | None:
 
 def _warn_about_fallback(settings: Settings) -> None:
     """In production, say at start-up when the numbers' fallback would go
-    down with the app (README, "The fallback document")."""
+    down with the app (docs/operations.md, "The fallback document")."""
     problem = fallback_problem(settings)
     if settings.production and problem is not None:
         logging.getLogger(__name__).warning(

@@ -265,7 +265,7 @@ def fallback_twiml() -> None:
     A calm apology, then hang up: the same words as the app's own
     /voice/fallback, and nothing that depends on the call (no number, no
     state), so it can be served as a plain file from hosting that stays up
-    when the app is down (README, "The fallback document").
+    when the app is down (docs/operations.md, "The fallback document").
     """
     from ivr.twiml_text import render
     from ivr.webhook import apology

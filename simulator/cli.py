@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -18,7 +19,7 @@ from callflows.errors import SafetyNumberError
 from callflows.phone import normalise
 from core.services import Services
 from ivr.services import current_services
-from simulator.engine import Simulator
+from simulator.engine import RecordingHost, Simulator
 from simulator.errors import ScriptError, SimulationError
 from simulator.harness import app_with, simulator_for
 from simulator.keypad import Callee, Keypad, PromptingKeypad, ScriptedKeypad
@@ -78,10 +79,12 @@ def _simulator(server: str | None, verbose: bool, caller: str) -> Iterator[Simul
     """A simulator in front of this app, with a fake Twilio holding recordings.
 
     In-process, a copy of the app is built with ``TWILIO_API_BASE_URL``
-    pointing at the fake, so recording jobs fetch from it. Over HTTP the
-    running server must have been started with that URL to ingest them.
+    pointing at the fake, so recording jobs fetch from it. Over HTTP to the
+    running demo (the same instance folder), recordings and call legs go to
+    the demo's own fake Twilio, where its app fetches them (simulator/remote.py).
     """
     from simulator.fake_twilio import FakeTwilio
+    from simulator.remote import RemoteTwilio, published_address
 
     services = current_services()
     settings = services.settings
@@ -89,13 +92,26 @@ def _simulator(server: str | None, verbose: bool, caller: str) -> Iterator[Simul
     try:
         app: Flask = app_with(current_app, twilio_api_base_url=fake.base_url)
         transport = None
+        host: RecordingHost = fake
         if server:
-            transport = OverHttp(server, settings.public_base_url, settings.twilio_auth_token)
-            click.echo(f"(recordings are served by a fake Twilio at {fake.base_url})", err=True)
+            demo_twilio = published_address(Path(current_app.instance_path))
+            # The demo's public URL is the address it serves on (whatever
+            # port it found free); another server's is PUBLIC_BASE_URL.
+            public = server.rstrip("/") if demo_twilio else settings.public_base_url
+            transport = OverHttp(server, public, settings.twilio_auth_token)
+            if demo_twilio:
+                host = RemoteTwilio(demo_twilio, settings.twilio_account_sid, settings.twilio_auth_token)
+            else:
+                click.echo(
+                    f"(recordings are served by a fake Twilio at {fake.base_url}, which stops with this "
+                    "command: start the server with TWILIO_API_BASE_URL pointing there, or call the demo "
+                    "with the demo's SAFETY_INSTANCE_PATH)",
+                    err=True,
+                )
         simulator = simulator_for(
             app,
             phonebook=_phonebook(services, caller),
-            recordings=fake,
+            recordings=host,
             transport=transport,
             run_jobs=server is None,
             strict=False,

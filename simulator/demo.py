@@ -191,6 +191,7 @@ def demo(no_serve: bool, port: int | None, verbose: bool, only: tuple[str, ...])
     touching any other database.
     """
     from simulator.fake_twilio import FakeTwilio
+    from simulator.remote import publish_address
 
     launcher = current_services()
     launcher.db.engine.dispose()
@@ -216,7 +217,13 @@ def demo(no_serve: bool, port: int | None, verbose: bool, only: tuple[str, ...])
             if not run.ok:
                 raise SystemExit(1)
             return
-        _serve(app, port, run.report_url)
+        # ``simulate --server`` from the same instance folder leaves its
+        # recordings in this fake Twilio, where the demo's app fetches them.
+        address = publish_address(instance, fake.base_url)
+        try:
+            _serve(app, port, run.report_url)
+        finally:
+            address.unlink(missing_ok=True)
     finally:
         fake.stop()
 

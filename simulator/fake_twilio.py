@@ -326,7 +326,16 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/IncomingPhoneNumbers\.json$"), "numbers_buy"),
     ("POST", re.compile(r"^/IncomingPhoneNumbers/(PN\w+)\.json$"), "number_update"),
     ("GET", re.compile(r"^/IncomingPhoneNumbers/(PN\w+)\.json$"), "number_fetch"),
+    # Not Twilio's: how a simulator in another process (``simulate --server``
+    # against the demo) leaves what a call made at "Twilio" (simulator/remote.py).
+    ("POST", re.compile(r"^/Simulator/Recordings\.json$"), "simulator_recording"),
+    ("POST", re.compile(r"^/Simulator/Calls\.json$"), "simulator_call"),
 ]
+
+
+def _first_of(form: dict[str, list[str]]) -> Any:
+    """``one(name)``: the first value of a form field, or ""."""
+    return lambda name: (form.get(name) or [""])[0]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -468,6 +477,23 @@ class _Handler(BaseHTTPRequestHandler):
             if rec is not None:
                 fake.deleted_recordings.append(sid)
         return self._empty() if rec else self._not_found()
+
+    def _simulator_recording(self, form: dict[str, list[str]], **_: Any) -> int:
+        one = _first_of(form)
+        duration = one("Duration")
+        self.fake.add_recording(
+            one("Sid"),
+            base64.b64decode(one("Audio")),
+            call_sid=one("CallSid") or None,
+            duration=int(duration) if duration.isdigit() else None,
+            content_type=one("ContentType") or "audio/x-wav",
+        )
+        return self._empty(201)
+
+    def _simulator_call(self, form: dict[str, list[str]], **_: Any) -> int:
+        one = _first_of(form)
+        self.fake.add_call(one("Sid"), one("From"), one("To"), one("ParentCallSid") or None)
+        return self._empty(201)
 
     def _call_delete(self, sid: str, **_: Any) -> int:
         # A SID never reported through add_call is taken to exist (tests of

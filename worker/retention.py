@@ -1,6 +1,6 @@
 """Retention, run daily by the worker's schedule (and safe to run any time).
 
-Rules (settings in core/settings.py, defaults in README):
+Rules (settings in core/settings.py, defaults in docs/operations.md):
 
 - call log rows (calls and their call_events) older than
   ``CALL_LOG_RETENTION_DAYS`` are deleted, after their call records are

@@ -92,7 +92,11 @@ class ExpiryField(DateField):
         try:
             super().process_formdata(valuelist)
         except ValueError:
-            raise ValueError("the expiry date must look like 2026-12-31") from None
+            # The date picker shows the browser's own format (31/12/2026 in
+            # the UK), so the message names none: it says what to do.
+            raise ValueError(
+                "that expiry date could not be read: pick a day with the date field, or leave it empty"
+            ) from None
 
     def end_of_day(self) -> datetime | None:
         """The last second of the chosen day, or None: the warning never expires."""

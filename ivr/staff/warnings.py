@@ -119,6 +119,10 @@ def warning_expire(warning_id: int) -> Response:
     """End a warning now; it stays listed under expired warnings (admin)."""
     require_admin()
     warning = _warning(warning_id)
+    # Members stop hearing it at once: one stray tap must not do that.
+    if request.form.get("confirm") != "yes":
+        flash("Nothing was changed: tick \u201cYes, end it\u201d to expire the warning.")
+        return redirect(url_for("staff.warnings_list"))
     warning.expires_at = utcnow()
     audit("warning.expire", "warning", warning.id)
     db().commit()

@@ -296,7 +296,7 @@ def _setup(
 
 
 def host_static_fallback(simulator: Simulator, app: Flask | None) -> bytes:
-    """Do what the README's deployment section says: print the fallback
+    """Do what docs/operations.md's deployment section says: print the fallback
     document with ``flask --app ivr fallback-twiml``, host it on an origin
     other than the app's, and make it the number's fallback URL."""
     if app is None:

@@ -21,11 +21,12 @@ import pytest
 from sqlalchemy import create_engine, func, make_url, select
 from werkzeug.serving import make_server
 
+from core.queue import OUTBOX_MAX_ATTEMPTS
 from core.services import recording_store
 from ivr import create_app, services_of
 from storage import repositories as repo
 from storage.migrate import upgrade
-from storage.models import AuditEntry, Call, CallDirection, CallerWarning, Report, Staff, utcnow
+from storage.models import AuditEntry, Call, CallDirection, CallerWarning, OutboxEntry, Report, Staff, utcnow
 from tests.staff.helpers import PASSWORD, wav_bytes
 from tests.support.databases import scratch_database
 from tests.support.suite import SuiteConfig
@@ -141,6 +142,15 @@ def _seed(app: Any) -> dict[str, Any]:
         )
         s.add(report)
         s.flush()
+        # A notification that failed after every retry, for the failed-jobs page.
+        s.add(
+            OutboxEntry(
+                job_name="assign_report",
+                args={"args": [report.id]},
+                attempts=OUTBOX_MAX_ATTEMPTS,
+                last_error="SMTPAuthenticationError",
+            )
+        )
         return {"report_id": report.id}
 
 
@@ -316,3 +326,60 @@ def test_phone_layout_and_keyboard(browser: Any, live: dict[str, Any]) -> None:
     with services_of(live["app"]).db.session() as s:
         assert s.scalar(select(Staff.failed_logins).where(Staff.email == "case@example.org")) == 0
     context.close()
+
+
+def _phone(browser: Any, live: dict[str, Any], width: int) -> Any:
+    """A signed-in admin tab on a phone ``width`` CSS pixels wide."""
+    context = browser.new_context(
+        viewport={"width": width, "height": 800}, device_scale_factor=2, is_mobile=True
+    )
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    tab.goto(live["base"] + "/staff/login")
+    tab.get_by_label("Email").fill("admin@example.org")
+    tab.get_by_label("Password").fill(PASSWORD)
+    tab.get_by_role("button", name="Sign in").click()
+    tab.wait_for_url("**/staff/reports")
+    return tab
+
+
+def _no_sideways_scroll(tab: Any, width: int) -> None:
+    assert tab.evaluate("document.documentElement.scrollWidth") <= width, "the page scrolls sideways"
+
+
+def test_stats_at_phone_width_are_readable_and_tabled(browser: Any, live: dict[str, Any]) -> None:
+    tab = _phone(browser, live, 390)
+    tab.goto(live["base"] + "/staff/stats")
+    _no_sideways_scroll(tab, 390)
+    # Chart labels as drawn on the screen: 11 px or taller (a 960-wide chart gave 4-5 px).
+    heights = tab.evaluate(
+        "[...document.querySelectorAll('svg.chart text')].map(t => t.getBoundingClientRect().height)"
+    )
+    assert heights and min(heights) >= 11, min(heights)
+    tab.get_by_text("Calls per day as a table").click()
+    assert tab.locator("details table tbody tr").count() == 30
+    tab.screenshot(path=str(SCREENSHOTS / "stats-phone.png"), full_page=True)
+    tab.context.close()
+
+
+def test_failed_jobs_at_phone_width(browser: Any, live: dict[str, Any]) -> None:
+    tab = _phone(browser, live, 390)
+    tab.get_by_role("link", name="Failed jobs").click()
+    assert tab.get_by_text("SMTPAuthenticationError").is_visible()
+    _no_sideways_scroll(tab, 390)
+    # Discard asks first: the box must be ticked before the form goes.
+    tab.get_by_role("button", name="Discard").click()
+    assert "/staff/jobs" in tab.url and tab.get_by_text("SMTPAuthenticationError").is_visible()
+    tab.screenshot(path=str(SCREENSHOTS / "jobs-phone.png"), full_page=True)
+    tab.get_by_role("button", name="Run again").click()
+    assert tab.get_by_text("assign_report queued again.").is_visible()
+    assert _count(live["app"], AuditEntry, AuditEntry.action == "job.requeue") == 1
+    tab.context.close()
+
+
+def test_the_inbox_reflows_at_320_px(browser: Any, live: dict[str, Any]) -> None:
+    tab = _phone(browser, live, 320)
+    _no_sideways_scroll(tab, 320)
+    assert tab.get_by_text("police", exact=False).first.is_visible()
+    tab.screenshot(path=str(SCREENSHOTS / "inbox-320.png"), full_page=True)
+    tab.context.close()

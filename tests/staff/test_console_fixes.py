@@ -15,7 +15,7 @@ from core.services import recording_store
 from ivr import create_app, services_of
 from storage.db import Database
 from storage.models import SignInWindow
-from tests.staff.helpers import make_report, wav_bytes
+from tests.staff.helpers import make_report, post, wav_bytes
 from tests.support.suite import AppConfig
 from worker.recordings import NEVER_ARRIVED
 
@@ -117,3 +117,13 @@ def test_the_focus_indicator_has_3_to_1_contrast_on_every_background() -> None:
     backgrounds = [colours["bg"], colours["card"], "#ffffff", header.group(1), "#eef1f4"]
     for background in backgrounds:
         assert max(contrast(ring, background) for ring in rings) >= 3, background
+
+
+def test_the_totp_set_up_link_is_a_tap_sized_link(admin) -> None:
+    """On the phone that has the authenticator app, one tap adds the key."""
+    post(admin, "/staff/account/totp/start")
+    html = admin.get("/staff/account").get_data(as_text=True)
+    link = re.search(
+        r'<a class="button secondary" href="(otpauth://totp/[^"]+)">Open in your authenticator app</a>', html
+    )
+    assert link and "secret=" in link.group(1)

@@ -69,7 +69,8 @@ def test_each_refused_field_points_at_its_own_message(db: Database, vault, alice
     form = {"category": "other", "summary": "<b></b>", "expires": "soon"}
     html = post(alice, f"/staff/reports/{report}/warning", form).get_data(as_text=True)
     assert 'aria-describedby="summary-error"' in html and 'id="summary-error">the summary is empty' in html
-    assert 'aria-describedby="expires-error"' in html and "must look like 2026-12-31" in html
+    assert 'aria-describedby="expires-error"' in html and "pick a day with the date field" in html
+    assert "2026-12-31" not in html
     assert "category-error" not in html and 'role="alert"' in html
 
 
@@ -87,7 +88,11 @@ def test_admin_edits_and_expires_a_warning(db: Database, vault, admin) -> None:
     [w] = _warnings(db)
     assert w.expires_at is not None
     assert (w.category, w.summary, w.expires_at.date().isoformat()) == ("nuisance", "new text", "2099-01-31")
-    post(admin, f"/staff/warnings/{wid}/expire")
+    post(admin, f"/staff/warnings/{wid}/expire")  # no confirmation: nothing changes
+    [w] = _warnings(db)
+    assert w.expires_at is not None and w.expires_at.date().isoformat() == "2099-01-31"
+    assert 'name="confirm" value="yes" required' in admin.get("/staff/warnings").get_data(as_text=True)
+    post(admin, f"/staff/warnings/{wid}/expire", {"confirm": "yes"})
     [w] = _warnings(db)
     assert w.expires_at is not None and w.expires_at <= utcnow()
     assert "new text" not in admin.get("/staff/warnings").get_data(as_text=True)

@@ -21,9 +21,10 @@ from tests.support.twilio import TwilioClient
 
 
 @contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """Serve ``app`` (one thread per request) until the block ends; its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def serving(app: Flask, port: int = 0) -> Iterator[str]:
+    """Serve ``app`` (one thread per request) on ``port`` (0: any free one)
+    until the block ends; its base URL."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,0 +1,103 @@
+"""The README and docs/ as a newcomer meets them: links that lead somewhere,
+a short README with the two commands and a map, and its commands run as
+written on a fresh clone."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    return {slug(line.lstrip("#")) for line in page.read_text().splitlines() if line.startswith("#")}
+
+
+def shell_blocks(page: Path) -> list[str]:
+    """The commands of each ```sh block, in order."""
+    return re.findall(r"```sh\n(.*?)```", page.read_text(), flags=re.S)
+
+
+def test_every_link_between_the_pages_leads_somewhere() -> None:
+    broken = []
+    for page in PAGES:
+        for target in LINK.findall(page.read_text()):
+            if re.match(r"^[a-z]+:", target):
+                continue  # another site
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert broken == []
+
+
+def test_the_readme_is_short_and_maps_every_page() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 120
+    assert "bash scripts/demo.sh" in readme and "bash scripts/test.sh" in readme
+    for page in PAGES[1:]:
+        assert f"](docs/{page.name})" in readme, page.name
+    assert "CONTRACT.md" not in "".join(p.read_text() for p in PAGES)
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert [line for line in ci if line and not line.startswith(("#", "set ", "cd "))] == [
+        "bash scripts/test.sh"
+    ]
+    assert "bash scripts/test.sh\n" in shell_blocks(ROOT / "README.md")
+
+
+# What the test changes in the README's commands, and why: the demo is run
+# with --no-serve (the README's own variant; served, it never ends), and the
+# suite's command runs one small test file (it cannot run the suite it is in).
+AS_RUN = {
+    "bash scripts/demo.sh": "bash scripts/demo.sh --no-serve",
+    "bash scripts/test.sh": "bash scripts/test.sh -q -p no:randomly tests/test_layers.py",
+}
+
+
+def test_a_fresh_clone_runs_the_readmes_commands_as_written(tmp_path: Path) -> None:
+    """Clone, then every command of the README's ```sh blocks in one shell,
+    in order: the demo (which installs .venv), the suite's command, the PATH
+    line, and the simulator calls to the demo's member that follow it."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+    lines = [
+        AS_RUN.get(line.strip(), line)
+        for block in shell_blocks(clone / "README.md")
+        for line in block.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert any(line.startswith("flask --app ivr simulate call") for line in lines)
+    script = "set -euo pipefail\n" + "\n".join(f"echo '$ {line}'\n{line}" for line in lines)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SAFETY_", "DATABASE_", "REDIS_", "VIRTUAL_ENV"))
+    }
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True, timeout=1500
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert re.search(r"(\d+) of \1 scenarios came out as expected", output), output[-4000:]
+    # The client's call reached the member (the demo leaves this caller unblocked) ...
+    assert "connects the member" in output, output[-4000:]
+    # ... and the member's report through the access line was recorded.
+    assert "after the tone" in output.lower(), output[-4000:]
