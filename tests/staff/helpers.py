@@ -81,6 +81,12 @@ def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **k
     return client.post(path, data={"csrf_token": csrf_token_of(client), **(data or {})}, **kw)
 
 
+def without_csrf(html: str) -> str:
+    """A page with its CSRF tokens blanked: Flask-WTF signs each with the
+    second it was made, so two identical pages may carry different ones."""
+    return re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value=""', html)
+
+
 def csrf_from(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "no CSRF token on the page"
