@@ -1,9 +1,18 @@
-"""The one place that enqueues background work.
+"""The one place that enqueues background work: write the event, then ring.
 
 Callers name a job and pass opaque ids only (never a number, a name or a
-form). With ``REDIS_URL`` set, jobs go to RQ; if Redis cannot be reached the
-job is written to the outbox table and replayed later, so nothing is lost and
-the webhook still answers in time. Without Redis, jobs run in-process.
+form). Every job is first written to the ``events`` table in PostgreSQL
+(storage/events.py) — in the caller's own transaction when it has one
+(:meth:`EventQueue.enqueue_with`), else by one autocommitted statement — and
+only then is the doorbell rung: RQ gets a job carrying the event's id alone
+(with ``REDIS_URL``), or the in-process runner runs it at once (embedded).
+A doorbell that is never heard (Redis down, emptied by a restart or a
+failover, no worker running) loses nothing: the periodic sweep
+(``worker.events.sweep_events``) rings again for every event not done.
+
+Only when the database itself cannot be reached does the job travel in Redis
+with its ids (``worker.events.record_and_run``), to be written to the table
+when it runs: either store down alone loses nothing.
 """
 
 from __future__ import annotations
@@ -18,10 +27,13 @@ from typing import Any, Protocol
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
+from sqlalchemy import event as orm_event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from callflows.errortext import safe_traceback
+from storage import events
 from storage.db import Database
-from storage.models import OutboxEntry
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +52,8 @@ JOBS: dict[str, str] = {
     "assign_report": "worker.handoff.assign_report",
     # (member_id)
     "pin_lockout_alert": "worker.handoff.alert_pin_lockout",
-    # ()
-    "flush_outbox": "worker.outbox.flush_outbox",
+    # () — rings again for events not done (Redis emptied, no worker ran)
+    "sweep_events": "worker.events.sweep_events",
     # ()
     "apply_retention": "worker.retention.apply_retention",
     # ()
@@ -58,13 +70,21 @@ JOBS: dict[str, str] = {
     "delete_provider_records": "worker.provider_records.delete_provider_records",
 }
 JobArg = str | int | None
+# What RQ runs: the event's id is its only argument.
+RUN_EVENT = "worker.events.run_event"
+# What RQ runs when the database was down: the job's ids, written when it runs.
+RECORD_AND_RUN = "worker.events.record_and_run"
 # Marks work that RQ gave up on as failed where staff can see it.
 FAILURE_CALLBACK = "worker.jobs.job_failed"
 
 
 class JobQueue(Protocol):
-    def enqueue(self, job: str, *args: JobArg) -> None: ...
-    def enqueue_in(self, delay_seconds: float, job: str, *args: JobArg) -> None: ...
+    def enqueue(self, job: str, *args: JobArg, key: str | None = None) -> None: ...
+    def enqueue_in(self, delay_seconds: float, job: str, *args: JobArg, key: str | None = None) -> None: ...
+    def enqueue_with(
+        self, session: Session, job: str, *args: JobArg, key: str | None = None, delay_seconds: float = 0
+    ) -> None: ...
+    def ring(self, event_id: int, delay_seconds: float = 0) -> bool: ...
 
 
 def _check(job: str, args: tuple[JobArg, ...]) -> str:
@@ -83,92 +103,153 @@ def resolve(path: str):  # type: ignore[no-untyped-def]
     return getattr(importlib.import_module(module), name)
 
 
-class InlineQueue:
-    """Runs each job at once in this process (the embedded default).
+class EventQueue:
+    """Writes each job as an event, then rings (subclasses say how).
+
+    ``key`` is the event's natural key (``call:<CallSid>:<SequenceNumber>``,
+    ``recording:<RecordingSid>:completed`` …): an event whose key was
+    already written is a replay, and nothing is written or rung for it.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def enqueue(self, job: str, *args: JobArg, key: str | None = None) -> None:
+        self.enqueue_in(0, job, *args, key=key)
+
+    def enqueue_in(self, delay_seconds: float, job: str, *args: JobArg, key: str | None = None) -> None:
+        """One autocommitted INSERT (no BEGIN/COMMIT round trips), then the doorbell."""
+        _check(job, args)
+        try:
+            with self.db.standalone_connection() as connection:
+                event_id = events.insert(connection, job, args, key, delay_seconds)
+        except SQLAlchemyError as exc:
+            self.database_down(job, args, key, delay_seconds, exc)
+            return
+        if event_id is not None:
+            self.ring(event_id, delay_seconds)
+
+    def enqueue_with(
+        self, session: Session, job: str, *args: JobArg, key: str | None = None, delay_seconds: float = 0
+    ) -> None:
+        """Write the event in ``session``'s transaction, with whatever else it
+        writes; the doorbell rings once that commits (never for a rollback)."""
+        _check(job, args)
+        event_id = events.insert(session, job, args, key, delay_seconds)
+        if event_id is not None:
+            _ring_after_commit(session, self, event_id, delay_seconds)
+
+    def ring(self, event_id: int, delay_seconds: float = 0) -> bool:
+        """Prompt the event's processing; False when the prompt could not be given."""
+        raise NotImplementedError
+
+    def database_down(
+        self, job: str, args: tuple[JobArg, ...], key: str | None, delay_seconds: float, exc: Exception
+    ) -> None:
+        raise exc
+
+
+_TO_RING = "events_to_ring"
+
+
+def _ring_after_commit(session: Session, queue: EventQueue, event_id: int, delay_seconds: float) -> None:
+    pending: list[tuple[EventQueue, int, float]] | None = session.info.get(_TO_RING)
+    if pending is None:
+        pending = session.info[_TO_RING] = []
+        orm_event.listen(session, "after_commit", _ring_pending)
+        orm_event.listen(session, "after_rollback", _forget_pending)
+    pending.append((queue, event_id, delay_seconds))
+
+
+def _ring_pending(session: Session) -> None:
+    pending: list[tuple[EventQueue, int, float]] = session.info.get(_TO_RING, [])
+    ringing, pending[:] = list(pending), []
+    for queue, event_id, delay_seconds in ringing:
+        queue.ring(event_id, delay_seconds)
+
+
+def _forget_pending(session: Session) -> None:
+    session.info.get(_TO_RING, []).clear()
+
+
+class InlineQueue(EventQueue):
+    """Runs each event at once in this process (the embedded default).
 
     ``job_context`` makes the enqueuing app's services the ones the job
     finds (``core.services.bound``): the queue cannot import them itself.
+    A job that fails stays in the table with its error type, for the sweep.
     """
 
     def __init__(self, db: Database, job_context: Callable[[], AbstractContextManager[object]]) -> None:
-        self.db = db
+        super().__init__(db)
         self.job_context = job_context
 
-    def enqueue(self, job: str, *args: JobArg) -> None:
-        path = _check(job, args)
+    def ring(self, event_id: int, delay_seconds: float = 0) -> bool:
+        """Run the event now, or on a daemon timer once ``delay_seconds``
+        have passed (a timer dies with its process; the event does not, and
+        the sweep runs it)."""
+        if delay_seconds > 0:
+            timer = threading.Timer(delay_seconds, self.run, args=(event_id,))
+            timer.daemon = True
+            timer.name = f"delayed-event-{event_id}"
+            timer.start()
+            return True
+        self.run(event_id)
+        return True
+
+    def run(self, event_id: int) -> None:
         try:
             with self.job_context():
-                resolve(path)(*args)
+                resolve(RUN_EVENT)(event_id)
         except Exception as exc:
-            # Keep it for replay rather than failing the caller's request. The
+            # Not the caller's failure: the event keeps it for the sweep. The
             # stack without messages: a database error's quotes its row.
-            log.error("in-process job %s failed; kept in the outbox\n%s", job, safe_traceback(exc))
-            write_outbox(self.db, job, args, "failed in-process")
-
-    def enqueue_in(self, delay_seconds: float, job: str, *args: JobArg) -> None:
-        """Run the job in this process once ``delay_seconds`` have passed.
-
-        A daemon timer: if the process stops first the job is lost, so only
-        jobs with a sweep behind them are delayed (the retention sweep
-        deletes call records a lost timer left at Twilio).
-        """
-        _check(job, args)
-        if delay_seconds <= 0:
-            self.enqueue(job, *args)
-            return
-        timer = threading.Timer(delay_seconds, self.enqueue, args=(job, *args))
-        timer.daemon = True
-        timer.name = f"delayed-{job}"
-        timer.start()
+            log.error("in-process event %d failed; it waits for a retry\n%s", event_id, safe_traceback(exc))
 
 
-class RedisQueue:
-    """RQ on Redis, falling back to the outbox table when Redis is unreachable."""
+class RedisQueue(EventQueue):
+    """The doorbell is an RQ job carrying the event's id."""
 
     def __init__(self, redis: Redis, db: Database) -> None:
+        super().__init__(db)
         self.redis = redis
-        self.db = db
         self.rq = Queue(QUEUE_NAME, connection=redis)
 
-    def enqueue(self, job: str, *args: JobArg) -> None:
-        path = _check(job, args)
+    def ring(self, event_id: int, delay_seconds: float = 0) -> bool:
         try:
-            self.push(path, args)
+            self.push(RUN_EVENT, (event_id,), delay_seconds)
         except RedisError as exc:
-            log.warning("Redis unavailable (%s); job %s kept in the outbox", type(exc).__name__, job)
-            write_outbox(self.db, job, args, type(exc).__name__)
+            # Written already: the sweep rings again once Redis is back.
+            log.warning(
+                "Redis unavailable (%s); event %d waits in the database", type(exc).__name__, event_id
+            )
+            return False
+        return True
 
-    def enqueue_in(self, delay_seconds: float, job: str, *args: JobArg) -> None:
-        """Queue the job to run once ``delay_seconds`` have passed (RQ's
-        scheduler moves it to the queue). Without Redis it goes to the
-        outbox, whose next flush queues it: sooner than asked, never lost."""
-        path = _check(job, args)
-        if delay_seconds <= 0:
-            self.enqueue(job, *args)
-            return
-        try:
+    def database_down(
+        self, job: str, args: tuple[JobArg, ...], key: str | None, delay_seconds: float, exc: Exception
+    ) -> None:
+        """The event travels in Redis with its ids and is written when it runs."""
+        log.warning("database unavailable (%s); job %s carried by Redis", type(exc).__name__, job)
+        self.push(RECORD_AND_RUN, (job, key, *args), delay_seconds)
+
+    def push(self, path: str, args: tuple[JobArg, ...], delay_seconds: float = 0) -> None:
+        if delay_seconds > 0:
             self.rq.enqueue_in(timedelta(seconds=delay_seconds), path, *args, **_job_options())
-        except RedisError as exc:
-            log.warning("Redis unavailable (%s); job %s kept in the outbox", type(exc).__name__, job)
-            write_outbox(self.db, job, args, type(exc).__name__)
-
-    def push(self, path: str, args: tuple[JobArg, ...]) -> None:
-        self.rq.enqueue(path, *args, **_job_options())
+        else:
+            self.rq.enqueue(path, *args, **_job_options())
 
 
 def _job_options() -> dict[str, Any]:
-    """Retries with backoff, failures kept a month, the final-failure hook."""
+    """Retries with backoff, failures kept a month, the final-failure hook;
+    no result kept (nobody reads one, and Redis memory would grow with it)."""
     return {
-        "retry": Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+        "retry": Retry(max=len(events.BACKOFF_SECONDS), interval=list(events.BACKOFF_SECONDS)),
         "failure_ttl": 30 * 86400,
+        "result_ttl": 0,
         # Runs on every failed attempt; acts once no retry is left.
         "on_failure": Callback(FAILURE_CALLBACK),
     }
-
-
-def write_outbox(db: Database, job: str, args: tuple[JobArg, ...], error: str) -> None:
-    with db.session() as session:
-        session.add(OutboxEntry(job_name=job, args={"args": list(args)}, last_error=error))
 
 
 def redis_client(url: str) -> Redis:

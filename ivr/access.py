@@ -141,11 +141,11 @@ def pin() -> Response:
         assert attempt.line is not None
         menus.keep_pin_attempts(member, policy.after_success())
         menus.open_menu_call(session, call_sid, member.id, attempt.line.id)
-    session.commit()
-    log.info("access line call %s: %s", call_sid, outcome.value)
     if locked_now is not None:
         log.warning("member menu locked after too many wrong PINs (member %d)", locked_now)
-        current_services().queue.enqueue("pin_lockout_alert", locked_now)
+        current_services().queue.enqueue_with(session, "pin_lockout_alert", locked_now)
+    session.commit()
+    log.info("access line call %s: %s", call_sid, outcome.value)
     if outcome is flow.AccessOutcome.OPEN and member is not None:
         # Past the PIN: from here on, the member's own language.
         return twiml(

@@ -27,6 +27,6 @@ def healthz() -> ResponseReturnValue:
             services.queue.redis.ping()
             state["queue"] = "ok"
         except Exception as exc:
-            state["queue"] = f"down (outbox in use): {type(exc).__name__}"
+            state["queue"] = f"down (events wait in the database): {type(exc).__name__}"
     status = 200 if state["database"] == "ok" else 503
     return jsonify(state), status

@@ -346,8 +346,9 @@ def consent_answer(
 @bp.post("/recording")
 @never_fails
 def recording() -> Response:
-    """Recording-status callback: attach the recording to its report once, then
-    queue its ingestion. A replayed callback answers 200 and does nothing new.
+    """Recording-status callback: attach the recording to its report once and
+    write the ingestion (or hand-off) event in the same transaction, before
+    answering. A replayed callback answers 200 and does nothing new.
     Only the RecordingSid is kept; the RecordingUrl is never stored, logged or queued.
     """
     session = requestdb.session()
@@ -364,21 +365,22 @@ def recording() -> Response:
         # than wait forever, and hand it to a caseworker: the member called to
         # report something, and someone should follow it up. A recording made
         # on a second try still attaches to this report.
-        lost = menus.mark_recording_lost(session, report_id, status)
+        if menus.mark_recording_lost(session, report_id, status):
+            current_services().queue.enqueue_with(
+                session, "assign_report", report_id, key=f"report:{report_id}:recording-{status}"
+            )
         session.commit()
-        if lost:
-            current_services().queue.enqueue("assign_report", report_id)
         return twiml(VoiceResponse())
     if status != RECORDING_COMPLETED or not recording_sid:
         return twiml(VoiceResponse())
     try:
-        claimed = menus.claim_recording(session, report_id, recording_sid)
+        if menus.claim_recording(session, report_id, recording_sid):
+            current_services().queue.enqueue_with(
+                session, "ingest_recording", report_id, recording_sid, key=f"recording:{recording_sid[:64]}"
+            )
         session.commit()
     except IntegrityError:
         # The same recording already belongs to another report: nothing new.
         session.rollback()
         log.warning("recording callback for report %d carried a recording of another report", report_id)
-        return twiml(VoiceResponse())
-    if claimed:
-        current_services().queue.enqueue("ingest_recording", report_id, recording_sid)
     return twiml(VoiceResponse())

@@ -193,18 +193,25 @@ def dial_result() -> Response:
 @bp.post("/status")
 @never_fails
 def status() -> Response:
-    """Status callback of a call or a leg: queue it for the call log, answer at once."""
+    """Status callback of a call or a leg: written as an event (one INSERT,
+    keyed by CallSid and SequenceNumber, so a replay writes nothing) before
+    Twilio is answered; the worker turns it into the call log."""
     form = twilio_form()
     call_sid = form.get("CallSid", "")[:64]
     if call_sid:
         reported = form.get("CallStatus", "").strip().lower()
+        status = reported if reported in CALL_STATUSES else CallStatus.UNKNOWN.value
+        sequence = form_count(form.get("SequenceNumber"))
         current_services().queue.enqueue(
             "call_event",
             call_sid,
-            form_count(form.get("SequenceNumber")) or 0,
-            reported if reported in CALL_STATUSES else CallStatus.UNKNOWN.value,
+            sequence or 0,
+            status,
             form_count(form.get("CallDuration")),
             form.get("ParentCallSid", "")[:64] or None,
+            # A number's own callback may carry no SequenceNumber: its status
+            # tells its callbacks apart instead.
+            key=f"call:{call_sid}:{status if sequence is None else sequence}",
         )
     return twiml(VoiceResponse())
 

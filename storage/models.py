@@ -65,12 +65,12 @@ __all__ = [
     "CallbackRequest",
     "CallerIdShown",
     "CallerWarning",
+    "Event",
     "Greeting",
     "LineKind",
     "LineStatus",
     "Member",
     "MemberStatus",
-    "OutboxEntry",
     "RecordingState",
     "Report",
     "ReportStatus",
@@ -457,15 +457,36 @@ class CallbackRequest(Base):
     closed_by_call_id: Mapped[int | None] = mapped_column(ForeignKey("staff_calls.id"))
 
 
-class OutboxEntry(Base):
-    """A job that could not be queued (Redis down), waiting to be replayed."""
+class Event(Base):
+    """Work a webhook or a job left for later, written before anyone is told
+    it was received (storage/events.py). Redis only rings a doorbell with the
+    id; a worker claims the row, does the work and stamps ``done_at`` (for a
+    call event, in the same transaction as the call log). ``key`` is the
+    event's natural key (CallSid + SequenceNumber, RecordingSid + status …):
+    a replayed callback inserts nothing. ``args`` are opaque ids only."""
 
-    __tablename__ = "outbox"
+    __tablename__ = "events"
+    __table_args__ = (
+        # The sweep's question ("what is still to do, and since when?"),
+        # answered from the small set of unfinished rows only.
+        Index(
+            "ix_events_pending",
+            "due_at",
+            postgresql_where=text("done_at IS NULL AND failed_at IS NULL"),
+            sqlite_where=text("done_at IS NULL AND failed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[intpk]
-    job_name: Mapped[str] = mapped_column(String(60))
-    args: Mapped[dict[str, Any]]
+    job: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    args: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[created]
+    # When it should be done by: now, or its delay from now; pushed on by
+    # each failure's backoff and by each re-ring of the sweep.
+    due_at: Mapped[datetime] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    # The exception's type only: a message may quote a row.
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime)

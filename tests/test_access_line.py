@@ -195,7 +195,7 @@ def test_strangers_never_lock_the_member_out_and_are_counted_by_blind_index(
     with menu.db.session() as session:
         (row,) = session.scalars(select(AccessCaller)).all()
         assert (row.caller_index, row.failures) == (vault.index(STRANGER), 5)
-    assert jobs(redis) == []
+    assert jobs(redis, menu.db) == []
     # The member still gets in.
     assert "Press 1" in said(menu.log_in(new_sid()))
 
@@ -297,7 +297,7 @@ def test_parallel_wrong_pins_lock_once_and_the_right_pin_then_fails(served: Any,
         assert member.menu_locked_until is not None
         locks = session.scalars(select(AuditEntry).where(AuditEntry.action == "member_menu_locked")).all()
         assert len(locks) == 1  # exactly one failure locked it: no attempt beyond the limit was judged
-    assert [name for name, _ in jobs(redis)] == ["worker.handoff.alert_pin_lockout"]
+    assert [name for name, _ in jobs(redis, served.db)] == ["worker.handoff.alert_pin_lockout"]
     after = served.attempt(MEMBER_PHONE, national(LINE), PIN, threading.Barrier(1))
     assert after == answers[0]
 

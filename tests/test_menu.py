@@ -109,7 +109,7 @@ def test_three_wrong_pins_across_calls_lock_the_menu_and_alert_staff(menu, app, 
     menu.log_in(new_sid(), pin="1111")
     sid = new_sid()
     menu.log_in(sid, pin="2222")
-    assert jobs(redis) == []
+    assert jobs(redis, db) == []
     before = utcnow()
     # The member hears only that the PIN did not match, and whom to ask.
     assert_no_match(menu.log_in(new_sid(), pin="3333"))
@@ -117,7 +117,7 @@ def test_three_wrong_pins_across_calls_lock_the_menu_and_alert_staff(menu, app, 
     expected = before + timedelta(minutes=settings.pin_lockout_minutes)
     assert locked.menu_locked_until is not None
     assert expected - timedelta(minutes=1) <= locked.menu_locked_until <= expected + timedelta(minutes=1)
-    assert jobs(redis) == [("worker.handoff.alert_pin_lockout", (member_id,))]
+    assert jobs(redis, db) == [("worker.handoff.alert_pin_lockout", (member_id,))]
     with db.session() as session:
         audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "member_menu_locked")).all()
         assert [(a.target_type, a.target_id) for a in audited] == [("member", member_id)]
@@ -131,7 +131,7 @@ def test_while_locked_even_the_right_pin_opens_nothing(menu, app, db, redis):
     assert_no_match(menu.log_in(sid))
     with db.session() as session:
         assert session.scalars(select(Call).where(Call.call_sid == sid)).first() is None
-    assert jobs(redis) == []
+    assert jobs(redis, db) == []
 
 
 def test_the_lock_runs_out(menu, app, db):

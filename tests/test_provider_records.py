@@ -24,7 +24,7 @@ from core.queue import QUEUE_NAME, InlineQueue
 from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import CallEvent, Report
-from tests.worker_helpers import job_services, wav_bytes
+from tests.worker_helpers import job_services, rung_jobs, wav_bytes
 from worker.calllog import record_call_event
 from worker.provider_records import delete_provider_records
 from worker.retention import apply_retention
@@ -53,7 +53,7 @@ def test_a_legs_final_status_schedules_its_deletion_after_the_delay(
     [job_id] = registry.get_job_ids()
     job = Queue(QUEUE_NAME, connection=redis).fetch_job(job_id)
     assert job is not None
-    assert (job.func_name, job.args) == ("worker.provider_records.delete_provider_records", (CHILD,))
+    assert rung_jobs(db, [job]) == [("delete_provider_records", (CHILD,))]
     assert job.retries_left == 5
     due = registry.get_scheduled_time(job_id)
     assert before + timedelta(seconds=299) <= due <= datetime.now(UTC) + timedelta(seconds=301)

@@ -158,7 +158,7 @@ def test_recording_callback_stores_the_sid_and_queues_ingestion_once(menu, app, 
     report = the_report(db, sid)
     assert report.recording_sid == recording_sid
     assert report.recording_state == RecordingState.AWAITED
-    assert jobs(redis) == [("worker.recordings.ingest_recording", (report_id, recording_sid))]
+    assert jobs(redis, db) == [("worker.recordings.ingest_recording", (report_id, recording_sid))]
     assert RECORDING_URL not in caplog.text and "RE0123" not in caplog.text
 
 
@@ -167,7 +167,7 @@ def test_recording_callback_with_another_recording_does_not_replace_the_first(me
     recording_callback(menu, report_id, sid)
     recording_callback(menu, report_id, sid, RecordingSid="RE" + "2" * 32)
     assert the_report(db, sid).recording_sid == "RE" + "1" * 32
-    assert len(jobs(redis)) == 1
+    assert len(jobs(redis, db)) == 1
 
 
 def test_a_recording_of_one_report_cannot_be_attached_to_another(menu, app, db, redis):
@@ -179,7 +179,7 @@ def test_a_recording_of_one_report_cannot_be_attached_to_another(menu, app, db, 
     response = recording_callback(menu, the_report(db, second).id, second)
     assert response.status_code == 200
     assert the_report(db, second).recording_sid is None
-    assert len(jobs(redis)) == 1
+    assert len(jobs(redis, db)) == 1
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def test_recording_callback_that_is_not_a_completed_recording_of_this_call(menu,
     response = recording_callback(menu, report_id, sid, **form)
     assert twiml_of(response).verbs == []
     assert the_report(db, sid).recording_sid is None
-    assert jobs(redis) == []
+    assert jobs(redis, db) == []
 
 
 def test_silence_timeout_is_a_setting_of_at_least_ten_seconds(menu, app_config: AppConfig, db):
@@ -243,7 +243,7 @@ def test_an_absent_recording_is_marked_absent_and_a_second_try_still_attaches(me
     assert report.recording_state == RecordingState.ABSENT and report.recording_sid is None
     assert report.recording_error == "nothing was recorded"
     # Handed to a caseworker: the member meant to report something.
-    assert jobs(redis) == [("worker.handoff.assign_report", (report_id,))]
+    assert jobs(redis, db) == [("worker.handoff.assign_report", (report_id,))]
     # The member pressed 1 and spoke this time: the recording still attaches.
     recording_callback(menu, report_id, sid)
     report = the_report(db, sid)
@@ -257,7 +257,7 @@ def test_a_failed_recording_is_visible_on_the_report(menu, app, db, redis):
     assert report.recording_state == RecordingState.FAILED and report.recording_sid is None
     assert report.recording_error is not None and "failed" in report.recording_error
     # Still handed to a caseworker: the member meant to report something.
-    assert jobs(redis) == [("worker.handoff.assign_report", (report_id,))]
+    assert jobs(redis, db) == [("worker.handoff.assign_report", (report_id,))]
 
 
 def test_a_late_failure_callback_does_not_undo_a_stored_recording(menu, app, db, redis):
@@ -279,18 +279,19 @@ def test_recording_callback_needs_a_signature(menu, app, db, redis):
     )
     assert response.status_code == 403
     assert the_report(db, sid).recording_sid is None
-    assert jobs(redis) == []
+    assert jobs(redis, db) == []
 
 
-def test_recording_callback_without_redis_goes_to_the_outbox(menu, app_config: AppConfig, db, tmp_path):
-    """Redis down: the ingestion job waits in the outbox instead of being lost."""
+def test_recording_callback_without_redis_is_kept_as_an_event(menu, app_config: AppConfig, db, tmp_path):
+    """Redis down: the ingestion is written in the table, with the claim, and
+    waits there for the sweep instead of being lost."""
     from ivr import create_app
-    from storage.models import OutboxEntry
+    from storage.models import Event
 
     menu = menu.on(create_app(app_config(REDIS_URL="redis://127.0.0.1:1/0", database=db)))
     sid, report_id = reporting(menu)
     assert recording_callback(menu, report_id, sid).status_code == 200
     with db.session() as session:
-        entry = session.scalars(select(OutboxEntry)).one()
-        assert entry.job_name == "ingest_recording"
-        assert entry.args == {"args": [report_id, "RE" + "1" * 32]}
+        event = session.scalars(select(Event)).one()
+        assert (event.job, event.args) == ("ingest_recording", [report_id, "RE" + "1" * 32])
+        assert event.done_at is None and event.key == "recording:RE" + "1" * 32

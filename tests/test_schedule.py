@@ -33,7 +33,7 @@ def test_many_workers_ensuring_the_schedule_make_one_job_per_slot(redis: Redis) 
     assert sorted(registry.get_job_ids()) == sorted(first)
     assert first == [slot_job_id(name, next_slot(period, T)) for name, period in PERIODIC.items()]
     job = Job.fetch(first[0], connection=redis)
-    assert job.func_name == "worker.schedule.run_periodic" and job.args == ("flush_outbox",)
+    assert job.func_name == "worker.schedule.run_periodic" and job.args == ("sweep_events",)
 
 
 def test_a_periodic_run_schedules_the_next_one_even_when_it_fails(
@@ -41,13 +41,13 @@ def test_a_periodic_run_schedules_the_next_one_even_when_it_fails(
 ) -> None:
     queue = Queue(QUEUE_NAME, connection=redis)
     with job_services(tmp_path, db):
-        run_periodic("flush_outbox")
+        run_periodic("sweep_events")
         assert ScheduledJobRegistry(queue=queue).count == len(PERIODIC)
         redis.flushdb()  # as if the schedule were lost
         with pytest.raises(KeyError):
             run_periodic("a job that fails")
     ids = ScheduledJobRegistry(queue=queue).get_job_ids()
-    assert any(i.startswith("periodic-flush_outbox-") for i in ids)
+    assert any(i.startswith("periodic-sweep_events-") for i in ids)
     assert any(i.startswith("periodic-apply_retention-") for i in ids)
 
 
@@ -68,3 +68,21 @@ def test_a_worker_runs_rq_maintenance_every_minute_not_every_ten(redis: Redis, d
     assert not worker.should_run_maintenance_tasks
     worker.last_cleaned_at = now() - timedelta(seconds=70)  # type: ignore[assignment]
     assert worker.should_run_maintenance_tasks
+
+
+def test_a_workers_maintenance_restores_a_schedule_redis_lost(redis: Redis, db: Database) -> None:
+    """A Redis restarted empty (or flushed) loses the scheduled chain; the
+    next maintenance of any worker puts it back, so the events sweep keeps
+    ringing for what Redis lost."""
+    from core.queue import RedisQueue
+    from worker.__main__ import build_worker
+
+    queue = Queue(QUEUE_NAME, connection=redis)
+    worker = build_worker(RedisQueue(redis, db))
+    worker.run_maintenance_tasks()
+    assert ScheduledJobRegistry(queue=queue).count == len(PERIODIC)
+    redis.flushdb()
+    assert ScheduledJobRegistry(queue=queue).count == 0
+    worker.run_maintenance_tasks()
+    ids = ScheduledJobRegistry(queue=queue).get_job_ids()
+    assert any(i.startswith("periodic-sweep_events-") for i in ids) and len(ids) == len(PERIODIC)

@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from redis import Redis
-from rq import Queue
 from sqlalchemy import func, select
 
-from core.queue import QUEUE_NAME
 from ivr import create_app
 from storage.db import Database
 from storage.models import Base
+from tests.support.menu import jobs as menu_jobs
 from tests.support.people import LINE, MEMBER_PHONE, EnrolledMember
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient, TwiML
@@ -33,8 +32,8 @@ def row_counts(db: Database) -> dict[str, int]:
         }
 
 
-def queued(redis: Redis) -> list[tuple[str | None, tuple[Any, ...]]]:
-    return [(job.func_name, tuple(job.args)) for job in Queue(QUEUE_NAME, connection=redis).jobs]
+def queued(redis: Redis, db: Database) -> list[tuple[str | None, tuple[Any, ...]]]:
+    return menu_jobs(redis, db)
 
 
 # --- SMS -------------------------------------------------------------------------------
@@ -69,7 +68,7 @@ def status(twilio: TwilioClient, **fields: str) -> TwiML:
     return twilio.post("/voice/status", **form, **fields)
 
 
-def test_status_callback_is_queued_with_ids_only(twilio: TwilioClient, redis: Redis) -> None:
+def test_status_callback_is_queued_with_ids_only(twilio: TwilioClient, redis: Redis, db: Database) -> None:
     root = status(
         twilio,
         CallSid="CAleg1",
@@ -79,37 +78,43 @@ def test_status_callback_is_queued_with_ids_only(twilio: TwilioClient, redis: Re
         CallDuration="42",
     )
     assert root.verbs == []
-    assert queued(redis) == [
+    assert queued(redis, db) == [
         ("worker.calllog.record_call_event", ("CAleg1", 3, "completed", 42, "CAparent1"))
     ]
 
 
-def test_the_numbers_own_status_callback(twilio: TwilioClient, redis: Redis) -> None:
+def test_the_numbers_own_status_callback(twilio: TwilioClient, redis: Redis, db: Database) -> None:
     status(twilio, CallSid="CAparent1", CallStatus="ringing")
-    assert queued(redis) == [("worker.calllog.record_call_event", ("CAparent1", 0, "ringing", None, None))]
+    assert queued(redis, db) == [
+        ("worker.calllog.record_call_event", ("CAparent1", 0, "ringing", None, None))
+    ]
 
 
 @pytest.mark.parametrize(
     ("sequence", "duration"), [("x", "ten"), ("-1", "-5"), ("", ""), ("1e3", "4.5"), ("٣", "99999999999")]
 )
 def test_malformed_numbers_are_treated_as_missing(
-    twilio: TwilioClient, redis: Redis, sequence: str, duration: str
+    twilio: TwilioClient, redis: Redis, db: Database, sequence: str, duration: str
 ) -> None:
     root = status(
         twilio, CallSid="CAleg2", SequenceNumber=sequence, CallStatus="in-progress", CallDuration=duration
     )
     assert root.verbs == []
-    assert queued(redis) == [("worker.calllog.record_call_event", ("CAleg2", 0, "in-progress", None, None))]
+    assert queued(redis, db) == [
+        ("worker.calllog.record_call_event", ("CAleg2", 0, "in-progress", None, None))
+    ]
 
 
-def test_an_unknown_status_is_not_passed_on_as_free_text(twilio: TwilioClient, redis: Redis) -> None:
+def test_an_unknown_status_is_not_passed_on_as_free_text(
+    twilio: TwilioClient, redis: Redis, db: Database
+) -> None:
     status(twilio, CallSid="CAleg3", CallStatus="call me on 07911123456")
-    assert queued(redis) == [("worker.calllog.record_call_event", ("CAleg3", 0, "unknown", None, None))]
+    assert queued(redis, db) == [("worker.calllog.record_call_event", ("CAleg3", 0, "unknown", None, None))]
 
 
-def test_a_status_without_a_callsid_queues_nothing(twilio: TwilioClient, redis: Redis) -> None:
+def test_a_status_without_a_callsid_queues_nothing(twilio: TwilioClient, redis: Redis, db: Database) -> None:
     assert status(twilio, CallStatus="completed").verbs == []
-    assert queued(redis) == []
+    assert queued(redis, db) == []
 
 
 # --- fallback and failures -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from email import message_from_string
 from pathlib import Path
@@ -79,3 +79,19 @@ def add_report(db: Database, member_id: int | None, recording_sid: str | None = 
         s.add(report)
         s.flush()
         return report.id
+
+
+def rung_jobs(db: Database, jobs: Iterable[Any]) -> list[tuple[str, tuple[Any, ...]]]:
+    """What each RQ job (a doorbell carrying an event id) asks done: the
+    event's job name and ids, read from its row."""
+    from storage.models import Event
+
+    rows = []
+    with db.session() as s:
+        for job in jobs:
+            assert job.func_name == "worker.events.run_event", job.func_name
+            [event_id] = job.args
+            event = s.get(Event, event_id)
+            assert event is not None, f"doorbell for event {event_id}, which was never written"
+            rows.append((event.job, tuple(event.args)))
+    return rows

@@ -21,8 +21,7 @@ from rq import Worker
 from core.queue import QUEUE_NAME, RedisQueue
 from core.services import Services, bound, build_services
 from core.settings import load_settings
-from worker.private_worker import PrivateWorker
-from worker.schedule import ensure_scheduled, periods
+from worker.schedule import SchedulingWorker, ensure_scheduled, periods
 
 # How often a worker runs RQ's maintenance (among other things, moving the
 # jobs of a dead worker back to the queue). RQ's default is ten minutes: a
@@ -56,7 +55,7 @@ def services_from_environment() -> Services:
 
 
 def build_worker(queue: RedisQueue) -> Worker:
-    return PrivateWorker(
+    return SchedulingWorker(
         [QUEUE_NAME],
         connection=queue.redis,
         name=f"safety-{socket.gethostname()}-{os.getpid()}",

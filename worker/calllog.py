@@ -47,25 +47,45 @@ def record_call_event(
     duration_seconds: int | None = None,
     parent_call_sid: str | None = None,
 ) -> None:
-    """Job "call_event": log one status callback of one call leg (idempotent).
+    """Log one status callback of one call leg (idempotent), in a transaction of its own."""
+    with services.current().db.session() as session:
+        apply_call_event_job(session, call_sid, sequence_number, status, duration_seconds, parent_call_sid)
+
+
+def apply_call_event_job(
+    session: Session,
+    call_sid: str,
+    sequence_number: int,
+    status: str,
+    duration_seconds: int | None = None,
+    parent_call_sid: str | None = None,
+) -> None:
+    """Job "call_event", in the caller's transaction (worker/events.py marks
+    the event done in it, so the effect and "done" commit together).
 
     A leg's final status also schedules the deletion of its record at Twilio
     (worker/provider_records.py) — for every leg, logged here or not: a
-    rejected caller's leg carries their number at Twilio too. A repeated
-    final callback schedules it again, which is harmless (404 is done).
+    rejected caller's leg carries their number at Twilio too. It is an event
+    of the same transaction, keyed by the CallSid, so a repeated final
+    callback schedules nothing more.
     """
     svc = services.current()
-    with svc.db.session() as session:
-        apply_call_event(
-            session,
-            call_sid,
-            int(sequence_number),
-            status,
-            None if duration_seconds is None else int(duration_seconds),
-            parent_call_sid or None,
-        )
+    apply_call_event(
+        session,
+        call_sid,
+        int(sequence_number),
+        status,
+        None if duration_seconds is None else int(duration_seconds),
+        parent_call_sid or None,
+    )
     if status in TERMINAL_STATUSES:
-        svc.queue.enqueue_in(svc.settings.provider_record_delay_seconds, "delete_provider_records", call_sid)
+        svc.queue.enqueue_with(
+            session,
+            "delete_provider_records",
+            call_sid,
+            key=f"provider-records:{call_sid}",
+            delay_seconds=svc.settings.provider_record_delay_seconds,
+        )
 
 
 def insert_ignoring_duplicates(

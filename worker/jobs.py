@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core import services
+from core.queue import JOBS, RECORD_AND_RUN, RUN_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def _ingestion_gave_up(args: Sequence[Any]) -> None:
     on_final_failure(*args)
 
 
-# dotted job path -> what to do once RQ (or the outbox) gives up on it.
+# dotted job path -> what to do once its event is given up on.
 FINAL_FAILURE: dict[str, Callable[[Sequence[Any]], None]] = {
     "worker.recordings.ingest_recording": _ingestion_gave_up,
 }
@@ -46,7 +47,15 @@ def job_failed(job: Any, connection: Any, exc_type: Any = None, exc: Any = None,
     if job.retries_left:
         return
     # The exception text may come from a library; log its type only.
-    log.error(
-        "job %s (%s) failed for good: %s", job.id, job.func_name, getattr(exc_type, "__name__", exc_type)
-    )
-    gave_up(job.func_name, job.args)
+    error = str(getattr(exc_type, "__name__", exc_type) or "worker lost")
+    log.error("job %s (%s) failed for good: %s", job.id, job.func_name, error)
+    if job.func_name == RUN_EVENT:
+        from worker.events import gave_up_on_event  # it imports this module
+
+        gave_up_on_event(job.args[0], error)
+    elif job.func_name == RECORD_AND_RUN:
+        # The database never came back for it: only its handler can say so.
+        name, _key, *args = job.args
+        gave_up(JOBS.get(name, ""), args)
+    else:
+        gave_up(job.func_name, job.args)

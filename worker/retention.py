@@ -15,6 +15,8 @@ Rules (settings in core/settings.py, defaults in docs/operations.md):
 - masked calls from the console (``staff_calls``: ids, states, times) and
   closed call-back requests go with the call log, and both legs of each such
   call are deleted at Twilio again a day after it ended.
+- work events (storage/events.py) are deleted ``EVENTS_DONE_KEPT`` after
+  they were done; failed ones stay for admins as long as the call log.
 
 If Twilio cannot be reached, calls whose record could not be deleted there
 stay for the next run; after ``TWILIO_GRACE_DAYS`` more they are deleted
@@ -33,7 +35,7 @@ from callflows.errors import TwilioUnavailable
 from callflows.status import TERMINAL_STATUSES, MemberStatus, RecordingState, ReportStatus
 from core import services
 from core.services import Services, recording_store
-from storage import staff_calls
+from storage import events, staff_calls
 from storage.erasure import erase_cancelled_members_data
 from storage.models import Call, CallEvent, Member, Report, utcnow
 from worker.provider_records import delete_provider_records
@@ -46,6 +48,7 @@ TWILIO_GRACE_DAYS = 7
 # Legs whose deletion job should long have run (PROVIDER_RECORD_DELAY_SECONDS
 # is minutes) are swept this long after they ended.
 PROVIDER_SWEEP_AFTER = timedelta(days=1)
+EVENTS_DONE_KEPT = timedelta(days=2)
 
 
 @dataclass
@@ -59,6 +62,7 @@ class RetentionResult:
     members_erased: int = 0
     provider_records_swept: int = 0
     staff_calls_deleted: int = 0
+    work_events_deleted: int = 0
 
 
 def apply_retention(now: datetime | None = None) -> RetentionResult:
@@ -73,6 +77,12 @@ def apply_retention(now: datetime | None = None) -> RetentionResult:
     _sweep_provider_records(svc, now, result)
     _sweep_staff_call_legs(svc, now, result)
     _delete_old_staff_calls(svc, now, result)
+    with svc.db.session() as session:
+        result.work_events_deleted = events.delete_finished(
+            session,
+            done_before=now - EVENTS_DONE_KEPT,
+            failed_before=now - timedelta(days=svc.settings.call_log_retention_days),
+        )
     log.info("retention: %s", result)
     return result
 

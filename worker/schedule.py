@@ -1,14 +1,15 @@
 """Periodic jobs on RQ's own scheduler, with no extra process (with Redis;
 without it the web processes run them: worker/embedded_schedule.py).
 
-Each periodic job runs in fixed slots aligned to the epoch (the outbox
-every minute, abandoned reports every ten minutes, risk signals every
+Each periodic job runs in fixed slots aligned to the epoch (the events
+sweep every minute, abandoned reports every ten minutes, risk signals every
 fifteen, retention every day at 00:00 UTC). The job of a slot has a
 deterministic id, ``periodic-<name>-<slot>``, so any number of workers
 can "ensure" the next slot at once and only one job exists. Every worker
 ensures the next slots at start-up, and every periodic run ensures them
-again when it ends (even when it failed), so the chain never breaks; the
-RQ scheduler (``with_scheduler=True``) moves each job to the queue when
+again when it ends (even when it failed), and every worker's maintenance
+(each minute) ensures them once more, so neither a failed run nor a Redis
+that was emptied breaks the chain; the RQ scheduler (``with_scheduler=True``) moves each job to the queue when
 its time comes.
 """
 
@@ -18,18 +19,20 @@ import logging
 import time
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job
 
 from core import services
-from core.queue import JOBS, RedisQueue, resolve
+from core.queue import JOBS, QUEUE_NAME, RedisQueue, resolve
 from core.settings import Settings
+from worker.private_worker import PrivateWorker
 
 log = logging.getLogger(__name__)
 
 # job name (core/queue.py JOBS) -> period in seconds
 PERIODIC: dict[str, int] = {
-    "flush_outbox": 60,
+    "sweep_events": 60,
     "sweep_abandoned_reports": 600,
     "apply_retention": 86400,
     # Risk signals (worker/signals.py); blocks, declines and reports also
@@ -86,3 +89,21 @@ def run_periodic(name: str) -> None:
         svc = services.current()
         if isinstance(svc.queue, RedisQueue):
             ensure_scheduled(svc.queue.rq, schedule=periods(svc.settings))
+
+
+class SchedulingWorker(PrivateWorker):
+    """The worker ``python -m worker`` runs: RQ's maintenance, each minute,
+    also makes sure the next periodic slots exist. A Redis that lost its
+    data (a restart without persistence, a failover, FLUSHALL) lost the
+    scheduled chain with it; without this nothing would ring the events
+    sweep again until a worker restarted."""
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        try:
+            schedule = periods(services.current().settings)
+            ensure_scheduled(Queue(QUEUE_NAME, connection=self.connection), schedule=schedule)
+        except RedisError as exc:
+            log.warning(
+                "periodic schedule not ensured (%s); next maintenance tries again", type(exc).__name__
+            )

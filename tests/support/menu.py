@@ -157,6 +157,10 @@ def member_row(db: Database, member_id: int) -> Member:
         return session.get_one(Member, member_id)
 
 
-def jobs(redis: Redis) -> list[tuple[str | None, tuple[Any, ...]]]:
-    """(function path, args) of every job queued on the "safety" queue."""
-    return [(job.func_name, tuple(job.args)) for job in Queue("safety", connection=redis).jobs]
+def jobs(redis: Redis, db: Database) -> list[tuple[str | None, tuple[Any, ...]]]:
+    """(function path, ids) of the work each doorbell queued on the "safety"
+    queue asks for (its event, read from the table)."""
+    from core.queue import JOBS
+    from tests.worker_helpers import rung_jobs
+
+    return [(JOBS[name], args) for name, args in rung_jobs(db, Queue("safety", connection=redis).jobs)]
