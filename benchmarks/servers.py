@@ -272,6 +272,9 @@ class PrivateRedis:
     port: int
     directory: Path
     process: subprocess.Popen[bytes] | None = None
+    # False: no snapshot, no append-only file, so a kill empties it, as an
+    # out-of-memory kill of a cache-configured Redis or a failover would.
+    persistent: bool = True
 
     @property
     def url(self) -> str:
@@ -281,22 +284,12 @@ class PrivateRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         # AOF with fsync on every write: a SIGKILLed Redis keeps every job it
         # acknowledged (a queue without persistence loses them on a crash).
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+        )
         self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                HOST,
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--dir",
-                str(self.directory),
-            ],
+            ["redis-server", "--bind", HOST, "--port", str(self.port), "--save", "", *persistence]
+            + ["--dir", str(self.directory)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

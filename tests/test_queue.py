@@ -1,4 +1,5 @@
-"""The one enqueue point: RQ on Redis, outbox when Redis is down, inline without Redis."""
+"""The one enqueue point: the event written first, then RQ rung with its id
+(the row alone when Redis is down), or run in-process without Redis."""
 
 import pytest
 from flask import Flask
@@ -9,15 +10,22 @@ from sqlalchemy import select
 from core.queue import QUEUE_NAME, InlineQueue, RedisQueue, redis_client
 from ivr.services import services_of
 from storage.db import Database
-from storage.models import CallEvent, OutboxEntry
+from storage.models import CallEvent, Event
 
 
-def test_redis_queue_enqueues_by_dotted_path_with_ids_only(app: Flask, redis: Redis) -> None:
+def test_redis_queue_writes_the_event_and_rings_with_its_id_only(
+    app: Flask, redis: Redis, db: Database
+) -> None:
     queue = services_of(app).queue
     assert isinstance(queue, RedisQueue)
     queue.enqueue("ping", "abc")
+    with db.session() as s:
+        event = s.scalars(select(Event)).one()
+    assert (event.job, event.args, event.done_at) == ("ping", ["abc"], None)
     jobs = Queue(QUEUE_NAME, connection=redis).jobs
-    assert [(j.func_name, j.args) for j in jobs] == [("worker.jobs.ping", ("abc",))]
+    assert [(j.func_name, j.args, j.result_ttl) for j in jobs] == [
+        ("worker.events.run_event", (event.id,), 0)
+    ]
 
 
 def test_jobs_refuse_anything_but_ids(app: Flask) -> None:
@@ -28,20 +36,21 @@ def test_jobs_refuse_anything_but_ids(app: Flask) -> None:
         queue.enqueue("no_such_job", "x")
 
 
-def test_redis_down_puts_the_job_in_the_outbox(db: Database) -> None:
+def test_redis_down_the_event_waits_in_the_table(db: Database) -> None:
     dead = redis_client("redis://127.0.0.1:1/0")  # nothing listens on port 1
     RedisQueue(dead, db).enqueue("ping", "abc")
     with db.session() as s:
-        entry = s.scalars(select(OutboxEntry)).one()
-    assert entry.job_name == "ping" and entry.args == {"args": ["abc"]} and entry.sent_at is None
+        event = s.scalars(select(Event)).one()
+    assert (event.job, event.args, event.done_at, event.attempts) == ("ping", ["abc"], None, 0)
 
 
 def test_without_redis_jobs_run_in_process(inline_app: Flask, db: Database) -> None:
     queue = services_of(inline_app).queue
     assert isinstance(queue, InlineQueue)
     queue.enqueue("call_event", "CAinline0001", 0, "ringing")
-    # Done before enqueue returned: the job's row is there, nothing left behind.
+    # Done before enqueue returned: the job's row is there, its event done.
     with db.session() as s:
         event = s.scalars(select(CallEvent)).one()
         assert (event.call_sid, event.sequence_number, event.status) == ("CAinline0001", 0, "ringing")
-        assert s.scalars(select(OutboxEntry)).all() == []
+        [work] = s.scalars(select(Event)).all()
+        assert work.job == "call_event" and work.done_at is not None

@@ -49,7 +49,7 @@ from simulator.transcript import WITHHELD_CALLER_IDS
 from simulator.twiml_schema import Verb
 from storage import repositories
 from storage.hashing import hash_secret
-from storage.models import Block, Call, CallEvent, Member, OutboxEntry, Report, SafetyNumber, Staff
+from storage.models import Block, Call, CallEvent, Member, Event, Report, SafetyNumber, Staff
 
 MEMBER_PHONES = (DEMO_MEMBER_PHONE, DEMO_SECOND_MEMBER_PHONE)
 REAL_NUMBERS = (*MEMBER_PHONES, DEMO_CALLER, DEMO_WARNED_CALLER)
@@ -346,7 +346,7 @@ def test_with_the_app_down_the_static_fallback_answers(world: World) -> None:
 
 
 def test_sms_is_dropped_and_leaves_no_trace(world: World) -> None:
-    before = {m: len(world.rows(m)) for m in (Call, CallEvent, Report, OutboxEntry)}
+    before = {m: len(world.rows(m)) for m in (Call, CallEvent, Report, Event)}
     outcome = world.play("sms_dropped")
     result = outcome.results[0]
     assert [d.verbs for d in result.documents] == [[]]  # an empty <Response/>, nothing sent back
@@ -356,7 +356,7 @@ def test_sms_is_dropped_and_leaves_no_trace(world: World) -> None:
 
 
 def test_a_text_with_a_photo_and_any_script_leaves_no_trace_either(world: World) -> None:
-    before = {m: len(world.rows(m)) for m in (Call, CallEvent, Report, OutboxEntry)}
+    before = {m: len(world.rows(m)) for m in (Call, CallEvent, Report, Event)}
     body = "Zoë — ce soir? 今晚 ☎ 07911 123456"
     result = world.simulator.sms(DEMO_CALLER, DEMO_LINE, body, media=("image/jpeg",))
     assert result.errors == [] and [d.verbs for d in result.documents] == [[]]
