@@ -15,6 +15,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,10 +30,12 @@ from core.queue import QUEUE_NAME, RedisQueue
 from core.services import bound
 from ivr import create_app, services_of
 from storage.db import Database
-from storage.models import OutboxEntry
+from storage.models import CallEvent, Event, utcnow
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient, twiml_of
-from worker.outbox import flush_outbox
+from tests.worker_helpers import rung_jobs
+from worker.events import GRACE, sweep_events
+from worker.private_worker import PrivateSimpleWorker
 
 UNREACHABLE_PG = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
 APOLOGY_WORDS = "cannot take your call"
@@ -122,20 +125,26 @@ def _status(client: TwilioClient, sid: str, seq: int) -> TestResponse:
     return client.send("/voice/status", {"CallSid": sid, "SequenceNumber": str(seq), "CallStatus": "ringing"})
 
 
-def _queued_events(redis: Redis) -> list[tuple[str, int]]:
+def _queued_events(redis: Redis, db: Database) -> list[tuple[str, int]]:
+    """(CallSid, SequenceNumber) of each call event a doorbell in Redis rings for."""
     jobs = Queue(QUEUE_NAME, connection=redis).jobs
-    return [(j.args[0], j.args[1]) for j in jobs if j.func_name == "worker.calllog.record_call_event"]
+    return [(args[0], args[1]) for name, args in rung_jobs(db, jobs) if name == "call_event"]
 
 
-def _outbox(db: Database) -> list[OutboxEntry]:
+def _events(db: Database) -> list[Event]:
     with db.session() as s:
-        return list(s.scalars(select(OutboxEntry).order_by(OutboxEntry.id)))
+        return list(s.scalars(select(Event).order_by(Event.id)))
 
 
-def _replay(db: Database, app_config: AppConfig) -> int:
-    """Run the outbox job as the worker would, with Redis reachable again."""
+def _sweep(db: Database, app_config: AppConfig) -> int:
+    """The events sweep as the worker's schedule runs it, past the grace period."""
     with bound(services_of(create_app(app_config(database=db)))):
-        return flush_outbox()
+        return sweep_events(now=utcnow() + GRACE + timedelta(seconds=1))
+
+
+def _work(db: Database, app_config: AppConfig, redis: Redis) -> None:
+    with bound(services_of(create_app(app_config(database=db)))):
+        PrivateSimpleWorker([Queue(QUEUE_NAME, connection=redis)], connection=redis).work(burst=True)
 
 
 def test_redis_that_accepts_and_never_answers_costs_a_timeout_not_the_event(
@@ -147,13 +156,13 @@ def test_redis_that_accepts_and_never_answers_costs_a_timeout_not_the_event(
 
     root = twiml_of(_status(client, "CAblackhole", 3))
     assert list(root) == []  # the empty <Response/> Twilio expects, not a 5xx or a hang
-    [entry] = _outbox(db)
-    assert entry.job_name == "call_event" and entry.args["args"][:3] == ["CAblackhole", 3, "ringing"]
-    assert entry.sent_at is None and entry.last_error  # why it is waiting
+    [event] = _events(db)  # written before the doorbell was tried
+    assert event.job == "call_event" and event.args[:3] == ["CAblackhole", 3, "ringing"]
+    assert event.done_at is None
+    assert _queued_events(redis, db) == []
 
-    assert _replay(db, app_config) == 1
-    assert _queued_events(redis) == [("CAblackhole", 3)]
-    assert all(e.sent_at is not None for e in _outbox(db))
+    assert _sweep(db, app_config) == 1
+    assert _queued_events(redis, db) == [("CAblackhole", 3)]
 
 
 def test_redis_dying_mid_call_and_coming_back_loses_and_repeats_nothing(
@@ -177,13 +186,20 @@ def test_redis_dying_mid_call_and_coming_back_loses_and_repeats_nothing(
     redis_link.set("up")  # back; the app reconnects by itself, no restart
     burst("after")
 
-    assert sorted(_queued_events(redis)) == sorted(e for e in sent if e[0] != "CAduring")
-    assert [tuple(e.args["args"][:2]) for e in _outbox(db)] == [("CAduring", s) for s in range(5)]
+    assert sorted(_queued_events(redis, db)) == sorted(e for e in sent if e[0] != "CAduring")
+    assert len(_events(db)) == 15  # every one written, rung or not
+    _work(db, app_config, redis)
+    waiting = [tuple(e.args[:2]) for e in _events(db) if e.done_at is None]
+    assert waiting == [("CAduring", s) for s in range(5)]
+        ("CAduring", s) for s in range(5)
+    ]
 
-    assert _replay(db, app_config) == 5
-    assert _replay(db, app_config) == 0  # a second flush sends nothing again
-    events = _queued_events(redis)
-    assert sorted(events) == sorted(sent) and len(events) == len(set(events)) == 15
+    assert _sweep(db, app_config) == 5  # only what Redis never heard of
+    _work(db, app_config, redis)
+    assert _sweep(db, app_config) == 0
+    with db.session() as s:
+        logged = s.execute(select(CallEvent.call_sid, CallEvent.sequence_number)).all()
+    assert sorted(logged) == sorted(sent)  # each once
 
 
 def _voice_rules(app: Flask) -> list[str]:

@@ -1,0 +1,240 @@
+"""Drills: nothing Twilio was answered 2xx for is lost when Redis is.
+
+A private ``redis-server`` without persistence (the shared one is never
+touched) is SIGKILLed and restarted empty, or flushed, while webhooks keep
+arriving and no worker runs; then the worker starts. Every event answered
+200 must end with its effect present exactly once, counted against what
+was sent. And every webhook that leaves work for later is shown to have
+written its event before answering.
+"""
+
+from __future__ import annotations
+
+import ast
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy import func, select
+
+from benchmarks.servers import PrivateRedis, free_port
+from core.queue import QUEUE_NAME
+from ivr import create_app
+from simulator.fake_twilio import FakeTwilio
+from storage.db import Database
+from storage.models import Call, CallDirection, CallEvent, Event, RecordingState, Report, ReportStatus, utcnow
+from tests.support.menu import MENU, MemberMenu, new_sid
+from tests.support.suite import AppConfig, SuiteConfig
+from tests.support.twilio import TwilioClient, twiml_of
+from tests.worker_helpers import add_report, add_staff, job_services, wav_bytes
+from worker.events import GRACE, sweep_events
+from worker.private_worker import PrivateSimpleWorker
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLS = 150
+KILLED_AFTER = 50
+BACK_AFTER = 100
+
+
+@pytest.fixture
+def volatile_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(port=free_port(), directory=tmp_path / "redis", persistent=False)
+    server.start()
+    yield server
+    server.kill()
+
+
+def _call_sid(n: int) -> str:
+    return f"CA{n:04d}{uuid.uuid4().hex[:28]}"
+
+
+def _after_grace() -> Any:
+    return utcnow() + GRACE + timedelta(seconds=1)
+
+
+def _start_worker(tmp_path: Path, db: Database, redis_url: str, **settings: Any) -> None:
+    """The worker starting after the outage: its periodic sweep runs (here
+    at once, past the grace period), and it drains the queue."""
+    with job_services(tmp_path, db, REDIS_URL=redis_url, **settings):
+        connection = Redis.from_url(redis_url)
+        worker = PrivateSimpleWorker([Queue(QUEUE_NAME, connection=connection)], connection=connection)
+        worker.work(burst=True)  # the doorbells Redis still holds
+        sweep_events(now=_after_grace())  # the ones it lost
+        worker.work(burst=True)
+        assert sweep_events(now=_after_grace()) == 0  # nothing left to ring
+
+
+def test_redis_killed_and_restarted_empty_with_no_worker_loses_no_final_status(
+    app_config: AppConfig, suite: SuiteConfig, db: Database, volatile_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    """The issue's drill: 150 calls complete while the worker is stopped;
+    after 50 callbacks Redis is SIGKILLed, comes back empty after 100; the
+    worker starts. Every call ends with its final status, duration and end
+    time, each callback logged once."""
+    calls = {_call_sid(n): 10 + n for n in range(CALLS)}  # CallSid -> seconds it lasted
+    with db.session() as s:
+        s.add_all(Call(call_sid=sid, direction=CallDirection.INBOUND) for sid in calls)
+    app = create_app(app_config(REDIS_URL=volatile_redis.url, database=db))
+    client = TwilioClient(app.test_client(), suite)
+    answered = 0
+    for n, (sid, seconds) in enumerate(calls.items()):
+        if n == KILLED_AFTER:
+            volatile_redis.kill()  # SIGKILL: everything it held is gone
+        if n == BACK_AFTER:
+            volatile_redis.start()  # back, empty
+        form = {
+            "CallSid": sid,
+            "CallStatus": "completed",
+            "SequenceNumber": "3",
+            "CallDuration": str(seconds),
+        }
+        response = client.send("/voice/status", form)
+        assert response.status_code == 200 and list(twiml_of(response)) == []
+        answered += 1
+    assert answered == CALLS
+    assert len(Queue(QUEUE_NAME, connection=Redis.from_url(volatile_redis.url)).jobs) == CALLS - BACK_AFTER
+
+    _start_worker(tmp_path, db, volatile_redis.url)
+
+    with db.session() as s:
+        rows = {c.call_sid: c for c in s.scalars(select(Call).where(Call.call_sid.in_(list(calls))))}
+        logged = s.execute(
+            select(CallEvent.call_sid, func.count())
+            .where(CallEvent.call_sid.in_(list(calls)))
+            .group_by(CallEvent.call_sid)
+        ).all()
+        undone = s.scalar(
+            select(func.count()).select_from(Event).where(Event.job == "call_event", Event.done_at.is_(None))
+        )
+    assert {sid: (c.status, c.duration_seconds) for sid, c in rows.items()} == {
+        sid: ("completed", seconds) for sid, seconds in calls.items()
+    }
+    assert all(c.ended_at is not None for c in rows.values())
+    assert dict(logged) == dict.fromkeys(calls, 1)  # each callback once
+    assert undone == 0
+
+
+def test_recordings_whose_doorbells_a_flushall_erased_are_fetched_and_deleted_at_twilio(
+    app_config: AppConfig,
+    suite: SuiteConfig,
+    db: Database,
+    member: Any,
+    volatile_redis: PrivateRedis,
+    fake_twilio: FakeTwilio,
+    tmp_path: Path,
+) -> None:
+    """Recording callbacks answered 200 while no worker runs; Redis is
+    flushed; the worker starts. Every recording is stored encrypted, deleted
+    at Twilio, and its report handed to a caseworker once."""
+    add_staff(db, f"case-{uuid.uuid4().hex[:8]}@example.org")
+    reports: dict[int, tuple[str, str]] = {}
+    for n in range(6):
+        call_sid, recording_sid = new_sid(), f"RE{n:02d}{uuid.uuid4().hex[:30]}"
+        reports[add_report(db, member.id, report_call_sid=call_sid)] = (call_sid, recording_sid)
+        fake_twilio.add_recording(recording_sid, wav_bytes(), call_sid=call_sid)
+    settings = {"TWILIO_API_BASE_URL": fake_twilio.base_url, "RECORDINGS_PATH": str(tmp_path / "recordings")}
+    app = create_app(app_config(REDIS_URL=volatile_redis.url, database=db, **settings))
+    client = TwilioClient(app.test_client(), suite)
+    for report_id, (call_sid, recording_sid) in reports.items():
+        form = {"CallSid": call_sid, "RecordingSid": recording_sid, "RecordingStatus": "completed"}
+        for _ in range(2):  # and Twilio's retry of each
+            assert client.send(f"{MENU}/recording", form, query=f"report={report_id}").status_code == 200
+    redis = Redis.from_url(volatile_redis.url)
+    assert len(Queue(QUEUE_NAME, connection=redis).jobs) == len(reports)
+    redis.flushall()  # the private server only: a failover to an empty replica
+
+    _start_worker(tmp_path, db, volatile_redis.url, **settings)
+
+    with db.session() as s:
+        stored = s.scalars(select(Report).where(Report.id.in_(list(reports)))).all()
+        assert {r.id: (r.recording_state, r.status) for r in stored} == dict.fromkeys(
+            reports, (RecordingState.STORED, ReportStatus.ASSIGNED)
+        )
+    assert sorted(fake_twilio.deleted_recordings) == sorted(sid for _, sid in reports.values())
+    assert fake_twilio.recordings == {}
+    assert sorted(p.name for p in (tmp_path / "recordings").iterdir()) == sorted(
+        f"{sid}.enc" for _, sid in reports.values()
+    )
+
+
+# --- every webhook that leaves work writes it first ------------------------------------
+
+# The jobs web views leave for later, and the test below that walks each.
+WEBHOOK_JOBS = {"call_event", "ingest_recording", "assign_report", "pin_lockout_alert"}
+
+
+def _enqueued_by_views() -> set[str]:
+    """Job names every ``….enqueue*("name", …)`` call in the web app passes."""
+    names = set()
+    for module in (ROOT / "ivr").rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr.startswith("enqueue")
+            ):
+                literal = [
+                    a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                ]
+                assert literal, f"{module.name}:{node.lineno}: name the job with a literal"
+                names.add(literal[0])
+    return names
+
+
+def test_the_walk_below_covers_every_job_the_web_app_enqueues() -> None:
+    assert _enqueued_by_views() == WEBHOOK_JOBS
+
+
+def test_only_the_queue_talks_to_rq() -> None:
+    """No code path reaches Redis with work but through core/queue.py (which
+    writes the event first); the schedule's periodic jobs carry no promise."""
+    allowed = {"core/queue.py", "worker/schedule.py"}
+    offenders = []
+    for package in ("ivr", "worker", "core", "storage", "callflows"):
+        for module in (ROOT / package).rglob("*.py"):
+            text = module.read_text()
+            if str(module.relative_to(ROOT)) not in allowed and (
+                ".enqueue_at(" in text or "rq.enqueue" in text
+            ):
+                offenders.append(str(module.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_every_webhook_that_leaves_work_has_written_its_event_before_it_answers(
+    app_config: AppConfig, suite: SuiteConfig, db: Database, menu: MemberMenu
+) -> None:
+    """Redis down for the whole walk: whatever each webhook left for later
+    can only be in the table once it has answered."""
+    app = create_app(app_config(REDIS_URL="redis://127.0.0.1:1/0", database=db))
+    walked = menu.on(app)
+    member_id = walked.seed()
+
+    def written() -> set[str]:
+        with db.session() as s:
+            return set(s.scalars(select(Event.job).where(Event.done_at.is_(None))))
+
+    # Status callback of a call leg.
+    walked.twilio.post("/voice/status", CallSid=new_sid(), CallStatus="completed", SequenceNumber="1")
+    assert written() == {"call_event"}
+    # Recording completed: the ingestion; nothing recorded: the hand-off.
+    for status, job in (("completed", "ingest_recording"), ("absent", "assign_report")):
+        sid = new_sid()
+        walked.log_in(sid)
+        walked.press(sid, "2")
+        with db.session() as s:
+            report_id = s.scalars(select(Report.id).where(Report.report_call_sid == sid)).one()
+        form = {"CallSid": sid, "RecordingSid": "RE" + uuid.uuid4().hex, "RecordingStatus": status}
+        assert walked.twilio.send(f"{MENU}/recording", form, query=f"report={report_id}").status_code == 200
+        assert job in written()
+    # Wrong PINs from the member's own phone until the menu locks: the staff alert.
+    for _ in range(3):
+        walked.log_in(new_sid(), pin="9999")
+    assert written() == WEBHOOK_JOBS
+    with db.session() as s:
+        alert = s.scalars(select(Event).where(Event.job == "pin_lockout_alert")).one()
+    assert alert.args == [member_id]
