@@ -35,6 +35,7 @@ from storage.models import (
     AuditEntry,
     Call,
     CallDirection,
+    Event,
     Member,
     RecordingState,
     Report,
@@ -137,11 +138,16 @@ def test_webhooks_to_workers_end_to_end(
     }
     assert client.send("/voice/menu/recording", form, query=f"report={report_id}").status_code == 200
 
-    # Nothing personal in anything RQ holds.
+    # Nothing personal in anything RQ holds (event ids), nor in the events
+    # those ids name (CallSids, RecordingSids, statuses).
     text = _all_job_text(redis)
-    assert recording in text and leg in text  # the scan does see the jobs
+    with db.session() as s:
+        written = s.execute(select(Event.id, Event.args)).all()
+    assert all(f"run_event({event_id})" in text for event_id, _ in written)  # the scan does see the jobs
+    rows = repr(written)
+    assert recording in rows and leg in rows  # and the events
     for secret in [*_pii_forms(MEMBER_PHONE), *_pii_forms(CALLER), MEMBER_NAME, url]:
-        assert secret not in text
+        assert secret not in text and secret not in rows
 
     with bound(services):
         SimpleWorker([Queue(QUEUE_NAME, connection=redis)], connection=redis).work(burst=True)
