@@ -111,12 +111,21 @@ def _drain(url: str, redis_url: str) -> dict[str, Any]:
     return servers.run_module("benchmarks.burst", env=app_environ(url, redis_url))
 
 
-def _flush_outbox(url: str, redis_url: str) -> int:
-    code = (
-        "from worker.outbox import flush_outbox\nn = 0\nwhile (k := flush_outbox()):\n    n += k\nprint(n)\n"
-    )
+SWEEP = """
+from datetime import timedelta
+from core.services import bound
+from storage.models import utcnow
+from worker.__main__ import services_from_environment
+from worker.events import GRACE, sweep_events
+with bound(services_from_environment()):
+    print(sweep_events(now=utcnow() + GRACE + timedelta(seconds=1)))
+"""
+
+
+def _sweep_events(url: str, redis_url: str) -> int:
+    """The periodic events sweep, run once as if its grace period had passed."""
     out = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", SWEEP],
         cwd=ROOT,
         env=app_environ(url, redis_url),
         capture_output=True,
@@ -170,9 +179,10 @@ def redis_killed(requests_total: int = 4500) -> dict[str, Any]:
             seconds = time.monotonic() - started
         engine = create_engine(url)
         with engine.connect() as conn:
-            outbox = conn.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar_one()
-        replayed = _flush_outbox(url, private.url)
-        drained = _drain(url, private.url)
+            waiting = conn.execute(text("SELECT count(*) FROM events WHERE done_at IS NULL")).scalar_one()
+        drained = _drain(url, private.url)  # the doorbells Redis kept
+        rung = _sweep_events(url, private.url)  # the ones it never heard or lost
+        drained_after_sweep = _drain(url, private.url)
         with engine.connect() as conn:
             logged = conn.execute(text("SELECT call_sid, sequence_number FROM call_events")).all()
             per_key = conn.execute(
@@ -201,9 +211,10 @@ def redis_killed(requests_total: int = 4500) -> dict[str, Any]:
         "redis_down_seconds": round(marks["back"] - marks["killed"], 2),
         "requests": len(answers),
         "events_sent": len(sent),
-        "outbox_entries_written": outbox,
-        "outbox_replayed": replayed,
+        "events_waiting": waiting,
+        "events_rung_by_sweep": rung,
         "worker_drain": drained,
+        "worker_drain_after_sweep": drained_after_sweep,
         "events_logged": len(sent & rows),
         "events_lost": len(sent - rows),
         "duplicate_event_rows": per_key,

@@ -186,7 +186,8 @@ def _derived(data: dict[str, Any]) -> dict[str, Any]:
         derived["postgres_unsafe"] = _unsafe_answers(data["drill-postgres"])
     r = data.get("drill-redis", {})
     if "worker_drain" in r:
-        derived["redis_extra_jobs"] = r["worker_drain"]["jobs"] - r["events_sent"]
+        after_sweep = r.get("worker_drain_after_sweep", {}).get("jobs", 0)
+        derived["redis_extra_jobs"] = r["worker_drain"]["jobs"] + after_sweep - r["events_sent"]
     k = data.get("drill-worker-kill", {})
     derived["stranded"] = k.get("stranded_in_intermediate_queue", 0) + k.get(
         "stranded_in_scheduled_registry", 0

@@ -287,9 +287,9 @@ class PrivateRedis:
         persistence = (
             ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         )
+        command = ["redis-server", "--bind", HOST, "--port", str(self.port), "--save", ""]
         self.process = subprocess.Popen(
-            ["redis-server", "--bind", HOST, "--port", str(self.port), "--save", "", *persistence]
-            + ["--dir", str(self.directory)],
+            [*command, "--dir", str(self.directory), *persistence],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

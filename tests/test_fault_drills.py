@@ -191,8 +191,6 @@ def test_redis_dying_mid_call_and_coming_back_loses_and_repeats_nothing(
     _work(db, app_config, redis)
     waiting = [tuple(e.args[:2]) for e in _events(db) if e.done_at is None]
     assert waiting == [("CAduring", s) for s in range(5)]
-        ("CAduring", s) for s in range(5)
-    ]
 
     assert _sweep(db, app_config) == 5  # only what Redis never heard of
     _work(db, app_config, redis)

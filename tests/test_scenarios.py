@@ -49,7 +49,7 @@ from simulator.transcript import WITHHELD_CALLER_IDS
 from simulator.twiml_schema import Verb
 from storage import repositories
 from storage.hashing import hash_secret
-from storage.models import Block, Call, CallEvent, Member, Event, Report, SafetyNumber, Staff
+from storage.models import Block, Call, CallEvent, Event, Member, Report, SafetyNumber, Staff
 
 MEMBER_PHONES = (DEMO_MEMBER_PHONE, DEMO_SECOND_MEMBER_PHONE)
 REAL_NUMBERS = (*MEMBER_PHONES, DEMO_CALLER, DEMO_WARNED_CALLER)
