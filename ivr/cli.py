@@ -275,9 +275,11 @@ def fallback_twiml() -> None:
 
 def register(app: Flask) -> None:
     from ivr import numbers_cli as _numbers_at_twilio  # noqa: F401  (adds numbers sync/buy)
+    from ivr.events_cli import events_cli
 
     # `simulate` and `demo` reach `flask --app ivr` through Flask's
     # `flask.commands` entry points (setup.cfg), not from here.
     for group in (db_cli, numbers_cli, members_cli, warnings_cli, staff_cli, keys_cli):
         app.cli.add_command(group)
+    app.cli.add_command(events_cli)
     app.cli.add_command(fallback_twiml)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from redis import Redis
 from rq import Queue
 from sqlalchemy import delete, func, select
@@ -277,3 +278,26 @@ def test_every_doorbell_carries_an_event_id_and_nothing_else(app: Flask, redis: 
     jobs = Queue(QUEUE_NAME, connection=redis).jobs
     assert all(j.func_name == "worker.events.run_event" and len(j.args) == 1 for j in jobs)
     assert [name for name, _ in rung_jobs(db, jobs)] == ["call_event", "assign_report"]
+
+
+def test_admins_list_failed_events_by_id_and_error_type_and_put_one_back(
+    runner: FlaskCliRunner, db: Database, redis: Redis
+) -> None:
+    with db.session() as s:
+        failed = Event(job="ingest_recording", args=[41, "RE" + "4" * 32], due_at=utcnow(), attempts=6)
+        failed.last_error, failed.failed_at = "TwilioUnavailable", utcnow()
+        pending = Event(job="ping", args=["x"], due_at=utcnow(), attempts=0)
+        s.add_all([failed, pending])
+    listed = runner.invoke(args=["events", "failed"])
+    assert listed.exit_code == 0
+    [line] = listed.output.splitlines()
+    assert line.startswith(f"{failed.id}\tingest_recording\t41 RE{'4' * 32}\t6 attempts\tTwilioUnavailable\t")
+
+    assert runner.invoke(args=["events", "retry", str(pending.id)]).exit_code != 0  # not a failed one
+    retried = runner.invoke(args=["events", "retry", str(failed.id)])
+    assert retried.exit_code == 0, retried.output
+    assert [j.args for j in Queue(QUEUE_NAME, connection=redis).jobs] == [(failed.id,)]
+    with db.session() as s:
+        again = s.get(Event, failed.id)
+        assert again is not None and (again.failed_at, again.attempts) == (None, 0)
+    assert runner.invoke(args=["events", "failed"]).output == "No failed events.\n"
