@@ -46,6 +46,9 @@ JOBS: dict[str, str] = {
     "ping": "worker.jobs.ping",
     # (call_sid, sequence_number, status, duration_seconds|None, parent_call_sid|None)
     "call_event": "worker.calllog.record_call_event",
+    # (report_id, call_sid, recording_sid, status): a recording callback
+    # that arrived while the database was down
+    "recording_callback": "worker.recordings.accept_recording_callback",
     # (report_id, recording_sid)
     "ingest_recording": "worker.recordings.ingest_recording",
     # (report_id)

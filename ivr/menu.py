@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable, Sequence
 
 from flask import Blueprint, Response, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.datastructures import MultiDict
@@ -39,8 +40,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("menu", __name__, url_prefix="/voice/menu")
 bp.before_request(require_twilio_signature)
 
-RECORDING_COMPLETED = "completed"
-RECORDING_LOST = frozenset({"failed", "absent"})
+# What a database that cannot be reached raises: no connection, or none free.
+DATABASE_UNREACHABLE = (OperationalError, PoolTimeout)
 # Ids are 32-bit integer primary keys (PostgreSQL ``integer``): anything above
 # this names no row, and comparing it with the column would be a DataError.
 MAX_ROW_ID = 2**31 - 1
@@ -291,11 +292,19 @@ def masked_result(session: Session, auth: menus.MenuCall, form: MultiDict[str, s
 # --- incident reports --------------------------------------------------------------
 
 
-def _report_of_this_call(session: Session) -> Report | None:
-    """The report named in the URL, if it belongs to this request's CallSid."""
+def _report_id_in_url() -> int | None:
+    """The report id in the URL, if any report could have it."""
     report_id = request.args.get("report", type=int)
     if report_id is None or not 0 < report_id <= MAX_ROW_ID:
-        return None  # no report could have this id: not worth a query (nor a DataError)
+        return None  # not worth a query (nor a DataError)
+    return report_id
+
+
+def _report_of_this_call(session: Session) -> Report | None:
+    """The report named in the URL, if it belongs to this request's CallSid."""
+    report_id = _report_id_in_url()
+    if report_id is None:
+        return None
     return menus.report_of_call(session, report_id, twilio_form().get("CallSid", ""))
 
 
@@ -348,39 +357,41 @@ def consent_answer(
 def recording() -> Response:
     """Recording-status callback: attach the recording to its report once and
     write the ingestion (or hand-off) event in the same transaction, before
-    answering. A replayed callback answers 200 and does nothing new.
-    Only the RecordingSid is kept; the RecordingUrl is never stored, logged or queued.
+    answering (storage/menu_repository.py says which). A replayed callback
+    answers 200 and does nothing new. Only the RecordingSid is kept; the
+    RecordingUrl is never stored, logged or queued.
+
+    Nothing recorded ("absent": the member was silent, and is being offered
+    another try) or Twilio failing is shown on the report, which goes to a
+    caseworker: the member called to report something. A recording made on
+    a second try still attaches to this report.
     """
-    session = requestdb.session()
     form = twilio_form()
-    report = _report_of_this_call(session)
-    recording_sid = form.get("RecordingSid", "")
-    status = form.get("RecordingStatus", "")
-    if report is None:
+    report_id = _report_id_in_url()
+    if report_id is None:
         return twiml(VoiceResponse())
-    report_id = report.id
-    if status in RECORDING_LOST:
-        # Nothing was recorded ("absent": the member was silent, and is being
-        # offered another try) or Twilio failed: show it on the report rather
-        # than wait forever, and hand it to a caseworker: the member called to
-        # report something, and someone should follow it up. A recording made
-        # on a second try still attaches to this report.
-        if menus.mark_recording_lost(session, report_id, status):
-            current_services().queue.enqueue_with(
-                session, "assign_report", report_id, key=f"report:{report_id}:recording-{status}"
-            )
-        session.commit()
-        return twiml(VoiceResponse())
-    if status != RECORDING_COMPLETED or not recording_sid:
-        return twiml(VoiceResponse())
+    callback = (
+        report_id,
+        form.get("CallSid", "")[:64],
+        form.get("RecordingSid", "")[:64],
+        form.get("RecordingStatus", "")[:20],
+    )
+    queue = current_services().queue
     try:
-        if menus.claim_recording(session, report_id, recording_sid):
-            current_services().queue.enqueue_with(
-                session, "ingest_recording", report_id, recording_sid, key=f"recording:{recording_sid[:64]}"
-            )
+        session = requestdb.session()
+        follow_up = menus.accept_recording_status(session, *callback)
+        if follow_up is not None:
+            queue.enqueue_with(session, follow_up.job, *follow_up.args, key=follow_up.key)
         session.commit()
-    except IntegrityError:
-        # The same recording already belongs to another report: nothing new.
-        session.rollback()
-        log.warning("recording callback for report %d carried a recording of another report", report_id)
+    except DATABASE_UNREACHABLE as exc:
+        # The callback itself is kept (in Redis, with its ids) and accepted
+        # when PostgreSQL is back: Twilio will not send it again.
+        log.warning(
+            "database unavailable (%s); recording callback for report %d kept", type(exc).__name__, report_id
+        )
+        queue.enqueue(
+            "recording_callback",
+            *callback,
+            key=f"recording-callback:{callback[2] or report_id}:{callback[3]}",
+        )
     return twiml(VoiceResponse())

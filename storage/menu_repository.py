@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callflows.lockout import Attempts
@@ -194,3 +195,46 @@ def mark_recording_lost(session: Session, report_id: int, twilio_status: str) ->
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)
+
+
+# --- recording-status callbacks ----------------------------------------------------
+
+
+RECORDING_COMPLETED = "completed"
+RECORDING_LOST = frozenset({"failed", "absent"})
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A job a callback leaves for later: its name, ids and natural key."""
+
+    job: str
+    args: tuple[int | str, ...]
+    key: str
+
+
+def accept_recording_status(
+    session: Session, report_id: int, call_sid: str, recording_sid: str, status: str
+) -> FollowUp | None:
+    """What a recording-status callback changes on its report (which must be
+    this call's), and the job it leaves: the ingestion of a completed
+    recording, attached once; or, when nothing was recorded or Twilio
+    failed, the hand-off of a report that will have no recording. None for a
+    replay, another call's report, or a recording of another report."""
+    report = report_of_call(session, report_id, call_sid)
+    if report is None:
+        return None
+    if status in RECORDING_LOST:
+        if mark_recording_lost(session, report.id, status):
+            return FollowUp("assign_report", (report.id,), f"report:{report.id}:recording-{status}")
+        return None
+    if status != RECORDING_COMPLETED or not recording_sid:
+        return None
+    try:
+        with session.begin_nested():
+            claimed = claim_recording(session, report.id, recording_sid)
+    except IntegrityError:
+        return None  # the same recording already belongs to another report
+    if not claimed:
+        return None
+    return FollowUp("ingest_recording", (report.id, recording_sid), f"recording:{recording_sid}")

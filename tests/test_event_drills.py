@@ -164,30 +164,34 @@ def test_recordings_whose_doorbells_a_flushall_erased_are_fetched_and_deleted_at
 
 # --- every webhook that leaves work writes it first ------------------------------------
 
-# The jobs web views leave for later, and the test below that walks each.
+# The jobs web views leave for later, and the test below that walks each;
+# "recording_callback" is the recording callback kept while PostgreSQL is
+# down (tested on its own below).
 WEBHOOK_JOBS = {"call_event", "ingest_recording", "assign_report", "pin_lockout_alert"}
+DATABASE_DOWN_JOBS = {"recording_callback"}
 
 
-def _enqueued_by_views() -> set[str]:
-    """Job names every ``….enqueue*("name", …)`` call in the web app passes."""
+def _jobs_named(packages: tuple[str, ...]) -> set[str]:
+    """Job names passed as literals to ``….enqueue*(…)`` or ``FollowUp(…)``
+    (the jobs a repository tells a webhook to leave) in ``packages``."""
     names = set()
-    for module in (ROOT / "ivr").rglob("*.py"):
-        for node in ast.walk(ast.parse(module.read_text())):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr.startswith("enqueue")
-            ):
-                literal = [
-                    a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
-                ]
-                assert literal, f"{module.name}:{node.lineno}: name the job with a literal"
-                names.add(literal[0])
+    for package in packages:
+        for module in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(module.read_text())):
+                if not isinstance(node, ast.Call):
+                    continue
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if not (called.startswith("enqueue") or called == "FollowUp"):
+                    continue
+                names.update(
+                    a.value for a in node.args[:2] if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                )
     return names
 
 
 def test_the_walk_below_covers_every_job_the_web_app_enqueues() -> None:
-    assert _enqueued_by_views() == WEBHOOK_JOBS
+    assert _jobs_named(("ivr", "storage")) == WEBHOOK_JOBS | DATABASE_DOWN_JOBS
 
 
 def test_only_the_queue_talks_to_rq() -> None:
@@ -238,3 +242,53 @@ def test_every_webhook_that_leaves_work_has_written_its_event_before_it_answers(
     with db.session() as s:
         alert = s.scalars(select(Event).where(Event.job == "pin_lockout_alert")).one()
     assert alert.args == [member_id]
+
+
+def test_a_recording_callback_while_postgresql_is_down_is_kept_in_redis_and_accepted_later(
+    app_config: AppConfig,
+    suite: SuiteConfig,
+    db: Database,
+    member: Any,
+    redis: Redis,
+    fake_twilio: FakeTwilio,
+    tmp_path: Path,
+) -> None:
+    """Either store down alone loses nothing: with Redis down the event is
+    in the table (above); with PostgreSQL down the callback travels in Redis,
+    ids only, and is accepted, stored and deleted at Twilio once it is back."""
+    call_sid, recording_sid = new_sid(), "RE" + uuid.uuid4().hex
+    report_id = add_report(db, member.id, report_call_sid=call_sid)
+    fake_twilio.add_recording(recording_sid, wav_bytes(), call_sid=call_sid)
+    down = create_app(app_config(DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/nothing"))
+    client = TwilioClient(down.test_client(), suite)
+    form = {"CallSid": call_sid, "RecordingSid": recording_sid, "RecordingStatus": "completed"}
+    for _ in range(2):  # and Twilio's retry
+        response = client.send(f"{MENU}/recording", form, query=f"report={report_id}")
+        assert response.status_code == 200 and list(twiml_of(response)) == []
+    carried = Queue(QUEUE_NAME, connection=redis).jobs
+    assert [(j.func_name, j.args) for j in carried] == [
+        (
+            "worker.events.record_and_run",
+            (
+                "recording_callback",
+                f"recording-callback:{recording_sid}:completed",
+                report_id,
+                call_sid,
+                recording_sid,
+                "completed",
+            ),
+        )
+    ] * 2
+
+    settings = {"TWILIO_API_BASE_URL": fake_twilio.base_url, "RECORDINGS_PATH": str(tmp_path / "recordings")}
+    with job_services(tmp_path, db, **settings):
+        PrivateSimpleWorker([Queue(QUEUE_NAME, connection=redis)], connection=redis).work(burst=True)
+    with db.session() as s:
+        report = s.get(Report, report_id)
+        assert report is not None and (report.recording_sid, report.recording_state) == (
+            recording_sid,
+            RecordingState.STORED,
+        )
+        jobs = sorted(s.scalars(select(Event.job).where(Event.done_at.is_not(None))))
+    assert jobs == ["assign_report", "ingest_recording", "recording_callback"]
+    assert fake_twilio.deleted_recordings == [recording_sid]

@@ -48,6 +48,13 @@ def _log_call(db: Database, sid: str) -> None:
         s.add(Call(call_sid=sid, direction=CallDirection.INBOUND))  # as /voice/incoming logs it
 
 
+def _logged_call(app_config: AppConfig, suite: SuiteConfig, db: Database) -> tuple[str, TwilioClient]:
+    """A call as /voice/incoming logs it, and Twilio's client of the app."""
+    sid = _sid()
+    _log_call(db, sid)
+    return sid, TwilioClient(create_app(app_config(database=db)).test_client(), suite)
+
+
 def _status(
     client: TwilioClient, sid: str, seq: int | None, status: str, duration: int | None = None
 ) -> None:
@@ -99,9 +106,7 @@ def test_a_replayed_status_callback_writes_and_rings_nothing(
 def test_an_event_rung_again_and_again_takes_effect_once(
     app_config: AppConfig, suite: SuiteConfig, db: Database, redis: Redis, tmp_path: Path
 ) -> None:
-    sid = _sid()
-    _log_call(db, sid)
-    client = TwilioClient(create_app(app_config(database=db)).test_client(), suite)
+    sid, client = _logged_call(app_config, suite, db)
     _status(client, sid, 2, "completed", 61)
     [event] = _events(db)
     with job_services(tmp_path, db) as svc:
@@ -121,9 +126,7 @@ def test_an_event_rung_again_and_again_takes_effect_once(
 def test_callbacks_in_any_order_end_in_the_order_of_their_sequence_numbers(
     app_config: AppConfig, suite: SuiteConfig, db: Database, redis: Redis, tmp_path: Path
 ) -> None:
-    sid = _sid()
-    _log_call(db, sid)
-    client = TwilioClient(create_app(app_config(database=db)).test_client(), suite)
+    sid, client = _logged_call(app_config, suite, db)
     statuses = [(0, "initiated", None), (1, "ringing", None), (2, "in-progress", None), (3, "completed", 47)]
     shuffled = random.Random(19).sample(statuses, len(statuses))
     assert shuffled != statuses

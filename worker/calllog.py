@@ -40,16 +40,11 @@ CHILD_DIRECTION = {
 }
 
 
-def record_call_event(
-    call_sid: str,
-    sequence_number: int,
-    status: str,
-    duration_seconds: int | None = None,
-    parent_call_sid: str | None = None,
-) -> None:
-    """Log one status callback of one call leg (idempotent), in a transaction of its own."""
+def record_call_event(*event: Any) -> None:
+    """:func:`apply_call_event_job` in a transaction of its own (the same
+    arguments: CallSid, SequenceNumber, status, duration, parent CallSid)."""
     with services.current().db.session() as session:
-        apply_call_event_job(session, call_sid, sequence_number, status, duration_seconds, parent_call_sid)
+        apply_call_event_job(session, *event)
 
 
 def apply_call_event_job(

@@ -36,6 +36,7 @@ from core.queue import JOBS, JobArg, resolve
 from storage import events
 from worker.calllog import apply_call_event_job
 from worker.jobs import gave_up
+from worker.recordings import accept_recording_callback_in
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ BATCH = 500
 # Jobs whose whole effect is in the database: done in the claiming transaction.
 IN_TRANSACTION: dict[str, Callable[..., None]] = {
     "call_event": apply_call_event_job,
+    "recording_callback": accept_recording_callback_in,
 }
 
 

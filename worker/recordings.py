@@ -23,6 +23,7 @@ import io
 import logging
 import wave
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from callflows.errors import RecordingCorrupted, TwilioResourceGone, TwilioUnava
 from callflows.status import RecordingState
 from core import services
 from core.services import Services, recording_store
+from storage import menu_repository as menus
 from storage.models import Report, utcnow
 from worker.twilio_adapter import TwilioAdapter
 
@@ -92,6 +94,23 @@ def ingest_recording(report_id: int, recording_sid: str) -> None:
 
     adapter.delete_recording(recording_sid)
     svc.queue.enqueue("assign_report", report_id)
+
+
+def accept_recording_callback(*callback: Any) -> None:
+    """:func:`accept_recording_callback_in` in a transaction of its own."""
+    with services.current().db.session() as session:
+        accept_recording_callback_in(session, *callback)
+
+
+def accept_recording_callback_in(
+    session: Session, report_id: int, call_sid: str, recording_sid: str, status: str
+) -> None:
+    """Job "recording_callback": a recording-status callback that arrived
+    while PostgreSQL was down, accepted now exactly as the webhook would
+    have (ivr/menu.py), its follow-up written in the same transaction."""
+    follow_up = menus.accept_recording_status(session, int(report_id), call_sid, recording_sid, status)
+    if follow_up is not None:
+        services.current().queue.enqueue_with(session, follow_up.job, *follow_up.args, key=follow_up.key)
 
 
 def _report(session: Session, report_id: int, recording_sid: str) -> Report | None:
