@@ -68,11 +68,11 @@ def request_file(seeded: seed.Seeded, name: str, count: int = REQUESTS) -> Any:
     return reqs, signed.write_wrk_file(reqs, WORK / f"{name}.requests")
 
 
-def status_callbacks(seeded: seed.Seeded, count: int) -> list[signed.SignedRequest]:
+def status_callbacks(seeded: seed.Seeded, count: int, seed_: int = 13) -> list[signed.SignedRequest]:
     """``POST /voice/status``: signature check and one enqueue each, distinct CallSids."""
     import random
 
-    rng = random.Random(13)
+    rng = random.Random(seed_)
     return [
         signed.status_callback(
             signed.call_sid(),
@@ -141,6 +141,11 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
 
     status_reqs = status_callbacks(seeded, REQUESTS)
     status_path = signed.write_wrk_file(status_reqs, WORK / "status.requests")
+    # The commit before gets callbacks of its own: a CallSid already written
+    # would cost the current code's event INSERT nothing (ON CONFLICT).
+    old_status_path = signed.write_wrk_file(
+        status_callbacks(seeded, REQUESTS, 17), WORK / "status-before.requests"
+    )
     with contextlib.ExitStack() as stack:
         app = stack.enter_context(servers.gunicorn(APP, APP_PORT, env, "app"))
         kinds = answer_kinds(servers.warm_up(app.port, warm[0]))
@@ -163,6 +168,9 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
             servers.warm_up(app.port, [(r.path, r.signature, r.body) for r in status_reqs], 100)
         )
         status = servers.wrk(app.port, status_path, seconds, connections, APOLOGY_MARKER)
+        old_status = (
+            servers.wrk(old.port, old_status_path, seconds, connections, APOLOGY_MARKER) if old else None
+        )
         peaks = app.peak_rss_kib()
     queued = Redis.from_url(REDIS_URL).llen("rq:queue:safety")
     flush_redis()
@@ -191,13 +199,19 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
     }
     if old_runs:
         median = _median(old_runs)
-        measured["before"] = {
+        old_measured: dict[str, Any] = {
             "commit": before,
             "app": median,
             "app_runs": old_runs,
             "warm_up_answers": dict(old_kinds),
             "current_over_before": result["rps"] / median["rps"] if median["rps"] else 0.0,
         }
+        if old_status is not None:
+            old_measured["status_callback"] = dataclasses.asdict(old_status) | {
+                "rps": old_status.rps,
+                "errors": old_status.errors,
+            }
+        measured["before"] = old_measured
     return measured
 
 

@@ -174,7 +174,7 @@ DATABASE_DOWN_JOBS = {"recording_callback"}
 def _jobs_named(packages: tuple[str, ...]) -> set[str]:
     """Job names passed as literals to ``….enqueue*(…)`` or ``FollowUp(…)``
     (the jobs a repository tells a webhook to leave) in ``packages``."""
-    names = set()
+    names: set[str] = set()
     for package in packages:
         for module in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(module.read_text())):
