@@ -149,6 +149,19 @@ def db(pg_engine: Engine) -> Iterator[Database]:
     yield from _transactional(pg_engine)
 
 
+@pytest.fixture
+def empty_events(db: Database) -> None:
+    """No work events but this test's own. Tests that commit for real (live
+    servers, subprocess workers) leave theirs in the process's database;
+    they are deleted inside this test's transaction, so for this test only."""
+    from sqlalchemy import delete
+
+    from storage.models import Event
+
+    with db.session() as session:
+        session.execute(delete(Event))
+
+
 @pytest.fixture(params=["postgresql", "sqlite"])
 def any_db(request: pytest.FixtureRequest) -> Iterator[Database]:
     """The same test on PostgreSQL and on SQLite."""

@@ -40,6 +40,9 @@ CALLS = 150
 KILLED_AFTER = 50
 BACK_AFTER = 100
 
+# Counts events and sweeps: other tests' committed events must not show.
+pytestmark = pytest.mark.usefixtures("empty_events")
+
 
 @pytest.fixture
 def volatile_redis(tmp_path: Path) -> Iterator[PrivateRedis]:

@@ -38,6 +38,9 @@ from worker.private_worker import PrivateSimpleWorker
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 UNREACHABLE_PG = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
 
+# Counts events and sweeps: other tests' committed events must not show.
+pytestmark = pytest.mark.usefixtures("empty_events")
+
 
 def _sid() -> str:
     return "CA" + uuid.uuid4().hex

@@ -40,6 +40,9 @@ from worker.private_worker import PrivateSimpleWorker
 UNREACHABLE_PG = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
 APOLOGY_WORDS = "cannot take your call"
 
+# Counts events and sweeps: other tests' committed events must not show.
+pytestmark = pytest.mark.usefixtures("empty_events")
+
 
 class Link:
     """A TCP relay on 127.0.0.1 in front of a real server, with a switch."""

@@ -12,6 +12,9 @@ from ivr.services import services_of
 from storage.db import Database
 from storage.models import CallEvent, Event
 
+# Counts events and sweeps: other tests' committed events must not show.
+pytestmark = pytest.mark.usefixtures("empty_events")
+
 
 def test_redis_queue_writes_the_event_and_rings_with_its_id_only(
     app: Flask, redis: Redis, db: Database

@@ -282,6 +282,7 @@ def test_recording_callback_needs_a_signature(menu, app, db, redis):
     assert jobs(redis, db) == []
 
 
+@pytest.mark.usefixtures("empty_events")
 def test_recording_callback_without_redis_is_kept_as_an_event(menu, app_config: AppConfig, db, tmp_path):
     """Redis down: the ingestion is written in the table, with the claim, and
     waits there for the sweep instead of being lost."""

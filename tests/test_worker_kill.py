@@ -78,6 +78,7 @@ def _all_job_text(redis: Redis) -> str:
     return "\n".join(job_texts(redis).values())
 
 
+@pytest.mark.usefixtures("empty_events")
 def test_webhooks_to_workers_end_to_end(
     suite: SuiteConfig,
     app_config: AppConfig,
