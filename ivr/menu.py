@@ -94,9 +94,11 @@ def _start_masked_call(session: Session, auth: menus.MenuCall) -> VoiceResponse:
 
 def _start_report(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     report = menus.open_report(session, auth.call.call_sid, auth.member.id)
-    session.commit()
     if report.caller_index:
-        current_services().queue.enqueue("refresh_signals", "report", report.id)
+        current_services().queue.enqueue_with(
+            session, "refresh_signals", "report", report.id, key=f"signals:report:{report.id}"
+        )
+    session.commit()
     return _record(_speaker(auth), report)
 
 
@@ -122,8 +124,8 @@ def _block_last_caller(session: Session, auth: menus.MenuCall) -> VoiceResponse:
     if last is None or last.other_party_index is None:
         return _menu(auth, [prompts.NO_CALLER_TO_BLOCK])
     block = repo.block_caller(session, auth.member.id, last.other_party_index, last.other_party_last3)
+    current_services().queue.enqueue_with(session, "refresh_signals", "block", block.id)
     session.commit()
-    current_services().queue.enqueue("refresh_signals", "block", block.id)
     return _menu(auth, [flow.caller_blocked(last.other_party_last3 or "")])
 
 
@@ -222,9 +224,9 @@ def cancel(session: Session, auth: menus.MenuCall, form: MultiDict[str, str]) ->
     if form.get("Digits", "") != "9":
         return _menu(auth, [prompts.NOT_CANCELLED])
     repo.cancel_member(session, auth.member, recording_store(current_services()))
-    session.commit()
     # Their calls, blocks and reports no longer count towards risk signals.
-    current_services().queue.enqueue("compute_signals")
+    current_services().queue.enqueue_with(session, "compute_signals")
+    session.commit()
     log.info("member %d cancelled their membership from the menu", auth.member.id)
     return flow.goodbye(_speaker(auth), prompts.CANCELLED)
 

@@ -158,10 +158,12 @@ def screen() -> Response:
     if choice is flow.ScreenChoice.BLOCK and call.other_party_index and call.member_id is not None:
         repo.block_caller(session, call.member_id, call.other_party_index, call.other_party_last3)
         call.blocked = True
-    session.commit()
     if call.declined and call.other_party_index:
         # Counted by the worker, not here: the member's leg is waiting.
-        current_services().queue.enqueue("refresh_signals", "call", call.id)
+        current_services().queue.enqueue_with(
+            session, "refresh_signals", "call", call.id, key=f"signals:call:{call.id}"
+        )
+    session.commit()
     own = calls.member_languages(session, call.member_id).own
     return twiml(
         flow.screened(choice, caller_withheld=call.other_party_index is None, speaker=speaker_for(own))

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from ivr import services_of
 from ivr.schedule import schedule_of
 from storage.db import Database
-from storage.models import Call, CallDirection, OutboxEntry, PeriodicRun, utcnow
+from storage.models import Call, CallDirection, Event, PeriodicRun, utcnow
 from tests.support.live_server import migrated_database
 from tests.support.suite import PG_URL, SuiteConfig
 from worker.embedded_schedule import EmbeddedSchedule
@@ -83,10 +83,10 @@ def test_a_slot_runs_once_and_the_next_slot_runs_again(make_app: Callable[..., F
     other = EmbeddedSchedule(services_of(app), schedule.periods, tick_seconds=1)
     assert other.run_due(T + 5) == []
     assert schedule.run_due(T + 20) == []
-    # The next minute: only the outbox's slot is new.
-    assert other.run_due(T + 60) == [("flush_outbox", int(T + 60) // 60 * 60)]
+    # The next minute: only the events sweep's slot is new.
+    assert other.run_due(T + 60) == [("sweep_events", int(T + 60) // 60 * 60)]
     with db.session() as s:
-        rows = s.scalars(select(PeriodicRun).where(PeriodicRun.job_name == "flush_outbox")).all()
+        rows = s.scalars(select(PeriodicRun).where(PeriodicRun.job_name == "sweep_events")).all()
         assert len(rows) == 2 and all(row.finished_at is not None for row in rows)
 
 
@@ -108,16 +108,18 @@ def test_a_failed_slot_is_tried_again_once_its_lease_is_over(
     with db.session() as s:
         assert s.get(PeriodicRun, ("ping", hour)).finished_at is None  # type: ignore[union-attr]
 
-    outbox = EmbeddedSchedule(services, {"flush_outbox": 600}, 1)
+    sweep = EmbeddedSchedule(services, {"sweep_events": 600}, 1)
     slot = int(T) // 600 * 600
     with db.session() as s:
         # A process claimed this slot and died before finishing it.
-        s.add(PeriodicRun(job_name="flush_outbox", slot=slot, claimed_at=utcnow().replace(year=2000)))
-        s.add(OutboxEntry(job_name="ping", args={"args": ["tok"]}))
-    assert outbox.run_due(T) == [("flush_outbox", slot)]
-    assert outbox.run_due(T + 1) == []  # finished: never again
+        s.add(PeriodicRun(job_name="sweep_events", slot=slot, claimed_at=utcnow().replace(year=2000)))
+        # An event whose in-process run was lost long ago.
+        lost = Event(job="ping", args=["tok"], due_at=utcnow().replace(year=2000))
+        s.add(lost)
+    assert sweep.run_due(T) == [("sweep_events", slot)]
+    assert sweep.run_due(T + 1) == []  # finished: never again
     with db.session() as s:
-        assert s.scalars(select(OutboxEntry.sent_at)).one() is not None
+        assert s.get(Event, lost.id).done_at is not None  # type: ignore[union-attr]
 
 
 def _gunicorn_config(tmp_path: Path) -> Path:
@@ -156,7 +158,7 @@ def test_two_web_processes_run_each_slot_once(tmp_path: Path) -> None:
             SAFETY_INSTANCE_PATH=str(tmp_path / "instance"),
             DATABASE_URL=db.engine.url.render_as_string(hide_password=False),
             TWILIO_AUTH_TOKEN=suite.auth_token,
-            SCHEDULE_PERIODS="flush_outbox=1,sweep_abandoned_reports=1,apply_retention=2",
+            SCHEDULE_PERIODS="sweep_events=1,sweep_abandoned_reports=1,apply_retention=2",
             SCHEDULE_TICK_SECONDS="0.05",
             PYTHONUNBUFFERED="1",
         )
@@ -189,7 +191,7 @@ def test_two_web_processes_run_each_slot_once(tmp_path: Path) -> None:
     per_slot = Counter((name, slot) for _, name, slot in runs)
     assert per_slot, log.read_text()[-3000:]
     assert {key: n for key, n in per_slot.items() if n > 1} == {}
-    assert len({slot for name, slot in per_slot if name == "flush_outbox"}) >= 3
+    assert len({slot for name, slot in per_slot if name == "sweep_events"}) >= 3
     assert {name for name, _ in per_slot} == set(PERIODIC)
     assert "Traceback" not in log.read_text()
 

@@ -27,7 +27,17 @@ from core.queue import QUEUE_NAME
 from ivr import create_app
 from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
-from storage.models import Call, CallDirection, CallEvent, Event, RecordingState, Report, ReportStatus, utcnow
+from storage.models import (
+    Call,
+    CallDirection,
+    CallEvent,
+    Event,
+    Member,
+    RecordingState,
+    Report,
+    ReportStatus,
+    utcnow,
+)
 from tests.support.menu import MENU, MemberMenu, new_sid
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient, twiml_of
@@ -170,31 +180,46 @@ def test_recordings_whose_doorbells_a_flushall_erased_are_fetched_and_deleted_at
 # The jobs web views leave for later, and the test below that walks each;
 # "recording_callback" is the recording callback kept while PostgreSQL is
 # down (tested on its own below).
-WEBHOOK_JOBS = {"call_event", "ingest_recording", "assign_report", "pin_lockout_alert"}
+WEBHOOK_JOBS = {
+    "call_event",
+    "ingest_recording",
+    "assign_report",
+    "pin_lockout_alert",
+    "refresh_signals",
+    "compute_signals",
+}
 DATABASE_DOWN_JOBS = {"recording_callback"}
 
 
-def _jobs_named(packages: tuple[str, ...]) -> set[str]:
-    """Job names passed as literals to ``….enqueue*(…)`` or ``FollowUp(…)``
-    (the jobs a repository tells a webhook to leave) in ``packages``."""
+def _twilio_facing_modules() -> list[Path]:
+    """The web app's modules that answer Twilio (guarded by its signature),
+    and the repositories, which may name the job a webhook leaves."""
+    web = [m for m in (ROOT / "ivr").rglob("*.py") if "require_twilio_signature)" in m.read_text()]
+    assert {m.name for m in web} >= {"voice.py", "menu.py", "access.py", "sms.py"}
+    return web + sorted((ROOT / "storage").rglob("*.py"))
+
+
+def _jobs_named(modules: list[Path]) -> set[str]:
+    """The job names ``….enqueue*(…)`` and ``FollowUp(…)`` calls in
+    ``modules`` pass (the first string literal: the session may come first)."""
     names: set[str] = set()
-    for package in packages:
-        for module in (ROOT / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(module.read_text())):
-                if not isinstance(node, ast.Call):
-                    continue
-                func = node.func
-                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                if not (called.startswith("enqueue") or called == "FollowUp"):
-                    continue
-                names.update(
-                    a.value for a in node.args[:2] if isinstance(a, ast.Constant) and isinstance(a.value, str)
-                )
+    for module in modules:
+        for node in ast.walk(ast.parse(module.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if not (called.startswith("enqueue") or called == "FollowUp"):
+                continue
+            literals = [
+                a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+            ]
+            names.update(literals[:1])
     return names
 
 
 def test_the_walk_below_covers_every_job_the_web_app_enqueues() -> None:
-    assert _jobs_named(("ivr", "storage")) == WEBHOOK_JOBS | DATABASE_DOWN_JOBS
+    assert _jobs_named(_twilio_facing_modules()) == WEBHOOK_JOBS | DATABASE_DOWN_JOBS
 
 
 def test_only_the_queue_talks_to_rq() -> None:
@@ -228,6 +253,13 @@ def test_every_webhook_that_leaves_work_has_written_its_event_before_it_answers(
     # Status callback of a call leg.
     walked.twilio.post("/voice/status", CallSid=new_sid(), CallStatus="completed", SequenceNumber="1")
     assert written() == {"call_event"}
+    # The member declines a caller on the whisper (a key not on offer): the
+    # risk signals' refresh.
+    call_id = walked.add_inbound_call(member_id, "+447700900789")
+    with db.session() as s:
+        parent = s.get(Call, call_id).call_sid  # type: ignore[union-attr]
+    walked.twilio.post("/voice/screen", query=f"call={parent}", CallSid=new_sid(), Digits="5")
+    assert "refresh_signals" in written()
     # Recording completed: the ingestion; nothing recorded: the hand-off.
     for status, job in (("completed", "ingest_recording"), ("absent", "assign_report")):
         sid = new_sid()
@@ -238,13 +270,24 @@ def test_every_webhook_that_leaves_work_has_written_its_event_before_it_answers(
         form = {"CallSid": sid, "RecordingSid": "RE" + uuid.uuid4().hex, "RecordingStatus": status}
         assert walked.twilio.send(f"{MENU}/recording", form, query=f"report={report_id}").status_code == 200
         assert job in written()
+    # Blocking the last caller from the menu: the refresh again.
+    walked.press(walked.logged_in_call(), "3")
+    with db.session() as s:
+        refreshed = s.scalars(select(Event.args).where(Event.job == "refresh_signals")).all()
+    assert {args[0] for args in refreshed} == {"call", "report", "block"}
     # Wrong PINs from the member's own phone until the menu locks: the staff alert.
     for _ in range(3):
         walked.log_in(new_sid(), pin="9999")
-    assert written() == WEBHOOK_JOBS
     with db.session() as s:
         alert = s.scalars(select(Event).where(Event.job == "pin_lockout_alert")).one()
     assert alert.args == [member_id]
+    # Cancelling from the menu (once the lock is over): signals computed again.
+    with db.session() as s:
+        s.get(Member, member_id).menu_locked_until = None  # type: ignore[union-attr]
+    sid = walked.logged_in_call()
+    walked.press(sid, "9")
+    walked.twilio.post(f"{MENU}/cancel", CallSid=sid, Digits="9")
+    assert written() == WEBHOOK_JOBS
 
 
 def test_a_recording_callback_while_postgresql_is_down_is_kept_in_redis_and_accepted_later(

@@ -341,7 +341,7 @@ def test_blocking_from_the_menu_and_starting_a_report_leave_jobs_with_ids(
     with db.session() as s:
         block_id = s.scalars(select(Block.id)).one()
         report_id = s.scalars(select(Report.id)).one()
-    refreshes = [args for name, args in menu_jobs(redis) if name == "worker.signals.refresh_signals"]
+    refreshes = [args for name, args in menu_jobs(redis, db) if name == "worker.signals.refresh_signals"]
     assert refreshes == [("block", block_id), ("report", report_id)]
     assert the_signal(db) is None  # counted by the worker, not in the call
 

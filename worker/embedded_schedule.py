@@ -1,8 +1,8 @@
 """The periodic jobs in the embedded mode (no Redis): run by the web processes.
 
-Without Redis there is no RQ scheduler and no worker, yet the outbox must
-be flushed, abandoned reports handed off and, above all, retention applied
-(callers' numbers must not be kept forever). Each web process runs this
+Without Redis there is no RQ scheduler and no worker, yet events not done
+must be run again (the events sweep), abandoned reports handed off and,
+above all, retention applied (callers' numbers must not be kept forever). Each web process runs this
 schedule in a daemon thread: every ``tick_seconds`` it looks at the current
 slot of each periodic job (the slots of worker/schedule.py, aligned to the
 epoch) and runs the slot only if its row in ``periodic_runs`` is claimed
