@@ -70,7 +70,9 @@ def test_a_worker_runs_rq_maintenance_every_minute_not_every_ten(redis: Redis, d
     assert worker.should_run_maintenance_tasks
 
 
-def test_a_workers_maintenance_restores_a_schedule_redis_lost(redis: Redis, db: Database) -> None:
+def test_a_workers_maintenance_restores_a_schedule_redis_lost(
+    redis: Redis, db: Database, tmp_path: Path
+) -> None:
     """A Redis restarted empty (or flushed) loses the scheduled chain; the
     next maintenance of any worker puts it back, so the events sweep keeps
     ringing for what Redis lost."""
@@ -79,10 +81,11 @@ def test_a_workers_maintenance_restores_a_schedule_redis_lost(redis: Redis, db: 
 
     queue = Queue(QUEUE_NAME, connection=redis)
     worker = build_worker(RedisQueue(redis, db))
-    worker.run_maintenance_tasks()
-    assert ScheduledJobRegistry(queue=queue).count == len(PERIODIC)
-    redis.flushdb()
-    assert ScheduledJobRegistry(queue=queue).count == 0
-    worker.run_maintenance_tasks()
+    with job_services(tmp_path, db):  # as `python -m worker` binds its services around its loop
+        worker.run_maintenance_tasks()
+        assert ScheduledJobRegistry(queue=queue).count == len(PERIODIC)
+        redis.flushdb()
+        assert ScheduledJobRegistry(queue=queue).count == 0
+        worker.run_maintenance_tasks()
     ids = ScheduledJobRegistry(queue=queue).get_job_ids()
     assert any(i.startswith("periodic-sweep_events-") for i in ids) and len(ids) == len(PERIODIC)

@@ -12,12 +12,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from redis import Redis
-from rq import Queue
 from sqlalchemy import select
 
 from callflows.errors import ConfigurationError
 from callflows.signals import Rule, SignalStatus
-from core.queue import QUEUE_NAME
 from core.services import Services
 from core.settings import load_settings
 from storage import repositories as repo
@@ -322,10 +320,8 @@ def test_declining_in_the_whisper_leaves_a_job_with_ids_and_computes_nothing_in_
     twilio.post("/voice/screen", query="call=CAparent0001", **form)
     with db.session() as s:
         call_id = s.scalars(select(Call.id).where(Call.call_sid == "CAparent0001")).one()
-    jobs = [
-        j for j in Queue(QUEUE_NAME, connection=redis).jobs if j.func_name == "worker.signals.refresh_signals"
-    ]
-    assert [j.args for j in jobs] == [("call", call_id)]
+    refreshes = [args for name, args in menu_jobs(redis, db) if name == "worker.signals.refresh_signals"]
+    assert refreshes == [("call", call_id)]
     assert the_signal(db) is None
 
 
