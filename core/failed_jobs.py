@@ -1,6 +1,7 @@
 """Background work that failed for good, for admins to see and act on
-(ivr/staff/jobs.py): RQ's failed registry with Redis, the outbox entries
-given up on without it.
+(ivr/staff/jobs.py): the events given up on (storage/events.py: every job
+is one), and whatever RQ's failed registry holds with Redis (a doorbell
+whose worker kept dying).
 
 Only what identifies the work is shown: the job's name, its arguments
 (opaque ids by construction, core/queue.py) and the type of the error, never
@@ -15,11 +16,11 @@ from datetime import datetime
 
 from rq.job import Job
 from rq.registry import FailedJobRegistry
-from sqlalchemy import delete, select, update
 
-from core.queue import JOBS, OUTBOX_MAX_ATTEMPTS, RedisQueue
+from core.queue import JOBS, RedisQueue
 from core.services import Services
-from storage.models import OutboxEntry
+from storage import events
+from storage.models import Event
 
 SHOWN = 100
 RQ_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -28,8 +29,8 @@ _NAMES = {path: name for name, path in JOBS.items()}
 
 @dataclass(frozen=True)
 class FailedJob:
-    source: str  # "rq" or "outbox"
-    key: str  # the RQ job id, or the outbox entry's id
+    source: str  # "rq" or "event"
+    key: str  # the RQ job id, or the event's id
     job: str  # its name in core/queue.py's JOBS
     ids: tuple[str, ...]
     error: str  # the exception's type, e.g. "ConnectionError"
@@ -47,7 +48,7 @@ def error_type(text: str | None) -> str:
 
 
 def listed(services: Services) -> list[FailedJob]:
-    """The failed jobs, RQ's first (newest first), then the outbox's."""
+    """The failed jobs, RQ's first (newest first), then the events'."""
     found: list[FailedJob] = []
     if isinstance(services.queue, RedisQueue):
         registry = FailedJobRegistry(queue=services.queue.rq)
@@ -56,13 +57,7 @@ def listed(services: Services) -> list[FailedJob]:
             if job is not None:
                 found.append(_from_rq(job))
     with services.db.session() as session:
-        for entry in session.scalars(
-            select(OutboxEntry)
-            .where(OutboxEntry.sent_at.is_(None), OutboxEntry.attempts >= OUTBOX_MAX_ATTEMPTS)
-            .order_by(OutboxEntry.id.desc())
-            .limit(SHOWN)
-        ):
-            found.append(_from_outbox(entry))
+        found.extend(_from_event(event) for event in events.failed(session, SHOWN))
     return found
 
 
@@ -78,15 +73,15 @@ def _from_rq(job: Job) -> FailedJob:
     )
 
 
-def _from_outbox(entry: OutboxEntry) -> FailedJob:
+def _from_event(event: Event) -> FailedJob:
     return FailedJob(
-        source="outbox",
-        key=str(entry.id),
-        job=entry.job_name,
-        ids=tuple(str(arg)[:64] for arg in (entry.args or {}).get("args", [])),
-        # The outbox keeps the type only (core/queue.py, worker/outbox.py).
-        error=error_type(entry.last_error),
-        failed_at=entry.created_at,
+        source="event",
+        key=str(event.id),
+        job=event.job,
+        ids=tuple(str(arg)[:64] for arg in event.args),
+        # An event keeps the type only (worker/events.py).
+        error=error_type(event.last_error),
+        failed_at=event.failed_at,
     )
 
 
@@ -96,14 +91,14 @@ def find(services: Services, source: str, key: str) -> FailedJob | None:
 
 
 def requeue(services: Services, job: FailedJob) -> None:
-    """Run it again: back on RQ's queue, or back to the outbox's next flush."""
+    """Run it again: back on RQ's queue, or the event back to do, rung now."""
     if job.source == "rq" and isinstance(services.queue, RedisQueue):
         FailedJobRegistry(queue=services.queue.rq).requeue(job.key)
         return
     with services.db.session() as session:
-        session.execute(
-            update(OutboxEntry).where(OutboxEntry.id == int(job.key)).values(attempts=0, last_error=None)
-        )
+        retried = events.retry(session, int(job.key))
+    if retried:
+        services.queue.ring(int(job.key))
 
 
 def discard(services: Services, job: FailedJob) -> None:
@@ -112,4 +107,4 @@ def discard(services: Services, job: FailedJob) -> None:
         FailedJobRegistry(queue=services.queue.rq).remove(job.key, delete_job=True)
         return
     with services.db.session() as session:
-        session.execute(delete(OutboxEntry).where(OutboxEntry.id == int(job.key)))
+        events.discard(session, int(job.key))

@@ -38,9 +38,6 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "safety"
-# An outbox entry whose job failed this many replays is given up on
-# (worker/outbox.py); it then shows as failed (core/failed_jobs.py, /metrics).
-OUTBOX_MAX_ATTEMPTS = 10
 # job name -> dotted path of a top-level function taking the ids.
 JOBS: dict[str, str] = {
     "ping": "worker.jobs.ping",

@@ -1,18 +1,17 @@
 """Gauges of background work for ``/metrics`` (core/metrics.py): RQ's
-queue and registries when Redis is configured, and the outbox table (the
-jobs that could not be queued, or failed in-process, and wait for a replay)."""
+queue and registries when Redis is configured, and the events table (the
+work not yet done, whatever Redis holds: storage/events.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-from sqlalchemy import case, func, select
 
 from core.metrics import scraped_gauge
-from core.queue import OUTBOX_MAX_ATTEMPTS, RedisQueue
+from core.queue import RedisQueue
 from core.services import Services
-from storage.models import OutboxEntry
+from storage import events
 
 
 @scraped_gauge("safety_jobs", "RQ jobs by state: queued, started, scheduled (retries and periodic), failed")
@@ -30,20 +29,9 @@ def rq_jobs(services: Services) -> Mapping[str, float]:
 
 
 @scraped_gauge(
-    "safety_outbox_entries",
-    "Outbox entries not yet delivered: waiting (never tried again), retrying, given up",
+    "safety_events",
+    "Events not yet done: waiting (never failed), retrying (failed, tried again later), failed (given up)",
 )
-def outbox_entries(services: Services) -> Mapping[str, float]:
-    state = case(
-        (OutboxEntry.attempts >= OUTBOX_MAX_ATTEMPTS, "given_up"),
-        (OutboxEntry.attempts > 0, "retrying"),
-        else_="waiting",
-    )
+def pending_events(services: Services) -> Mapping[str, float]:
     with services.db.session() as session:
-        counted = {
-            label: n
-            for label, n in session.execute(
-                select(state, func.count()).where(OutboxEntry.sent_at.is_(None)).group_by(state)
-            )
-        }
-    return {label: float(counted.get(label, 0)) for label in ("waiting", "retrying", "given_up")}
+        return {label: float(n) for label, n in events.counts(session).items()}

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Event, utcnow
@@ -144,6 +144,26 @@ def retry(session: Session, event_id: int, now: datetime | None = None) -> bool:
         .values(failed_at=None, attempts=0, due_at=now or utcnow())
     )
     return bool(result.rowcount)
+
+
+def discard(session: Session, event_id: int) -> bool:
+    """Delete a failed event (an admin's decision: the work will not be done)."""
+    result: Any = session.execute(
+        delete(Event).where(Event.id == int(event_id), Event.failed_at.is_not(None))
+    )
+    return bool(result.rowcount)
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Events not done, by state: waiting (never failed), retrying, failed."""
+    state = case(
+        (Event.failed_at.is_not(None), "failed"),
+        (Event.attempts > 0, "retrying"),
+        else_="waiting",
+    )
+    rows = session.execute(select(state, func.count()).where(Event.done_at.is_(None)).group_by(state))
+    found: dict[str, int] = {str(label): int(n) for label, n in rows}
+    return {label: int(found.get(label, 0)) for label in ("waiting", "retrying", "failed")}
 
 
 def delete_finished(session: Session, done_before: datetime, failed_before: datetime) -> int:

@@ -22,7 +22,7 @@ from redis import Redis
 
 from core import metrics
 from storage.db import Database
-from storage.models import OutboxEntry, RiskSignal, utcnow
+from storage.models import Event, RiskSignal, utcnow
 from tests.support.people import EnrolledMember
 from tests.support.suite import SuiteConfig
 from tests.support.twilio import TwilioClient
@@ -68,6 +68,7 @@ def test_metrics_refuses_a_missing_or_wrong_token(
     assert "safety_" not in response.get_data(as_text=True)
 
 
+@pytest.mark.usefixtures("empty_events")  # counts events: only this test's
 def test_a_scrape_shows_calls_latency_and_queues_and_no_person(
     make_app: Callable[..., Flask],
     redis: Redis,
@@ -83,17 +84,17 @@ def test_a_scrape_shows_calls_latency_and_queues_and_no_person(
     twilio.post("/voice/incoming", CallSid="CA" + "1" * 32, From=CALLER, To=member.line, CallStatus="ringing")
     twilio.post("/voice/incoming", CallSid="CA" + "2" * 32, From=CALLER, To="+442079469999")
     with db.session() as s:
-        s.add(OutboxEntry(job_name="ping", args={"args": ["x"]}))
-        s.add(OutboxEntry(job_name="ping", args={"args": ["y"]}, attempts=10))
         now = utcnow()
+        s.add(Event(job="ping", args=["x"], due_at=now))
+        s.add(Event(job="ping", args=["y"], due_at=now, attempts=6, failed_at=now, last_error="X"))
         s.add(RiskSignal(caller_index="i" * 64, first_seen=now, last_seen=now, raised_at=now, counted_at=now))
     text = _scrape(app)
     after = _samples(text)
     assert after[ring] == before.get(ring, 0) + 1
     assert after[("safety_inbound_calls_total", (("outcome", "unavailable"),))] >= 1
     assert after[timed] == before.get(timed, 0) + 2
-    assert after[("safety_outbox_entries", (("state", "waiting"),))] == 1
-    assert after[("safety_outbox_entries", (("state", "given_up"),))] == 1
+    assert after[("safety_events", (("state", "waiting"),))] == 1
+    assert after[("safety_events", (("state", "failed"),))] == 1
     assert after[("safety_risk_signals", (("state", "open"),))] == 1
     assert after[("safety_risk_signals", (("state", "dismissed"),))] == 0
     assert ("safety_jobs", (("state", "queued"),)) in after  # Redis configured: RQ's registries
@@ -110,7 +111,7 @@ def test_a_scrape_shows_calls_latency_and_queues_and_no_person(
 def test_metrics_without_redis_reads_the_database_only(make_app: Callable[..., Flask]) -> None:
     app = make_app(METRICS_TOKEN=TOKEN, REDIS_URL=None)
     after = _samples(_scrape(app))
-    assert ("safety_outbox_entries", (("state", "waiting"),)) in after
+    assert ("safety_events", (("state", "waiting"),)) in after
     assert not any(name == "safety_jobs" for name, _ in after)
 
 

@@ -23,7 +23,7 @@ def jobs_page() -> str:
 
 
 def _failed(source: str, key: str) -> failed_jobs.FailedJob:
-    valid = key.isascii() and key.isdigit() if source == "outbox" else failed_jobs.RQ_JOB_ID.match(key)
+    valid = key.isascii() and key.isdigit() if source == "event" else failed_jobs.RQ_JOB_ID.match(key)
     job = failed_jobs.find(current_services(), source, key) if valid else None
     if job is None:
         abort(404)
@@ -31,13 +31,11 @@ def _failed(source: str, key: str) -> failed_jobs.FailedJob:
 
 
 def _audit(action: str, job: failed_jobs.FailedJob) -> None:
-    audit(
-        action, "job", int(job.key) if job.source == "outbox" else None, f"{job.source} {job.job} {job.key}"
-    )
+    audit(action, "job", int(job.key) if job.source == "event" else None, f"{job.source} {job.job} {job.key}")
     db().commit()
 
 
-@bp.route("/jobs/<any(rq, outbox):source>/<key>/requeue", methods=["POST"])
+@bp.route("/jobs/<any(rq, event):source>/<key>/requeue", methods=["POST"])
 def job_requeue(source: str, key: str) -> Response:
     """Run a failed job again."""
     require_admin()
@@ -48,7 +46,7 @@ def job_requeue(source: str, key: str) -> Response:
     return redirect(url_for("staff.jobs_page"))
 
 
-@bp.route("/jobs/<any(rq, outbox):source>/<key>/discard", methods=["POST"])
+@bp.route("/jobs/<any(rq, event):source>/<key>/discard", methods=["POST"])
 def job_discard(source: str, key: str) -> Response:
     """Give a failed job up for good, once the admin has confirmed it."""
     require_admin()
