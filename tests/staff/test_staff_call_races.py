@@ -80,5 +80,5 @@ def test_parallel_clicks_place_no_more_calls_than_the_hourly_limit(
     assert len(refused) == PARALLEL - LIMIT
     assert {detail.rsplit(" ", 1)[-1] for detail in refused if detail} == {"refused=rate_limited"}
     # Exactly the calls written were queued, by id only (the redis fixture scans them for numbers).
-    placing = [args for name, args in jobs(redis) if name == "worker.staff_calls.place_staff_call"]
+    placing = [args for name, args in jobs(redis, race_db) if name == "worker.staff_calls.place_staff_call"]
     assert len(placing) == LIMIT

@@ -4,8 +4,8 @@ Every event a webhook leaves for later is written here before Twilio is
 answered; Redis only carries the row's id. Outbox entries not yet sent
 become due events, so nothing waiting is lost in the upgrade.
 
-Revision ID: 0011
-Revises: 0010_sliding_sign_in_window
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03 13:00:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010_sliding_sign_in_window"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
