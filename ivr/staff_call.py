@@ -212,10 +212,17 @@ def status() -> Response:
     if not form.get("ParentCallSid"):
         _caseworker_leg_ended(session, call_id, call_sid, reported)
     services = current_services()
-    # Nothing stays at Twilio: the leg's record carries a real number.
-    services.queue.enqueue_in(
-        services.settings.provider_record_delay_seconds, "delete_provider_records", call_sid
+    # Nothing stays at Twilio: the leg's record carries a real number. The
+    # deletion is an event written before Twilio is answered (keyed by the
+    # leg, so a repeated callback adds none).
+    services.queue.enqueue_with(
+        session,
+        "delete_provider_records",
+        call_sid,
+        key=f"provider-records:{call_sid}",
+        delay_seconds=services.settings.provider_record_delay_seconds,
     )
+    session.commit()
     return twiml(VoiceResponse())
 
 

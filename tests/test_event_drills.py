@@ -179,7 +179,8 @@ def test_recordings_whose_doorbells_a_flushall_erased_are_fetched_and_deleted_at
 
 # The jobs web views leave for later, and the test below that walks each;
 # "recording_callback" is the recording callback kept while PostgreSQL is
-# down (tested on its own below).
+# down (tested on its own below); "delete_provider_records" is left by the
+# status callback of a console call's leg (walked in its own test below).
 WEBHOOK_JOBS = {
     "call_event",
     "ingest_recording",
@@ -189,6 +190,7 @@ WEBHOOK_JOBS = {
     "compute_signals",
 }
 DATABASE_DOWN_JOBS = {"recording_callback"}
+STAFF_CALL_JOBS = {"delete_provider_records"}
 
 
 def _twilio_facing_modules() -> list[Path]:
@@ -219,7 +221,7 @@ def _jobs_named(modules: list[Path]) -> set[str]:
 
 
 def test_the_walk_below_covers_every_job_the_web_app_enqueues() -> None:
-    assert _jobs_named(_twilio_facing_modules()) == WEBHOOK_JOBS | DATABASE_DOWN_JOBS
+    assert _jobs_named(_twilio_facing_modules()) == WEBHOOK_JOBS | DATABASE_DOWN_JOBS | STAFF_CALL_JOBS
 
 
 def test_only_the_queue_talks_to_rq() -> None:
@@ -338,3 +340,19 @@ def test_a_recording_callback_while_postgresql_is_down_is_kept_in_redis_and_acce
         jobs = sorted(s.scalars(select(Event.job).where(Event.done_at.is_not(None))))
     assert jobs == ["assign_report", "ingest_recording", "recording_callback"]
     assert fake_twilio.deleted_recordings == [recording_sid]
+
+
+def test_a_console_calls_leg_ending_has_written_its_deletion_at_twilio_before_it_answers(
+    app_config: AppConfig, suite: SuiteConfig, db: Database
+) -> None:
+    """The status callback of a console call's member leg, Redis down: the
+    deletion of the leg's record at Twilio is in the table, once."""
+    app = create_app(app_config(REDIS_URL="redis://127.0.0.1:1/0", database=db))
+    client = TwilioClient(app.test_client(), suite)
+    leg = new_sid()
+    form = {"CallSid": leg, "ParentCallSid": new_sid(), "CallStatus": "completed"}
+    for _ in range(2):  # and Twilio's retry
+        assert client.send("/voice/staff-call/status", form, query="staff_call=1").status_code == 200
+    with db.session() as s:
+        written = s.execute(select(Event.job, Event.args).where(Event.done_at.is_(None))).all()
+    assert [(job, args) for job, args in written] == [("delete_provider_records", [leg])]
