@@ -21,12 +21,12 @@ import pytest
 from sqlalchemy import create_engine, func, make_url, select
 from werkzeug.serving import make_server
 
-from core.queue import OUTBOX_MAX_ATTEMPTS
 from core.services import recording_store
 from ivr import create_app, services_of
 from storage import repositories as repo
+from storage.events import MAX_ATTEMPTS
 from storage.migrate import upgrade
-from storage.models import AuditEntry, Call, CallDirection, CallerWarning, OutboxEntry, Report, Staff, utcnow
+from storage.models import AuditEntry, Call, CallDirection, CallerWarning, Event, Report, Staff, utcnow
 from tests.staff.helpers import PASSWORD, wav_bytes
 from tests.support.databases import scratch_database
 from tests.support.suite import SuiteConfig
@@ -144,11 +144,13 @@ def _seed(app: Any) -> dict[str, Any]:
         s.flush()
         # A notification that failed after every retry, for the failed-jobs page.
         s.add(
-            OutboxEntry(
-                job_name="assign_report",
-                args={"args": [report.id]},
-                attempts=OUTBOX_MAX_ATTEMPTS,
+            Event(
+                job="assign_report",
+                args=[report.id],
+                due_at=utcnow(),
+                attempts=MAX_ATTEMPTS,
                 last_error="SMTPAuthenticationError",
+                failed_at=utcnow(),
             )
         )
         return {"report_id": report.id}
