@@ -33,6 +33,7 @@ HOST = "127.0.0.1"
 APP_PORT = 8731
 BARE_PORT = 8732
 BEFORE_PORT = 8733  # the app as of an earlier commit, measured in the same run
+FLOOR_PORT = 8734  # the floor: the leanest correct webhook (benchmarks/floor_app.py)
 
 # gunicorn: identical settings for the app and the bare baseline.
 GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))

@@ -54,8 +54,7 @@ class Gunicorn:
     log: Path
 
     def worker_pids(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(p) for p in path.read_text().split()]
+        return child_pids(self.process.pid)
 
     def peak_rss_kib(self) -> dict[int, int]:
         """VmHWM (peak resident set) of each worker, in KiB."""
@@ -199,6 +198,14 @@ def wrk(port: int, request_file: Path, seconds: int, connections: int, marker: s
         max_ms=raw["max_us"] / 1000,
         mean_ms=raw["mean_us"] / 1000,
     )
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` started (its direct children)."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def run_module(module: str, cwd: Path = ROOT, env: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -1,5 +1,7 @@
-"""Webhook throughput: ``POST /voice/incoming`` (full path) against a bare
-Flask app, same gunicorn settings, loaded by wrk on loopback."""
+"""Webhook throughput: ``POST /voice/incoming`` (full path) against two
+yardsticks, same gunicorn settings, loaded by wrk on loopback: a bare Flask
+app (no work at all) and the floor (``benchmarks/floor_app.py``, the leanest
+correct webhook). Each at 50 connections and at one, rounds interleaved."""
 
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ from benchmarks.config import (
     APP_PORT,
     BARE_PORT,
     BEFORE_PORT,
+    FLOOR_PORT,
     LOAD_CONNECTIONS,
     LOAD_SECONDS,
     PG_DATABASE,
     PG_SERVER,
     REDIS_URL,
+    ROOT,
     WORK,
     app_environ,
 )
@@ -31,10 +35,11 @@ from benchmarks.config import (
 APOLOGY_MARKER = "cannot take your call right now"
 APP = "ivr:create_app()"
 BARE = "benchmarks.bare_app:create_app()"
+FLOOR = "benchmarks.floor_app:create_app()"
 # More distinct calls than a run sends (about 2,000 req/s for 30 s), so every
 # request is a new call, as in production; a smaller set rotated would turn
 # half the load into Twilio retries of calls already logged.
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "80000"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", str(2500 * LOAD_SECONDS)))
 # Load runs of each server, back to back. This machine's speed drifts by
 # ±15 % from one minute to the next (the same run repeated gave 1,300 to
 # 1,700 req/s), so one run can mislead: every run is kept, the median reported.
@@ -126,18 +131,31 @@ def run(
 
 def _run(seconds: int, connections: int, before: str | None, tree: Path | None) -> dict[str, Any]:
     url, seeded = prepare()
-    subjects = 2 if tree else 1
-    # A slice of distinct calls for each app run and each warm-up: no run replays another's.
-    reqs = signed.incoming_calls(seeded.lines, seeded.callers, (REQUESTS * RUNS + WARM_UP) * subjects)
-    slices = [reqs[i * REQUESTS : (i + 1) * REQUESTS] for i in range(RUNS * subjects)]
-    warm = [[(r.path, r.signature, r.body) for r in part] for part in _warm_slices(reqs, subjects)]
-    paths = [signed.write_wrk_file(part, WORK / f"incoming-{i}.requests") for i, part in enumerate(slices)]
-    flush_redis()
     env = app_environ(url)
-
-    with servers.gunicorn(BARE, BARE_PORT, env, "bare") as bare:
-        servers.warm_up(bare.port, warm[0])
-        baseline_runs = [_load(bare, paths[0], seconds, connections) for _ in range(RUNS)]
+    subjects = [
+        Subject("bare", BARE, BARE_PORT, env),
+        Subject("floor", FLOOR, FLOOR_PORT, env, APOLOGY_MARKER),
+        Subject("app", APP, APP_PORT, env, APOLOGY_MARKER),
+    ]
+    if tree:
+        old_env = checkout.environ(tree, env)
+        checkout.check_imports_from(tree, old_env)
+        subjects.append(Subject("before", APP, BEFORE_PORT, old_env, APOLOGY_MARKER, tree))
+    # A slice of distinct calls for each run and each warm-up: no run replays
+    # another's (the bare app answers the same whatever it is sent).
+    writers = [s for s in subjects if s.name != "bare"]
+    per_subject = 2 * RUNS  # loaded and unloaded runs
+    share = REQUESTS * per_subject + WARM_UP
+    reqs = signed.incoming_calls(seeded.lines, seeded.callers, share * len(writers))
+    for k, subject in enumerate(writers):
+        mine = reqs[k * share : (k + 1) * share]
+        subject.warm = [(r.path, r.signature, r.body) for r in mine[-WARM_UP:]]
+        subject.paths = [
+            signed.write_wrk_file(mine[i * REQUESTS : (i + 1) * REQUESTS], WORK / f"{subject.name}{i}.req")
+            for i in range(per_subject)
+        ]
+    subjects[0].warm, subjects[0].paths = writers[0].warm, writers[0].paths
+    flush_redis()
 
     status_reqs = status_callbacks(seeded, REQUESTS)
     status_path = signed.write_wrk_file(status_reqs, WORK / "status.requests")
@@ -147,49 +165,58 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
         status_callbacks(seeded, REQUESTS, 17), WORK / "status-before.requests"
     )
     with contextlib.ExitStack() as stack:
-        app = stack.enter_context(servers.gunicorn(APP, APP_PORT, env, "app"))
-        kinds = answer_kinds(servers.warm_up(app.port, warm[0]))
-        old, old_kinds = None, Counter[str]()
-        if tree:
-            old_env = checkout.environ(tree, env)
-            checkout.check_imports_from(tree, old_env)
-            old = stack.enter_context(servers.gunicorn(APP, BEFORE_PORT, old_env, "before", cwd=tree))
-            old_kinds = answer_kinds(servers.warm_up(old.port, warm[1]))
-        app_runs: list[dict[str, Any]] = []
-        old_runs: list[dict[str, Any]] = []
+        for subject in subjects:
+            subject.server = stack.enter_context(
+                servers.gunicorn(subject.app, subject.port, subject.env, subject.name, cwd=subject.cwd)
+            )
+            subject.answers = answer_kinds(servers.warm_up(subject.port, subject.warm))
+        # Rounds interleaved, who goes first rotating: the machine's speed
+        # drifts from minute to minute, and every server sees the same drift.
         for i in range(RUNS):
-            turns = [(app, app_runs, paths[i])]
-            if old:
-                # alternate who goes first: the machine's speed drifts from minute to minute
-                turns.insert(i % 2, (old, old_runs, paths[RUNS + i]))
-            for server, runs, path in turns:
-                runs.append(_load(server, path, seconds, connections, APOLOGY_MARKER))
+            order = subjects[i % len(subjects) :] + subjects[: i % len(subjects)]
+            for subject in order:
+                subject.loaded.append(_load(subject, subject.paths[2 * i], seconds, connections))
+            for subject in order:
+                subject.unloaded.append(_load(subject, subject.paths[2 * i + 1], seconds, 1))
+        app = subjects[2].server
+        assert app is not None
         status_kinds = answer_kinds(
             servers.warm_up(app.port, [(r.path, r.signature, r.body) for r in status_reqs], 100)
         )
         status = servers.wrk(app.port, status_path, seconds, connections, APOLOGY_MARKER)
         old_status = (
-            servers.wrk(old.port, old_status_path, seconds, connections, APOLOGY_MARKER) if old else None
+            servers.wrk(subjects[3].port, old_status_path, seconds, connections, APOLOGY_MARKER)
+            if tree
+            else None
         )
         peaks = app.peak_rss_kib()
     queued = Redis.from_url(REDIS_URL).llen("rq:queue:safety")
     flush_redis()
-    baseline, result = _median(baseline_runs), _median(app_runs)
-    measured = {
+    bare, floor, project = subjects[:3]
+    baseline, result, floor_result = _median(bare.loaded), _median(project.loaded), _median(floor.loaded)
+    measured: dict[str, Any] = {
         "server": servers.gunicorn_description(),
         "seconds": seconds,
         "connections": connections,
         "runs": RUNS,
         "distinct_requests": len(reqs),
-        "warm_up_answers": dict(kinds),
+        "warm_up_answers": dict(project.answers),
+        "floor_warm_up_answers": dict(floor.answers),
         "baseline": baseline,
+        "floor": floor_result,
         "app": result,
-        "baseline_runs": baseline_runs,
-        "app_runs": app_runs,
+        "baseline_runs": bare.loaded,
+        "floor_runs": floor.loaded,
+        "app_runs": project.loaded,
         "ratio": result["rps"] / baseline["rps"] if baseline["rps"] else 0.0,
+        "floor_ratio": result["rps"] / floor_result["rps"] if floor_result["rps"] else 0.0,
+        "p99_over_floor": result["p99_ms"] / floor_result["p99_ms"] if floor_result["p99_ms"] else 0.0,
+        # one connection: what a lone caller waits, median and p99 of each run
+        "unloaded": {s.name: {"median": _median_latency(s.unloaded), "runs": s.unloaded} for s in subjects},
         # CPU microseconds per request, by process group, in the median runs
         "cpu_us_per_request": {
             "baseline": baseline["cpu_us_per_request"],
+            "floor": floor_result["cpu_us_per_request"],
             "app": result["cpu_us_per_request"],
         },
         "status_callback": dataclasses.asdict(status) | {"rps": status.rps, "errors": status.errors},
@@ -197,13 +224,16 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
         "peak_rss_kib": peaks,
         "jobs_queued_in_redis": queued,
     }
-    if old_runs:
-        median = _median(old_runs)
+    lone = {name: u["median"]["p50_ms"] for name, u in measured["unloaded"].items()}
+    measured["unloaded_p50_over_floor"] = lone["app"] / lone["floor"] if lone["floor"] else 0.0
+    if tree:
+        old = subjects[3]
+        median = _median(old.loaded)
         old_measured: dict[str, Any] = {
             "commit": before,
             "app": median,
-            "app_runs": old_runs,
-            "warm_up_answers": dict(old_kinds),
+            "app_runs": old.loaded,
+            "warm_up_answers": dict(old.answers),
             "current_over_before": result["rps"] / median["rps"] if median["rps"] else 0.0,
         }
         if old_status is not None:
@@ -215,18 +245,29 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
     return measured
 
 
-def _warm_slices(reqs: list[signed.SignedRequest], subjects: int) -> list[list[signed.SignedRequest]]:
-    """The last ``WARM_UP`` calls for each app served, after the runs' slices."""
-    tail = reqs[len(reqs) - WARM_UP * subjects :]
-    return [tail[i * WARM_UP : (i + 1) * WARM_UP] for i in range(subjects)]
+@dataclasses.dataclass
+class Subject:
+    """One server measured: its gunicorn app, and its runs as they come."""
+
+    name: str
+    app: str
+    port: int
+    env: dict[str, str]
+    marker: str = ""
+    cwd: Path = ROOT
+    warm: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+    paths: list[Path] = dataclasses.field(default_factory=list)
+    server: servers.Gunicorn | None = None
+    answers: Counter[str] = dataclasses.field(default_factory=Counter)
+    loaded: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    unloaded: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
-def _load(
-    server: servers.Gunicorn, path: Any, seconds: int, connections: int, marker: str = ""
-) -> dict[str, Any]:
+def _load(subject: Subject, path: Path, seconds: int, connections: int) -> dict[str, Any]:
     """One wrk run, with where the CPU went during it."""
-    with servers.cpu_accounting(server) as spent:
-        result = servers.wrk(server.port, path, seconds, connections, marker)
+    assert subject.server is not None
+    with servers.cpu_accounting(subject.server) as spent:
+        result = servers.wrk(subject.port, path, seconds, connections, subject.marker)
     return dataclasses.asdict(result) | {
         "rps": result.rps,
         "errors": result.errors,
@@ -237,6 +278,17 @@ def _load(
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run with the median throughput (the middle one of an odd number)."""
     return sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
+
+
+def _median_latency(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """The median, over runs, of each run's median and p99 latency."""
+    import statistics
+
+    return {
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        "rps": statistics.median(r["rps"] for r in runs),
+    }
 
 
 def _per_request(spent: dict[str, float], requests: int) -> dict[str, float]:

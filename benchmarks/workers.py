@@ -1,20 +1,32 @@
-"""Worker throughput: call-event jobs per second against RQ no-op jobs
-(``worker.jobs.ping``), same worker class (RQ ``SimpleWorker``, burst mode,
-one process) on the same Redis, jobs enqueued through the app's queue."""
+"""Worker throughput, in one run on the same Redis, jobs enqueued through
+the app's queue: RQ no-op jobs (``worker.jobs.ping``) on RQ's own
+``SimpleWorker`` (burst mode, one process), the yardstick; then call-event
+jobs on the worker the Procfile runs, ``python -m worker``, exactly as
+deployed (its supervisor, its worker class, its scheduler), timed from the
+moment it may start until the last job is done. Redis memory is read before
+and after the deployed worker's jobs."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from typing import Any
 
+from redis import Redis
+from rq import Queue, Worker
+from rq.suspension import resume, suspend
 from sqlalchemy import create_engine, text
 
 from benchmarks import seed, servers, webhook
-from benchmarks.config import app_environ
+from benchmarks.config import REDIS_URL, ROOT, WORK, app_environ
 from core.services import build_services
 from core.settings import load_settings
 
-JOBS = int(os.environ.get("BENCH_JOBS", "4000"))
+JOBS = int(os.environ.get("BENCH_JOBS", "4000"))  # no-op jobs on SimpleWorker
+DEPLOYED_JOBS = int(os.environ.get("BENCH_DEPLOYED_JOBS", "10000"))  # call events on python -m worker
 EVENTS = ("initiated", "ringing", "in-progress", "completed")  # the status callbacks of each call
 CALL_SECONDS = 42  # how long each call lasted, by its "completed" callback
 
@@ -39,7 +51,52 @@ def _drain(url: str) -> dict[str, Any]:
     return result
 
 
-def run(jobs: int = JOBS) -> dict[str, Any]:
+def _deployed(url: str, jobs: int, enqueue: Any) -> dict[str, Any]:
+    """``python -m worker`` started and idle, RQ's workers suspended while
+    ``enqueue`` fills the queue; then resumed and timed until the queue is
+    empty and no job is running. Its log is kept in the bench work folder."""
+    redis = Redis.from_url(REDIS_URL)
+    queue = Queue("safety", connection=redis)
+    suspend(redis)
+    log = (WORK / "worker-deployed.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker"], cwd=ROOT, env=app_environ(url), stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not Worker.all(connection=redis) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        enqueue()
+        memory_before = int(redis.info("memory")["used_memory"])
+        queued = queue.count
+        started = time.perf_counter()
+        resume(redis)
+        while queue.count or queue.started_job_registry.count:
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        memory_after = int(redis.info("memory")["used_memory"])
+        return {
+            "jobs": queued,
+            "seconds": seconds,
+            "jobs_per_second": queued / seconds,
+            "failed": queue.failed_job_registry.count,
+            "finished_kept": queue.finished_job_registry.count,
+            "redis_used_memory_before": memory_before,
+            "redis_used_memory_after": memory_after,
+            "redis_used_memory_per_job": (memory_after - memory_before) / max(queued, 1),
+            "processes": 1 + len(servers.child_pids(process.pid)),
+        }
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        redis.close()
+
+
+def run(jobs: int = JOBS, deployed_jobs: int = DEPLOYED_JOBS) -> dict[str, Any]:
     url, _ = webhook.prepare()
     webhook.flush_redis()
     svc = services(url)
@@ -47,13 +104,13 @@ def run(jobs: int = JOBS) -> dict[str, Any]:
     for i in range(jobs):
         svc.queue.enqueue("ping", f"token{i}")
     ping = _drain(url)
+    webhook.flush_redis()
 
     # Inbound calls the webhook logged, then four status callbacks each.
-    calls = jobs // len(EVENTS)
+    calls = deployed_jobs // len(EVENTS)
     engine = create_engine(url)
     seed.ringing_calls(engine, "CAbench", calls)
-    enqueue_call_events(svc, "CAbench", calls)
-    event = _drain(url)
+    event = _deployed(url, calls * len(EVENTS), lambda: enqueue_call_events(svc, "CAbench", calls))
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT count(*) FROM call_events")).scalar_one()
         completed = conn.execute(
@@ -63,7 +120,8 @@ def run(jobs: int = JOBS) -> dict[str, Any]:
     svc.db.engine.dispose()
     webhook.flush_redis()
     return {
-        "worker": "rq SimpleWorker, burst mode, 1 process",
+        "worker": "`python -m worker` (the Procfile's), as deployed",
+        "yardstick": "RQ SimpleWorker, burst mode, 1 process, no-op job",
         "ping": ping,
         "call_event": event,
         "ratio": event["jobs_per_second"] / ping["jobs_per_second"],

@@ -14,7 +14,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -53,7 +52,9 @@ from tests.worker_helpers import (
     add_report,
     add_staff,
     job_services,
+    start_worker,
     wav_bytes,
+    worker_env,
 )
 
 MEMBER_PHONE = "+447700900321"
@@ -181,34 +182,6 @@ def test_webhooks_to_workers_end_to_end(
 # --- SIGKILL during ingestion ---------------------------------------------------
 
 
-def _worker_env(suite: SuiteConfig, pg_url: str, fake: FakeTwilio, tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SAFETY_", "TWILIO_", "DATABASE_", "REDIS_"))
-    }
-    # What the app is configured with in tests, as a worker process reads it: its environment.
-    config = suite.app_config(
-        tmp_path,
-        TESTING=None,
-        instance_path=None,
-        DATABASE_URL=pg_url,
-        TWILIO_API_BASE_URL=fake.base_url,
-        MAIL_LOG_PATH=str(tmp_path / "mail.log"),
-    )
-    env.update(config, SAFETY_INSTANCE_PATH=str(tmp_path / "instance"), PYTHONUNBUFFERED="1")
-    return env
-
-
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
 def _descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (RQ's work horse calls setsid, so a process
     group kill would miss it)."""
@@ -265,7 +238,7 @@ def test_worker_killed_mid_download_reruns_the_job_once(
 ) -> None:
     db = committing_database(pg_url)
     log = tmp_path / "worker.log"
-    env = _worker_env(suite, pg_url, fake_twilio, tmp_path)
+    env = worker_env(suite, pg_url, fake_twilio, tmp_path)
     recording = _sid("RE")
     audio = wav_bytes(seconds=2)
     fake_twilio.add_recording(recording, audio)
@@ -282,7 +255,7 @@ def test_worker_killed_mid_download_reruns_the_job_once(
             ids["report"] = add_report(db, ids["member"], recording)
             svc.queue.enqueue("ingest_recording", ids["report"], recording)
 
-        workers.append(_start_worker(env, log))
+        workers.append(start_worker(env, log))
         assert fake_twilio.media_requested.wait(timeout=60), log.read_text()
         horses = _kill_everything(workers[0])
         assert horses and not any(_alive(pid) for pid in horses)
@@ -302,7 +275,7 @@ def test_worker_killed_mid_download_reruns_the_job_once(
         assert ScheduledJobRegistry(queue=queue).count >= 1
         redis.delete(f"rq:scheduler-lock:{QUEUE_NAME}")
 
-        workers.append(_start_worker(env, log))
+        workers.append(start_worker(env, log))
 
         def done() -> bool:
             with db.session() as s:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from email import message_from_string
@@ -10,9 +13,12 @@ from typing import Any, ParamSpec, TypeVar
 
 from core.services import Services, bound, build_services
 from core.settings import load_settings
+from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import Report, Staff
 from tests.support.suite import SuiteConfig
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -95,3 +101,33 @@ def rung_jobs(db: Database, jobs: Iterable[Any]) -> list[tuple[str, tuple[Any, .
             assert event is not None, f"doorbell for event {event_id}, which was never written"
             rows.append((event.job, tuple(event.args)))
     return rows
+
+
+def worker_env(suite: SuiteConfig, pg_url: str, fake: FakeTwilio, tmp_path: Path) -> dict[str, str]:
+    """The environment of a ``python -m worker`` process configured as the app is in tests."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SAFETY_", "TWILIO_", "DATABASE_", "REDIS_"))
+    }
+    # What the app is configured with in tests, as a worker process reads it: its environment.
+    config = suite.app_config(
+        tmp_path,
+        TESTING=None,
+        instance_path=None,
+        DATABASE_URL=pg_url,
+        TWILIO_API_BASE_URL=fake.base_url,
+        MAIL_LOG_PATH=str(tmp_path / "mail.log"),
+    )
+    env.update(config, SAFETY_INSTANCE_PATH=str(tmp_path / "instance"), PYTHONUNBUFFERED="1")
+    return env
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m worker`` as the Procfile runs it, its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )

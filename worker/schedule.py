@@ -26,7 +26,7 @@ from rq.job import Job
 from core import services
 from core.queue import JOBS, QUEUE_NAME, RedisQueue, resolve
 from core.settings import Settings
-from worker.private_worker import PrivateWorker
+from worker.private_worker import PrivateSimpleWorker
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def run_periodic(name: str) -> None:
             ensure_scheduled(svc.queue.rq, schedule=periods(svc.settings))
 
 
-class SchedulingWorker(PrivateWorker):
+class SchedulingWorker(PrivateSimpleWorker):
     """The worker ``python -m worker`` runs: RQ's maintenance, each minute,
     also makes sure the next periodic slots exist. A Redis that lost its
     data (a restart without persistence, a failover, FLUSHALL) lost the
