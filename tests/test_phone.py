@@ -43,3 +43,55 @@ def test_last_three_and_mask_show_no_more_than_three_digits() -> None:
     assert last_three("+442079460123") == "123"
     assert mask("+442079460123") == "…123"
     assert mask(None) == "withheld"
+
+
+def _general_parser(raw: str) -> str | None:
+    """What phonenumbers' own parser and validity check make of ``raw``."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(raw, "GB")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _normalised_or_none(raw: str) -> str | None:
+    from callflows.errors import InvalidPhoneNumber
+
+    try:
+        return normalise(raw)
+    except InvalidPhoneNumber:
+        return None
+
+
+def test_plain_e164_read_without_the_parser_gives_the_parsers_answer() -> None:
+    """The fast path for Twilio's plain E.164 (callflows.phone._plain_e164)
+    must accept, refuse and format exactly as phonenumbers' parser does: every
+    region's example numbers of every type, and those numbers one digit
+    shorter, one longer, and with their last digits changed."""
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(20)
+    samples: set[str] = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in (
+            phonenumbers.PhoneNumberType.FIXED_LINE,
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.TOLL_FREE,
+            phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        ):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            samples.update({e164, e164[:-1], e164 + "7", e164[:-3] + f"{rng.randrange(1000):03d}"})
+    samples.update(f"+{rng.randrange(1, 10 ** rng.randrange(7, 16))}" for _ in range(3000))
+    assert len(samples) > 3000
+    differ = {raw: (_normalised_or_none(raw), _general_parser(raw)) for raw in sorted(samples)}
+    differ = {raw: pair for raw, pair in differ.items() if pair[0] != pair[1]}
+    assert differ == {}
