@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import os
 import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -70,7 +71,7 @@ class Pool:
 
     def __init__(self, url: str, size: int) -> None:
         self._url, self._free = url, queue.LifoQueue[psycopg.Connection[Any]]()
-        self._opened, self._size = 0, size
+        self._opened, self._size, self._lock = 0, size, threading.Lock()
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -84,10 +85,17 @@ class Pool:
             self._free.put(conn)
 
     def _open_or_wait(self) -> psycopg.Connection[Any]:
-        if self._opened < self._size:
-            self._opened += 1
+        with self._lock:
+            opening = self._opened < self._size
+            self._opened += opening
+        if not opening:
+            return self._free.get(timeout=5)
+        try:
             return psycopg.connect(self._url, autocommit=True)
-        return self._free.get(timeout=5)
+        except psycopg.Error:
+            with self._lock:
+                self._opened -= 1  # the slot is free again
+            raise
 
 
 def twilio_signature(url: str, form: list[tuple[str, str]]) -> str:
