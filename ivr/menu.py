@@ -130,7 +130,9 @@ def _block_last_caller(session: Session, auth: menus.MenuCall) -> VoiceResponse:
 
 
 def _read_warnings(session: Session, auth: menus.MenuCall) -> VoiceResponse:
-    warnings = [flow.SpokenWarning(Category(w.category), w.summary) for w in repo.recent_warnings(session)]
+    found = repo.recent_warnings(session)
+    translated = repo.summary_translations(session, [w.id for w in found], auth.member.language)
+    warnings = [flow.SpokenWarning(Category(w.category), w.summary, translated.get(w.id)) for w in found]
     return _menu(auth, flow.warnings_read_out(_speaker(auth), warnings))
 
 

@@ -281,6 +281,21 @@ class CallerWarning(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class WarningTranslation(Base):
+    """Staff's translation of a warning's summary into one language: what a
+    member who hears that language is read instead of the English summary.
+    Dropped when the English summary changes, so a stale one is never read."""
+
+    __tablename__ = "warning_translations"
+    __table_args__ = (UniqueConstraint("warning_id", "language"),)
+
+    id: Mapped[intpk]
+    warning_id: Mapped[int] = mapped_column(ForeignKey("warnings.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[created]
+
+
 class Report(Base):
     __tablename__ = "reports"
     __table_args__ = (

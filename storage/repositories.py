@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from callflows.errors import (
@@ -30,7 +30,16 @@ from storage import callback_requests
 from storage.crypto import FieldCipher
 from storage.erasure import Erased, erase_member_data
 from storage.hashing import hash_secret
-from storage.models import AuditEntry, Block, CallerWarning, Member, SafetyNumber, Staff, utcnow
+from storage.models import (
+    AuditEntry,
+    Block,
+    CallerWarning,
+    Member,
+    SafetyNumber,
+    Staff,
+    WarningTranslation,
+    utcnow,
+)
 from storage.recordings import RecordingStore
 from storage.staff_accounts import check_password_rule
 from storage.vault import NumberVault
@@ -260,6 +269,45 @@ def recent_warnings(session: Session, limit: int = 5, now: datetime | None = Non
             .limit(limit)
         )
     )
+
+
+def summary_translations(session: Session, warning_ids: Sequence[int], language: str) -> dict[int, str]:
+    """Staff's translations of these warnings' summaries into ``language``, by warning id."""
+    if not warning_ids:
+        return {}
+    rows = session.execute(
+        select(WarningTranslation.warning_id, WarningTranslation.summary).where(
+            WarningTranslation.warning_id.in_(warning_ids), WarningTranslation.language == language
+        )
+    )
+    return {warning_id: summary for warning_id, summary in rows}
+
+
+def set_summary_translation(session: Session, warning: CallerWarning, language: str, summary: str) -> bool:
+    """Keep ``summary`` (sanitised like the English one) as the warning's
+    translation into ``language``; an empty one removes it. Whether one is kept."""
+    if language_named(language) is ENGLISH:
+        raise ValueError("the English summary is the warning's own")
+    clean = sanitise_summary(summary)
+    existing = session.scalars(
+        select(WarningTranslation).where(
+            WarningTranslation.warning_id == warning.id, WarningTranslation.language == language
+        )
+    ).first()
+    if not clean:
+        if existing is not None:
+            session.delete(existing)
+        return False
+    if existing is None:
+        session.add(WarningTranslation(warning_id=warning.id, language=language, summary=clean))
+    else:
+        existing.summary = clean
+    return True
+
+
+def drop_summary_translations(session: Session, warning: CallerWarning) -> None:
+    """The English summary changed: its translations no longer say the same."""
+    session.execute(delete(WarningTranslation).where(WarningTranslation.warning_id == warning.id))
 
 
 # --- staff and audit --------------------------------------------------------

@@ -146,6 +146,24 @@ def test_warnings_are_read_in_the_members_language_with_the_summary_in_an_englis
     ]
 
 
+def test_a_summary_staff_translated_is_read_in_the_members_language(
+    menu: MemberMenu, vault: NumberVault
+) -> None:
+    menu.seed(language="ro")
+    with menu.db.session() as s:
+        warning = repo.add_warning(
+            s, caller_index=vault.index("+447911000111"), category="robbery", summary="Grey car."
+        )
+        repo.set_summary_translation(s, warning, "ro", "Mașină gri.")
+        s.commit()
+    spoken = says(menu.press(menu.logged_in_call(), "4"))
+    assert spoken[1:3] == [
+        ("Avertismentul 1: jaf.", ROMANIAN.voice, "ro-RO"),
+        ("Mașină gri.", ROMANIAN.voice, "ro-RO"),
+    ]
+    assert "Descrierea urmează în limba engleză." not in [text for text, _, _ in spoken]
+
+
 # --- the access line: the same for everyone before the PIN -----------------------------
 
 

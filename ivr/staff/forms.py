@@ -123,6 +123,13 @@ class WarningForm(FlaskForm):
     expires = ExpiryField(validators=[Optional()])
 
 
+class SummaryTranslationForm(FlaskForm):
+    """Staff's translation of a warning's summary into one language (empty: remove it)."""
+
+    language = SelectField(choices=[code for code in LANGUAGE_CODES if code != "en"])
+    summary = TextAreaField(filters=[lambda text: sanitise_summary(text) if text else ""])
+
+
 class DismissForm(FlaskForm):
     """Why a risk signal is nothing to act on; sanitised like a warning's summary."""
 

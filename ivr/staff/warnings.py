@@ -16,9 +16,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
+from callflows.languages import ENGLISH, LANGUAGES, Language
 from ivr.staff.blueprint import bp
 from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, report_or_404, require_admin, viewer
-from ivr.staff.forms import WarningForm
+from ivr.staff.forms import SummaryTranslationForm, WarningForm
 from storage import repositories as repo
 from storage import signals
 from storage.models import CATEGORIES, Call, CallerWarning, utcnow
@@ -105,13 +106,46 @@ def warning_edit(warning_id: int) -> Response | str | tuple[str, int]:
     expires = warning.expires_at.date() if warning.expires_at else None
     form = WarningForm(category=warning.category, summary=warning.summary, expires=expires)
     if form.validate_on_submit():
+        if form.summary.data != warning.summary:
+            repo.drop_summary_translations(db(), warning)
         warning.category, warning.summary = form.category.data, form.summary.data
         warning.expires_at = form.expires.end_of_day()
         audit("warning.edit", "warning", warning.id)
         db().commit()
         flash("Warning saved.")
         return redirect(url_for("staff.warnings_list"))
-    return _form_page(form, warning=warning, report=None, last3=None)
+    return _form_page(
+        form,
+        warning=warning,
+        report=None,
+        last3=None,
+        translations=_translations(warning),
+        languages=LANGUAGES[1:],
+    )
+
+
+def _translations(warning: CallerWarning) -> list[tuple[Language, str | None]]:
+    """Each language but English, with staff's translation of the summary if there is one."""
+    return [
+        (language, repo.summary_translations(db(), [warning.id], language.code).get(warning.id))
+        for language in LANGUAGES
+        if language is not ENGLISH
+    ]
+
+
+@bp.route("/warnings/<int(max=2147483647):warning_id>/translation", methods=["POST"])
+def warning_translation(warning_id: int) -> Response:
+    """Set (or, left empty, remove) the summary's translation into one language (admin)."""
+    require_admin()
+    warning = _warning(warning_id)
+    form = SummaryTranslationForm()
+    if not form.validate():
+        abort(400)
+    kept = repo.set_summary_translation(db(), warning, form.language.data, form.summary.data or "")
+    audit("warning.translation", "warning", warning.id, f"language={form.language.data} kept={kept}")
+    db().commit()
+    flash("Translation saved." if kept else "Translation removed: members hear the English summary.")
+    return redirect(url_for("staff.warning_edit", warning_id=warning.id))
 
 
 @bp.route("/warnings/<int(max=2147483647):warning_id>/expire", methods=["POST"])
