@@ -237,6 +237,8 @@ SAMPLE_VALUES = {
     "category": prompts.CATEGORY_NAMES["threats"],
     "prefix": Digits("070"),
     "other_prefix": Digits("087"),
+    "name": "Ruby",
+    "report": "12",
 }
 
 
