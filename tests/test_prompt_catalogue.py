@@ -157,3 +157,35 @@ def first_say(response: VoiceResponse) -> ET.Element:
     say = root.find(".//Say")
     assert say is not None
     return say
+
+
+SPEAKING_PACKAGES = ("callflows", "ivr", "worker", "core", "storage")
+
+
+def _sources() -> dict[str, str]:
+    return {
+        path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+        for package in SPEAKING_PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+    }
+
+
+def test_nothing_speaks_around_the_catalogue() -> None:
+    """Words reach a <Say> only as catalogue messages: ``Verbatim`` text is for
+    staff-written summaries and the language offers (each a whole translated
+    sentence), and no module says a string literal."""
+    sources = _sources()
+    verbatim = {path for path, text in sources.items() if "Verbatim(" in text}
+    assert verbatim == {"callflows/speech.py", "callflows/menu.py"}
+    # twilio's own say() with words of its own, anywhere but in the speaker:
+    raw = {path for path, text in sources.items() if re.search(r"\.say\(\s*f?[\"']", text)}
+    assert raw == set()
+
+
+def test_no_catalogue_sentence_is_written_out_anywhere_else() -> None:
+    """A prompt copied into code would be spoken in English to everyone."""
+    sources = {path: text for path, text in _sources().items() if path != "callflows/prompts.py"}
+    for entry in CATALOGUE.values():
+        if len(entry.text) < 25:  # short category names may be ordinary words
+            continue
+        assert not [path for path, text in sources.items() if entry.text in text], entry.id
