@@ -4,8 +4,8 @@ Warning summaries are written in English. A member who hears another
 language is read the category in their language and the English summary in
 an English voice, until staff add a translation here (issue 18).
 
-Revision ID: 0013_warning_translations
-Revises: 0012
+Revision ID: 0014_warning_translations
+Revises: 0013
 Create Date: 2026-12-03 13:40:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_warning_translations"
-down_revision: str | None = "0012"
+revision: str = "0014_warning_translations"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
