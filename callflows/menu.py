@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -71,6 +71,14 @@ def gather_keys(
         response.redirect(action, method="POST")
 
 
+def keys_after(before: Sequence[Utterance], *, speaker: Speaker, **gather: Any) -> VoiceResponse:
+    """A document that says ``before``, then asks for keys (:func:`gather_keys`'s options)."""
+    response = VoiceResponse()
+    speaker.say(response, *before)
+    gather_keys(response, speaker=speaker, **gather)
+    return response
+
+
 def goodbye(speaker: Speaker, *sentences: Utterance) -> VoiceResponse:
     """Say ``sentences``, then hang up."""
     response = VoiceResponse()
@@ -87,10 +95,8 @@ def not_available() -> VoiceResponse:
 
 def main_menu(speaker: Speaker, action: str, timeout: int, before: Sequence[Utterance] = ()) -> VoiceResponse:
     """Say ``before`` (a confirmation, warnings ...), then offer the options."""
-    response = VoiceResponse()
-    speaker.say(response, *before)
-    gather_keys(
-        response,
+    return keys_after(
+        before,
         speaker=speaker,
         action=action,
         timeout=timeout,
@@ -98,7 +104,6 @@ def main_menu(speaker: Speaker, action: str, timeout: int, before: Sequence[Utte
         num_digits=1,
         together=True,
     )
-    return response
 
 
 def caller_blocked(last3: str) -> Phrase:
@@ -135,9 +140,7 @@ def warnings_read_out(speaker: Speaker, warnings: Sequence[SpokenWarning]) -> li
 
 def ask_one_key(speaker: Speaker, action: str, timeout: int, prompts: Sequence[Utterance]) -> VoiceResponse:
     """A question answered by one key; silence reaches ``action`` too."""
-    response = VoiceResponse()
-    gather_keys(response, speaker=speaker, action=action, timeout=timeout, prompts=prompts, num_digits=1)
-    return response
+    return keys_after((), speaker=speaker, action=action, timeout=timeout, prompts=prompts, num_digits=1)
 
 
 def ask_cancel_confirmation(speaker: Speaker, action: str, timeout: int) -> VoiceResponse:
@@ -153,17 +156,14 @@ def ask_destination(
     speaker: Speaker, action: str, timeout: int, before: Sequence[Utterance] = ()
 ) -> VoiceResponse:
     """Ask for the number to call (``finishOnKey="#"``), after ``before``."""
-    response = VoiceResponse()
-    speaker.say(response, *before)
-    gather_keys(
-        response,
+    return keys_after(
+        before,
         speaker=speaker,
         action=action,
         timeout=timeout,
         prompts=[prompts.ENTER_DESTINATION],
         finish_on_key="#",
     )
-    return response
 
 
 def masked_dial(

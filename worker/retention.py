@@ -26,6 +26,7 @@ here anyway, because what we hold matters more than what Twilio holds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -216,7 +217,13 @@ def _sweep_provider_records(svc: Services, now: datetime, result: RetentionResul
             )
             .distinct()
         ).all()
-    for call_sid in sids:
+    _delete_at_provider(sids, result)
+
+
+def _delete_at_provider(call_sids: Sequence[str], result: RetentionResult) -> None:
+    """Delete the calls' records at Twilio, stopping at the first failure:
+    Twilio is unreachable, and the rest would only fail the same way."""
+    for call_sid in call_sids:
         try:
             delete_provider_records(call_sid)
         except TwilioUnavailable:
@@ -232,13 +239,7 @@ def _sweep_staff_call_legs(svc: Services, now: datetime, result: RetentionResult
     window_end = now - PROVIDER_SWEEP_AFTER
     with svc.db.session() as session:
         sids = staff_calls.legs_ended_between(session, window_end - timedelta(days=1), window_end)
-    for call_sid in sids:
-        try:
-            delete_provider_records(call_sid)
-        except TwilioUnavailable:
-            result.twilio_failures += 1
-            return
-        result.provider_records_swept += 1
+    _delete_at_provider(sids, result)
 
 
 def _delete_old_staff_calls(svc: Services, now: datetime, result: RetentionResult) -> None:
