@@ -41,6 +41,20 @@ class WeakPin(BadPin):
     run, or the last digits of the member's own phone."""
 
 
+class BadBuddy(SafetyNumberError):
+    """A buddy number that may not be set (premium, foreign, emergency, the
+    member's own); the message says why, without the number, and ``spoken``
+    is the catalogue phrase the menu says instead."""
+
+    def __init__(self, message: str, spoken: object = None) -> None:
+        super().__init__(message)
+        self.spoken = spoken
+
+
+class DuressSameAsPin(BadPin):
+    """The duress PIN given is the member's PIN: the two must sound different to nobody but differ."""
+
+
 class UnknownCategory(SafetyNumberError):
     """A warning or report category outside the agreed list."""
 

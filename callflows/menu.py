@@ -18,7 +18,7 @@ from callflows import prompts
 from callflows.destinations import Refusal, Verdict
 from callflows.inbound import line_unavailable
 from callflows.languages import ENGLISH
-from callflows.prompts import Digits, Phrase
+from callflows.prompts import Digits, Message, Phrase
 from callflows.sanitise import sanitise_summary
 from callflows.speech import Speaker, Utterance, Verbatim, offers
 from callflows.status import CallStatus, Category
@@ -29,6 +29,9 @@ MENU_OPTIONS = (
     prompts.MENU_REPORT,
     prompts.MENU_BLOCK,
     prompts.MENU_WARNINGS,
+    prompts.MENU_CHECKIN_START,
+    prompts.MENU_CHECKIN_END,
+    prompts.MENU_CHECKIN_SETTINGS,
     prompts.MENU_LANGUAGE,
     prompts.MENU_CANCEL,
     prompts.MENU_SCHEME,
@@ -152,18 +155,20 @@ def ask_language(speaker: Speaker, action: str, timeout: int) -> VoiceResponse:
     return ask_one_key(speaker, action, timeout, offers(prompts.LANGUAGE_CHOICE))
 
 
+def ask_keyed(
+    speaker: Speaker, action: str, timeout: int, prompt: Message, before: Sequence[Utterance] = ()
+) -> VoiceResponse:
+    """Say ``before``, then ask with ``prompt`` for keys ended by ``#`` (a number, a PIN, minutes)."""
+    return keys_after(
+        before, speaker=speaker, action=action, timeout=timeout, prompts=[prompt], finish_on_key="#"
+    )
+
+
 def ask_destination(
     speaker: Speaker, action: str, timeout: int, before: Sequence[Utterance] = ()
 ) -> VoiceResponse:
     """Ask for the number to call (``finishOnKey="#"``), after ``before``."""
-    return keys_after(
-        before,
-        speaker=speaker,
-        action=action,
-        timeout=timeout,
-        prompts=[prompts.ENTER_DESTINATION],
-        finish_on_key="#",
-    )
+    return ask_keyed(speaker, action, timeout, prompts.ENTER_DESTINATION, before)
 
 
 def masked_dial(

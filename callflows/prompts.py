@@ -296,3 +296,65 @@ STAFF_MEMBER_UNREACHABLE = message(
     "staff.member_unreachable", "{name}'s phone could not be reached. Goodbye."
 )
 STAFF_MEMBER_DECLINED = message("staff.member_declined", "{name} did not take the call. Goodbye.")
+# The check-in timer (callflows.checkin) -------------------------------------------
+
+MENU_CHECKIN_START = message("menu.option_checkin_start", "Press 5 to start a check-in timer.")
+MENU_CHECKIN_END = message("menu.option_checkin_end", "Press 6 to end your check-in.")
+MENU_CHECKIN_SETTINGS = message("menu.option_checkin_settings", "Press 7 to set your duress PIN or buddy.")
+CHECKIN_ASK_MINUTES = message(
+    "checkin.ask_minutes",
+    "Please key the number of minutes until we call you, from 15 to 480, then press hash.",
+)
+CHECKIN_BAD_MINUTES = message("checkin.bad_minutes", "That is not a number of minutes from 15 to 480.")
+# {time}: the due time on the member's clock (UK time).
+CHECKIN_SET = message(
+    "checkin.set",
+    "Your check-in is set. We will call you in {minutes} minutes, at {time}. "
+    "If you do not answer with your PIN, we call your buddy and our caseworkers.",
+)
+CHECKIN_RUNNING = message("checkin.running", "Your check-in call is due at {time}. A new one replaces it.")
+CHECKIN_ENDED = message("checkin.ended", "Your check-in has been ended. We will not call you.")
+NO_CHECKIN = message("checkin.none", "You have no check-in running.")
+CHECKIN_NOTHING_KEYED = message("checkin.nothing_keyed", "Nothing was keyed, so nothing was changed.")
+CHECKIN_SETTINGS_OPTIONS = message(
+    "checkin.settings_options",
+    "Press 1 to set your duress PIN. Press 2 to remove it. "
+    "Press 3 to set your buddy's number. Press 4 to remove it. Press any other key to go back.",
+)
+ASK_DURESS_PIN = message(
+    "checkin.ask_duress_pin",
+    "Key a duress PIN, different from your PIN, then press hash. "
+    "If you key it on a check-in call, we say you are checked in and quietly raise the alarm.",
+)
+DURESS_SET = message("checkin.duress_set", "Your duress PIN is set.")
+DURESS_REMOVED = message("checkin.duress_removed", "Your duress PIN is removed.")
+DURESS_SAME_AS_PIN = message("checkin.duress_same_as_pin", "The duress PIN must be different from your PIN.")
+DURESS_TOO_SHORT = message("checkin.duress_too_short", "That duress PIN is too short. Nothing was changed.")
+DURESS_TOO_EASY = message(
+    "checkin.duress_too_easy", "That duress PIN is too easy to guess. Please choose another."
+)
+ASK_BUDDY = message(
+    "checkin.ask_buddy",
+    "Key your buddy's phone number, then press hash. We call them if you miss a check-in.",
+)
+BUDDY_SAVED = message("checkin.buddy_saved", "Your buddy's number ending {digits} is saved.")
+BUDDY_REMOVED = message("checkin.buddy_removed", "Your buddy's number is removed.")
+BUDDY_EMERGENCY = message("checkin.buddy_emergency", "An emergency or service number cannot be your buddy.")
+BUDDY_OWN_PHONE = message("checkin.buddy_own_phone", "Your buddy's number must not be your own phone.")
+# The check-in call to the member's own phone.
+CHECKIN_CALL_INTRO = message("checkin.call_intro", "This is your Safety Number check-in call.")
+CHECKIN_WRONG_PIN = message("checkin.wrong_pin", "That PIN did not match. Please try again.")
+# The PIN and the duress PIN get exactly these words: whoever is listening
+# next to the member cannot tell them apart.
+CHECKED_IN = message("checkin.checked_in", "Checked in, thank you. Goodbye.")
+NOT_CHECKED_IN = message("checkin.not_checked_in", "We could not check you in. Goodbye.")
+# What the buddy hears, in English (their language is not known): nobody's
+# name, no place, no number.
+BUDDY_MESSAGE = message(
+    "checkin.buddy_message",
+    "This is an automated call from Safety Number. "
+    "A Safety Number check-in you are the contact for was missed. "
+    "Please try to reach the person you agreed to look out for.",
+)
+BUDDY_REPEAT = message("checkin.buddy_repeat", "Press 1 to hear this again.")
+BUDDY_GOODBYE = message("checkin.buddy_goodbye", "Goodbye.")

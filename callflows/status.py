@@ -143,6 +143,44 @@ class StaffCallOutcome(enum.StrEnum):
     NOT_CALLABLE = "not-callable"  # cancelled or opted out between the click and the call
 
 
+class CheckinState(enum.StrEnum):
+    """Where one check-in timer is."""
+
+    OPEN = "open"  # waiting for its due time (or a retry)
+    CALLING = "calling"  # a check-in call is being placed or is ringing
+    CHECKED_IN = "checked_in"  # the member keyed their PIN
+    ENDED = "ended"  # the member ended it early from the menu
+    REPLACED = "replaced"  # the member started another
+    CANCELLED = "cancelled"  # the member cancelled their membership
+    ESCALATED = "escalated"  # an alarm was raised (missed, duress or unreachable)
+
+
+OPEN_STATES = (CheckinState.OPEN, CheckinState.CALLING)
+
+
+class AlarmKind(enum.StrEnum):
+    """Why a check-in raised an alarm."""
+
+    MISSED = "missed"  # no answer, busy, voicemail, no key or wrong PINs, after the retry
+    DURESS = "duress"  # the member keyed their duress PIN
+    UNREACHABLE = "unreachable"  # Twilio could not be reached to place the call
+
+
+class AlarmOutcome(enum.StrEnum):
+    """How staff closed an alarm."""
+
+    SAFE = "safe"
+    UNREACHABLE = "unreachable"
+    POLICE_INFORMED = "police_informed"
+
+
+OUTCOME_WORDS = {
+    AlarmOutcome.SAFE: "member safe",
+    AlarmOutcome.UNREACHABLE: "member unreachable",
+    AlarmOutcome.POLICE_INFORMED: "police informed",
+}
+
+
 class Category(enum.StrEnum):
     """What a warning or a report is about (the list docs/reference.md agrees)."""
 

@@ -66,6 +66,10 @@ JOBS: dict[str, str] = {
     "signal_alert": "worker.signals.alert_signal",
     # (staff_call_id): ring the caseworker's phone for a masked call to a member
     "place_staff_call": "worker.staff_calls.place_staff_call",
+    # () periodic: call members whose check-in is due, count calls that never reported back
+    "fire_due_checkins": "worker.checkins.fire_due_checkins",
+    # (alarm_id): email the on-call staff, call the buddy
+    "checkin_alarm": "worker.checkins.alert_checkin_alarm",
     # (call_sid), PROVIDER_RECORD_DELAY_SECONDS after the leg completed
     "delete_provider_records": "worker.provider_records.delete_provider_records",
 }

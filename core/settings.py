@@ -12,10 +12,12 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from callflows.checkin import RetryPolicy
 from callflows.destinations import UK_REGIONS, DestinationPolicy
 from callflows.errors import ConfigurationError
 from callflows.signals import MIN_MEMBERS, SignalRules, Threshold
@@ -119,6 +121,13 @@ class Settings:
     signal_blocked_days: int = 30
     signal_reported_members: int = 2
     signal_reported_days: int = 90
+    # Check-in timers (callflows.checkin): calls after the first before the
+    # alarm, minutes between them, how long a placed call may go without an
+    # outcome before it counts as missed, and how long the member's phone rings.
+    checkin_retries: int = 1
+    checkin_retry_minutes: int = 3
+    checkin_call_window_seconds: int = 240
+    checkin_ring_seconds: int = 30
     # What a masked call may ring. Its ``region`` always follows
     # ``default_region``; MASKED_CALL_REGIONS widens ``allowed_regions``, and a
     # whole policy can be passed to ``create_app`` (tests).
@@ -130,6 +139,18 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    def now(self) -> datetime:
+        """Naive UTC now by ``clock``: check-ins are timed by it, so tests move time by hand."""
+        return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
+
+    @property
+    def checkin_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            retries=self.checkin_retries,
+            retry_delay=timedelta(minutes=self.checkin_retry_minutes),
+            call_window=timedelta(seconds=self.checkin_call_window_seconds),
+        )
 
     @property
     def signal_rules(self) -> SignalRules:
@@ -197,6 +218,9 @@ _ENV: dict[str, tuple[str, Any]] = {
     "SCHEDULE_PERIODS": ("schedule_periods", lambda v: _periods(v)),
     "METRICS_TOKEN": ("metrics_token", str.strip),
     "STAFF_CALLS_PER_HOUR": ("staff_calls_per_hour", int),
+    "CHECKIN_RETRIES": ("checkin_retries", int),
+    "CHECKIN_RETRY_MINUTES": ("checkin_retry_minutes", int),
+    "CHECKIN_CALL_WINDOW_SECONDS": ("checkin_call_window_seconds", int),
     "MASKED_CALL_REGIONS": ("destination_policy", lambda v: DestinationPolicy(allowed_regions=_regions(v))),
 }
 MAX_PROXY_HOPS = 10
@@ -267,6 +291,8 @@ def load_settings(
             f"REPORT_SILENCE_TIMEOUT_SECONDS must be at least {MIN_REPORT_SILENCE_SECONDS}"
         )
     _check_signal_settings(settings)
+    if not (0 <= settings.checkin_retries <= 5 and 1 <= settings.checkin_retry_minutes <= 60):
+        raise ConfigurationError("CHECKIN_RETRIES must be 0 to 5 and CHECKIN_RETRY_MINUTES 1 to 60")
     if settings.production:
         missing = [name for name in REQUIRED_IN_PRODUCTION if not _field_set(settings, name)]
         if missing:

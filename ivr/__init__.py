@@ -54,6 +54,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from ivr import (
         access,
+        checkin_call,
+        checkin_menu,
         cli,
         converters,
         favicon,
@@ -76,7 +78,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     converters.init_app(app)
     requestdb.init_app(app)
     sessions.init_app(app)
-    for blueprint in (health.bp, favicon.bp, voice.bp, access.bp, menu.bp, staff_call.bp, sms.bp, staff.bp):
+    for blueprint in (
+        health.bp,
+        favicon.bp,
+        voice.bp,
+        access.bp,
+        menu.bp,
+        staff_call.bp,
+        checkin_menu.bp,
+        checkin_call.bp,
+        sms.bp,
+        staff.bp,
+    ):
         app.register_blueprint(blueprint)
     staff.init_app(app)
     cli.register(app)

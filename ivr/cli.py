@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callflows.checkin import check_buddy
 from callflows.errors import SafetyNumberError, UnknownMember
 from callflows.languages import ENGLISH, LANGUAGE_CODES
 from callflows.phone import normalise
@@ -25,8 +26,8 @@ from core.services import recording_store
 from ivr.cli_text import ONE_LINE, refusal
 from ivr.services import current_services
 from ivr.staff_phone import encrypted_staff_phone
+from storage import checkins, staff_accounts
 from storage import repositories as repo
-from storage import staff_accounts
 from storage.migrate import upgrade
 from storage.models import CATEGORIES, Member, Staff
 
@@ -36,6 +37,7 @@ members_cli = AppGroup("members", help="Members of the scheme.")
 warnings_cli = AppGroup("warnings", help="Warnings about callers.")
 staff_cli = AppGroup("staff", help="Caseworkers and admins.")
 keys_cli = AppGroup("keys", help="Encryption keys.")
+checkins_cli = AppGroup("checkins", help="Members' check-in timers.")
 
 
 def _number(raw: str) -> str:
@@ -93,11 +95,20 @@ def numbers_add(numbers: tuple[str, ...], access: bool) -> None:
     show_default=True,
     help="The language the member hears (whisper, menu, confirmations).",
 )
-def members_enrol(name: str, phone: str, pin: str, language: str) -> None:
+@click.option(
+    "--duress-pin", help="Keyed on a check-in call instead of the PIN: sounds the same, raises the alarm."
+)
+@click.option("--buddy", help="Phone called when a check-in is missed (UK, not premium or emergency).")
+def members_enrol(
+    name: str, phone: str, pin: str, language: str, duress_pin: str | None, buddy: str | None
+) -> None:
     """Create a member, assign a free Safety Number and print it."""
     services = current_services()
     phone_e164 = _number(phone)
     with _writing() as session:
+        buddy_e164 = (
+            None if buddy is None else check_buddy(services.settings.destination_policy, buddy, phone_e164)
+        )
         member, line = repo.enrol_member(
             session,
             services.vault,
@@ -106,6 +117,8 @@ def members_enrol(name: str, phone: str, pin: str, language: str) -> None:
             pin=pin,
             pin_min_length=services.settings.pin_min_length,
             language=language,
+            duress_pin=duress_pin,
+            buddy_e164=buddy_e164,
         )
         number = line.e164
         member_id = member.id
@@ -141,6 +154,17 @@ def members_cancel(member: str) -> None:
     # Their calls, blocks and reports no longer count towards risk signals.
     services.queue.enqueue("compute_signals")
     click.echo(f"member {member_id} cancelled; personal data erased, number quarantined")
+
+
+@checkins_cli.command("list")
+def checkins_list() -> None:
+    """Open check-in timers: id, member id, due time (UTC), state — never a number."""
+    with current_services().db.session() as session:
+        rows = checkins.open_checkins(session)
+        click.echo(f"{'id':>5}  {'member':>6}  {'due (UTC)':<16}  {'calls':>5}  state")
+        for row in rows:
+            due = row.due_at.strftime("%Y-%m-%d %H:%M")
+            click.echo(f"{row.id:>5}  {row.member_id:>6}  {due:<16}  {row.attempts:>5}  {row.state}")
 
 
 @warnings_cli.command("add")
@@ -238,6 +262,19 @@ def staff_disable(email: str) -> None:
     click.echo(f"staff {staff_id}: disabled, signed out everywhere")
 
 
+@staff_cli.command("on-call")
+@click.option("--email", required=True, type=ONE_LINE)
+@click.option("--off", is_flag=True, help="Take the account off call.")
+def staff_on_call(email: str, off: bool) -> None:
+    """Put a staff account on call for check-in alarms (emailed when one is raised), or --off."""
+    staff_id = _staff_id(email)
+    with current_services().db.session() as session:
+        staff = session.get_one(Staff, staff_id)
+        staff.on_call = not off
+        repo.audit(session, "staff.on_call", target_type="staff", target_id=staff_id, detail=str(not off))
+    click.echo(f"staff {staff_id}: {'off call' if off else 'on call for check-in alarms'}")
+
+
 @keys_cli.command("rotate")
 def keys_rotate() -> None:
     """Re-encrypt every stored number and recording under the newest of SAFETY_DATA_KEYS."""
@@ -279,7 +316,7 @@ def register(app: Flask) -> None:
 
     # `simulate` and `demo` reach `flask --app ivr` through Flask's
     # `flask.commands` entry points (setup.cfg), not from here.
-    for group in (db_cli, numbers_cli, members_cli, warnings_cli, staff_cli, keys_cli):
+    for group in (db_cli, numbers_cli, members_cli, warnings_cli, staff_cli, keys_cli, checkins_cli):
         app.cli.add_command(group)
     app.cli.add_command(events_cli)
     app.cli.add_command(fallback_twiml)

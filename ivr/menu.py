@@ -61,6 +61,16 @@ def _menu(auth: menus.MenuCall, before: Sequence[Utterance] = (), *, retry: bool
     return flow.main_menu(_speaker(auth), action, _timeout(), before)
 
 
+def menu_reply(auth: menus.MenuCall, before: Sequence[Utterance] = ()) -> VoiceResponse:
+    """Say ``before``, then offer the menu again (for steps in other modules)."""
+    return _menu(auth, before)
+
+
+def member_speaker(auth: menus.MenuCall) -> Speaker:
+    """The member's own language (for steps in other modules)."""
+    return _speaker(auth)
+
+
 MenuStep = Callable[[Session, menus.MenuCall, MultiDict[str, str]], VoiceResponse]
 
 

@@ -15,7 +15,7 @@ import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask, current_app
@@ -29,6 +29,9 @@ from storage import repositories as repo
 from storage.migrate import upgrade
 from storage.models import SafetyNumber
 
+if TYPE_CHECKING:
+    from simulator.fake_twilio import FakeTwilio
+
 DEMO_LINE = "+442079460001"
 # The members' access line: members call it, key their Safety Number and PIN.
 DEMO_ACCESS_LINE = "+442079460900"
@@ -40,6 +43,9 @@ DEMO_MEMBER_PIN = "4821"
 DEMO_SECOND_MEMBER_PHONE = "+442079460321"
 DEMO_SECOND_MEMBER_PIN = "2468"
 DEMO_CALLER = "+442079460456"
+# The first member's buddy, called when a check-in is missed (a London drama number).
+DEMO_BUDDY = "+442079460654"
+DEMO_MEMBER_DURESS_PIN = "7395"
 DEMO_WARNED_CALLER = "+442079460789"
 DEMO_STAFF_EMAIL = "caseworker@demo.invalid"
 DEMO_STAFF_PASSWORD = "demo-password-123"  # noqa: S105 - the demo's published sign-in
@@ -121,6 +127,15 @@ def demo_app(instance: Path, port: int, twilio_api_base_url: str, token: str, ac
         "PROVIDER_RECORD_DELAY_SECONDS": 0,
     }
     return create_app(overrides)
+
+
+def own_demo_numbers(fake: FakeTwilio) -> None:
+    """Give the fake Twilio account the demo's numbers, as a real account owns
+    the numbers it bought: Twilio places calls (check-in and buddy calls)
+    only from a number of the account."""
+    for e164 in (DEMO_LINE, *DEMO_SPARE_LINES, DEMO_ACCESS_LINE):
+        if fake.number_by_e164(e164) is None:
+            fake.add_number(e164)
 
 
 @dataclass
@@ -206,6 +221,7 @@ def demo(no_serve: bool, port: int | None, verbose: bool, only: tuple[str, ...])
         services = services_of(app)
         upgrade(services.db.engine)
         seed_demo(services)
+        own_demo_numbers(fake)
         click.echo(f"demo database: {instance / 'safety.db'} (reset); jobs run in-process")
         click.echo(f"fake Twilio REST and media API: {fake.base_url}")
         click.echo(f"members' access line: {DEMO_ACCESS_LINE} (members key their Safety Number, then PIN)\n")

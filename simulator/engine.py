@@ -81,6 +81,12 @@ class RecordingHost(Protocol):
         ...
 
 
+# What a phone a placed call rings does when an answering machine picks up
+# (``Simulator.play_placed``): answered, no key pressed, and, with machine
+# detection on, reported as ``AnsweredBy=machine_start``.
+VOICEMAIL = "voicemail"
+
+
 def new_sid(prefix: str) -> str:
     """A Twilio-shaped SID: two letters and 32 hex digits."""
     return prefix + uuid.uuid4().hex
@@ -310,7 +316,11 @@ class Simulator:
         ``phone`` is what the rung phone does: ``answer`` (then its keypad
         presses keys at each ``<Gather>``), ``busy``, ``no-answer`` or
         ``failed`` — then Twilio never requests the call's ``Url``, only the
-        status callback says how it ended. ``callee`` is what any phone the
+        status callback says how it ended — or ``VOICEMAIL`` (an answering
+        machine picks up and presses nothing). With machine detection on
+        (``MachineDetection=Enable``) the first request for the call's TwiML
+        carries ``AnsweredBy`` (``human`` or ``machine_start``), as Twilio's
+        synchronous detection does. ``callee`` is what any phone the
         answered call's ``<Dial>`` rings does. The leg is answered (and
         billed to the account) when the phone picks up, whatever its
         TwiML's first verb.
@@ -338,7 +348,7 @@ class Simulator:
         leg.status = "ringing"
         self._status_event(leg, "ringing", result)
         self._say(leg.who, "rings", f"phone rings; the display shows {self.phonebook.show(placed.from_)}")
-        if phone.answers != "answer":
+        if phone.answers not in ("answer", VOICEMAIL):
             self.clock += placed.timeout if phone.answers == "no-answer" else 1
             # An API call nobody answered ends "no-answer" even when the
             # caller side gave up: there is no caller to hang up here.
@@ -348,9 +358,14 @@ class Simulator:
             leg.answered_at, leg.status = self.clock, "in-progress"
             leg.answered_why = result.answered_why = "the phone it rang picked up"
             result.answered = True
-            self._say(leg.who, "answers", "answers (the scheme's account is billed from now)")
+            machine = phone.answers == VOICEMAIL
+            picks_up = "an answering machine picks up" if machine else "answers"
+            self._say(leg.who, "answers", f"{picks_up} (the scheme's account is billed from now)")
             self._status_event(leg, "answered", result)
-            end = self._run(leg, placed.url, Context.CALL, result)
+            detected = {}
+            if placed.machine_detection:
+                detected["AnsweredBy"] = "machine_start" if machine else "human"
+            end = self._run(leg, placed.url, Context.CALL, result, detected)
             leg.status = end.status
             self._say(leg.who, "ends", self._ending(leg, end))
         result.status = leg.status
@@ -419,9 +434,12 @@ class Simulator:
 
     # -- running documents ----------------------------------------------
 
-    def _run(self, leg: Leg, url: str, context: Context, result: CallResult) -> _End:
-        """Run TwiML on ``leg`` from ``url`` until the leg ends or the whisper is done."""
-        goto = _Goto(url)
+    def _run(
+        self, leg: Leg, url: str, context: Context, result: CallResult, first: dict[str, str] | None = None
+    ) -> _End:
+        """Run TwiML on ``leg`` from ``url`` until the leg ends or the whisper is done;
+        ``first`` adds fields to the first request only."""
+        goto = _Goto(url, extra=dict(first or {}))
         for _ in range(self.max_documents):
             params = {**self._leg_params(leg), **goto.extra}
             answer = self._request(goto.method, goto.url, params, result.errors)

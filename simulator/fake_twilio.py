@@ -87,6 +87,9 @@ class PlacedCall:
     status_events: tuple[str, ...]
     status_method: str
     timeout: int
+    # ``Enable`` when answering machine detection runs: the request for
+    # ``url`` then carries ``AnsweredBy`` (human, machine_start …).
+    machine_detection: str | None = None
 
 
 @dataclass
@@ -552,6 +555,7 @@ class _Handler(BaseHTTPRequestHandler):
             or ("completed",),
             status_method=one("StatusCallbackMethod") or "POST",
             timeout=int(timeout) if timeout.isdigit() else 60,
+            machine_detection=one("MachineDetection") or None,
         )
         with fake._lock:
             fake.placed.append(placed)

@@ -28,6 +28,9 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy import (
+    false as sa_false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The enums live in the domain core; the columns below store their values.
@@ -36,10 +39,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from callflows.signals import SignalStatus
 from callflows.status import (
     CATEGORIES,
+    AlarmKind,
     CallDirection,
     CallerIdShown,
     CallReason,
     CallStatus,
+    CheckinState,
     Greeting,
     LineKind,
     LineStatus,
@@ -65,6 +70,8 @@ __all__ = [
     "CallbackRequest",
     "CallerIdShown",
     "CallerWarning",
+    "Checkin",
+    "CheckinAlarm",
     "Event",
     "Greeting",
     "LineKind",
@@ -126,6 +133,12 @@ class Member(Base):
     # Unique among live members; erased (NULL) on cancellation.
     phone_index: Mapped[blind_index | None] = mapped_column(unique=True)
     pin_hash: Mapped[str | None] = mapped_column(String(200))
+    # Keyed on a check-in call instead of the PIN: sounds the same, raises the alarm.
+    duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    # Who is called when a check-in is missed; like every number, encrypted
+    # and blind-indexed, never stored in the clear.
+    buddy_encrypted: Mapped[ciphertext | None]
+    buddy_index: Mapped[blind_index | None]
     status: Mapped[str] = mapped_column(_enum(MemberStatus), default=MemberStatus.ACTIVE)
     greeting: Mapped[str] = mapped_column(_enum(Greeting), default=Greeting.NONE)
     accept_withheld: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -373,6 +386,8 @@ class Staff(Base):
     # (storage.staff_calls); encrypted like every real number, never shown
     # beyond its last three digits.
     phone_encrypted: Mapped[ciphertext | None]
+    # On call for check-in alarms (emailed when one is raised).
+    on_call: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # Raised to end every session of the account (storage.staff_accounts).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The TOTP time step of the last code accepted: no code is used twice.
@@ -470,6 +485,66 @@ class CallbackRequest(Base):
     # closed_at set: closed because the member cancelled.
     closed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     closed_by_call_id: Mapped[int | None] = mapped_column(ForeignKey("staff_calls.id"))
+
+
+class Checkin(Base):
+    """One check-in timer (callflows.checkin): due, called, checked in or escalated.
+
+    The schedule lives here, not in a queue: the periodic "fire due
+    check-ins" job calls every open one whose ``next_attempt_at`` has come,
+    so a lost worker or an emptied Redis loses no check-in."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        # One open check-in per member, whatever races: starting another replaces it.
+        Index(
+            "uq_checkins_open_member",
+            "member_id",
+            unique=True,
+            postgresql_where=text("state IN ('open', 'calling')"),
+            sqlite_where=text("state IN ('open', 'calling')"),
+        ),
+        Index("ix_checkins_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[intpk]
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(_enum(CheckinState), default=CheckinState.OPEN)
+    set_at: Mapped[datetime] = mapped_column(DateTime)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    # When the due-check next acts: the due time, a retry, or the end of a call's window.
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    # Calls placed so far; the webhooks of a call carry its number and are
+    # refused once another call has started.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    call_sid: Mapped[str | None] = mapped_column(String(64))
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_miss: Mapped[str | None] = mapped_column(String(20))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class CheckinAlarm(Base):
+    """An alarm a check-in raised: shown to staff until they close it.
+
+    One per check-in at most (unique ``checkin_id``): an alarm never fires twice."""
+
+    __tablename__ = "checkin_alarms"
+
+    id: Mapped[intpk]
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(_enum(AlarmKind))
+    raised_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # The member's newest inbound call when the alarm was raised: its last
+    # three digits and warnings are what staff see first.
+    last_call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    staff_notified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # none (no buddy) / calling / called / failed
+    buddy_call: Mapped[str] = mapped_column(String(12), default="none")
+    buddy_call_sid: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
 
 class Event(Base):

@@ -25,8 +25,8 @@ from callflows.languages import ENGLISH
 from callflows.languages import language as language_named
 from callflows.pin_quality import check_pin_quality
 from callflows.sanitise import sanitise_summary
-from callflows.status import CATEGORIES, LineKind, LineStatus, MemberStatus, StaffRole
-from storage import callback_requests
+from callflows.status import CATEGORIES, CheckinState, LineKind, LineStatus, MemberStatus, StaffRole
+from storage import callback_requests, checkin_setup, checkins
 from storage.crypto import FieldCipher
 from storage.erasure import Erased, erase_member_data
 from storage.hashing import hash_secret
@@ -98,9 +98,12 @@ def enrol_member(
     pin: str,
     pin_min_length: int = 4,
     language: str = ENGLISH.code,
+    duress_pin: str | None = None,
+    buddy_e164: str | None = None,
 ) -> tuple[Member, SafetyNumber]:
     """Create a member and assign them a free Safety Number. ``language`` is
-    what they hear (:class:`UnknownLanguage` for a code not offered)."""
+    what they hear (:class:`UnknownLanguage` for a code not offered); with a
+    duress PIN and a buddy (already judged by ``callflows.checkin.check_buddy``) if given."""
     check_pin(pin, pin_min_length, phone_e164)
     spoken = language_named(language)
     name = " ".join(name.split())
@@ -118,6 +121,10 @@ def enrol_member(
         status=MemberStatus.ACTIVE,
         language=spoken.code,
     )
+    if duress_pin is not None:
+        checkin_setup.set_duress_pin(member, duress_pin, pin_min_length, phone_e164)
+    if buddy_e164 is not None:
+        checkin_setup.set_buddy(member, vault, buddy_e164)
     session.add(member)
     session.flush()
     line.member_id = member.id
@@ -160,7 +167,7 @@ def cancel_member(
     """Erase the member's personal data at once, quarantine their number, keep counts.
 
     The member row stays (anonymous) so call and report counts survive; the
-    phone, name, PIN, blocks, recordings (from ``recordings``) and callers'
+    phone, name, PIN, duress PIN, buddy, open check-ins, blocks, recordings (from ``recordings``) and callers'
     numbers go (storage/erasure.py says exactly what is kept). The number is
     quarantined, not freed, so the member's old clients do not reach a new
     member straight away.
@@ -173,6 +180,8 @@ def cancel_member(
     member.phone_index = None
     member.pin_hash = None
     member.menu_locked_until = None
+    checkin_setup.erase_safety_net(member)
+    checkins.end_checkins(session, member.id, now, CheckinState.CANCELLED)
     erased = erase_member_data(session, member.id, recordings)
     # Nobody is to call a cancelled member back (storage/callback_requests.py).
     callback_requests.close_unwanted(session, member.id, now)
@@ -367,6 +376,7 @@ def rotate_encrypted_fields(session: Session, cipher: FieldCipher) -> RotationRe
 
     targets = (
         (Member, Member.phone_encrypted),
+        (Member, Member.buddy_encrypted),
         (Call, Call.other_party_encrypted),
         (Staff, Staff.totp_secret_encrypted),
         (Staff, Staff.phone_encrypted),

@@ -83,8 +83,11 @@ def test_a_slot_runs_once_and_the_next_slot_runs_again(make_app: Callable[..., F
     other = EmbeddedSchedule(services_of(app), schedule.periods, tick_seconds=1)
     assert other.run_due(T + 5) == []
     assert schedule.run_due(T + 20) == []
-    # The next minute: only the events sweep's slot is new.
-    assert other.run_due(T + 60) == [("sweep_events", int(T + 60) // 60 * 60)]
+    # The next minute: only the slots of the events sweep and of the due check-ins (every 30 s) are new.
+    assert sorted(other.run_due(T + 60)) == [
+        ("fire_due_checkins", int(T + 60) // 30 * 30),
+        ("sweep_events", int(T + 60) // 60 * 60),
+    ]
     with db.session() as s:
         rows = s.scalars(select(PeriodicRun).where(PeriodicRun.job_name == "sweep_events")).all()
         assert len(rows) == 2 and all(row.finished_at is not None for row in rows)

@@ -29,14 +29,14 @@ from redis import Redis
 from tests.support.people import LINE, MEMBER_PHONE, EnrolledMember
 from tests.support.twilio import TwilioClient
 
-TWILIO_BLUEPRINTS = ("voice", "menu", "sms")
+TWILIO_BLUEPRINTS = ("voice", "menu", "checkin_menu", "checkin_call", "sms")
 
 
 def _twilio_paths() -> list[str]:
-    from ivr import menu, sms, voice
+    from ivr import checkin_call, checkin_menu, menu, sms, voice
 
     probe = Flask(__name__)
-    for blueprint in (voice.bp, menu.bp, sms.bp):
+    for blueprint in (voice.bp, menu.bp, checkin_menu.bp, checkin_call.bp, sms.bp):
         probe.register_blueprint(blueprint)
     return sorted(
         rule.rule

@@ -5,6 +5,7 @@ can hear before the PIN depends on any member's language."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from flask.testing import FlaskCliRunner
@@ -239,6 +240,9 @@ SAMPLE_VALUES = {
     "other_prefix": Digits("087"),
     "name": "Ruby",
     "report": "12",
+    # The check-in's minutes and due time (a time of day, in each language's format).
+    "minutes": 90,
+    "time": datetime(2026, 12, 3, 21, 30),
 }
 
 

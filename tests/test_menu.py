@@ -196,7 +196,7 @@ def test_an_authenticated_call_of_a_cancelled_member_is_refused(menu, app, db):
 def test_a_wrong_key_repeats_the_menu(menu, app, db):
     menu.seed()
     sid = menu.logged_in_call()
-    for key in ("5", "6", "7", "*", "#"):
+    for key in ("*", "#"):
         root = menu.press(sid, key)
         assert "not an option" in said(root)
         assert_menu(menu, root)
@@ -410,3 +410,13 @@ def test_no_number_reaches_logs_urls_or_speech_through_the_whole_menu(menu, app,
                 assert all(secret not in text for text in texts), ET.tostring(element)
     for secret in secrets:
         assert secret not in caplog.text
+
+
+def test_key_8_offers_the_languages(menu, app, db):
+    """Option 8 asks which language, posting to the language step (it used to
+    build a URL for an endpoint that does not exist, and apologised)."""
+    menu.seed()
+    root = menu.press(menu.logged_in_call(), "8")
+    gather = root.one("Gather")
+    assert gather.get("action") == menu.url(f"{MENU}/language") and gather.get("numDigits") == "1"
+    assert "For English, press 1" in said(gather)

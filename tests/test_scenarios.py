@@ -38,6 +38,7 @@ from simulator.demo import (
     DEMO_STAFF_EMAIL,
     DEMO_STAFF_PASSWORD,
     DEMO_WARNED_CALLER,
+    own_demo_numbers,
     seed_demo,
 )
 from simulator.engine import CallResult, Simulator
@@ -92,6 +93,7 @@ def world(make_app: Callable[..., Flask], redis: Any, fake_twilio: Any) -> World
     app = make_app(TWILIO_API_BASE_URL=fake_twilio.base_url, PROVIDER_RECORD_DELAY_SECONDS=0)
     services = services_of(app)
     seed_demo(services)
+    own_demo_numbers(fake_twilio)
     phonebook = scenarios.Cast().phonebook()
     return World(app, services, simulator_for(app, phonebook=phonebook, recordings=fake_twilio), fake_twilio)
 
@@ -155,6 +157,11 @@ def test_every_canonical_journey_has_a_scenario() -> None:
         "app_down_static_fallback",
         "member_journey_in_romanian",
         "member_journey_in_thai",
+        "checkin_in_time",
+        "checkin_duress_pin",
+        "checkin_missed_escalates",
+        "checkin_ended_early",
+        "checkin_twilio_down",
     }
 
 

@@ -149,7 +149,7 @@ def test_signature_replayed_to_another_path(
     _nothing_happened(db, redis, caplog)
 
 
-TWILIO_BLUEPRINTS = ("voice", "access", "menu", "staff_call", "sms")
+TWILIO_BLUEPRINTS = ("voice", "access", "menu", "staff_call", "checkin_menu", "checkin_call", "sms")
 
 
 def test_every_twilio_blueprint_is_guarded(app: Flask) -> None:
@@ -160,6 +160,7 @@ def test_every_twilio_blueprint_is_guarded(app: Flask) -> None:
         if rule.endpoint.split(".")[0] in TWILIO_BLUEPRINTS and "POST" in (rule.methods or ())
     ]
     assert "/voice/incoming" in paths and "/sms/incoming" in paths
+    assert "/voice/checkin/pin" in paths and "/voice/menu/checkin/duress" in paths
     for path in paths:
         assert client.post(path, data={"CallSid": "CA1"}).status_code == 403, path
 

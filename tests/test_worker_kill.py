@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,14 @@ from core.services import bound
 from ivr import create_app
 from ivr.services import services_of
 from simulator.fake_twilio import FakeTwilio
+from storage import checkins
 from storage.db import Database
 from storage.models import (
     AuditEntry,
     Call,
     CallDirection,
+    Checkin,
+    CheckinAlarm,
     Event,
     Member,
     RecordingState,
@@ -41,6 +45,7 @@ from storage.models import (
     ReportStatus,
     SafetyNumber,
     Staff,
+    utcnow,
 )
 from storage.vault import NumberVault
 from tests.support import people
@@ -313,6 +318,72 @@ def test_worker_killed_mid_download_reruns_the_job_once(
                 s.execute(delete(Report).where(Report.id == ids["report"]))
             if "staff" in ids:
                 s.execute(delete(Staff).where(Staff.id == ids["staff"]))
+            if "line" in ids:
+                s.execute(delete(SafetyNumber).where(SafetyNumber.id == ids["line"]))
+            if "member" in ids:
+                s.execute(delete(Member).where(Member.id == ids["member"]))
+        db.engine.dispose()
+
+
+@pytest.mark.usefixtures("pg_engine")  # migrated
+def test_worker_killed_while_placing_a_due_check_in_call_loses_nothing(
+    vault: NumberVault, suite: SuiteConfig, pg_url: str, redis: Redis, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    """The periodic due-check claims a due check-in, commits, and asks Twilio
+    to call; the worker dies mid-request. The check-in is still in the
+    database: once the call's window has passed, the next worker's due-check
+    places the call again, once, and nothing raises an alarm."""
+    db = committing_database(pg_url)
+    log = tmp_path / "worker.log"
+    # A short call window, so the retry comes within the test (240 s in production).
+    env = worker_env(suite, pg_url, fake_twilio, tmp_path, CHECKIN_CALL_WINDOW_SECONDS="5")
+    ids: dict[str, int] = {}
+    workers: list[subprocess.Popen[bytes]] = []
+    fake_twilio.stall_next(1, seconds=8)  # the first call request hangs until the worker is dead
+    try:
+        seeded = people.enrol(db, vault, name=MEMBER_NAME, phone=MEMBER_PHONE)
+        fake_twilio.add_number(people.LINE)  # calls are placed only from the account's own numbers
+        ids["member"], ids["line"] = seeded.id, seeded.line_id
+        with db.session() as s:
+            member = s.get_one(Member, seeded.id)
+            ids["checkin"] = checkins.start_checkin(s, member, 15, utcnow() - timedelta(minutes=16)).id
+
+        def calls_asked() -> int:
+            asked = [r for r in fake_twilio.requests if r.method == "POST" and r.path.endswith("/Calls.json")]
+            return len(asked)
+
+        workers.append(start_worker(env, log))
+        _wait_for(lambda: calls_asked() == 1, 90, "the due-check to ask Twilio for the call", log)
+        _kill_everything(workers[0])
+        with db.session() as s:
+            claimed = s.get_one(Checkin, ids["checkin"])
+            assert (claimed.state, claimed.attempts, claimed.call_sid) == ("calling", 1, None)
+        # What happens by itself within minutes, made to happen now: the dead
+        # worker's scheduler lock expires.
+        redis.delete(f"rq:scheduler-lock:{QUEUE_NAME}")
+        workers.append(start_worker(env, log))
+
+        def placed() -> bool:
+            with db.session() as s:
+                return s.get_one(Checkin, ids["checkin"]).call_sid is not None
+
+        _wait_for(placed, 120, "the next due-check to place the call", log)
+        workers[1].send_signal(signal.SIGTERM)
+        assert workers[1].wait(timeout=30) == 0, log.read_text()[-3000:]
+        with db.session() as s:
+            checkin = s.get_one(Checkin, ids["checkin"])
+            assert (checkin.state, checkin.attempts) == ("calling", 1)
+            assert checkin.call_sid == fake_twilio.placed[-1].sid
+            assert s.scalars(select(CheckinAlarm).where(CheckinAlarm.checkin_id == checkin.id)).all() == []
+        assert calls_asked() == 2
+        assert fake_twilio.placed[-1].to == MEMBER_PHONE
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                _kill_everything(proc)
+        with db.session() as s:
+            if "checkin" in ids:
+                s.execute(delete(Checkin).where(Checkin.id == ids["checkin"]))
             if "line" in ids:
                 s.execute(delete(SafetyNumber).where(SafetyNumber.id == ids["line"]))
             if "member" in ids:

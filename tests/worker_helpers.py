@@ -103,8 +103,11 @@ def rung_jobs(db: Database, jobs: Iterable[Any]) -> list[tuple[str, tuple[Any, .
     return rows
 
 
-def worker_env(suite: SuiteConfig, pg_url: str, fake: FakeTwilio, tmp_path: Path) -> dict[str, str]:
-    """The environment of a ``python -m worker`` process configured as the app is in tests."""
+def worker_env(
+    suite: SuiteConfig, pg_url: str, fake: FakeTwilio, tmp_path: Path, **settings: str
+) -> dict[str, str]:
+    """The environment of a ``python -m worker`` process configured as the app is in tests
+    (with ``settings`` on top)."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("SAFETY_", "TWILIO_", "DATABASE_", "REDIS_"))
     }
@@ -116,6 +119,7 @@ def worker_env(suite: SuiteConfig, pg_url: str, fake: FakeTwilio, tmp_path: Path
         DATABASE_URL=pg_url,
         TWILIO_API_BASE_URL=fake.base_url,
         MAIL_LOG_PATH=str(tmp_path / "mail.log"),
+        **settings,
     )
     env.update(config, SAFETY_INSTANCE_PATH=str(tmp_path / "instance"), PYTHONUNBUFFERED="1")
     return env

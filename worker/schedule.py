@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 # job name (core/queue.py JOBS) -> period in seconds
 PERIODIC: dict[str, int] = {
     "sweep_events": 60,
+    # Every 30 s: a check-in is called well within a minute of its due time.
+    "fire_due_checkins": 30,
     "sweep_abandoned_reports": 600,
     "apply_retention": 86400,
     # Risk signals (worker/signals.py); blocks, declines and reports also

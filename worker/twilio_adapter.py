@@ -228,11 +228,25 @@ class TwilioAdapter:
             return False
         return True
 
-    def place_call(self, *, to: str, from_: str, url: str, status_callback: str, timeout: int) -> str:
+    def place_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str,
+        timeout: int,
+        detect_machine: bool = False,
+    ) -> str:
         """Ask Twilio to ring ``to`` showing ``from_`` (a number of this
         account) and, once answered, fetch its TwiML from ``url``; the new
         leg's CallSid. Status callbacks of every step go to ``status_callback``.
-        ``url`` and ``status_callback`` carry ids only: Twilio keeps them."""
+        ``url`` and ``status_callback`` carry ids only: Twilio keeps them.
+
+        With ``detect_machine`` Twilio's answering machine detection runs and
+        ``url`` receives ``AnsweredBy`` (human, machine_start, fax, unknown …).
+        """
+        options: dict[str, Any] = {"machine_detection": "Enable"} if detect_machine else {}
         with _translated("placing a call"):
             call = self.client.api.v2010.accounts(self.account_sid).calls.create(
                 to=to,
@@ -243,6 +257,7 @@ class TwilioAdapter:
                 status_callback_event=["initiated", "ringing", "answered", "completed"],
                 status_callback_method="POST",
                 timeout=timeout,
+                **options,
             )
         return _sid(str(call.sid), "CA")
 

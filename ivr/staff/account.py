@@ -1,4 +1,5 @@
-"""The signed-in user's own account: role, password, and (for admins) the TOTP second factor."""
+"""The signed-in user's own account: role, password, being on call for
+check-in alarms, and (for admins) the TOTP second factor."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ivr.services import current_services
 from ivr.staff.auth import totp_ok
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, require_admin, viewer
-from ivr.staff.forms import CodeForm, PasswordForm, StaffPhoneForm
+from ivr.staff.forms import CodeForm, OnCallForm, PasswordForm, StaffPhoneForm
 from ivr.staff_phone import encrypted_staff_phone
 from storage import staff_accounts
 from storage.hashing import verify_secret
@@ -58,6 +59,17 @@ def phone_change() -> Response | tuple[str, int]:
     audit("staff.phone", "staff", staff.id, "set" if token else "removed")
     db().commit()
     flash("Your phone is saved: calls to members ring it first." if token else "Your phone is removed.")
+    return redirect(url_for("staff.account"))
+
+
+@bp.route("/account/on-call", methods=["POST"])
+def account_on_call() -> Response:
+    """Go on or off call for check-in alarms (on call: each alarm is emailed to you)."""
+    staff = viewer()
+    staff.on_call = bool(OnCallForm().on_call.data)
+    audit("staff.on_call", "staff", staff.id, "on" if staff.on_call else "off")
+    db().commit()
+    flash("You are on call: check-in alarms are emailed to you." if staff.on_call else "You are off call.")
     return redirect(url_for("staff.account"))
 
 

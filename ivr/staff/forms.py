@@ -30,6 +30,7 @@ from wtforms.validators import AnyOf, DataRequired, Optional
 
 from callflows.languages import LANGUAGE_CODES
 from callflows.sanitise import sanitise_summary
+from callflows.status import AlarmOutcome
 from storage.ids import parse_id
 from storage.models import CATEGORIES, CallerIdShown, Greeting, ReportStatus
 
@@ -229,3 +230,35 @@ class SchemeCallsForm(FlaskForm):
     """Whether the scheme may call a member ("yes") or the member asked not ("no")."""
 
     allow = SelectField(choices=["yes", "no"])
+
+
+class OnCallForm(FlaskForm):
+    """Whether the signed-in staff member is on call for check-in alarms."""
+
+    on_call = BooleanField(false_values=("", "no", "false"))
+
+
+class AlarmCloseForm(FlaskForm):
+    """How staff closed a check-in alarm."""
+
+    outcome = SelectField(choices=[o.value for o in AlarmOutcome])
+
+
+class RevealForm(FlaskForm):
+    """Why an admin needs a last caller's full number (kept in the audit log)."""
+
+    reason = StringField(filters=[_stripped], validators=[DataRequired("give the reason")])
+
+
+class DuressForm(FlaskForm):
+    """A member's duress PIN; ``remove`` takes it away."""
+
+    pin = StringField(filters=[_stripped])
+    remove = BooleanField(false_values=("", "no", "false"))
+
+
+class BuddyForm(FlaskForm):
+    """A member's buddy phone; ``remove`` takes it away."""
+
+    phone = StringField(filters=[_stripped])
+    remove = BooleanField(false_values=("", "no", "false"))

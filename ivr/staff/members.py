@@ -8,12 +8,21 @@ form that set it (that response is never cached), and never again.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from callflows.errors import BadPin, DuplicateMember, InvalidPhoneNumber, NumberPoolEmpty, WithheldNumber
+from callflows.checkin import check_buddy
+from callflows.errors import (
+    BadBuddy,
+    BadPin,
+    DuplicateMember,
+    InvalidPhoneNumber,
+    NumberPoolEmpty,
+    WithheldNumber,
+)
 from callflows.languages import LANGUAGES
 from callflows.phone import last_three, normalise
 from callflows.pin_quality import weakness
@@ -21,15 +30,15 @@ from core.services import recording_store
 from ivr.services import current_services
 from ivr.staff.blueprint import bp
 from ivr.staff.common import PAGE_SIZE, audit, db, int_arg, require_admin
-from ivr.staff.forms import CancelForm, EnrolForm, PinForm, PreferencesForm
-from storage import callback_requests, staff_calls
+from ivr.staff.forms import BuddyForm, CancelForm, DuressForm, EnrolForm, PinForm, PreferencesForm
+from storage import callback_requests, checkin_setup, staff_calls
 from storage import repositories as repo
 from storage.hashing import hash_secret
 from storage.models import CallerIdShown, Greeting, Member, MemberStatus, SafetyNumber
 
 
 def _sentence(exc: Exception) -> str:
-    text = str(exc)
+    text = str(exc).rstrip(".")
     return text[:1].upper() + text[1:] + "."
 
 
@@ -133,6 +142,11 @@ def member_page(member_id: int) -> str:
     member = _member(member_id)
     line = db().scalars(select(SafetyNumber).where(SafetyNumber.member_id == member.id)).first()
     last3 = phone_last3(member)
+    buddy_last3 = (
+        last_three(current_services().vault.reveal(member.buddy_encrypted))
+        if member.buddy_encrypted
+        else None
+    )
     # The page shows a name and digits of a phone: who looked is kept.
     audit("member.view", "member", member.id)
     db().commit()
@@ -141,6 +155,7 @@ def member_page(member_id: int) -> str:
         member=member,
         line=line,
         last3=last3,
+        buddy_last3=buddy_last3,
         greetings=list(Greeting),
         caller_ids=list(CallerIdShown),
         languages=LANGUAGES,
@@ -194,6 +209,58 @@ def member_reset_pin(member_id: int) -> str | Response:
     audit("member.pin_reset", "member", member.id)
     db().commit()
     return render_template("staff/pin_shown.html", member=member, line=None, pin=pin, enrolled=False)
+
+
+def _change_safety_net(
+    member: Member, action: str, removing: bool, change: Callable[[], None], done: str
+) -> Response:
+    """Apply one change of a member's duress PIN or buddy; a refusal is shown and nothing changes."""
+    try:
+        change()
+    except (BadPin, BadBuddy) as exc:
+        flash(_sentence(exc))
+        return redirect(url_for("staff.member_page", member_id=member.id))
+    audit(action, "member", member.id, "removed" if removing else "set")
+    db().commit()
+    flash(done)
+    return redirect(url_for("staff.member_page", member_id=member.id))
+
+
+@bp.route("/members/<int(max=2147483647):member_id>/duress", methods=["POST"])
+def member_duress(member_id: int) -> Response:
+    """Set the duress PIN (same rules as the PIN, not the PIN), or remove it."""
+    require_admin()
+    member = _active(member_id)
+    form = DuressForm()
+    pin_min = current_services().settings.pin_min_length
+
+    def change() -> None:
+        if form.remove.data:
+            checkin_setup.remove_duress_pin(member)
+        else:
+            checkin_setup.set_duress_pin(member, form.pin.data or "", pin_min, _phone(member))
+
+    done = "Duress PIN removed." if form.remove.data else "Duress PIN set."
+    return _change_safety_net(member, "member.duress_pin", bool(form.remove.data), change, done)
+
+
+@bp.route("/members/<int(max=2147483647):member_id>/buddy", methods=["POST"])
+def member_buddy(member_id: int) -> Response:
+    """Set the buddy called on a missed check-in (not premium, foreign or emergency), or remove it."""
+    require_admin()
+    member = _active(member_id)
+    form = BuddyForm()
+    svc = current_services()
+
+    def change() -> None:
+        if form.remove.data:
+            checkin_setup.remove_buddy(member)
+        else:
+            buddy = check_buddy(svc.settings.destination_policy, form.phone.data or "", _phone(member))
+            checkin_setup.set_buddy(member, svc.vault, buddy)
+
+    done = "Buddy removed." if form.remove.data else "Buddy saved."
+    return _change_safety_net(member, "member.buddy", bool(form.remove.data), change, done)
 
 
 @bp.route("/members/<int(max=2147483647):member_id>/cancel", methods=["POST"])

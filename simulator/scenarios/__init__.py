@@ -62,6 +62,7 @@ from callflows.prompts import APOLOGY
 from core.services import Services, recording_store
 from simulator import demo
 from simulator.callbacks import Delivery
+from simulator.checkin_steps import CHECKIN_KEYS, check_checkins, play_checkin
 from simulator.engine import CallResult, Simulator, SmsResult
 from simulator.errors import ScenarioError
 from simulator.keypad import Callee, ScriptedKeypad
@@ -84,6 +85,7 @@ class Cast:
             "member": demo.DEMO_MEMBER_PHONE,
             "member 2": demo.DEMO_SECOND_MEMBER_PHONE,
             "client": demo.DEMO_CALLER,
+            "buddy": demo.DEMO_BUDDY,
             "warned client": demo.DEMO_WARNED_CALLER,
             "access line": demo.DEMO_ACCESS_LINE,
             "line": demo.DEMO_LINE,
@@ -93,6 +95,7 @@ class Cast:
     )
     pin: str = demo.DEMO_MEMBER_PIN
     pin2: str = demo.DEMO_SECOND_MEMBER_PIN
+    duress: str = demo.DEMO_MEMBER_DURESS_PIN
     premium: str = "09098790000"  # Ofcom's drama range for premium-rate numbers
 
     def number(self, name: str) -> str:
@@ -101,7 +104,7 @@ class Cast:
         return self.numbers[name]
 
     def phonebook(self) -> Phonebook:
-        people = {"member", "member 2", "client", "warned client"}
+        people = {"member", "member 2", "client", "warned client", "buddy"}
         return Phonebook(
             labels={n: name for name, n in self.numbers.items() if name in people},
             public={n for name, n in self.numbers.items() if name not in people},
@@ -118,6 +121,8 @@ class Cast:
         return script.format(
             pin=self.pin,
             pin2=self.pin2,
+            duress=self.duress,
+            buddy=self.keyed("buddy"),
             client=self.keyed("client"),
             line=self.keyed("line"),
             line2=self.keyed("line 2"),
@@ -205,7 +210,7 @@ def load(name: str) -> Scenario:
         raise ScenarioError(f"scenario {name}: {exc}") from exc
     for step in scenario.steps:
         _check_keys(name, step.get("expect", {}), STEP_EXPECTATIONS, "expectation")
-        for kind, keys in (("call", CALL_KEYS), ("sms", SMS_KEYS)):
+        for kind, keys in (("call", CALL_KEYS), ("sms", SMS_KEYS), ("checkin", CHECKIN_KEYS)):
             if kind in step:
                 _check_keys(name, step[kind], keys, f"{kind} key")
     return scenario
@@ -243,25 +248,28 @@ def play(
     cast = cast or Cast()
     outcome = Outcome(scenario)
     fallback = simulator.fallback
+    # Check-in steps move the app's clock on; the next scenario starts on the real one.
+    settings = services.settings
     try:
         for action in scenario.setup:
             _setup(action, services, cast, simulator, app)
         for index, step in enumerate(scenario.steps):
-            result = _step(step, simulator, cast)
+            result = _step(step, simulator, services, cast)
             outcome.results.append(result)
             failures = _check_step(step.get("expect", {}), result, outcome, cast)
             failures.extend(_check_call_log(step.get("expect", {}), result, outcome, services))
             outcome.failures.extend(f"step {index + 1}: {failure}" for failure in failures)
+        outcome.failures.extend(_check_state(scenario.expect, services, cast))
     finally:
         simulator.fallback = fallback
-    outcome.failures.extend(_check_state(scenario.expect, services, cast))
+        services.settings = settings
     return outcome
 
 
 # -- setup ---------------------------------------------------------------
 
 
-def _member(session: Any, services: Services, cast: Cast, who: str = "member") -> Member:
+def member_of(session: Any, services: Services, cast: Cast, who: str = "member") -> Member:
     member = repo.member_by_phone(session, services.vault, cast.number(who))
     if member is None:
         raise ScenarioError(f"no active member on the {who}'s phone (seed the demo first)")
@@ -280,17 +288,17 @@ def _setup(
     with services.db.session() as session:
         if kind == "block":
             number = cast.number(value)
-            member = _member(session, services, cast)
+            member = member_of(session, services, cast)
             repo.block_caller(session, member.id, services.vault.index(number), number[-3:])
         elif kind == "spoken_greeting":
             # The member's choice, as the console's preferences form makes it.
-            _member(session, services, cast, value).greeting = Greeting.LOGGED
+            member_of(session, services, cast, value).greeting = Greeting.LOGGED
         elif kind == "member_language":
             # {"member_language": {"member": "ro"}}: as enrolment with --language makes it.
             for who, code in dict(value).items():
-                _member(session, services, cast, who).language = language_named(code).code
+                member_of(session, services, cast, who).language = language_named(code).code
         elif kind == "cancel_member":
-            repo.cancel_member(session, _member(session, services, cast, value), recording_store(services))
+            repo.cancel_member(session, member_of(session, services, cast, value), recording_store(services))
         else:
             raise ScenarioError(f"unknown setup action {kind!r}")
 
@@ -313,7 +321,9 @@ def host_static_fallback(simulator: Simulator, app: Flask | None) -> bytes:
 # -- steps -----------------------------------------------------------------
 
 
-def _step(step: Mapping[str, Any], simulator: Simulator, cast: Cast) -> Result:
+def _step(step: Mapping[str, Any], simulator: Simulator, services: Services, cast: Cast) -> Result:
+    if "checkin" in step:
+        return play_checkin(step["checkin"], simulator, services, cast)
     if "call" in step:
         call = step["call"]
         keypad = ScriptedKeypad.of(cast.keys(call.get("digits", "")) or None)
@@ -341,7 +351,7 @@ def _step(step: Mapping[str, Any], simulator: Simulator, cast: Cast) -> Result:
     if "sms" in step:
         sms = step["sms"]
         return simulator.sms(cast.number(sms["from"]), cast.number(sms["to"]), sms["body"])
-    raise ScenarioError(f"a step is a call or an sms: {dict(step)}")
+    raise ScenarioError(f"a step is a call, an sms or a check-in: {dict(step)}")
 
 
 def _check_step(expect: Mapping[str, Any], result: Result, outcome: Outcome, cast: Cast) -> list[str]:
@@ -449,6 +459,7 @@ def _check_state(expect: Mapping[str, Any], services: Services, cast: Cast) -> l
         "menu_locked": lambda s, v: _locked(s, services, cast, v),
         "report": lambda s, v: _report(s, v),
         "line_status": lambda s, v: _line_status(s, cast, v),
+        "checkin": lambda s, v: check_checkins(s, services, cast, v),
     }
     failures: list[str] = []
     with services.db.session() as session:
@@ -460,7 +471,7 @@ def _check_state(expect: Mapping[str, Any], services: Services, cast: Cast) -> l
 
 
 def _blocked(session: Any, services: Services, cast: Cast, names: list[str]) -> list[str]:
-    member = _member(session, services, cast)
+    member = member_of(session, services, cast)
     failures = []
     for name in names:
         index = services.vault.index(cast.number(name))
@@ -472,7 +483,7 @@ def _blocked(session: Any, services: Services, cast: Cast, names: list[str]) -> 
 def _locked(session: Any, services: Services, cast: Cast, wanted: Mapping[str, bool]) -> list[str]:
     failures = []
     for who, lock in wanted.items():
-        locked = _member(session, services, cast, who).menu_locked_until is not None
+        locked = member_of(session, services, cast, who).menu_locked_until is not None
         if locked != lock:
             failures.append(f"the {who}'s menu locked is {locked}")
     return failures

@@ -21,12 +21,24 @@ import pytest
 from sqlalchemy import create_engine, func, make_url, select
 from werkzeug.serving import make_server
 
+from callflows.status import AlarmKind
 from core.services import recording_store
 from ivr import create_app, services_of
+from storage import checkins
 from storage import repositories as repo
 from storage.events import MAX_ATTEMPTS
 from storage.migrate import upgrade
-from storage.models import AuditEntry, Call, CallDirection, CallerWarning, Event, Report, Staff, utcnow
+from storage.models import (
+    AuditEntry,
+    Call,
+    CallDirection,
+    CallerWarning,
+    CheckinAlarm,
+    Event,
+    Report,
+    Staff,
+    utcnow,
+)
 from tests.staff.helpers import PASSWORD, wav_bytes
 from tests.support.databases import scratch_database
 from tests.support.suite import SuiteConfig
@@ -153,7 +165,10 @@ def _seed(app: Any) -> dict[str, Any]:
                 failed_at=utcnow(),
             )
         )
-        return {"report_id": report.id}
+        checkin = checkins.start_checkin(s, member, 60, now - timedelta(hours=1))
+        alarm = checkins.raise_alarm(s, checkin, AlarmKind.MISSED, now)
+        assert alarm is not None
+        return {"report_id": report.id, "alarm_id": alarm.id}
 
 
 def _count(app: Any, model: Any, *where: Any) -> int:
@@ -385,3 +400,32 @@ def test_the_inbox_reflows_at_320_px(browser: Any, live: dict[str, Any]) -> None
     assert tab.get_by_text("police", exact=False).first.is_visible()
     tab.screenshot(path=str(SCREENSHOTS / "inbox-320.png"), full_page=True)
     tab.context.close()
+
+
+def test_a_check_in_alarm_on_a_phone_from_banner_to_closed(browser: Any, live: dict[str, Any]) -> None:
+    """The on-call caseworker's path: the banner, the alarm, closed as safe."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    tab.goto(live["base"] + "/staff/login")
+    tab.get_by_label("Email").fill("case@example.org")
+    tab.get_by_label("Password").fill(PASSWORD)
+    tab.get_by_role("button", name="Sign in").click()
+    tab.wait_for_url("**/staff/reports")
+    banner = tab.get_by_role("region", name="Check-in alarms")
+    assert banner.inner_text().startswith("1 check-in alarm open.")
+    tab.get_by_role("link", name="See it now").click()
+    tab.get_by_role("link", name=f"#{live['alarm_id']}").click()
+    tab.wait_for_url(f"**/staff/alarms/{live['alarm_id']}")
+    assert tab.get_by_text("missed check-in: no PIN after every call").is_visible()
+    assert tab.get_by_text("ending …321").is_visible()
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 390, "the alarm scrolls sideways"
+    tab.screenshot(path=str(SCREENSHOTS / "alarm-phone.png"), full_page=True)
+    tab.get_by_label("Outcome").select_option("safe")
+    tab.get_by_role("button", name="Close alarm").click()
+    assert tab.get_by_text("Alarm closed: member safe.").is_visible()
+    assert tab.get_by_role("region", name="Check-in alarms").count() == 0
+    assert _count(live["app"], CheckinAlarm, CheckinAlarm.outcome == "safe") == 1
+    context.close()

@@ -1,0 +1,391 @@
+"""When a check-in runs out: the call to the member, the PIN and the duress
+PIN, the retry, and the escalation to the buddy and the on-call staff.
+
+On real PostgreSQL, with the embedded queue (jobs run as they are queued),
+the fake Twilio receiving the calls the worker places, and a clock the test
+moves by hand (no sleeps)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from redis import Redis
+from sqlalchemy import delete, select
+
+from callflows import checkin as flow
+from callflows import prompts
+from callflows.status import AlarmKind, CheckinState
+from ivr.services import services_of
+from simulator.fake_twilio import FakeTwilio
+from storage import checkin_setup, checkins
+from storage.db import Database
+from storage.models import Checkin, Event, Member, SafetyNumber, utcnow
+from storage.vault import NumberVault
+from tests.job_privacy import job_texts
+from tests.staff.helpers import Clock
+from tests.support import people
+from tests.support.checkins import START, CheckinCalls
+from tests.support.databases import committing_database
+from tests.support.menu import jobs
+from tests.support.people import LINE, MEMBER_PHONE, PIN, EnrolledMember
+from tests.support.suite import SuiteConfig
+from tests.support.twilio import TwilioClient, said
+from tests.worker_helpers import add_staff, as_worker, job_services
+from worker.checkins import fire_due_checkins
+
+BUDDY = "+447911123456"
+DURESS = "7395"
+MINUTE = 60
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(START)
+
+
+@pytest.fixture
+def calls(
+    make_app: Callable[..., Flask], clock: Clock, fake_twilio: FakeTwilio, db: Database, suite: SuiteConfig
+) -> CheckinCalls:
+    app = make_app(REDIS_URL=None, clock=clock, TWILIO_API_BASE_URL=fake_twilio.base_url)
+    fake_twilio.add_number(LINE)  # Twilio places calls only from the account's own numbers
+    return CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
+
+
+@pytest.fixture
+def ready(member: EnrolledMember, db: Database, vault: NumberVault) -> EnrolledMember:
+    """The standard member with a duress PIN and a buddy."""
+    with db.session() as s:
+        row = s.get_one(Member, member.id)
+        checkin_setup.set_duress_pin(row, DURESS, 4, MEMBER_PHONE)
+        checkin_setup.set_buddy(row, vault, BUDDY)
+    return member
+
+
+def start(db: Database, calls: CheckinCalls, member_id: int, minutes: int = 60) -> int:
+    with db.session() as s:
+        return checkins.start_checkin(s, s.get_one(Member, member_id), minutes, calls.app_now()).id
+
+
+def due(db: Database, calls: CheckinCalls, member_id: int) -> int:
+    """A 15-minute check-in of the member, with the clock moved on to its due time."""
+    checkin_id = start(db, calls, member_id, 15)
+    calls.clock.advance(15 * MINUTE)
+    return checkin_id
+
+
+def mail(calls: CheckinCalls) -> str:
+    path = Path(services_of(calls.app).settings.mail_log_path)
+    return path.read_text() if path.exists() else ""
+
+
+def test_nothing_rings_before_the_due_time_then_the_member_is_called_from_their_safety_number(
+    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
+) -> None:
+    checkin_id = start(db, calls, ready.id, 60)
+    clock.advance(59 * MINUTE)
+    assert calls.fire() == []
+    clock.advance(MINUTE)
+    [call] = calls.fire()
+    assert (call.from_, call.to) == (LINE, MEMBER_PHONE)
+    assert call.machine_detection == "Enable" and call.timeout == 30
+    assert call.url == f"https://safety.example.org/voice/checkin/answer?checkin={checkin_id}&attempt=1"
+    assert MEMBER_PHONE[1:] not in (call.url or "") + (call.status_callback or "")
+    assert calls.fire() == []  # the next run does not call again
+    row = calls.checkin(checkin_id)
+    assert (row.state, row.attempts, row.call_sid) == (CheckinState.CALLING, 1, call.sid)
+
+
+def test_the_pin_checks_in(calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock) -> None:
+    checkin_id = due(db, calls, ready.id)
+    [call] = calls.fire()
+    ask = calls.answer(call)
+    gather = ask.one("Gather")
+    assert (
+        gather.get("finishOnKey") == "#"
+        and said(gather) == f"{prompts.CHECKIN_CALL_INTRO.text} {prompts.ENTER_PIN.text}"
+    )
+    done = calls.key(ask, call, PIN)
+    assert done.verbs == ["Say", "Hangup"] and done.said == prompts.CHECKED_IN.text
+    calls.end(call, "completed", "20")
+    assert calls.checkin(checkin_id).state == CheckinState.CHECKED_IN
+    assert calls.alarms() == [] and calls.fake.placed == [call]
+
+
+def test_the_duress_pin_sounds_exactly_like_the_pin_and_raises_the_alarm_silently(
+    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
+) -> None:
+    add_staff(db, "oncall@example.org")
+    answers = []
+    for pin in (PIN, DURESS):
+        due(db, calls, ready.id)
+        [call] = calls.fire()
+        answers.append(calls.key(calls.answer(call), call, pin).body)
+    assert answers[0] == answers[1]
+    [alarm] = calls.alarms()
+    assert alarm.kind == AlarmKind.DURESS and alarm.staff_notified_at is not None
+    sent = mail(calls)
+    assert "URGENT check-in alarm" in sent and f"/staff/alarms/{alarm.id}" in sent
+    assert "Test member" not in sent and "7946" not in sent and "7911" not in sent
+    buddy_call = calls.fake.placed[-1]
+    assert (buddy_call.from_, buddy_call.to) == (LINE, BUDDY)
+
+
+def test_no_answer_is_tried_again_then_escalated_to_the_buddy_and_staff(
+    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
+) -> None:
+    add_staff(db, "off@example.org")
+    checkin_id = start(db, calls, ready.id, 30)
+    clock.advance(30 * MINUTE)
+    [first] = calls.fire()
+    calls.end(first, "no-answer")
+    row = calls.checkin(checkin_id)
+    assert (row.state, row.last_miss) == (CheckinState.OPEN, "no-answer")
+    assert row.next_attempt_at == row.due_at + timedelta(minutes=3)
+    clock.advance(2 * MINUTE)
+    assert calls.fire() == []
+    clock.advance(MINUTE)
+    [second] = calls.fire()
+    assert second.url and second.url.endswith("attempt=2")
+    assert calls.alarms() == [] and mail(calls) == ""
+    calls.end(second, "busy")
+    [alarm] = calls.alarms()
+    assert alarm.kind == AlarmKind.MISSED and calls.checkin(checkin_id).state == CheckinState.ESCALATED
+    assert "off@example.org" in mail(calls)  # nobody on call: every active staff member
+    [*_, buddy] = calls.fake.placed
+    assert (buddy.from_, buddy.to, buddy.machine_detection) == (LINE, BUDDY, None)
+    heard = calls.request(buddy.url, buddy, CallStatus="in-progress")
+    assert prompts.BUDDY_MESSAGE.text in heard.said and "Test member" not in heard.said
+    assert heard.one("Gather").get("numDigits") == "1"
+    again = calls.key(heard, buddy, "1")
+    assert prompts.BUDDY_MESSAGE.text in again.said
+    calls.request(buddy.status_callback, buddy, CallStatus="completed", CallDuration="25")
+    assert calls.alarms()[0].buddy_call == "answered"
+    # A late or replayed status of the first call changes nothing; the alarm is raised once.
+    calls.end(first, "no-answer")
+    calls.end(second, "busy")
+    clock.advance(10 * MINUTE)
+    assert calls.fire() == []
+    assert len(calls.alarms()) == 1 and mail(calls).count("URGENT check-in alarm") == 1
+
+
+@pytest.mark.parametrize("answered_by", ["machine_start", "fax"])
+def test_voicemail_is_hung_up_on_and_counts_as_missed(
+    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock, answered_by: str
+) -> None:
+    checkin_id = due(db, calls, ready.id)
+    [call] = calls.fire()
+    root = calls.answer(call, answered_by=answered_by)
+    assert root.verbs == ["Hangup"]
+    assert calls.checkin(checkin_id).last_miss == "machine"
+
+
+def test_no_key_and_three_wrong_pins_are_missed_calls(
+    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
+) -> None:
+    add_staff(db, "case@example.org")
+    checkin_id = due(db, calls, member.id)
+    [call] = calls.fire()
+    silent = calls.key(calls.answer(call), call, "")
+    assert silent.said == prompts.NOT_CHECKED_IN.text
+    assert calls.checkin(checkin_id).last_miss == "no-key"
+    clock.advance(3 * MINUTE)
+    [retry] = calls.fire()
+    root = calls.answer(retry)
+    for _ in range(2):
+        root = calls.key(root, retry, "9999")
+        assert prompts.CHECKIN_WRONG_PIN.text in root.said
+    assert calls.key(root, retry, "9999").said == prompts.NOT_CHECKED_IN.text
+    [alarm] = calls.alarms()
+    assert alarm.kind == AlarmKind.MISSED and alarm.buddy_call == "none"  # no buddy: staff only
+    assert calls.checkin(checkin_id).last_miss == "wrong-pins"
+
+
+def test_twilio_down_at_the_due_time_escalates_straight_to_staff(
+    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
+) -> None:
+    add_staff(db, "case@example.org")
+    checkin_id = due(db, calls, member.id)
+    calls.fake.fail_next(5, status=503, method="POST")
+    assert calls.fire() == []
+    [alarm] = calls.alarms()
+    assert alarm.kind == AlarmKind.UNREACHABLE and calls.checkin(checkin_id).state == CheckinState.ESCALATED
+    assert "could not be placed" in mail(calls)
+
+
+def test_a_worker_killed_before_the_call_loses_nothing_and_calls_once(
+    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
+) -> None:
+    """The claim is committed, then the worker dies before asking Twilio: once
+    the call's window has passed the next run places the call (same attempt)."""
+    checkin_id = due(db, calls, member.id)
+    with db.session() as s:
+        claimed = checkins.claim_due(s, checkin_id, calls.app_now())
+        assert claimed is not None
+        checkins.start_call(claimed, calls.app_now(), services_of(calls.app).settings.checkin_policy)
+    assert calls.fire() == []  # still within the window: it might be ringing
+    clock.advance(4 * MINUTE)
+    [call] = calls.fire()
+    assert call.url and call.url.endswith("attempt=1")
+    assert calls.fire() == []
+
+
+def test_a_call_that_never_reports_back_counts_as_missed(
+    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
+) -> None:
+    checkin_id = due(db, calls, member.id)
+    assert len(calls.fire()) == 1
+    clock.advance(4 * MINUTE)
+    assert calls.fire() == []
+    row = calls.checkin(checkin_id)
+    assert (row.state, row.last_miss) == (CheckinState.OPEN, "no-outcome")
+
+
+def test_requests_about_another_call_change_nothing(
+    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
+) -> None:
+    checkin_id = due(db, calls, member.id)
+    [call] = calls.fire()
+    ask = calls.answer(call)
+    forged = calls.request(
+        f"https://safety.example.org/voice/checkin/pin?checkin={checkin_id}&attempt=2", call, Digits=PIN
+    )
+    assert forged.said == prompts.NOT_CHECKED_IN.text
+    call.sid = "CA" + "f" * 32  # another call's sid, the right URL
+    assert calls.key(ask, call, PIN).said == prompts.NOT_CHECKED_IN.text
+    assert calls.checkin(checkin_id).state == CheckinState.CALLING
+
+
+def test_the_on_call_staff_get_the_alarm_and_nobody_else(
+    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
+) -> None:
+    on_call = add_staff(db, "oncall@example.org")
+    add_staff(db, "other@example.org")
+    with db.session() as s:
+        from storage.models import Staff
+
+        s.get_one(Staff, on_call).on_call = True
+    due(db, calls, member.id)
+    calls.fake.fail_next(5, status=503, method="POST")
+    calls.fire()
+    sent = mail(calls)
+    assert "oncall@example.org" in sent and "other@example.org" not in sent
+
+
+def test_a_cancelled_member_is_never_called(
+    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
+) -> None:
+    from storage import repositories as repo
+
+    checkin_id = start(db, calls, member.id, 15)
+    with db.session() as s:
+        repo.cancel_member(s, s.get_one(Member, member.id))
+    clock.advance(15 * MINUTE)
+    assert calls.fire() == []
+    assert calls.checkin(checkin_id).state == CheckinState.CANCELLED
+    with db.session() as s:
+        assert s.scalars(select(Member.buddy_encrypted).where(Member.id == member.id)).one() is None
+
+
+def test_the_due_time_is_said_on_the_members_clock() -> None:
+    assert flow.on_the_members_clock(datetime(2026, 7, 1, 20, 30)) == datetime(2026, 7, 1, 21, 30)  # BST
+    assert flow.on_the_members_clock(datetime(2026, 12, 1, 0, 5)) == datetime(2026, 12, 1, 0, 5)
+
+
+def test_the_worker_sends_twilio_to_paths_the_app_serves(calls: CheckinCalls) -> None:
+    """The worker builds these URLs without the app's URL map."""
+    served = {str(rule) for rule in calls.app.url_map.iter_rules()}
+    for path in (
+        flow.CALL_ANSWER_PATH,
+        flow.CALL_PIN_PATH,
+        flow.CALL_STATUS_PATH,
+        flow.BUDDY_ANSWER_PATH,
+        flow.BUDDY_STATUS_PATH,
+    ):
+        assert path in served, path
+
+
+def test_on_rq_the_alarm_job_carries_the_alarm_id_only(
+    make_app: Callable[..., Flask],
+    fake_twilio: FakeTwilio,
+    db: Database,
+    suite: SuiteConfig,
+    ready: EnrolledMember,
+    clock: Clock,
+    redis: Redis,
+) -> None:
+    """Jobs take ids only; the ``redis`` fixture also scans every job for numbers."""
+    app = make_app(clock=clock, TWILIO_API_BASE_URL=fake_twilio.base_url)
+    fake_twilio.add_number(LINE)
+    rq_calls = CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
+    due(db, rq_calls, ready.id)
+    [call] = rq_calls.fire()
+    rq_calls.key(rq_calls.answer(call), call, DURESS)
+    [alarm] = rq_calls.alarms()
+    assert ("worker.checkins.alert_checkin_alarm", (alarm.id,)) in jobs(redis, db)
+    text = "\n".join(job_texts(redis).values())
+    for secret in (BUDDY, BUDDY[1:], MEMBER_PHONE, MEMBER_PHONE[1:], "Test member", DURESS):
+        assert secret not in text
+
+
+@pytest.mark.usefixtures("pg_engine")  # migrated
+def test_workers_firing_at_once_call_each_due_member_exactly_once(
+    pg_url: str, vault: NumberVault, fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    """Real commits, four workers' due-checks at once: the row claim (FOR
+    UPDATE SKIP LOCKED, marked before Twilio is asked) lets one call each."""
+    db = committing_database(pg_url, pool_size=8)
+    members: list[int] = []
+    try:
+        for n in range(6):
+            seeded = people.enrol(db, vault, phone=f"+4420794605{n:02d}", line=f"+4420794600{n + 10:02d}")
+            fake_twilio.add_number(f"+4420794600{n + 10:02d}")
+            members.append(seeded.id)
+            with db.session() as s:
+                checkins.start_checkin(s, s.get_one(Member, seeded.id), 15, utcnow() - timedelta(minutes=16))
+        with job_services(tmp_path, db, REDIS_URL=None, TWILIO_API_BASE_URL=fake_twilio.base_url) as svc:
+            fire = as_worker(svc, fire_due_checkins)
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda _: fire(), range(4)))
+        called = sorted(call.to for call in fake_twilio.placed)
+        assert called == sorted(f"+4420794605{n:02d}" for n in range(6))
+    finally:
+        with db.session() as s:
+            s.execute(delete(Checkin).where(Checkin.member_id.in_(members)))
+            s.execute(delete(SafetyNumber).where(SafetyNumber.member_id.in_(members)))
+            s.execute(delete(Member).where(Member.id.in_(members)))
+        db.engine.dispose()
+
+
+def test_a_mail_server_that_is_down_does_not_keep_the_buddy_from_being_called(
+    make_app: Callable[..., Flask],
+    fake_twilio: FakeTwilio,
+    db: Database,
+    suite: SuiteConfig,
+    ready: EnrolledMember,
+    clock: Clock,
+) -> None:
+    app = make_app(
+        REDIS_URL=None,
+        clock=clock,
+        TWILIO_API_BASE_URL=fake_twilio.base_url,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=1,
+    )
+    fake_twilio.add_number(LINE)
+    down = CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
+    add_staff(db, "case@example.org")
+    due(db, down, ready.id)
+    [call] = down.fire()
+    assert down.key(down.answer(call), call, DURESS).said == prompts.CHECKED_IN.text
+    [alarm] = down.alarms()
+    assert alarm.staff_notified_at is None  # the email failed ...
+    assert (fake_twilio.placed[-1].to, alarm.buddy_call) == (BUDDY, "called")  # ... the buddy was called
+    with db.session() as s:
+        kept = s.scalars(select(Event.job).where(Event.done_at.is_(None), Event.failed_at.is_(None))).all()
+    assert kept == ["checkin_alarm"]  # and the alert is kept to be sent again

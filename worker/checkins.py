@@ -1,0 +1,200 @@
+"""Check-in jobs: call members whose check-in is due, and raise the alarm.
+
+"fire_due_checkins" is periodic (worker/schedule.py, every 30 s). The
+schedule is the ``checkins`` table, not a queue: a killed worker or an
+emptied Redis loses nothing, and each run acts on every check-in whose next
+step has come. Each check-in is claimed under ``FOR UPDATE SKIP LOCKED`` and
+its call marked as placed before Twilio is asked, so two workers never call
+a member twice; a worker killed between the two leaves a call with no
+CallSid, which the next run places again once its window has passed.
+
+"checkin_alarm" tells the on-call caseworkers (everyone active when nobody
+is on call) by email, and calls the member's buddy from their Safety Number.
+Both are idempotent; the email carries no name or number, only a link.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callflows import checkin as flow
+from callflows.checkin import Miss
+from callflows.errors import TwilioUnavailable
+from callflows.status import AlarmKind, CheckinState, MemberStatus, StaffRole
+from core import services
+from core.services import Services
+from storage import checkins
+from storage.models import Checkin, Member, SafetyNumber, Staff
+from worker.mail import send_mail, staff_link
+from worker.twilio_adapter import adapter_for
+
+log = logging.getLogger(__name__)
+
+ALARM_SUBJECT = "Safety Number: URGENT check-in alarm"
+# An alarm whose alert has not gone out this long after it was raised (its
+# job was lost with Redis) is alerted again by the next periodic run.
+ALERT_GRACE = timedelta(minutes=1)
+ALARM_WORDS = {
+    AlarmKind.MISSED: "A member missed a check-in.",
+    AlarmKind.DURESS: "A member keyed their duress PIN on a check-in call.",
+    AlarmKind.UNREACHABLE: "A member's check-in call could not be placed (Twilio unreachable).",
+}
+
+
+def fire_due_checkins() -> None:
+    """Job "fire_due_checkins" (periodic): act on every check-in whose next step has come."""
+    svc = services.current()
+    now = svc.settings.now()
+    with svc.db.session() as session:
+        due = checkins.due_checkin_ids(session, now)
+        forgotten = checkins.unnotified_alarm_ids(session, now - ALERT_GRACE)
+    failed = 0
+    for step, item in [*((_fire, checkin_id) for checkin_id in due), *((_alert, a) for a in forgotten)]:
+        # One check-in that fails must not hold up the others' calls.
+        try:
+            step(svc, item, now)
+        except Exception as exc:
+            failed += 1
+            log.error("check-in due-check: %s(%d) failed with %s", step.__name__, item, type(exc).__name__)
+    if failed:
+        raise CheckinsFailed(f"{failed} check-in step(s) failed; the next run tries them again")
+
+
+class CheckinsFailed(RuntimeError):
+    """Some check-ins of a due-check run failed (each is logged); RQ retries the run."""
+
+
+def _alert(svc: Services, alarm_id: int, _now: datetime) -> None:
+    alert_checkin_alarm(alarm_id)
+
+
+def _fire(svc: Services, checkin_id: int, now: datetime) -> None:
+    """Place the check-in's next call, or count a call that never reported back."""
+    with svc.db.session() as session:
+        checkin = checkins.claim_due(session, checkin_id, now)
+        if checkin is None:
+            return  # another worker has it, or it was closed meanwhile
+        if checkins.call_never_placed(checkin):
+            checkins.forget_unplaced_call(checkin)  # its worker died before Twilio was asked
+        elif checkin.state == CheckinState.CALLING:
+            alarm = checkins.record_miss(session, checkin, Miss.NO_OUTCOME, now, svc.settings.checkin_policy)
+            alarm_id = alarm.id if alarm is not None else None
+            session.commit()
+            if alarm_id is not None:
+                alert_checkin_alarm(alarm_id)
+            return
+        member = session.get_one(Member, checkin.member_id)
+        line = session.scalars(select(SafetyNumber).where(SafetyNumber.member_id == member.id)).first()
+        if member.status != MemberStatus.ACTIVE or line is None or not member.phone_encrypted:
+            checkins.end_checkins(session, member.id, now, CheckinState.CANCELLED)
+            return
+        attempt = checkins.start_call(checkin, now, svc.settings.checkin_policy)
+        phone, from_line = svc.vault.reveal(member.phone_encrypted), line.e164
+    _place_checkin_call(svc, checkin_id, attempt, phone, from_line)
+
+
+def _place_checkin_call(svc: Services, checkin_id: int, attempt: int, phone: str, line: str) -> None:
+    """Ring the member from their Safety Number; Twilio down raises the alarm at once."""
+    base = svc.settings.public_base_url
+    try:
+        call_sid = adapter_for(svc.settings).place_call(
+            to=phone,
+            from_=line,
+            url=flow.call_url(base, flow.CALL_ANSWER_PATH, checkin=checkin_id, attempt=attempt),
+            status_callback=flow.call_url(base, flow.CALL_STATUS_PATH, checkin=checkin_id, attempt=attempt),
+            timeout=svc.settings.checkin_ring_seconds,
+            detect_machine=True,
+        )
+    except TwilioUnavailable:
+        log.error("check-in %d: Twilio unreachable, raising the alarm", checkin_id)
+        _raise_unreachable(svc, checkin_id, attempt)
+        return
+    with svc.db.session() as session:
+        checkins.keep_call_sid(session, checkin_id, attempt, call_sid)
+    log.info("check-in %d: call %d placed", checkin_id, attempt)
+
+
+def _raise_unreachable(svc: Services, checkin_id: int, attempt: int) -> None:
+    now = svc.settings.now()
+    with svc.db.session() as session:
+        checkin = session.get(Checkin, checkin_id, with_for_update=True)
+        if checkin is None or checkin.attempts != attempt or checkin.state != CheckinState.CALLING:
+            return
+        alarm = checkins.raise_alarm(session, checkin, AlarmKind.UNREACHABLE, now)
+        alarm_id = alarm.id if alarm is not None else None
+    if alarm_id is not None:
+        alert_checkin_alarm(alarm_id)
+
+
+def alert_checkin_alarm(alarm_id: int) -> None:
+    """Job "checkin_alarm": email the on-call staff once, and call the buddy once.
+
+    A mail server that fails does not keep the buddy from being called: the
+    buddy is called first, and the email's failure then fails the job, which
+    is retried (the buddy is not called twice)."""
+    svc = services.current()
+    try:
+        _call_buddy(svc, int(alarm_id))
+    finally:
+        _email_staff(svc, int(alarm_id))
+
+
+def _email_staff(svc: Services, alarm_id: int) -> None:
+    """Sent before the alarm is marked: a failed send is retried (at worst twice sent)."""
+    with svc.db.session() as session:
+        alarm = checkins.alarm_for_update(session, alarm_id)
+        if alarm is None or alarm.staff_notified_at is not None:
+            return
+        send_mail(
+            svc.settings,
+            on_call_emails(session),
+            ALARM_SUBJECT,
+            f"{ALARM_WORDS[AlarmKind(alarm.kind)]}\n\n"
+            "Open the alarm in the staff console now:\n"
+            f"{staff_link(svc.settings, f'alarms/{alarm.id}')}\n",
+        )
+        alarm.staff_notified_at = svc.settings.now()
+
+
+def on_call_emails(session: Session) -> list[str]:
+    """On-call staff; when nobody is on call, every active caseworker and admin."""
+    active = select(Staff.email).where(Staff.active.is_(True), Staff.role.in_(list(StaffRole)))
+    on_call = list(session.scalars(active.where(Staff.on_call.is_(True))))
+    return on_call or list(session.scalars(active))
+
+
+def _call_buddy(svc: Services, alarm_id: int) -> None:
+    """Call the buddy from the member's Safety Number with the message that names nobody."""
+    with svc.db.session() as session:
+        alarm = checkins.alarm_for_update(session, alarm_id)
+        if alarm is None or alarm.buddy_call != "pending":
+            return
+        member = session.get_one(Member, alarm.member_id)
+        line = session.scalars(select(SafetyNumber).where(SafetyNumber.member_id == member.id)).first()
+        if not member.buddy_encrypted or line is None:
+            alarm.buddy_call = "none"
+            return
+        alarm.buddy_call = "calling"
+        call = (svc.vault.reveal(member.buddy_encrypted), line.e164)
+    base = svc.settings.public_base_url
+    try:
+        call_sid = adapter_for(svc.settings).place_call(
+            to=call[0],
+            from_=call[1],
+            url=flow.call_url(base, flow.BUDDY_ANSWER_PATH, alarm=alarm_id),
+            status_callback=flow.call_url(base, flow.BUDDY_STATUS_PATH, alarm=alarm_id),
+            timeout=svc.settings.checkin_ring_seconds,
+            detect_machine=False,
+        )
+        state, sid = "called", call_sid
+    except TwilioUnavailable:
+        log.error("alarm %d: Twilio unreachable, the buddy could not be called", alarm_id)
+        state, sid = "failed", None
+    with svc.db.session() as session:
+        alarm = checkins.alarm_for_update(session, alarm_id)
+        if alarm is not None:
+            alarm.buddy_call, alarm.buddy_call_sid = state, sid
