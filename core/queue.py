@@ -68,8 +68,10 @@ JOBS: dict[str, str] = {
     "place_staff_call": "worker.staff_calls.place_staff_call",
     # () periodic: call members whose check-in is due, count calls that never reported back
     "fire_due_checkins": "worker.checkins.fire_due_checkins",
-    # (alarm_id): email the on-call staff, call the buddy
-    "checkin_alarm": "worker.checkins.alert_checkin_alarm",
+    # (alarm_id): email the on-call staff a link to a check-in alarm
+    "checkin_alarm_mail": "worker.checkins.email_checkin_alarm",
+    # (alarm_id): call the member's buddy from their Safety Number
+    "checkin_buddy_call": "worker.checkins.call_checkin_buddy",
     # (call_sid), PROVIDER_RECORD_DELAY_SECONDS after the leg completed
     "delete_provider_records": "worker.provider_records.delete_provider_records",
 }
@@ -138,10 +140,18 @@ class EventQueue:
     ) -> None:
         """Write the event in ``session``'s transaction, with whatever else it
         writes; the doorbell rings once that commits (never for a rollback)."""
-        _check(job, args)
-        event_id = events.insert(session, job, args, key, delay_seconds)
+        event_id = self.record_with(session, job, *args, key=key, delay_seconds=delay_seconds)
         if event_id is not None:
             _ring_after_commit(session, self, event_id, delay_seconds)
+
+    def record_with(
+        self, session: Session, job: str, *args: JobArg, key: str | None = None, delay_seconds: float = 0
+    ) -> int | None:
+        """Write the event in ``session``'s transaction and leave the ringing
+        to the caller (:meth:`ring`, once committed): the event's id, or None
+        for a replay. For a webhook whose answer must not wait for the job."""
+        _check(job, args)
+        return events.insert(session, job, args, key, delay_seconds)
 
     def ring(self, event_id: int, delay_seconds: float = 0) -> bool:
         """Prompt the event's processing; False when the prompt could not be given."""

@@ -21,6 +21,8 @@ from callflows import checkin as flow
 from callflows.speech import Speaker, english_speaker, speaker_for
 from callflows.status import TERMINAL_STATUSES, AlarmKind
 from ivr import requestdb
+from ivr.after_response import ring_after_response
+from ivr.provider_legs import forget_leg_at_twilio
 from ivr.services import current_services
 from ivr.webhook import external_url, never_fails, require_twilio_signature, twilio_form, twiml
 from storage import checkins
@@ -65,12 +67,15 @@ def _miss(session: Session, checkin: Checkin, miss: flow.Miss) -> None:
 
 
 def _commit_and_alert(session: Session, alarm: CheckinAlarm | None) -> None:
-    """Commit, then queue a raised alarm's job. Committed first, so a queue
-    that fails loses nothing: the due-check alerts every alarm left unalerted."""
-    alarm_id = alarm.id if alarm is not None else None
+    """Commit a raised alarm with its jobs' events, and ring for them only
+    once the answer has gone out: the duress PIN's "checked in" must not wait
+    for the email or the buddy's call (in embedded mode the ring runs them in
+    this thread), or whoever stands by the member could hear the difference."""
+    queue = current_services().queue
+    follow_ups = checkins.alarm_follow_ups(alarm) if alarm is not None else []
+    written = [queue.record_with(session, f.job, *f.args, key=f.key) for f in follow_ups]
     session.commit()
-    if alarm_id is not None:
-        current_services().queue.enqueue("checkin_alarm", alarm_id)
+    ring_after_response([event_id for event_id in written if event_id is not None])
 
 
 @bp.post("/answer")
@@ -134,10 +139,11 @@ def status() -> Response:
     session = requestdb.session()
     reported = twilio_form().get("CallStatus", "").strip().lower()
     if reported in TERMINAL_STATUSES:
-        _forget_at_twilio()
+        forget_leg_at_twilio(session)
         checkin = _calling(session)
         if checkin is not None:
             _miss(session, checkin, flow.MISS_BY_STATUS.get(reported, flow.Miss.FAILED))
+        session.commit()
     return twiml(VoiceResponse())
 
 
@@ -178,18 +184,9 @@ def buddy_status() -> Response:
     session = requestdb.session()
     reported = twilio_form().get("CallStatus", "").strip().lower()
     if reported in TERMINAL_STATUSES:
-        _forget_at_twilio()
+        forget_leg_at_twilio(session)
         alarm = _buddy_alarm(session)
         if alarm is not None:
             alarm.buddy_call = "answered" if reported == "completed" else reported
-            session.commit()
+        session.commit()
     return twiml(VoiceResponse())
-
-
-def _forget_at_twilio() -> None:
-    """Nothing left at the provider: the leg's record is deleted later, like every leg's."""
-    call_sid = twilio_form().get("CallSid", "")[:64]
-    if call_sid:
-        current_services().queue.enqueue_in(
-            current_services().settings.provider_record_delay_seconds, "delete_provider_records", call_sid
-        )

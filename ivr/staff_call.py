@@ -25,6 +25,7 @@ from callflows.prompts import Message, Phrase
 from callflows.speech import english_speaker, speaker_for
 from callflows.status import TERMINAL_STATUSES, CallReason, StaffCallState
 from ivr import requestdb
+from ivr.provider_legs import forget_leg_at_twilio
 from ivr.services import current_services
 from ivr.webhook import external_url, never_fails, require_twilio_signature, twilio_form, twiml
 from storage import staff_calls
@@ -211,17 +212,7 @@ def status() -> Response:
     session = requestdb.session()
     if not form.get("ParentCallSid"):
         _caseworker_leg_ended(session, call_id, call_sid, reported)
-    services = current_services()
-    # Nothing stays at Twilio: the leg's record carries a real number. The
-    # deletion is an event written before Twilio is answered (keyed by the
-    # leg, so a repeated callback adds none).
-    services.queue.enqueue_with(
-        session,
-        "delete_provider_records",
-        call_sid,
-        key=f"provider-records:{call_sid}",
-        delay_seconds=services.settings.provider_record_delay_seconds,
-    )
+    forget_leg_at_twilio(session)
     session.commit()
     return twiml(VoiceResponse())
 

@@ -99,7 +99,9 @@ class InProcess:
         else:
             kind = content_type or FORM_TYPE
             response = self.client.post(path, data=body, content_type=kind, headers=headers)
-        return Answer(response.status_code, response.get_data(), response.mimetype or "")
+        body = response.get_data()
+        response.close()  # as a WSGI server does once the bytes are sent (ivr/after_response.py)
+        return Answer(response.status_code, body, response.mimetype or "")
 
 
 class OverHttp:

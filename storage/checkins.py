@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from callflows.checkin import Miss, RetryPolicy
 from callflows.status import AlarmKind, AlarmOutcome, CallDirection, CheckinState
+from storage.events import FollowUp
 from storage.models import Call, Checkin, CheckinAlarm, Member
 
 OPEN = (CheckinState.OPEN, CheckinState.CALLING)
@@ -223,15 +224,15 @@ def alarm_for_update(session: Session, alarm_id: int) -> CheckinAlarm | None:
     ).first()
 
 
-def unnotified_alarm_ids(session: Session, raised_before: datetime) -> list[int]:
-    """Alarms whose staff alert never went out (its job was lost): sent again."""
-    return list(
-        session.scalars(
-            select(CheckinAlarm.id).where(
-                CheckinAlarm.staff_notified_at.is_(None), CheckinAlarm.raised_at <= raised_before
-            )
-        )
-    )
+def alarm_follow_ups(alarm: CheckinAlarm) -> list[FollowUp]:
+    """The jobs a raised alarm leaves, written in the transaction that raised
+    it: the staff email and the buddy's call, each an event of its own, so a
+    mail server that is down is retried without holding up (or repeating)
+    the buddy's call, and a lost doorbell is rung again by the events sweep."""
+    follow_ups = [FollowUp("checkin_alarm_mail", (alarm.id,), f"checkin-alarm:{alarm.id}:mail")]
+    if alarm.buddy_call == "pending":
+        follow_ups.append(FollowUp("checkin_buddy_call", (alarm.id,), f"checkin-alarm:{alarm.id}:buddy"))
+    return follow_ups
 
 
 def open_alarms(session: Session) -> Sequence[CheckinAlarm]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,15 @@ BACKOFF_SECONDS = (5, 30, 120, 600, 1800)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 
 Executor = Session | Connection
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A job a webhook or a job leaves for later: its name, ids and natural key."""
+
+    job: str
+    args: tuple[int | str, ...]
+    key: str
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from callflows.lockout import Attempts
 from callflows.status import CallDirection, LineStatus, MemberStatus, RecordingState
+from storage.events import FollowUp
 from storage.models import Call, Member, Report, SafetyNumber
 from storage.vault import ProtectedNumber
 
@@ -202,15 +203,6 @@ def mark_recording_lost(session: Session, report_id: int, twilio_status: str) ->
 
 RECORDING_COMPLETED = "completed"
 RECORDING_LOST = frozenset({"failed", "absent"})
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A job a callback leaves for later: its name, ids and natural key."""
-
-    job: str
-    args: tuple[int | str, ...]
-    key: str
 
 
 def accept_recording_status(

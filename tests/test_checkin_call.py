@@ -327,7 +327,9 @@ def test_on_rq_the_alarm_job_carries_the_alarm_id_only(
     [call] = rq_calls.fire()
     rq_calls.key(rq_calls.answer(call), call, DURESS)
     [alarm] = rq_calls.alarms()
-    assert ("worker.checkins.alert_checkin_alarm", (alarm.id,)) in jobs(redis, db)
+    queued = jobs(redis, db)
+    assert ("worker.checkins.email_checkin_alarm", (alarm.id,)) in queued
+    assert ("worker.checkins.call_checkin_buddy", (alarm.id,)) in queued
     text = "\n".join(job_texts(redis).values())
     for secret in (BUDDY, BUDDY[1:], MEMBER_PHONE, MEMBER_PHONE[1:], "Test member", DURESS):
         assert secret not in text
@@ -388,4 +390,33 @@ def test_a_mail_server_that_is_down_does_not_keep_the_buddy_from_being_called(
     assert (fake_twilio.placed[-1].to, alarm.buddy_call) == (BUDDY, "called")  # ... the buddy was called
     with db.session() as s:
         kept = s.scalars(select(Event.job).where(Event.done_at.is_(None), Event.failed_at.is_(None))).all()
-    assert kept == ["checkin_alarm"]  # and the alert is kept to be sent again
+    assert kept == ["checkin_alarm_mail"]  # and the email is kept to be sent again
+
+
+def test_a_check_in_calls_webhooks_have_written_their_jobs_before_they_answer(
+    make_app: Callable[..., Flask],
+    fake_twilio: FakeTwilio,
+    db: Database,
+    suite: SuiteConfig,
+    ready: EnrolledMember,
+    clock: Clock,
+) -> None:
+    """Redis down all along: once the webhooks have answered, the duress
+    alarm's email and buddy call and the deletion of the call's record at
+    Twilio are in the table, once each however often Twilio repeats itself."""
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0", clock=clock, TWILIO_API_BASE_URL=fake_twilio.base_url)
+    fake_twilio.add_number(LINE)
+    down = CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
+    due(db, down, ready.id)
+    [call] = down.fire()
+    assert down.key(down.answer(call), call, DURESS).said == prompts.CHECKED_IN.text
+    for _ in range(2):  # and Twilio's retry
+        down.end(call, "completed", "40")
+    [alarm] = down.alarms()
+    with db.session() as s:
+        written = sorted(s.execute(select(Event.job, Event.args).where(Event.done_at.is_(None))).all())
+    assert [(job, args) for job, args in written] == [
+        ("checkin_alarm_mail", [alarm.id]),
+        ("checkin_buddy_call", [alarm.id]),
+        ("delete_provider_records", [call.sid]),
+    ]

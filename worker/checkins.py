@@ -8,15 +8,19 @@ its call marked as placed before Twilio is asked, so two workers never call
 a member twice; a worker killed between the two leaves a call with no
 CallSid, which the next run places again once its window has passed.
 
-"checkin_alarm" tells the on-call caseworkers (everyone active when nobody
-is on call) by email, and calls the member's buddy from their Safety Number.
-Both are idempotent; the email carries no name or number, only a link.
+An alarm is raised in one transaction with its two events
+(storage.checkins.alarm_follow_ups): "checkin_alarm_mail" tells the on-call
+caseworkers (everyone active when nobody is on call) by email, and
+"checkin_buddy_call" calls the member's buddy from their Safety Number. Each
+is retried on its own, so a mail server that is down neither holds up nor
+repeats the buddy's call; a lost doorbell is rung again by the events sweep.
+The email carries no name or number, only a link.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,16 +32,17 @@ from callflows.status import AlarmKind, CheckinState, MemberStatus, StaffRole
 from core import services
 from core.services import Services
 from storage import checkins
-from storage.models import Checkin, Member, SafetyNumber, Staff
+from storage.models import Checkin, CheckinAlarm, Member, SafetyNumber, Staff
 from worker.mail import send_mail, staff_link
 from worker.twilio_adapter import adapter_for
 
 log = logging.getLogger(__name__)
 
+# Buddy-call states in which the buddy is (still) to be called: not yet,
+# a run that died mid-call, or Twilio unreachable on the last try.
+BUDDY_TO_CALL = ("pending", "calling", "failed")
+
 ALARM_SUBJECT = "Safety Number: URGENT check-in alarm"
-# An alarm whose alert has not gone out this long after it was raised (its
-# job was lost with Redis) is alerted again by the next periodic run.
-ALERT_GRACE = timedelta(minutes=1)
 ALARM_WORDS = {
     AlarmKind.MISSED: "A member missed a check-in.",
     AlarmKind.DURESS: "A member keyed their duress PIN on a check-in call.",
@@ -51,25 +56,20 @@ def fire_due_checkins() -> None:
     now = svc.settings.now()
     with svc.db.session() as session:
         due = checkins.due_checkin_ids(session, now)
-        forgotten = checkins.unnotified_alarm_ids(session, now - ALERT_GRACE)
     failed = 0
-    for step, item in [*((_fire, checkin_id) for checkin_id in due), *((_alert, a) for a in forgotten)]:
+    for checkin_id in due:
         # One check-in that fails must not hold up the others' calls.
         try:
-            step(svc, item, now)
+            _fire(svc, checkin_id, now)
         except Exception as exc:
             failed += 1
-            log.error("check-in due-check: %s(%d) failed with %s", step.__name__, item, type(exc).__name__)
+            log.error("check-in due-check: check-in %d failed with %s", checkin_id, type(exc).__name__)
     if failed:
         raise CheckinsFailed(f"{failed} check-in step(s) failed; the next run tries them again")
 
 
 class CheckinsFailed(RuntimeError):
     """Some check-ins of a due-check run failed (each is logged); RQ retries the run."""
-
-
-def _alert(svc: Services, alarm_id: int, _now: datetime) -> None:
-    alert_checkin_alarm(alarm_id)
 
 
 def _fire(svc: Services, checkin_id: int, now: datetime) -> None:
@@ -82,10 +82,7 @@ def _fire(svc: Services, checkin_id: int, now: datetime) -> None:
             checkins.forget_unplaced_call(checkin)  # its worker died before Twilio was asked
         elif checkin.state == CheckinState.CALLING:
             alarm = checkins.record_miss(session, checkin, Miss.NO_OUTCOME, now, svc.settings.checkin_policy)
-            alarm_id = alarm.id if alarm is not None else None
-            session.commit()
-            if alarm_id is not None:
-                alert_checkin_alarm(alarm_id)
+            _leave_alarm_jobs(svc, session, alarm)
             return
         member = session.get_one(Member, checkin.member_id)
         line = session.scalars(select(SafetyNumber).where(SafetyNumber.member_id == member.id)).first()
@@ -124,27 +121,24 @@ def _raise_unreachable(svc: Services, checkin_id: int, attempt: int) -> None:
         checkin = session.get(Checkin, checkin_id, with_for_update=True)
         if checkin is None or checkin.attempts != attempt or checkin.state != CheckinState.CALLING:
             return
-        alarm = checkins.raise_alarm(session, checkin, AlarmKind.UNREACHABLE, now)
-        alarm_id = alarm.id if alarm is not None else None
-    if alarm_id is not None:
-        alert_checkin_alarm(alarm_id)
+        _leave_alarm_jobs(svc, session, checkins.raise_alarm(session, checkin, AlarmKind.UNREACHABLE, now))
 
 
-def alert_checkin_alarm(alarm_id: int) -> None:
-    """Job "checkin_alarm": email the on-call staff once, and call the buddy once.
+def _leave_alarm_jobs(svc: Services, session: Session, alarm: CheckinAlarm | None) -> None:
+    """The raised alarm's email and buddy call, written with it (rung on commit)."""
+    if alarm is None:
+        return
+    for follow_up in checkins.alarm_follow_ups(alarm):
+        svc.queue.enqueue_with(session, follow_up.job, *follow_up.args, key=follow_up.key)
 
-    A mail server that fails does not keep the buddy from being called: the
-    buddy is called first, and the email's failure then fails the job, which
-    is retried (the buddy is not called twice)."""
+
+def email_checkin_alarm(alarm_id: int) -> None:
+    """Job "checkin_alarm_mail": email the on-call staff a link to the alarm.
+
+    Sent before the alarm is marked: a failed send is retried (at worst the
+    staff get it twice, never not at all)."""
     svc = services.current()
-    try:
-        _call_buddy(svc, int(alarm_id))
-    finally:
-        _email_staff(svc, int(alarm_id))
-
-
-def _email_staff(svc: Services, alarm_id: int) -> None:
-    """Sent before the alarm is marked: a failed send is retried (at worst twice sent)."""
+    alarm_id = int(alarm_id)
     with svc.db.session() as session:
         alarm = checkins.alarm_for_update(session, alarm_id)
         if alarm is None or alarm.staff_notified_at is not None:
@@ -167,11 +161,19 @@ def on_call_emails(session: Session) -> list[str]:
     return on_call or list(session.scalars(active))
 
 
-def _call_buddy(svc: Services, alarm_id: int) -> None:
-    """Call the buddy from the member's Safety Number with the message that names nobody."""
+def call_checkin_buddy(alarm_id: int) -> None:
+    """Job "checkin_buddy_call": call the buddy from the member's Safety
+    Number with the message that names nobody.
+
+    The call is marked "calling" before Twilio is asked. The event is held
+    by one runner at a time, so a run that finds it still "calling" follows
+    one that died before it learned the outcome: it calls again. A buddy
+    called twice is better than a buddy never called."""
+    svc = services.current()
+    alarm_id = int(alarm_id)
     with svc.db.session() as session:
         alarm = checkins.alarm_for_update(session, alarm_id)
-        if alarm is None or alarm.buddy_call != "pending":
+        if alarm is None or alarm.buddy_call not in BUDDY_TO_CALL:
             return
         member = session.get_one(Member, alarm.member_id)
         line = session.scalars(select(SafetyNumber).where(SafetyNumber.member_id == member.id)).first()
@@ -190,11 +192,17 @@ def _call_buddy(svc: Services, alarm_id: int) -> None:
             timeout=svc.settings.checkin_ring_seconds,
             detect_machine=False,
         )
-        state, sid = "called", call_sid
     except TwilioUnavailable:
-        log.error("alarm %d: Twilio unreachable, the buddy could not be called", alarm_id)
-        state, sid = "failed", None
+        # Shown to staff on the alarm at once, and tried again by the
+        # event's retries (the alarm's page says when it finally gave up).
+        log.error("alarm %d: Twilio unreachable, the buddy could not be called yet", alarm_id)
+        _mark_buddy_call(svc, alarm_id, "failed", None)
+        raise
+    _mark_buddy_call(svc, alarm_id, "called", call_sid)
+
+
+def _mark_buddy_call(svc: Services, alarm_id: int, state: str, call_sid: str | None) -> None:
     with svc.db.session() as session:
         alarm = checkins.alarm_for_update(session, alarm_id)
         if alarm is not None:
-            alarm.buddy_call, alarm.buddy_call_sid = state, sid
+            alarm.buddy_call, alarm.buddy_call_sid = state, call_sid

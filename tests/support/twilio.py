@@ -108,12 +108,17 @@ class TwilioClient:
         pairs = _pairs(form)
         all_headers = {"X-Twilio-Signature": self.sign(self.suite.url(path, query), pairs, token)}
         all_headers.update(headers or {})
-        return self.client.post(
+        response = self.client.post(
             path + (f"?{query}" if query else ""),
             data=urlencode(pairs),
             content_type="application/x-www-form-urlencoded",
             headers=all_headers,
         )
+        # Read and closed, as a WSGI server does once the bytes are sent:
+        # what a view leaves for after its response (ivr/after_response.py) runs.
+        response.get_data()
+        response.close()
+        return response
 
     def post(self, path: str, *, query: str = "", **form: str) -> TwiML:
         """POST the Twilio fields ``form`` to ``path?query``, signed; the TwiML answer."""
