@@ -90,6 +90,9 @@ class JobQueue(Protocol):
     def enqueue_with(
         self, session: Session, job: str, *args: JobArg, key: str | None = None, delay_seconds: float = 0
     ) -> None: ...
+    def record_with(
+        self, session: Session, job: str, *args: JobArg, key: str | None = None, delay_seconds: float = 0
+    ) -> int | None: ...
     def ring(self, event_id: int, delay_seconds: float = 0) -> bool: ...
 
 
