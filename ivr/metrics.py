@@ -13,7 +13,7 @@ import time
 from flask import Blueprint, Flask, Response, abort, g, request
 
 # Importing them registers their gauges.
-from core import queue_metrics, signal_metrics  # noqa: F401
+from core import checkin_metrics, queue_metrics, signal_metrics  # noqa: F401
 from core.metrics import CONTENT_TYPE, WEBHOOK_SECONDS, exposition
 from core.settings import Settings
 from ivr.services import current_services

@@ -20,9 +20,11 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
+from callflows.status import AlarmKind
 from core import metrics
+from storage import checkins
 from storage.db import Database
-from storage.models import Event, RiskSignal, utcnow
+from storage.models import Event, Member, RiskSignal, utcnow
 from tests.support.people import EnrolledMember
 from tests.support.suite import SuiteConfig
 from tests.support.twilio import TwilioClient
@@ -88,6 +90,11 @@ def test_a_scrape_shows_calls_latency_and_queues_and_no_person(
         s.add(Event(job="ping", args=["x"], due_at=now))
         s.add(Event(job="ping", args=["y"], due_at=now, attempts=6, failed_at=now, last_error="X"))
         s.add(RiskSignal(caller_index="i" * 64, first_seen=now, last_seen=now, raised_at=now, counted_at=now))
+        checkins.start_checkin(s, s.get_one(Member, member.id), 60, now)
+        s.flush()
+        late = checkins.start_checkin(s, s.get_one(Member, member.id), 15, now)  # replaces the first
+        checkins.raise_alarm(s, late, AlarmKind.MISSED, now)
+        checkins.start_checkin(s, s.get_one(Member, member.id), 30, now)
     text = _scrape(app)
     after = _samples(text)
     assert after[ring] == before.get(ring, 0) + 1
@@ -97,6 +104,9 @@ def test_a_scrape_shows_calls_latency_and_queues_and_no_person(
     assert after[("safety_events", (("state", "failed"),))] == 1
     assert after[("safety_risk_signals", (("state", "open"),))] == 1
     assert after[("safety_risk_signals", (("state", "dismissed"),))] == 0
+    assert after[("safety_checkins", (("state", "open"),))] == 1
+    assert after[("safety_checkins", (("state", "calling"),))] == 0
+    assert after[("safety_checkin_alarms", (("state", "open"),))] == 1
     assert ("safety_jobs", (("state", "queued"),)) in after  # Redis configured: RQ's registries
     # No person in any label, nor anywhere in the text.
     ours = {value for name, pairs in after if name.startswith("safety_") for _, value in pairs}
