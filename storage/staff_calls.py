@@ -280,14 +280,21 @@ class CallLine:
 
 
 def calls_about(
-    session: Session, *, member_id: int | None = None, report_id: int | None = None, limit: int = 20
+    session: Session,
+    *,
+    member_id: int | None = None,
+    report_id: int | None = None,
+    checkin_id: int | None = None,
+    limit: int = 20,
 ) -> list[CallLine]:
-    """The newest masked calls to a member, or about a report."""
+    """The newest masked calls to a member, or about a report or a check-in."""
     query = select(StaffCall, Staff.email).join(Staff, Staff.id == StaffCall.staff_id)
     if member_id is not None:
         query = query.where(StaffCall.member_id == member_id)
     if report_id is not None:
         query = query.where(StaffCall.report_id == report_id)
+    if checkin_id is not None:
+        query = query.where(StaffCall.checkin_id == checkin_id)
     rows = session.execute(query.order_by(StaffCall.id.desc()).limit(limit)).all()
     return [
         CallLine(

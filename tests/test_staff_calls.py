@@ -15,11 +15,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from callflows.status import StaffCallOutcome
+from callflows.status import AlarmKind, StaffCallOutcome
 from core.services import bound
 from ivr import services_of
 from simulator.engine import CallResult
 from simulator.fake_twilio import FakeTwilio
+from storage import checkins
 from storage.db import Database
 from storage.models import AuditEntry, Member, Report, Staff, StaffCall, utcnow
 from tests.leak_scan import number_forms
@@ -338,3 +339,57 @@ def test_retention_sweeps_both_legs_at_twilio_and_ages_the_calls_out(world: Staf
         apply_retention(call.created_at + timedelta(days=91))
     with world.db.session() as s:
         assert s.scalars(select(StaffCall)).all() == []
+
+
+# --- from a check-in alarm ------------------------------------------------------------
+
+
+def _alarm(db: Database, member_id: int, kind: AlarmKind = AlarmKind.MISSED) -> int:
+    with db.session() as s:
+        now = utcnow()
+        checkin = checkins.start_checkin(s, s.get_one(Member, member_id), 15, now - timedelta(minutes=20))
+        alarm = checkins.raise_alarm(s, checkin, kind, now)
+        assert alarm is not None
+        return alarm.id
+
+
+def test_any_caseworker_calls_the_member_from_a_check_in_alarm_masked(world: StaffCallWorld) -> None:
+    """An alarm is everyone's until it is closed: a caseworker no report ties
+    to the member calls from the alarm's page, hears why, and is put through."""
+    alarm = _alarm(world.db, world.member.id)
+    page = world.click_call(world.other, f"/staff/alarms/{alarm}/call")
+    assert "Calling your phone now" in page
+    result = world.answer(caseworker="1", member="1")
+    assert "connecting you to Ruby about a missed check-in" in result.spoken_to("caseworker")
+    assert result.bridged and result.displayed == [world.access_line, world.access_line]
+    call = _the_call(world.db)
+    assert (call.reason, call.staff_id, call.outcome) == ("checkin", world.other, StaffCallOutcome.TALKED)
+    with world.db.session() as s:
+        [entry] = s.scalars(select(AuditEntry).where(AuditEntry.action == "member.call")).all()
+    assert entry.detail == f"reason=checkin call={call.id}"
+    page = world.client(world.other).get(f"/staff/alarms/{alarm}").get_data(as_text=True)
+    assert f"connected, {call.talk_seconds} s" in page and "check-in" in page
+    _shows_no_number(page, CASEWORKER_PHONE, world.member.phone)
+
+
+def test_a_duress_alarm_warns_before_the_call_and_a_member_who_said_no_is_not_called(
+    world: StaffCallWorld,
+) -> None:
+    alarm = _alarm(world.db, world.member.id, AlarmKind.DURESS)
+    page = world.client(world.other).get(f"/staff/alarms/{alarm}").get_data(as_text=True)
+    assert "Think about the police before you call" in page and "Call the member</button>" in page
+    with world.db.session() as s:
+        s.get_one(Member, world.member.id).scheme_calls = False
+    page = world.client(world.other).get(f"/staff/alarms/{alarm}").get_data(as_text=True)
+    assert "asked not to be called by the scheme" in page and "Call the member</button>" not in page
+    page = world.click_call(world.other, f"/staff/alarms/{alarm}/call")  # pressed anyway (an old page)
+    assert _calls_placed(world.fake) == []
+    with world.db.session() as s:
+        assert s.scalars(select(StaffCall)).all() == []
+        refused = s.scalars(select(AuditEntry.detail).where(AuditEntry.action == "member.call_refused")).one()
+    assert refused.startswith("reason=checkin")
+
+
+def test_an_alarm_that_does_not_exist_calls_nobody(world: StaffCallWorld) -> None:
+    world.click_call(world.other, "/staff/alarms/999999/call")
+    assert _calls_placed(world.fake) == []

@@ -1,7 +1,7 @@
 """Masked calls to members from the console, the member's "calls from the
 scheme" preference, and the call-back tasks members open from the menu.
 
-"Call the member" (a report, a member's page, a call-back task) writes the
+"Call the member" (a report, a check-in alarm, a member's page, a call-back task) writes the
 call and its audit entry, then queues the job that rings the caseworker's
 own phone (``worker.staff_calls``); the page it came from then lists the
 call with its outcome and time. Who may is decided here (the report's
@@ -22,7 +22,7 @@ from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, is_admin, report_or_404, require_admin, viewer
 from ivr.staff.forms import SchemeCallsForm
 from storage import callback_requests, staff_calls
-from storage.models import Member, utcnow
+from storage.models import CheckinAlarm, Member, utcnow
 
 PLACED = "Calling your phone now. Answer it, listen, and press 1 to be connected to the member."
 
@@ -60,6 +60,22 @@ def call_about_report(report_id: int) -> Response:
         )
     )
     return redirect(url_for("staff.report_page", report_id=report.id), 303)
+
+
+@bp.route("/alarms/<int(max=2147483647):alarm_id>/call", methods=["POST"])
+def call_about_alarm(alarm_id: int) -> Response:
+    """Call the member a check-in alarm is about: any staff member, as
+    anyone may act on an alarm (the on-call caseworker first of all)."""
+    staff = viewer()
+    alarm = db().get(CheckinAlarm, alarm_id)
+    if alarm is None:
+        abort(404)
+    _place(
+        staff_calls.CallRequest(
+            staff.id, alarm.member_id, CallReason.CHECKIN, allowed=True, checkin_id=alarm.checkin_id
+        )
+    )
+    return redirect(url_for("staff.alarm_page", alarm_id=alarm.id), 303)
 
 
 @bp.route("/members/<int(max=2147483647):member_id>/call", methods=["POST"])

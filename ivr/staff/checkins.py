@@ -22,7 +22,7 @@ from ivr.services import current_services
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, db, require_admin, viewer
 from ivr.staff.forms import AlarmCloseForm, RevealForm
-from storage import checkins
+from storage import checkins, staff_calls
 from storage import repositories as repo
 from storage.models import Call, Checkin, CheckinAlarm, Member, SafetyNumber
 
@@ -45,6 +45,8 @@ class AlarmView:
     line: str | None
     caller: Call | None
     warnings: list[Any]
+    member: Member
+    calls: list[staff_calls.CallLine]
 
 
 def _view(alarm: CheckinAlarm) -> AlarmView:
@@ -62,6 +64,8 @@ def _view(alarm: CheckinAlarm) -> AlarmView:
         line,
         caller,
         warnings,
+        member,
+        staff_calls.calls_about(session, checkin_id=alarm.checkin_id),
     )
 
 
