@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -19,7 +20,9 @@ from sqlalchemy import delete, select
 
 from callflows import checkin as flow
 from callflows import prompts
+from callflows.errors import TwilioUnavailable
 from callflows.status import AlarmKind, CheckinState
+from core.services import bound
 from ivr.services import services_of
 from simulator.fake_twilio import FakeTwilio
 from storage import checkin_setup, checkins
@@ -34,9 +37,9 @@ from tests.support.databases import committing_database
 from tests.support.menu import jobs
 from tests.support.people import LINE, MEMBER_PHONE, PIN, EnrolledMember
 from tests.support.suite import SuiteConfig
-from tests.support.twilio import TwilioClient, said
+from tests.support.twilio import TwilioClient, said, twiml_of
 from tests.worker_helpers import add_staff, as_worker, job_services
-from worker.checkins import fire_due_checkins
+from worker.checkins import call_checkin_buddy, fire_due_checkins
 
 BUDDY = "+447911123456"
 DURESS = "7395"
@@ -420,3 +423,78 @@ def test_a_check_in_calls_webhooks_have_written_their_jobs_before_they_answer(
         ("checkin_buddy_call", [alarm.id]),
         ("delete_provider_records", [call.sid]),
     ]
+
+
+def test_the_duress_answer_goes_out_before_the_alarm_is_acted_on(
+    calls: CheckinCalls, ready: EnrolledMember, db: Database
+) -> None:
+    """Embedded mode runs jobs in the webhook's own thread: the duress PIN's
+    "checked in" must not wait for the buddy's call or the email (whoever
+    stands by the member could hear the pause). The jobs run once the
+    answer is sent and the server closes the response."""
+    due(db, calls, ready.id)
+    [call] = calls.fire()
+    action = calls.answer(call).one("Gather").get("action")
+    assert action is not None
+    parts = urlsplit(action)
+    form = {
+        "AccountSid": calls.twilio.suite.account_sid,
+        "CallSid": call.sid,
+        "From": call.from_,
+        "To": call.to,
+        "CallStatus": "in-progress",
+        "Digits": DURESS,
+    }
+    response = calls.twilio.send(parts.path, form, query=parts.query, close=False)
+    assert said(twiml_of(response)) == prompts.CHECKED_IN.text
+    assert [c.to for c in calls.fake.placed] == [MEMBER_PHONE]  # answered; the buddy not called yet
+    response.close()
+    assert [c.to for c in calls.fake.placed] == [MEMBER_PHONE, BUDDY]
+
+
+def test_a_buddy_call_whose_worker_died_mid_placement_is_placed_by_the_retry(
+    calls: CheckinCalls, ready: EnrolledMember, db: Database
+) -> None:
+    """Marked "calling" and then the worker died before Twilio's answer was
+    kept: the event is not done, and its next run calls the buddy (twice
+    called is better than never)."""
+    with db.session() as s:
+        checkin = checkins.start_checkin(s, s.get_one(Member, ready.id), 15, calls.app_now())
+        alarm = checkins.raise_alarm(s, checkin, AlarmKind.MISSED, calls.app_now())
+        assert alarm is not None
+        alarm.buddy_call = "calling"  # what the dead worker left
+        alarm_id = alarm.id
+    with bound(services_of(calls.app)):
+        call_checkin_buddy(alarm_id)
+    [alarm_row] = calls.alarms()
+    assert (calls.fake.placed[-1].to, alarm_row.buddy_call) == (BUDDY, "called")
+    assert alarm_row.buddy_call_sid == calls.fake.placed[-1].sid
+    with bound(services_of(calls.app)):
+        call_checkin_buddy(alarm_id)  # done: a replay calls nobody
+    assert [c.to for c in calls.fake.placed] == [BUDDY]
+
+
+def test_twilio_unreachable_for_the_buddy_call_is_shown_and_retried(
+    make_app: Callable[..., Flask],
+    fake_twilio: FakeTwilio,
+    db: Database,
+    suite: SuiteConfig,
+    ready: EnrolledMember,
+    clock: Clock,
+) -> None:
+    app = make_app(REDIS_URL=None, clock=clock, TWILIO_API_BASE_URL="http://127.0.0.1:1")
+    down = CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
+    with db.session() as s:
+        checkin = checkins.start_checkin(s, s.get_one(Member, ready.id), 15, down.app_now())
+        alarm = checkins.raise_alarm(s, checkin, AlarmKind.DURESS, down.app_now())
+        assert alarm is not None
+        alarm_id = alarm.id
+    with bound(services_of(app)), pytest.raises(TwilioUnavailable):
+        call_checkin_buddy(alarm_id)  # the event's retry comes back to it
+    [alarm_row] = down.alarms()
+    assert alarm_row.buddy_call == "failed"
+    fake_twilio.add_number(LINE)
+    with bound(services_of(make_app(REDIS_URL=None, clock=clock, TWILIO_API_BASE_URL=fake_twilio.base_url))):
+        call_checkin_buddy(alarm_id)
+    [alarm_row] = down.alarms()
+    assert (alarm_row.buddy_call, fake_twilio.placed[-1].to) == ("called", BUDDY)

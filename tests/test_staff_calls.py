@@ -387,7 +387,7 @@ def test_a_duress_alarm_warns_before_the_call_and_a_member_who_said_no_is_not_ca
     with world.db.session() as s:
         assert s.scalars(select(StaffCall)).all() == []
         refused = s.scalars(select(AuditEntry.detail).where(AuditEntry.action == "member.call_refused")).one()
-    assert refused.startswith("reason=checkin")
+    assert refused is not None and refused.startswith("reason=checkin")
 
 
 def test_an_alarm_that_does_not_exist_calls_nobody(world: StaffCallWorld) -> None:
