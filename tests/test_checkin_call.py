@@ -11,7 +11,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -435,17 +434,7 @@ def test_the_duress_answer_goes_out_before_the_alarm_is_acted_on(
     due(db, calls, ready.id)
     [call] = calls.fire()
     action = calls.answer(call).one("Gather").get("action")
-    assert action is not None
-    parts = urlsplit(action)
-    form = {
-        "AccountSid": calls.twilio.suite.account_sid,
-        "CallSid": call.sid,
-        "From": call.from_,
-        "To": call.to,
-        "CallStatus": "in-progress",
-        "Digits": DURESS,
-    }
-    response = calls.twilio.send(parts.path, form, query=parts.query, close=False)
+    response = calls.send(action, call, close=False, CallStatus="in-progress", Digits=DURESS)
     assert said(twiml_of(response)) == prompts.CHECKED_IN.text
     assert [c.to for c in calls.fake.placed] == [MEMBER_PHONE]  # answered; the buddy not called yet
     response.close()

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from core.services import bound
 from ivr.services import services_of
@@ -16,7 +17,7 @@ from simulator.fake_twilio import FakeTwilio, PlacedCall
 from storage.db import Database
 from storage.models import Checkin, CheckinAlarm
 from tests.staff.helpers import Clock
-from tests.support.twilio import TwilioClient, TwiML
+from tests.support.twilio import TwilioClient, TwiML, twiml_of
 from worker.checkins import fire_due_checkins
 
 # A Thursday evening in December (UTC equals UK time in winter).
@@ -42,6 +43,10 @@ class CheckinCalls:
 
     def request(self, url: str | None, call: PlacedCall, **form: str) -> TwiML:
         """POST to one of the app's URLs (as given to Twilio) for ``call``, signed."""
+        return twiml_of(self.send(url, call, close=True, **form))
+
+    def send(self, url: str | None, call: PlacedCall, *, close: bool = True, **form: str) -> TestResponse:
+        """The same, the raw response (``close=False``: see ``TwilioClient.send``)."""
         assert url is not None
         parts = urlsplit(url)
         fields = {
@@ -52,7 +57,7 @@ class CheckinCalls:
             "Direction": "outbound-api",
             **form,
         }
-        return self.twilio.post(parts.path, query=parts.query, **fields)
+        return self.twilio.send(parts.path, fields, query=parts.query, close=close)
 
     def answer(self, call: PlacedCall, answered_by: str = "human") -> TwiML:
         """The member (or their voicemail) picks up: Twilio fetches the call's TwiML."""
