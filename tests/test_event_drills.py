@@ -195,7 +195,7 @@ STAFF_CALL_JOBS = {"delete_provider_records"}
 # (test_a_check_in_calls_webhooks_have_written_their_jobs_before_they_answer).
 CHECKIN_CALL_JOBS = {"checkin_alarm_mail", "checkin_buddy_call", "delete_provider_records"}
 # Modules the webhooks call to leave work, besides the webhooks themselves.
-WEBHOOK_HELPERS = ("ivr/provider_legs.py", "ivr/after_response.py")
+WEBHOOK_HELPERS = ("ivr/provider_legs.py", "ivr/after_response.py", "core/provider_records.py")
 
 
 def _twilio_facing_modules() -> list[Path]:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from callflows.menu import seconds_spent
 from callflows.status import ANSWERED_STATUSES, TERMINAL_STATUSES, CallDirection
 from core import services
+from core.provider_records import leave_deletion_at_provider
 from storage import masked_minutes
 from storage.models import Call, CallEvent, utcnow
 from storage.upsert import conflict_insert
@@ -74,13 +75,7 @@ def apply_call_event_job(
         parent_call_sid or None,
     )
     if status in TERMINAL_STATUSES:
-        svc.queue.enqueue_with(
-            session,
-            "delete_provider_records",
-            call_sid,
-            key=f"provider-records:{call_sid}",
-            delay_seconds=svc.settings.provider_record_delay_seconds,
-        )
+        leave_deletion_at_provider(svc, session, call_sid)
 
 
 def insert_ignoring_duplicates(
