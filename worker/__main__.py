@@ -79,7 +79,10 @@ def supervise() -> int:
         code = child.wait()
         _end_group(child.pid)
         if stopping:
-            return code
+            # Ended by the signal passed on: a clean stop, whether RQ's
+            # warm shutdown or the signal itself ended it (a child still
+            # starting up, e.g. just replaced, has no handler yet).
+            return 0 if code in (0, -stopping[0]) else code
         if code == 2:  # nothing to do (no Redis): the child said why
             return code
         if code == 0:
