@@ -62,7 +62,9 @@ JOBS: dict[str, str] = {
     "compute_signals": "worker.signals.compute_signals",
     # ("call" | "block" | "report", row id), after a decline, block or report
     "refresh_signals": "worker.signals.refresh_signals",
-    # (signal_id)
+    # () after a count that raised signals: one email listing every alert due
+    "send_signal_alerts": "worker.signals.send_signal_alerts",
+    # (signal_id) events written before the job above: they send every due alert too
     "signal_alert": "worker.signals.alert_signal",
     # (staff_call_id): ring the caseworker's phone for a masked call to a member
     "place_staff_call": "worker.staff_calls.place_staff_call",

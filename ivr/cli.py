@@ -266,13 +266,13 @@ def staff_disable(email: str) -> None:
 @click.option("--email", required=True, type=ONE_LINE)
 @click.option("--off", is_flag=True, help="Take the account off call.")
 def staff_on_call(email: str, off: bool) -> None:
-    """Put a staff account on call for check-in alarms (emailed when one is raised), or --off."""
+    """Put a staff account on call for check-in alarms and risk signals (each emailed), or --off."""
     staff_id = _staff_id(email)
     with current_services().db.session() as session:
         staff = session.get_one(Staff, staff_id)
         staff.on_call = not off
         repo.audit(session, "staff.on_call", target_type="staff", target_id=staff_id, detail=str(not off))
-    click.echo(f"staff {staff_id}: {'off call' if off else 'on call for check-in alarms'}")
+    click.echo(f"staff {staff_id}: {'off call' if off else 'on call for check-in alarms and risk signals'}")
 
 
 @keys_cli.command("rotate")

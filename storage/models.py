@@ -386,7 +386,7 @@ class Staff(Base):
     # (storage.staff_calls); encrypted like every real number, never shown
     # beyond its last three digits.
     phone_encrypted: Mapped[ciphertext | None]
-    # On call for check-in alarms (emailed when one is raised).
+    # On call for check-in alarms and risk signals (emailed when one is raised).
     on_call: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # Raised to end every session of the account (storage.staff_accounts).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -38,7 +38,8 @@ from callflows.sanitise import sanitise_summary
 from callflows.signals import Change, MemberCounts, Rule, SignalRules, SignalStatus, decide, rules_fired
 from callflows.status import CallDirection
 from storage import repositories as repo
-from storage.models import Block, Call, CallerWarning, Report, RiskSignal, Staff, utcnow
+from storage.models import Block, Call, CallerWarning, Report, RiskSignal, utcnow
+from storage.staff_accounts import on_call_emails
 
 # The periodic count's statement timeout; it takes seconds over 10,000,000
 # calls (BENCHMARKS.md, "Risk signals").
@@ -380,21 +381,41 @@ def signal_of_warnings(session: Session, warning_ids: Sequence[int]) -> dict[int
 ALERT_EVERY = timedelta(days=1)
 
 
-def alert_due(session: Session, signal_id: int, now: datetime | None = None) -> RiskSignal | None:
-    """The signal, locked, if an alert about it is due: open, its caller not
-    under a live warning, and no alert about this caller in the last day."""
-    now = now or utcnow()
-    signal = session.get(RiskSignal, signal_id, with_for_update=True)
-    if signal is None or signal.status != SignalStatus.OPEN:
-        return None
-    if signal.alerted_at is not None and signal.alerted_at > now - ALERT_EVERY:
-        return None
-    if repo.warnings_for(session, signal.caller_index, now):
-        return None
-    return signal
+def _alert_due(now: datetime) -> ColumnElement[bool]:
+    """An alert is due for a signal that is open, raised since the last alert
+    about its caller, with no alert about that caller in the last day, and
+    whose caller is not under a live warning (staff have decided already)."""
+    return and_(
+        RiskSignal.status == SignalStatus.OPEN,
+        or_(
+            RiskSignal.alerted_at.is_(None),
+            and_(RiskSignal.alerted_at < RiskSignal.raised_at, RiskSignal.alerted_at <= now - ALERT_EVERY),
+        ),
+        ~_under_warning(now),
+    )
+
+
+def alerts_due(session: Session, now: datetime | None = None) -> bool:
+    """Whether any signal waits for an alert (the periodic count asks, so a
+    signal raised again too soon after its last alert is mailed a day on)."""
+    return bool(session.scalar(select(exists().where(_alert_due(now or utcnow())))))
+
+
+def claim_due_alerts(session: Session, now: datetime | None = None) -> list[RiskSignal]:
+    """Every signal an alert is due for, locked for this transaction (two
+    runs at once never mail the same signal), first raised first."""
+    return list(
+        session.scalars(
+            select(RiskSignal)
+            .where(_alert_due(now or utcnow()))
+            .order_by(RiskSignal.raised_at, RiskSignal.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
 
 
 def alert_recipients(session: Session) -> list[str]:
-    """Who hears of a new signal: every active member of staff (caseworkers and
-    admins alike handle signals), oldest account first."""
-    return list(session.scalars(select(Staff.email).where(Staff.active.is_(True)).order_by(Staff.id)))
+    """Who hears of new signals: the staff on call, as for check-in alarms;
+    when nobody is on call, every active caseworker and admin (both handle
+    signals), so no signal goes unannounced."""
+    return on_call_emails(session)

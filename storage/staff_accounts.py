@@ -13,7 +13,7 @@ one) is never accepted twice, even by parallel requests.
 
 from __future__ import annotations
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from callflows.status import StaffRole
@@ -21,6 +21,17 @@ from storage.hashing import hash_secret
 from storage.models import Staff
 
 MIN_PASSWORD_LENGTH = 10
+
+
+def on_call_emails(session: Session) -> list[str]:
+    """Who is emailed an alarm or a risk signal: the active staff on call;
+    when nobody is on call, every active caseworker and admin (nothing may
+    go unheard). Oldest account first."""
+    active = (
+        select(Staff.email).where(Staff.active.is_(True), Staff.role.in_(list(StaffRole))).order_by(Staff.id)
+    )
+    on_call = list(session.scalars(active.where(Staff.on_call.is_(True))))
+    return on_call or list(session.scalars(active))
 
 
 def end_sessions(session: Session, staff_id: int) -> None:

@@ -38,12 +38,16 @@ from storage.models import (
     ReportStatus,
     utcnow,
 )
+from storage.vault import NumberVault
+from tests.staff.helpers import make_call
 from tests.support.menu import MENU, MemberMenu, new_sid
+from tests.support.people import Enrol
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient, twiml_of
-from tests.worker_helpers import add_report, add_staff, job_services, wav_bytes
+from tests.worker_helpers import add_report, add_staff, job_services, mail_log, wav_bytes
 from worker.events import GRACE, sweep_events
 from worker.private_worker import PrivateSimpleWorker
+from worker.signals import compute_signals
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = 150
@@ -298,6 +302,38 @@ def test_every_webhook_that_leaves_work_has_written_its_event_before_it_answers(
     walked.press(sid, "9")
     walked.twilio.post(f"{MENU}/cancel", CallSid=sid, Digits="9")
     assert written() == WEBHOOK_JOBS
+
+
+def test_a_count_that_raises_signals_writes_one_alert_event_with_them_before_any_doorbell(
+    db: Database, enrol: Enrol, vault: NumberVault, tmp_path: Path
+) -> None:
+    """The risk-signal count is worker work, not a webhook's: it leaves one
+    ``send_signal_alerts`` event however many signals it raised, written in
+    the count's own transaction. Redis down: the event waits in the table,
+    no email yet; the sweep runs it once Redis (here the in-process queue)
+    is back, and the one email lists every signal."""
+    add_staff(db, f"case-{uuid.uuid4().hex[:8]}@example.org")
+    declining = [
+        enrol(phone=f"+4420794601{k:02d}", line=f"+4420794600{k:02d}", name=f"Member {k}").id
+        for k in (10, 11)
+    ]
+    for caller in ("+447911123001", "+447911123002", "+447911123003"):
+        for member_id in declining:
+            make_call(db, vault, caller, member_id=member_id, declined=True)
+    with job_services(tmp_path, db, REDIS_URL="redis://127.0.0.1:1/0") as down:
+        assert len(compute_signals().raised) == 3
+        mail_path = down.settings.mail_log_path
+    with db.session() as s:
+        waiting = s.execute(select(Event.job, Event.args).where(Event.done_at.is_(None))).all()
+    assert [(job, args) for job, args in waiting] == [("send_signal_alerts", [])]
+    assert mail_log(mail_path) == []
+
+    with job_services(tmp_path, db, REDIS_URL=None):
+        assert sweep_events(now=_after_grace()) == 1
+        assert sweep_events(now=_after_grace()) == 0
+    (mail,) = mail_log(mail_path)
+    assert mail["Subject"] == "Safety Number: 3 new risk signals"
+    assert mail.get_payload(decode=True).decode().count("/staff/signals/") == 3
 
 
 def test_a_recording_callback_while_postgresql_is_down_is_kept_in_redis_and_accepted_later(

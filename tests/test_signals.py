@@ -21,7 +21,7 @@ from core.settings import load_settings
 from storage import repositories as repo
 from storage import signals as store
 from storage.db import Database
-from storage.models import Block, Call, CallDirection, Report, RiskSignal, utcnow
+from storage.models import Block, Call, CallDirection, Event, Report, RiskSignal, utcnow
 from storage.vault import NumberVault
 from tests.staff.helpers import make_call
 from tests.support.menu import MemberMenu
@@ -30,7 +30,7 @@ from tests.support.people import Enrol
 from tests.support.twilio import TwilioClient
 from tests.worker_helpers import add_staff, job_services, mail_log
 from worker.schedule import PERIODIC
-from worker.signals import alert_signal, compute_signals, refresh_signals
+from worker.signals import compute_signals, refresh_signals, send_signal_alerts
 
 CALLER = "+447911123789"
 NOW = datetime(2026, 12, 1, 12, 0)
@@ -345,25 +345,91 @@ def test_blocking_from_the_menu_and_starting_a_report_leave_jobs_with_ids(
 # --- alerts ---------------------------------------------------------------------------
 
 
-def test_a_new_signal_emails_staff_once_a_day_with_a_link_and_no_number(
+def alert_events(db: Database) -> list[tuple[str, bool]]:
+    """(job, done) of the alert events written, oldest first."""
+    with db.session() as s:
+        rows = s.execute(
+            select(Event.job, Event.done_at).where(Event.job == "send_signal_alerts").order_by(Event.id)
+        )
+        return [(job, done_at is not None) for job, done_at in rows]
+
+
+@pytest.mark.usefixtures("empty_events")
+def test_a_count_that_raises_signals_sends_one_email_listing_each_with_a_link_and_no_number(
     svc: Services, db: Database, vault: NumberVault, members: Callable[[int], list[int]]
 ) -> None:
     add_staff(db, "cw@example.org")
     add_staff(db, "boss@example.org", role="admin")
     add_staff(db, "gone@example.org", active=False)
-    for member_id in members(2):
-        call(db, vault, member_id, utcnow(), declined=True)
-    (signal_id,) = compute_signals().raised  # the inline queue ran the alert job too
+    ids = members(2)
+    for caller in (CALLER, "+447911123456"):
+        for member_id in ids:
+            call(db, vault, member_id, utcnow(), caller=caller, declined=True)
+    raised = compute_signals().raised  # the inline queue ran the alert job too
+    assert len(raised) == 2
+    assert alert_events(db) == [("send_signal_alerts", True)]  # one job for the count, done
     mails = mail_log(svc.settings.mail_log_path)
     assert len(mails) == 1
     body = mails[0].get_payload(decode=True).decode()
+    # Nobody is on call: every active caseworker and admin.
     assert mails[0]["To"] == "cw@example.org, boss@example.org"
-    assert f"https://safety.example.org/staff/signals/{signal_id}" in body
-    assert "declined or blocked by several members" in body
-    assert "789" not in body and "Member" not in body
-    assert alert_signal(signal_id) is False  # the same day: no second email
-    assert alert_signal(signal_id, utcnow() + timedelta(days=1, minutes=1)) is True
-    assert len(mail_log(svc.settings.mail_log_path)) == 2
+    assert mails[0]["Subject"] == "Safety Number: 2 new risk signals"
+    for signal_id in raised:
+        assert f"https://safety.example.org/staff/signals/{signal_id}\n" in body
+    assert body.count("A caller who declined or blocked by several members:") == 2
+    assert "789" not in body and "456" not in body and "Member" not in body
+    assert send_signal_alerts() == 0  # nothing due: no second email
+    assert send_signal_alerts(utcnow() + timedelta(days=2)) == 0  # not raised again: no reminder
+    assert compute_signals().raised == [] and len(alert_events(db)) == 1  # nothing new: no job
+    assert len(mail_log(svc.settings.mail_log_path)) == 1
+
+
+@pytest.mark.usefixtures("empty_events")
+def test_a_signal_raised_again_is_announced_again_but_at_most_once_a_day(
+    svc: Services, db: Database, vault: NumberVault, members: Callable[[int], list[int]]
+) -> None:
+    add_staff(db, "cw@example.org")
+    for member_id in members(2):
+        call(db, vault, member_id, utcnow() - timedelta(hours=2), declined=True)
+    (signal_id,) = compute_signals().raised
+    with db.session() as s:
+        signal = s.get_one(RiskSignal, signal_id)
+        first_email = signal.alerted_at
+        assert first_email is not None
+        store.dismiss(s, signal, staff_id=add_staff(db, "boss@example.org", role="admin"), reason="ok")
+    # Two new members decline after the dismissal: raised again, within a day of the first email.
+    later = utcnow() + timedelta(minutes=1)
+    for member_id in members(2):
+        call(db, vault, member_id, later, declined=True)
+    assert compute_signals(later).raised == [signal_id]
+    assert len(alert_events(db)) == 2 and len(mail_log(svc.settings.mail_log_path)) == 1
+    # Still waiting an hour on: the periodic count leaves no job for it yet.
+    assert compute_signals(later + timedelta(hours=1)).raised == []
+    assert len(alert_events(db)) == 2
+    # A day after the first email it is due: the periodic count leaves the job
+    # (which, run now, sends nothing yet) and the job sends it.
+    a_day_on = first_email + timedelta(days=1, minutes=1)
+    assert compute_signals(a_day_on).raised == []
+    assert len(alert_events(db)) == 3
+    assert send_signal_alerts(a_day_on) == 1
+    mails = mail_log(svc.settings.mail_log_path)
+    assert len(mails) == 2 and mails[1]["Subject"] == "Safety Number: a new risk signal"
+    assert f"/staff/signals/{signal_id}\n" in mails[1].get_payload(decode=True).decode()
+    assert send_signal_alerts(a_day_on + timedelta(days=2)) == 0  # announced: no reminder
+
+
+def test_signal_alerts_go_to_the_active_staff_on_call(
+    svc: Services, db: Database, vault: NumberVault, members: Callable[[int], list[int]]
+) -> None:
+    add_staff(db, "cw@example.org")
+    add_staff(db, "oncall@example.org", on_call=True)
+    add_staff(db, "boss@example.org", role="admin", on_call=True)
+    add_staff(db, "gone@example.org", active=False, on_call=True)
+    for member_id in members(2):
+        call(db, vault, member_id, utcnow(), declined=True)
+    assert len(compute_signals().raised) == 1
+    (mail,) = mail_log(svc.settings.mail_log_path)
+    assert mail["To"] == "oncall@example.org, boss@example.org"
 
 
 def test_no_alert_for_a_caller_already_under_a_warning(

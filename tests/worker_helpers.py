@@ -70,10 +70,12 @@ def wav_bytes(seconds: int = 1, rate: int = 8000) -> bytes:
     return buffer.getvalue()
 
 
-def add_staff(db: Database, email: str, role: str = "caseworker", active: bool = True) -> int:
+def add_staff(
+    db: Database, email: str, role: str = "caseworker", active: bool = True, on_call: bool = False
+) -> int:
     """Staff with a placeholder hash (no Argon2 cost: these tests never sign in)."""
     with db.session() as s:
-        staff = Staff(email=email, password_hash="x", role=role, active=active)
+        staff = Staff(email=email, password_hash="x", role=role, active=active, on_call=on_call)
         s.add(staff)
         s.flush()
         return staff.id

@@ -28,11 +28,12 @@ from sqlalchemy.orm import Session
 from callflows import checkin as flow
 from callflows.checkin import Miss
 from callflows.errors import TwilioUnavailable
-from callflows.status import AlarmKind, CheckinState, MemberStatus, StaffRole
+from callflows.status import AlarmKind, CheckinState, MemberStatus
 from core import services
 from core.services import Services
 from storage import checkins
-from storage.models import Checkin, CheckinAlarm, Member, SafetyNumber, Staff
+from storage.models import Checkin, CheckinAlarm, Member, SafetyNumber
+from storage.staff_accounts import on_call_emails
 from worker.mail import send_mail, staff_link
 from worker.twilio_adapter import adapter_for
 
@@ -152,13 +153,6 @@ def email_checkin_alarm(alarm_id: int) -> None:
             f"{staff_link(svc.settings, f'alarms/{alarm.id}')}\n",
         )
         alarm.staff_notified_at = svc.settings.now()
-
-
-def on_call_emails(session: Session) -> list[str]:
-    """On-call staff; when nobody is on call, every active caseworker and admin."""
-    active = select(Staff.email).where(Staff.active.is_(True), Staff.role.in_(list(StaffRole)))
-    on_call = list(session.scalars(active.where(Staff.on_call.is_(True))))
-    return on_call or list(session.scalars(active))
 
 
 def call_checkin_buddy(alarm_id: int) -> None:

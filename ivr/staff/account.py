@@ -1,5 +1,5 @@
 """The signed-in user's own account: role, password, being on call for
-check-in alarms, and (for admins) the TOTP second factor."""
+check-in alarms and risk signals, and (for admins) the TOTP second factor."""
 
 from __future__ import annotations
 
@@ -64,12 +64,16 @@ def phone_change() -> Response | tuple[str, int]:
 
 @bp.route("/account/on-call", methods=["POST"])
 def account_on_call() -> Response:
-    """Go on or off call for check-in alarms (on call: each alarm is emailed to you)."""
+    """Go on or off call for check-in alarms and risk signals (on call: each is emailed to you)."""
     staff = viewer()
     staff.on_call = bool(OnCallForm().on_call.data)
     audit("staff.on_call", "staff", staff.id, "on" if staff.on_call else "off")
     db().commit()
-    flash("You are on call: check-in alarms are emailed to you." if staff.on_call else "You are off call.")
+    flash(
+        "You are on call: check-in alarms and new risk signals are emailed to you."
+        if staff.on_call
+        else "You are off call."
+    )
     return redirect(url_for("staff.account"))
 
 

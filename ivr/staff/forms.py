@@ -233,7 +233,7 @@ class SchemeCallsForm(FlaskForm):
 
 
 class OnCallForm(FlaskForm):
-    """Whether the signed-in staff member is on call for check-in alarms."""
+    """Whether the signed-in staff member is on call for check-in alarms and risk signals."""
 
     on_call = BooleanField(false_values=("", "no", "false"))
 

@@ -135,7 +135,7 @@ def test_staff_go_on_and_off_call_from_their_account(db: Database, alice: FlaskC
     page = alice.get("/staff/account").get_data(as_text=True)
     assert "You are not on call." in page and "Go on call" in page
     on = post(alice, "/staff/account/on-call", {"on_call": "yes"}, follow_redirects=True)
-    assert "every check-in alarm is emailed to you" in on.get_data(as_text=True)
+    assert "every check-in alarm and new risk signal is emailed to you" in on.get_data(as_text=True)
     with db.session() as s:
         assert s.get_one(Staff, people.alice).on_call is True
     post(alice, "/staff/account/on-call", {"on_call": ""})
