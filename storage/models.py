@@ -204,19 +204,34 @@ class AccessCaller(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+# What the risk-signal count reads of a call: carried by its two indexes by time.
+_SIGNAL_COUNTED = ["other_party_index", "member_id", "other_party_last3", "direction"]
+
+
 class Call(Base):
     __tablename__ = "calls"
     __table_args__ = (
         Index("ix_calls_member_created", "member_id", "created_at"),
         Index("ix_calls_member_reserved", "member_id", "reserved_at"),
-        # Risk signals (storage/signals.py): one caller's recent calls, and
-        # the recent declines of all (a few in a month of calls).
+        # Risk signals (storage/signals.py): one caller's recent calls; the
+        # recent declines of all (a few in a month of calls); and, for the
+        # periodic count, the recent calls of all from a known caller. The
+        # last two carry what the count reads (INCLUDE), so it reads index
+        # pages only, never the call rows scattered over the table.
         Index("ix_calls_caller_created", "other_party_index", "created_at"),
         Index(
             "ix_calls_declined_created",
             "created_at",
+            postgresql_include=_SIGNAL_COUNTED,
             postgresql_where=text("declined OR blocked"),
             sqlite_where=text("declined OR blocked"),
+        ),
+        Index(
+            "ix_calls_known_caller_created",
+            "created_at",
+            postgresql_include=_SIGNAL_COUNTED,
+            postgresql_where=text("member_id IS NOT NULL AND other_party_index IS NOT NULL"),
+            sqlite_where=text("member_id IS NOT NULL AND other_party_index IS NOT NULL"),
         ),
     )
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     literal,
     null,
     or_,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     text,
     tuple_,
     union_all,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -44,6 +46,7 @@ from storage.staff_accounts import on_call_emails
 # The periodic count's statement timeout; it takes seconds over 10,000,000
 # calls (BENCHMARKS.md, "Risk signals").
 WHOLE_COUNT_TIMEOUT_MS = 120_000
+WHOLE_COUNT_WORK_MEM = "64MB"
 # Caller indexes per IN (...) list: well under every driver's parameter limit.
 CHUNK = 1000
 
@@ -182,6 +185,9 @@ def recount(
         # The whole count is a batch job's, not a webhook's: the engines'
         # 5-second statement timeout (storage/db.py) is for requests.
         session.execute(text(f"SET LOCAL statement_timeout = {WHOLE_COUNT_TIMEOUT_MS}"))
+        # Room to group a week of calls by caller and member in memory: with
+        # the default 4 MB the grouping and its sort spill to disk.
+        session.execute(text(f"SET LOCAL work_mem = '{WHOLE_COUNT_WORK_MEM}'"))
     if callers is not None:
         for start in range(0, len(callers), CHUNK):
             _apply(session, rules, now, list(callers[start : start + CHUNK]), result)
@@ -190,36 +196,53 @@ def recount(
     return result
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What a count needs of a caller's signal: never the whole row."""
+
+    id: int
+    status: SignalStatus
+    last3: str | None
+
+
 def _apply(
     session: Session, rules: SignalRules, now: datetime, callers: list[str] | None, result: Recount
 ) -> None:
+    """Decide each counted caller's change, then write them as three batches
+    (new rows, changed rows, rows dropped): statements sent as one pipeline
+    each, not a unit of work over 10,000 objects (BENCHMARKS.md)."""
     found = count_activity(session, rules, now, callers)
-    existing = _signals_of(session, [a.caller_index for a in found])
-    raised: list[RiskSignal] = []
+    known = _signals_of(session, [a.caller_index for a in found])
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    gone_ids: list[int] = []
     for act in found:
-        signal = existing.get(act.caller_index)
-        status = SignalStatus(signal.status) if signal is not None else None
-        change = decide(status, act.counts, act.since_dismissal, rules)
+        signal = known.get(act.caller_index)
+        change = decide(signal.status if signal else None, act.counts, act.since_dismissal, rules)
         if change is Change.NOTHING:
             continue
         if change is Change.DROP:
-            session.delete(signal)
-            result.dropped += 1
+            gone_ids.extend([signal.id] if signal is not None else [])
             continue
-        if signal is None:
-            signal = RiskSignal(caller_index=act.caller_index, first_seen=act.first_seen)
-            session.add(signal)
-        _stamp(signal, act, rules, now)
+        row = _counted(act, rules, now, signal)
         if change is Change.RAISE:
-            signal.status = SignalStatus.OPEN
-            signal.raised_at = now
-            signal.dismissed_at = signal.dismissed_by_staff_id = signal.dismiss_reason = None
-            raised.append(signal)
+            row.update(_RAISED, raised_at=now)
+        if signal is None:
+            new.append({"caller_index": act.caller_index, **row})
+        elif change is Change.RAISE:
+            changed.append({"id": signal.id, **row})
+            result.raised.append(signal.id)
         else:
+            changed.append({"id": signal.id, **row})
             result.updated += 1
-    # One flush for all: the new rows' ids come back together.
-    session.flush()
-    result.raised.extend(signal.id for signal in raised)
+    if changed:
+        session.execute(update(RiskSignal), changed)
+    if new:
+        session.execute(insert(RiskSignal), new)
+        result.raised.extend(_ids_of(session, [row["caller_index"] for row in new]))
+    for start in range(0, len(gone_ids), CHUNK):
+        session.execute(delete(RiskSignal).where(RiskSignal.id.in_(gone_ids[start : start + CHUNK])))
+    result.dropped += len(gone_ids)
     # A signal whose caller has no activity left in any window was not
     # counted at all: nothing is left to show.
     gone = delete(RiskSignal).where(RiskSignal.counted_at < now)
@@ -229,24 +252,49 @@ def _apply(
     result.dropped += int(getattr(dropped, "rowcount", 0) or 0)
 
 
-def _signals_of(session: Session, callers: list[str]) -> dict[str, RiskSignal]:
-    found: dict[str, RiskSignal] = {}
+# A signal raised (new, or again after a dismissal): open, any dismissal forgotten.
+_RAISED: dict[str, Any] = {
+    "status": SignalStatus.OPEN,
+    "dismissed_at": None,
+    "dismissed_by_staff_id": None,
+    "dismiss_reason": None,
+}
+
+
+def _signals_of(session: Session, callers: list[str]) -> dict[str, _Known]:
+    found: dict[str, _Known] = {}
     for start in range(0, len(callers), CHUNK):
         chunk = callers[start : start + CHUNK]
-        for signal in session.scalars(select(RiskSignal).where(RiskSignal.caller_index.in_(chunk))):
-            found[signal.caller_index] = signal
+        rows = session.execute(
+            select(RiskSignal.caller_index, RiskSignal.id, RiskSignal.status, RiskSignal.caller_last3).where(
+                RiskSignal.caller_index.in_(chunk)
+            )
+        )
+        for caller, signal_id, status, last3 in rows:
+            found[caller] = _Known(signal_id, SignalStatus(status), last3)
     return found
 
 
-def _stamp(signal: RiskSignal, act: Activity, rules: SignalRules, now: datetime) -> None:
-    signal.caller_last3 = act.last3 or signal.caller_last3
-    signal.rules = ",".join(rule_fired.value for rule_fired in rules_fired(act.counts, rules))
-    signal.reached_members = act.counts.reached
-    signal.blocked_members = act.counts.blocked
-    signal.reported_members = act.counts.reported
-    signal.first_seen = act.first_seen
-    signal.last_seen = act.last_seen
-    signal.counted_at = now
+def _ids_of(session: Session, callers: list[str]) -> list[int]:
+    ids: list[int] = []
+    for start in range(0, len(callers), CHUNK):
+        chunk = callers[start : start + CHUNK]
+        ids.extend(session.scalars(select(RiskSignal.id).where(RiskSignal.caller_index.in_(chunk))))
+    return ids
+
+
+def _counted(act: Activity, rules: SignalRules, now: datetime, signal: _Known | None) -> dict[str, Any]:
+    """A signal's columns as this count finds them."""
+    return {
+        "caller_last3": act.last3 or (signal.last3 if signal else None),
+        "rules": ",".join(rule_fired.value for rule_fired in rules_fired(act.counts, rules)),
+        "reached_members": act.counts.reached,
+        "blocked_members": act.counts.blocked,
+        "reported_members": act.counts.reported,
+        "first_seen": act.first_seen,
+        "last_seen": act.last_seen,
+        "counted_at": now,
+    }
 
 
 # --- what triggers a count ----------------------------------------------------
