@@ -6,9 +6,10 @@ A database of its own (``sn_bench_signals``, dropped at the end). The filler
 calls are spread over a year (``seed.filler_calls_within``); on top of them
 10,000 callers each phone three members within the last week and two of
 those members decline: 10,000 signals, both rules firing. The count runs
-in process, as the worker runs it, with its alerts queued on the bench
-Redis (then flushed): first when all 10,000 are new, then again when
-nothing has changed (the steady state every fifteen minutes).
+in process, as the worker runs it, its one alert event written and rung on
+the bench Redis (then flushed; no worker sends it): first when all 10,000
+are new, then again when nothing has changed (the steady state every
+fifteen minutes). How many alert events the two counts wrote is reported.
 """
 
 from __future__ import annotations
@@ -92,12 +93,16 @@ def _count(url: str) -> dict[str, Any]:
             {"d": max(rules.reached.days, rules.blocked.days)},
         ).scalar_one()
         signals = conn.execute(text("SELECT count(*) FROM risk_signals")).scalar_one()
+        alert_events = conn.execute(
+            text("SELECT count(*) FROM events WHERE job = 'send_signal_alerts'")
+        ).scalar_one()
     services.db.engine.dispose()
     return {
         "first_count": runs[0],
         "steady_count": runs[1],
         "calls_in_windows": in_window,
         "signals": signals,
+        "alert_events": alert_events,
     }
 
 

@@ -244,7 +244,8 @@ class Call(Base):
     # The other party (caller, or masked-call destination). The encrypted
     # number is dropped after CALLER_NUMBER_RETENTION_DAYS; the index stays
     # for blocks and warnings.
-    other_party_index: Mapped[blind_index | None] = mapped_column(index=True)
+    # Looked up through ix_calls_caller_created (it leads with this column).
+    other_party_index: Mapped[blind_index | None] = mapped_column()
     other_party_encrypted: Mapped[ciphertext | None]
     other_party_last3: Mapped[str | None] = mapped_column(String(3))
     withheld: Mapped[bool] = mapped_column(Boolean, default=False)
