@@ -248,3 +248,31 @@ def test_cancelling_a_member_from_the_console_recounts_signals(
     with db.session() as s:
         assert s.scalars(select(RiskSignal)).first() is None
         assert repo.warnings_for(s, vault.index(CALLER)) == []
+
+
+@pytest.mark.usefixtures("people")
+def test_each_list_counts_its_signals_a_caller_under_a_live_warning_only_as_warned(
+    db: Database, vault: NumberVault, admin: FlaskClient
+) -> None:
+    """Six signals: two open, one open whose caller is warned, one whose
+    warning expired (new again), one dismissed, one dismissed and warned."""
+    ids = _seed_signals(db, vault, 6)
+    with db.session() as s:
+        signals = [s.get_one(RiskSignal, i) for i in ids]
+        for signal in signals[4:]:
+            signal.status = SignalStatus.DISMISSED
+        for signal, expires in (
+            (signals[2], None),
+            (signals[3], utcnow() - timedelta(days=1)),
+            (signals[5], None),
+        ):
+            for _ in range(2):  # two warnings about one caller count it once
+                repo.add_warning(
+                    s, caller_index=signal.caller_index, category="threats", summary="x", expires_at=expires
+                )
+    html = admin.get("/staff/signals").get_data(as_text=True)
+    assert "New signals (3)" in html and "Under a warning (2)" in html and "Dismissed (1)" in html
+    listed = {
+        int(line.split("signal #")[1].split("<")[0]) for line in html.splitlines() if "signal #" in line
+    }
+    assert listed == {ids[0], ids[1], ids[3]}
