@@ -79,7 +79,7 @@ def on_the_members_clock(due_utc: datetime) -> datetime:
 
 def checkin_set(minutes: int, due_utc: datetime) -> Phrase:
     """The confirmation after a check-in is started."""
-    return prompts.CHECKIN_SET(minutes=minutes, time=on_the_members_clock(due_utc))
+    return prompts.CHECKIN_SET(minutes, minutes=minutes, time=on_the_members_clock(due_utc))
 
 
 def checkin_running(due_utc: datetime) -> Phrase:

@@ -58,6 +58,17 @@ def plural_message(id: str, singular: str, plural: str) -> Message:
     return _register(Message(id, singular, plural))
 
 
+# Ids so prefixed are the caseworker's side of calls from the scheme: always
+# English, the console's language, so no catalogue translates them.
+STAFF_SIDE = "staff."
+
+
+def heard_by_members(entry: Message) -> bool:
+    """Whether a member (or a caller, or a buddy) may hear ``entry``: each of
+    these must be translated in every catalogue (tests/test_prompt_catalogue.py)."""
+    return not entry.id.startswith(STAFF_SIDE)
+
+
 def _register(entry: Message) -> Message:
     if entry.id in CATALOGUE:
         raise ValueError(f"message id {entry.id} is defined twice")
@@ -306,9 +317,13 @@ CHECKIN_ASK_MINUTES = message(
     "Please key the number of minutes until we call you, from 15 to 480, then press hash.",
 )
 CHECKIN_BAD_MINUTES = message("checkin.bad_minutes", "That is not a number of minutes from 15 to 480.")
-# {time}: the due time on the member's clock (UK time).
-CHECKIN_SET = message(
+# {time}: the due time on the member's clock (UK time). A plural message
+# although English never says "1 minute" (15 at least): Romanian and Polish
+# change the noun's form with the number ("20 de minute", "22 minuty").
+CHECKIN_SET = plural_message(
     "checkin.set",
+    "Your check-in is set. We will call you in {minutes} minute, at {time}. "
+    "If you do not answer with your PIN, we call your buddy and our caseworkers.",
     "Your check-in is set. We will call you in {minutes} minutes, at {time}. "
     "If you do not answer with your PIN, we call your buddy and our caseworkers.",
 )
@@ -348,8 +363,9 @@ CHECKIN_WRONG_PIN = message("checkin.wrong_pin", "That PIN did not match. Please
 # next to the member cannot tell them apart.
 CHECKED_IN = message("checkin.checked_in", "Checked in, thank you. Goodbye.")
 NOT_CHECKED_IN = message("checkin.not_checked_in", "We could not check you in. Goodbye.")
-# What the buddy hears, in English (their language is not known): nobody's
-# name, no place, no number.
+# What the buddy hears: in the member's language, then in English (the
+# buddy may not share it; callflows.checkin.buddy_message). Nobody's name,
+# no place, no number.
 BUDDY_MESSAGE = message(
     "checkin.buddy_message",
     "This is an automated call from Safety Number. "
