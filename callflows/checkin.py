@@ -25,9 +25,10 @@ from twilio.twiml.voice_response import VoiceResponse
 from callflows import prompts
 from callflows.destinations import DestinationPolicy, Refusal
 from callflows.errors import BadBuddy
+from callflows.languages import ENGLISH, Language
 from callflows.menu import ask_keyed, ask_one_key, gather_keys, goodbye
 from callflows.prompts import Digits, Phrase
-from callflows.speech import Speaker, Utterance, english_speaker
+from callflows.speech import Speaker, Utterance, english_speaker, in_turn
 
 MIN_MINUTES = 15
 MAX_MINUTES = 480
@@ -154,26 +155,26 @@ def hang_up() -> VoiceResponse:
     return response
 
 
-def buddy_message(repeat_action: str, timeout: int) -> VoiceResponse:
-    """The buddy's call, in English: the message, then 1 to hear it again."""
-    speaker = english_speaker()
+def buddy_message(language: Language, repeat_action: str, timeout: int) -> VoiceResponse:
+    """The buddy's call: the message and "1 to hear it again" in the member's
+    language, then in English (the buddy may not share the member's language)."""
     response = VoiceResponse()
     gather_keys(
         response,
-        speaker=speaker,
+        speaker=english_speaker(),
         action=repeat_action,
         timeout=timeout,
-        prompts=[prompts.BUDDY_MESSAGE, prompts.BUDDY_REPEAT],
+        prompts=in_turn((language, ENGLISH), prompts.BUDDY_MESSAGE, prompts.BUDDY_REPEAT),
         num_digits=1,
         action_on_empty=False,
     )
-    speaker.say(response, prompts.BUDDY_GOODBYE)
+    english_speaker().say(response, *in_turn((language, ENGLISH), prompts.BUDDY_GOODBYE))
     response.hangup()
     return response
 
 
-def buddy_goodbye() -> VoiceResponse:
-    return goodbye(english_speaker(), prompts.BUDDY_GOODBYE)
+def buddy_goodbye(language: Language) -> VoiceResponse:
+    return goodbye(english_speaker(), *in_turn((language, ENGLISH), prompts.BUDDY_GOODBYE))
 
 
 # Decisions --------------------------------------------------------------------------

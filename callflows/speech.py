@@ -187,3 +187,15 @@ def offers(message: Message) -> list[Verbatim]:
         if said_in is language:
             spoken.append(Verbatim(text, said_in))
     return spoken
+
+
+def in_turn(languages: Sequence[Language], *messages: Message) -> list[Verbatim]:
+    """``messages`` in each of ``languages`` in turn (all of them in the
+    first, then all in the next), each in the voice of the language its words
+    are in. Words already said are not said again: English listed twice, or a
+    language that falls back to English, is heard once."""
+    spoken: dict[tuple[str, Language], None] = {}
+    for language in languages:
+        for message in messages:
+            spoken.setdefault(speaker(language)._resolve(message))
+    return [Verbatim(text, said_in) for text, said_in in spoken]

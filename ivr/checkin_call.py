@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from callflows import checkin as flow
+from callflows.languages import language_or_english
 from callflows.speech import Speaker, english_speaker, speaker_for
 from callflows.status import TERMINAL_STATUSES, AlarmKind
 from ivr import requestdb
@@ -170,11 +171,13 @@ def buddy() -> Response:
     alarm = _buddy_alarm(session)
     if alarm is None or alarm.buddy_call not in BUDDY_CALL_STATES:
         return twiml(flow.hang_up())
+    # The member's language, then English: the buddy may speak either.
+    language = language_or_english(session.get_one(Member, alarm.member_id).language)
     digits = twilio_form().get("Digits")
     if digits is not None and digits != "1":
-        return twiml(flow.buddy_goodbye())
+        return twiml(flow.buddy_goodbye(language))
     url = external_url("checkin_call.buddy", alarm=alarm.id)
-    return twiml(flow.buddy_message(url, current_services().settings.gather_timeout_seconds))
+    return twiml(flow.buddy_message(language, url, current_services().settings.gather_timeout_seconds))
 
 
 @bp.post("/buddy-status")

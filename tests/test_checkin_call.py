@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select
 from callflows import checkin as flow
 from callflows import prompts
 from callflows.errors import TwilioUnavailable
+from callflows.languages import language
 from callflows.status import AlarmKind, CheckinState
 from core.services import bound
 from ivr.services import services_of
@@ -36,7 +37,7 @@ from tests.support.databases import committing_database
 from tests.support.menu import jobs
 from tests.support.people import LINE, MEMBER_PHONE, PIN, EnrolledMember
 from tests.support.suite import SuiteConfig
-from tests.support.twilio import TwilioClient, said, twiml_of
+from tests.support.twilio import TwilioClient, TwiML, said, twiml_of
 from tests.worker_helpers import add_staff, as_worker, job_services
 from worker.checkins import call_checkin_buddy, fire_due_checkins
 
@@ -493,3 +494,86 @@ def test_twilio_unreachable_for_the_buddy_call_is_shown_and_retried(
         call_checkin_buddy(alarm_id)
     [alarm_row] = down.alarms()
     assert (alarm_row.buddy_call, fake_twilio.placed[-1].to) == ("called", BUDDY)
+
+
+# --- the member's language ---------------------------------------------------------------
+
+ROMANIAN = language("ro")
+
+
+def speak(db: Database, member_id: int, code: str) -> None:
+    """The member chooses to hear the service in ``code``."""
+    with db.session() as s:
+        s.get_one(Member, member_id).language = code
+
+
+def says(twiml: TwiML) -> list[tuple[str, str | None, str | None]]:
+    """Every <Say>, in order: its words, voice and language."""
+    return [(say.text or "", say.get("voice"), say.get("language")) for say in twiml.iter("Say")]
+
+
+def test_a_romanian_member_is_called_in_romanian_with_the_romanian_voice(
+    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
+) -> None:
+    """The check-in call speaks the member's language, the duress PIN still
+    sounds exactly like the PIN, and a wrong PIN is told in Romanian too."""
+    speak(db, ready.id, "ro")
+    voice = (ROMANIAN.voice, ROMANIAN.twilio_language)
+    answers = []
+    for pin in (PIN, DURESS):
+        due(db, calls, ready.id)
+        [call] = calls.fire()
+        ask = calls.answer(call)
+        assert says(ask) == [
+            ("Acesta este apelul dumneavoastră de verificare de la Numărul de siguranță.", *voice),
+            ("Vă rugăm să introduceți codul PIN, apoi apăsați diez.", *voice),
+        ]
+        wrong = calls.key(ask, call, "9999")
+        assert says(wrong)[0] == ("Codul PIN nu se potrivește. Vă rugăm să încercați din nou.", *voice)
+        done = calls.key(wrong, call, pin)
+        assert says(done) == [("Verificare confirmată, vă mulțumim. La revedere.", *voice)]
+        answers.append(done.body)
+        calls.end(call, "completed", "30")
+    assert answers[0] == answers[1]  # whoever is listening cannot tell the PINs apart
+    assert [alarm.kind for alarm in calls.alarms()] == [AlarmKind.DURESS]
+
+
+def test_the_buddy_hears_the_members_language_then_english(
+    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
+) -> None:
+    """The buddy may not share the member's language: the message and its
+    "press 1" are said in Romanian, then in English, each in its own voice."""
+    speak(db, ready.id, "ro")
+    due(db, calls, ready.id)
+    [call] = calls.fire()
+    calls.key(calls.answer(call), call, DURESS)
+    buddy = calls.fake.placed[-1]
+    assert buddy.to == BUDDY
+    heard = calls.request(buddy.url, buddy, CallStatus="in-progress")
+    romanian, english = (ROMANIAN.voice, ROMANIAN.twilio_language), ("Polly.Amy", "en-GB")
+    # The message and "press 1" in each language, then (no key) goodbye in each.
+    voices = [romanian, romanian, english, english, romanian, english]
+    assert [(voice, tongue) for _, voice, tongue in says(heard)] == voices
+    spoken = [text for text, _, _ in says(heard)]
+    assert spoken[0].startswith("Acesta este un apel automat de la Numărul de siguranță.")
+    assert spoken[1] == "Apăsați 1 pentru a asculta din nou acest mesaj."
+    assert spoken[2:] == [prompts.BUDDY_MESSAGE.text, prompts.BUDDY_REPEAT.text, "La revedere.", "Goodbye."]
+    assert heard.one("Gather").get("numDigits") == "1" and len(says(heard.one("Gather"))) == 4
+    assert "Test member" not in heard.said and "7946" not in heard.said
+    bye = calls.key(heard, buddy, "2")
+    assert says(bye) == [("La revedere.", *romanian), ("Goodbye.", *english)]
+
+
+def test_an_english_members_buddy_hears_the_message_once(
+    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
+) -> None:
+    due(db, calls, ready.id)
+    [call] = calls.fire()
+    calls.key(calls.answer(call), call, DURESS)
+    buddy = calls.fake.placed[-1]
+    heard = calls.request(buddy.url, buddy, CallStatus="in-progress")
+    assert [text for text, _, _ in says(heard)] == [
+        prompts.BUDDY_MESSAGE.text,
+        prompts.BUDDY_REPEAT.text,
+        prompts.BUDDY_GOODBYE.text,
+    ]

@@ -14,6 +14,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from callflows import prompts
+from callflows.languages import language
 from storage import repositories as repo
 from storage.db import Database
 from storage.hashing import verify_secret
@@ -84,6 +85,34 @@ def test_starting_a_check_in_says_when_it_will_ring(clocked: MemberMenu, db: Dat
     [checkin] = _open(db, member_id)
     assert (checkin.set_at, checkin.due_at) == (datetime(2026, 12, 3, 20, 0), datetime(2026, 12, 3, 21, 30))
     assert checkin.next_attempt_at == checkin.due_at and checkin.state == CheckinState.OPEN
+
+
+@pytest.mark.parametrize(
+    ("code", "keyed", "heard"),
+    [
+        # Romanian and Polish change the noun with the number.
+        ("ro", "90", "Vă vom suna peste 90 de minute, la ora 21:30."),
+        ("ro", "15", "Vă vom suna peste 15 minute, la ora 20:15."),
+        ("pl", "22", "Zadzwonimy do Ciebie za 22 minuty, o godzinie 20:22."),
+        ("pl", "25", "Zadzwonimy do Ciebie za 25 minut, o godzinie 20:25."),
+        ("th", "90", "เราจะโทรหาคุณในอีก 90 นาที เวลา 21:30 น."),
+    ],
+)
+def test_the_check_in_options_speak_the_members_language(
+    clocked: MemberMenu, code: str, keyed: str, heard: str
+) -> None:
+    clocked.seed(language=code)
+    spoken_in = language(code)
+    sid = clocked.logged_in_call()
+    ask = clocked.press(sid, "5")
+    done = _key(clocked, ask, sid, keyed)
+    assert heard in done.said
+    settings = clocked.press(sid, "7")
+    assert prompts.CHECKIN_SETTINGS_OPTIONS.text not in settings.said
+    for root in (ask, done, settings):
+        assert {(say.get("voice"), say.get("language")) for say in root.iter("Say")} == {
+            (spoken_in.voice, spoken_in.twilio_language)
+        }
 
 
 @pytest.mark.parametrize("keyed", ["14", "481", "0", "9999", "12a"])

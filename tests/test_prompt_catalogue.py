@@ -103,6 +103,30 @@ def test_translations_keep_their_placeholders(language: Language) -> None:
             assert _placeholders(translated) >= expected - {"count"}, (entry.context, translated)
 
 
+@pytest.mark.parametrize("language", TRANSLATED, ids=lambda language: language.code)
+def test_every_message_members_hear_is_translated_in_every_catalogue(language: Language) -> None:
+    """No prompt ships in English only: every message but the caseworker's
+    side of calls from the scheme (``staff.*``, English by design) has a
+    translation in each of the language's plural forms, with the English
+    placeholders, and the compiled catalogue the app loads says it."""
+    heard = {entry.id for entry in CATALOGUE.values() if prompts.heard_by_members(entry)}
+    assert heard and not any(id.startswith("staff.") for id in heard)
+    catalog = _po(language)
+    translated = set()
+    for entry in catalog:
+        if entry.context not in heard:
+            continue
+        forms = _texts(entry.string)
+        assert len(forms) == (catalog.num_plurals if entry.pluralizable else 1), entry.context
+        expected = set().union(*(_placeholders(s) for s in _texts(entry.id)))
+        for form in forms:
+            assert form.strip(), (entry.context, "untranslated")
+            assert expected - {"count"} <= _placeholders(form) <= expected | {"count"}, (entry.context, form)
+        translated.add(entry.context)
+    assert translated == heard
+    assert heard.isdisjoint(untranslated(language))
+
+
 def test_a_message_without_a_translation_is_said_in_english_by_an_english_voice() -> None:
     assert set(untranslated(NOWHERE)) == set(CATALOGUE)
     response = VoiceResponse()

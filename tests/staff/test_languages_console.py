@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
+from callflows import prompts
 from callflows.languages import LANGUAGES
 from storage import repositories as repo
 from storage.db import Database
@@ -36,6 +37,9 @@ def test_the_console_sets_both_languages_and_shows_review_status(
     languages = admin.get("/staff/languages").get_data(as_text=True)
     assert languages.count("<td>not yet checked by a native speaker</td>") == len(LANGUAGES) - 1
     assert "Polly.Carmen (ro-RO)" in languages and "Google.th-TH-Standard-A (th-TH)" in languages
+    # Every catalogue says every prompt members hear; the caseworkers' English is not a gap.
+    heard = [entry for entry in prompts.CATALOGUE.values() if prompts.heard_by_members(entry)]
+    assert languages.count(f"<td>0 of {len(heard)} prompts</td>") == len(LANGUAGES)
 
 
 def test_admins_translate_a_warning_summary_and_a_changed_summary_drops_it(
