@@ -116,7 +116,7 @@ def test_every_message_members_hear_is_translated_in_every_catalogue(language: L
     for entry in catalog:
         if entry.context not in heard:
             continue
-        forms = _texts(entry.string)
+        forms = _texts(entry.string or "")
         assert len(forms) == (catalog.num_plurals if entry.pluralizable else 1), entry.context
         expected = set().union(*(_placeholders(s) for s in _texts(entry.id)))
         for form in forms:
