@@ -227,6 +227,16 @@ def _staff_id(email: str) -> int:
     return staff_id
 
 
+@contextmanager
+def _last_admin_kept() -> Iterator[None]:
+    """The last active admin's role or account is not taken away: a clear
+    refusal (exit 1) rather than a traceback; nothing was changed."""
+    try:
+        yield
+    except staff_accounts.LastActiveAdmin as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @staff_cli.command("password")
 @click.option("--email", required=True, type=ONE_LINE)
 def staff_password(email: str) -> None:
@@ -245,7 +255,7 @@ def staff_password(email: str) -> None:
 def staff_role(email: str, role: str) -> None:
     """Give a staff account another role; every session of the account ends."""
     staff_id = _staff_id(email)
-    with current_services().db.session() as session:
+    with _last_admin_kept(), current_services().db.session() as session:
         staff_accounts.change_role(session, staff_id, role)
         repo.audit(session, "staff.role", target_type="staff", target_id=staff_id, detail=role)
     click.echo(f"staff {staff_id}: now {role}, signed out everywhere")
@@ -256,7 +266,7 @@ def staff_role(email: str, role: str) -> None:
 def staff_disable(email: str) -> None:
     """Disable a staff account: it cannot sign in, and every session of it ends at once."""
     staff_id = _staff_id(email)
-    with current_services().db.session() as session:
+    with _last_admin_kept(), current_services().db.session() as session:
         staff_accounts.set_active(session, staff_id, False)
         repo.audit(session, "staff.disable", target_type="staff", target_id=staff_id)
     click.echo(f"staff {staff_id}: disabled, signed out everywhere")

@@ -411,6 +411,25 @@ class Staff(Base):
     created_at: Mapped[created]
 
 
+class StaffLink(Base):
+    """A one-time link for a member of staff (storage/staff_links.py): an
+    invitation to set the first password, a password reset or a new TOTP
+    key. Only the SHA-256 of its secret is kept; it works once, until
+    ``expires_at``, and a newer link of the same purpose replaces it."""
+
+    __tablename__ = "staff_links"
+
+    id: Mapped[intpk]
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    # invite / password / totp (storage.staff_links.LinkPurpose)
+    purpose: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[created]
+
+
 class SignInWindow(Base):
     """Sign-in attempts from one client address: in the fixed window from
     ``window_start`` and in the one before it, for a sliding-window limit;

@@ -323,18 +323,24 @@ def drop_summary_translations(session: Session, warning: CallerWarning) -> None:
 
 
 def add_staff(
-    session: Session, *, email: str, password: str, role: str, phone_encrypted: str | None = None
+    session: Session, *, email: str, password: str | None, role: str, phone_encrypted: str | None = None
 ) -> Staff:
+    """A new account. ``password`` None: invited, no password yet (an empty
+    hash, which matches nothing) until the invitation link sets one."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 200:
         raise ValueError("that is not an email address")
     if role not in (StaffRole.CASEWORKER, StaffRole.ADMIN):
         raise ValueError("role must be caseworker or admin")
-    check_password_rule(password)
+    if password is not None:
+        check_password_rule(password)
     if session.scalars(select(Staff.id).where(Staff.email == email)).first():
         raise DuplicateStaff("staff with that email already exist")
     staff = Staff(
-        email=email, password_hash=hash_secret(password), role=role, phone_encrypted=phone_encrypted
+        email=email,
+        password_hash=hash_secret(password) if password is not None else "",
+        role=role,
+        phone_encrypted=phone_encrypted,
     )
     session.add(staff)
     session.flush()

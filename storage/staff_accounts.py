@@ -6,6 +6,11 @@ end the account's sessions raises that version in the same statement, so a
 cookie copied before it, anywhere, stops working at its next request:
 signing out, a new password, a new role, disabling the account.
 
+There is always an active admin to manage the rest: taking the role or the
+account away from the last one is refused (``LastActiveAdmin``), checked in
+the same transaction as the change, under a lock on every active admin's
+row, so two admins demoting each other at once cannot both succeed.
+
 A TOTP code belongs to one 30-second time step; ``claim_totp_step`` records
 the step a code was accepted for, atomically, so the same code (or an older
 one) is never accepted twice, even by parallel requests.
@@ -34,6 +39,28 @@ def on_call_emails(session: Session) -> list[str]:
     return on_call or list(session.scalars(active))
 
 
+class LastActiveAdmin(Exception):
+    """The change would leave the scheme without an active admin."""
+
+
+def keep_an_active_admin(session: Session, staff_id: int) -> None:
+    """Raise ``LastActiveAdmin`` when ``staff_id`` is the only active admin.
+
+    Locks every active admin's row (in id order, so two such transactions
+    queue rather than deadlock) until the transaction ends. A transaction
+    that waited for the lock sees the other's committed change: PostgreSQL
+    re-checks the WHERE of a row that changed while it waited, so an admin
+    just demoted or disabled is no longer counted."""
+    admins = session.scalars(
+        select(Staff.id)
+        .where(Staff.role == StaffRole.ADMIN, Staff.active.is_(True))
+        .order_by(Staff.id)
+        .with_for_update()
+    ).all()
+    if list(admins) == [staff_id]:
+        raise LastActiveAdmin("this is the last active admin: make another admin first")
+
+
 def end_sessions(session: Session, staff_id: int) -> None:
     """End every session of the account, this one included."""
     session.execute(
@@ -58,12 +85,16 @@ def change_role(session: Session, staff_id: int, role: str) -> None:
     """Give the account another role; its sessions end (they were opened under the old one)."""
     if role not in (StaffRole.CASEWORKER, StaffRole.ADMIN):
         raise ValueError("role must be caseworker or admin")
+    if role != StaffRole.ADMIN:
+        keep_an_active_admin(session, staff_id)
     session.execute(update(Staff).where(Staff.id == staff_id).values(role=role))
     end_sessions(session, staff_id)
 
 
 def set_active(session: Session, staff_id: int, active: bool) -> None:
     """Disable (or enable again) the account; either way its sessions end."""
+    if not active:
+        keep_an_active_admin(session, staff_id)
     session.execute(update(Staff).where(Staff.id == staff_id).values(active=active))
     end_sessions(session, staff_id)
 

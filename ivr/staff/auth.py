@@ -28,8 +28,9 @@ from storage import sign_in_limits, staff_accounts
 from storage.hashing import verify_secret
 from storage.models import Staff, utcnow
 
-# Endpoints anyone may reach without signing in.
-PUBLIC_ENDPOINTS = frozenset({"staff.login", "staff.login_code"})
+# Endpoints anyone may reach without signing in (a one-time staff link
+# carries its own proof: ivr.staff.link_pages).
+PUBLIC_ENDPOINTS = frozenset({"staff.login", "staff.login_code", "staff.link_page"})
 GENERIC_FAILURE = "That email and password did not match, or the account is locked for a while."
 # A half-finished sign-in (password right, code not yet given) expires fast.
 PENDING_SECONDS = 300
@@ -135,6 +136,19 @@ def _record_failure(staff: Staff | None, reserved: sign_in_limits.Reserved | Non
     if staff is not None and reserved is not None and reserved.locked_now:
         audit("login.locked", "staff", staff.id)
     db().commit()
+
+
+def password_matches(staff: Staff, password: str) -> bool:
+    """Check an account's password outside the sign-in form (a TOTP reset
+    link asks for it), under the same per-account lockout: a wrong one is
+    counted and audited as a failed sign-in; a locked account's never matches."""
+    reserved = _reserve_check(staff)
+    ok = verify_secret(staff.password_hash if reserved else None, password)
+    if not ok or reserved is None:
+        _record_failure(staff, reserved)
+        return False
+    sign_in_limits.give_back_check(db(), staff.id, reserved, _lockout())
+    return True
 
 
 def _start_session(staff: Staff, client_window: sign_in_limits.CountedAttempt) -> Response:
