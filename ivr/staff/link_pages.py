@@ -77,6 +77,8 @@ def _new_password(link: StaffLink, staff: Staff) -> str | Response | tuple[str, 
     else:
         try:
             staff_accounts.change_password(db(), staff.id, form.new.data or "")
+            # A forgotten password often ends in a locked account: the new one opens it.
+            staff.failed_logins, staff.locked_until = 0, None
         except ValueError as exc:
             error = f"Not set: {exc}."
     if error is not None:

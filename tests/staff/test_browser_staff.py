@@ -158,5 +158,8 @@ def test_invite_set_password_disable_and_keep_the_last_admin_at_phone_width(
     narrow.goto(base + "/staff/staff")
     _fits_and_taps(narrow, 320)
     narrow.screenshot(path=str(SCREENSHOTS / "staff-list-320.png"), full_page=True)
+    for path in ("/staff/staff/new", "/staff/staff/1", "/staff/staff/2"):
+        narrow.goto(base + path)
+        _fits_and_taps(narrow, 320)
     assert (_count(served_db, "staff.invite"), _count(served_db, "staff.invite_accepted")) == (1, 1)
     assert (_count(served_db, "staff.disable"), _count(served_db, "staff.role")) == (1, 0)

@@ -119,6 +119,9 @@ def test_a_password_reset_keeps_the_old_password_until_used_then_ends_sessions(
 ) -> None:
     link = shown_link(post(admin, f"/staff/staff/{people.alice}/password-link"))
     alice = sign_in(inline_app, "alice@example.org")  # the old password still works
+    with db.session() as s:  # and then she forgot it, and locked the account
+        s.get_one(Staff, people.alice).failed_logins = 5
+        s.get_one(Staff, people.alice).locked_until = utcnow() + timedelta(minutes=15)
     assert _set_password(anon, link).status_code == 302
     assert signed_out(alice)
     assert sign_in_fails(inline_app, "alice@example.org", PASSWORD)
