@@ -57,6 +57,7 @@ def _spend(link: StaffLink, staff: Staff, action: str) -> Response | tuple[str, 
 
 @bp.route("/link/<token>", methods=["GET", "POST"])
 def link_page(token: str) -> str | Response | tuple[str, int]:
+    """The page a link opens: a new password, or a new TOTP key."""
     found = staff_links.live(db(), token, utcnow()) if token.isascii() else None
     if found is None:
         return _dead()

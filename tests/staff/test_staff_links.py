@@ -6,6 +6,9 @@ ends the account's sessions and is audited as its holder's."""
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+import time
 from datetime import timedelta
 
 import pyotp
@@ -19,8 +22,10 @@ from storage import staff_links
 from storage.db import Database
 from storage.models import Staff, StaffLink, utcnow
 from storage.staff_links import LinkPurpose
-from tests.staff.helpers import PASSWORD, People, csrf_from, post
+from tests.staff.helpers import PASSWORD, People, csrf_from, make_staff, post
 from tests.staff.staff_admin_helpers import audit_rows, shown_link, sign_in, sign_in_fails, signed_out
+from tests.support.live_server import migrated_database
+from tests.support.suite import PG_URL
 
 NEW_PASSWORD = "a brand new passphrase"
 DEAD = "This link does not work"
@@ -182,3 +187,34 @@ def test_a_totp_link_needs_two_step_sign_in_on(people: People, db: Database, adm
     assert "two-step sign-in on can have its key reset" in refused.get_data(as_text=True)
     with db.session() as s:
         assert s.scalars(select(StaffLink)).all() == []
+
+
+def test_a_link_spent_by_two_requests_at_once_is_spent_once() -> None:
+    """One transaction spends the link and holds its commit; another tries
+    meanwhile. The second waits for the row, then finds it used: False."""
+    with migrated_database(PG_URL, f"sn_link_race_{os.getpid()}", pool_size=3) as db:
+        staff_id = make_staff(db, "racer@example.org")
+        token = _issue(db, staff_id, LinkPurpose.PASSWORD)
+        with db.session() as s:
+            found = staff_links.live(s, token, utcnow())
+            assert found is not None
+            link_id = found[0].id
+        spent, outcome = threading.Event(), {}
+
+        def first() -> None:
+            with db.session() as s:
+                outcome["first"] = staff_links.use(s, link_id, utcnow())
+                spent.set()
+                time.sleep(0.5)
+
+        def second() -> None:
+            spent.wait(5)
+            with db.session() as s:
+                outcome["second"] = staff_links.use(s, link_id, utcnow())
+
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert outcome == {"first": True, "second": False}
