@@ -30,6 +30,8 @@ from storage.staff_links import LinkPurpose
 from worker.mail import staff_link
 
 NOT_CONFIRMED = "Nothing was changed: tick the box to confirm first."
+# One account's pages: an id within the column's range (storage.ids), else 404.
+ACCOUNT = "/staff/<int(max=2147483647):staff_id>"
 LINK_HOURS = int(staff_links.LINK_LIFETIME.total_seconds() // 3600)
 
 
@@ -89,7 +91,7 @@ def _account(staff_id: int) -> Staff:
     return staff
 
 
-@bp.route("/staff/<int:staff_id>")
+@bp.route(ACCOUNT)
 def staff_page(staff_id: int) -> str:
     """One account and what an admin can do to it."""
     require_admin()
@@ -108,7 +110,7 @@ def _back(staff: Staff, message: str) -> Response:
     return redirect(url_for("staff.staff_page", staff_id=staff.id))
 
 
-@bp.route("/staff/<int:staff_id>/role", methods=["POST"])
+@bp.route(ACCOUNT + "/role", methods=["POST"])
 def staff_role(staff_id: int) -> Response:
     """Another role; the account's sessions end. Confirmed first."""
     require_admin()
@@ -128,7 +130,7 @@ def staff_role(staff_id: int) -> Response:
     return _back(staff, f"{staff.email} is now {form.role.data}, and signed out everywhere.")
 
 
-@bp.route("/staff/<int:staff_id>/on-call", methods=["POST"])
+@bp.route(ACCOUNT + "/on-call", methods=["POST"])
 def staff_on_call(staff_id: int) -> Response:
     """On or off call for check-in alarms (on call: each alarm is emailed to them)."""
     require_admin()
@@ -139,7 +141,7 @@ def staff_on_call(staff_id: int) -> Response:
     return _back(staff, f"{staff.email} is {'on' if staff.on_call else 'off'} call.")
 
 
-@bp.route("/staff/<int:staff_id>/disable", methods=["POST"])
+@bp.route(ACCOUNT + "/disable", methods=["POST"])
 def staff_disable(staff_id: int) -> Response:
     """The account can no longer sign in; its sessions end now. Confirmed first."""
     require_admin()
@@ -156,7 +158,7 @@ def staff_disable(staff_id: int) -> Response:
     return _back(staff, f"{staff.email} is disabled and signed out everywhere.")
 
 
-@bp.route("/staff/<int:staff_id>/enable", methods=["POST"])
+@bp.route(ACCOUNT + "/enable", methods=["POST"])
 def staff_enable(staff_id: int) -> Response:
     """The account may sign in again, with the password it had."""
     require_admin()
@@ -167,7 +169,7 @@ def staff_enable(staff_id: int) -> Response:
     return _back(staff, f"{staff.email} may sign in again.")
 
 
-@bp.route("/staff/<int:staff_id>/password-link", methods=["POST"])
+@bp.route(ACCOUNT + "/password-link", methods=["POST"])
 def staff_password_link(staff_id: int) -> str | Response:
     """A link to set a new password (a new invitation, while none was set).
     The old password keeps working until the link is used."""
@@ -180,7 +182,7 @@ def staff_password_link(staff_id: int) -> str | Response:
     return _show_link(me, staff, purpose)
 
 
-@bp.route("/staff/<int:staff_id>/totp-link", methods=["POST"])
+@bp.route(ACCOUNT + "/totp-link", methods=["POST"])
 def staff_totp_link(staff_id: int) -> str | Response:
     """A link to replace a lost authenticator: its holder gives the account's
     password and a code of the new key. The old key works until then."""

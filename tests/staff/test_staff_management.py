@@ -212,3 +212,9 @@ def test_two_admins_taken_away_at_once_leave_one(two_admins_db: tuple[Database, 
     with db.session() as s:
         admins = s.query(Staff).filter_by(role="admin", active=True).all()
         assert [a.id for a in admins] == [second]
+
+
+@pytest.mark.parametrize("staff_id", ["2147483648", "99999999999999999999", "\u0663"])
+def test_an_id_past_the_columns_range_or_not_ascii_is_not_found(staff_id: str, admin) -> None:
+    assert admin.get(f"/staff/staff/{staff_id}").status_code == 404
+    assert post(admin, f"/staff/staff/{staff_id}/disable", {"confirm": "yes"}).status_code == 404
