@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import time
@@ -61,6 +59,7 @@ from tests.worker_helpers import (
     wav_bytes,
     worker_env,
 )
+from tests.worker_processes import alive, kill_everything, wait_for
 
 MEMBER_PHONE = "+447700900321"
 MEMBER_NAME = "Velvet"
@@ -187,56 +186,6 @@ def test_webhooks_to_workers_end_to_end(
 # --- SIGKILL during ingestion ---------------------------------------------------
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (RQ's work horse calls setsid, so a process
-    group kill would miss it)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """Running (not gone, not a zombie waiting to be reaped)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-def _kill_everything(proc: subprocess.Popen[bytes]) -> list[int]:
-    """SIGKILL the worker and all its processes at once, as a lost machine would;
-    return the pids that were below it, once none of them runs any more."""
-    below = _descendants(proc.pid)
-    for pid in [*below, proc.pid]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in below) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return below
-
-
-def _wait_for(predicate, timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"gave up waiting for {what}; worker log:\n{log.read_text()[-3000:]}")
-
-
 @pytest.mark.usefixtures("pg_engine")  # migrated
 def test_worker_killed_mid_download_reruns_the_job_once(
     vault: NumberVault, suite: SuiteConfig, pg_url: str, redis: Redis, tmp_path: Path, fake_twilio: FakeTwilio
@@ -262,8 +211,8 @@ def test_worker_killed_mid_download_reruns_the_job_once(
 
         workers.append(start_worker(env, log))
         assert fake_twilio.media_requested.wait(timeout=60), log.read_text()
-        horses = _kill_everything(workers[0])
-        assert horses and not any(_alive(pid) for pid in horses)
+        horses = kill_everything(workers[0])
+        assert horses and not any(alive(pid) for pid in horses)
         fake_twilio.release_media()
 
         with db.session() as s:
@@ -287,7 +236,7 @@ def test_worker_killed_mid_download_reruns_the_job_once(
                 r = s.get(Report, ids["report"])
                 return r is not None and r.caseworker_id is not None
 
-        _wait_for(done, 90, "the re-run to store and assign the report", log)
+        wait_for(done, 90, "the re-run to store and assign the report", log)
         # Warm shutdown on SIGTERM: the worker finishes and exits cleanly.
         workers[1].send_signal(signal.SIGTERM)
         assert workers[1].wait(timeout=30) == 0, log.read_text()[-3000:]
@@ -311,7 +260,7 @@ def test_worker_killed_mid_download_reruns_the_job_once(
     finally:
         for proc in workers:
             if proc.poll() is None:
-                _kill_everything(proc)
+                kill_everything(proc)
         with db.session() as s:
             if "report" in ids:
                 s.execute(delete(AuditEntry).where(AuditEntry.target_id == ids["report"]))
@@ -353,8 +302,8 @@ def test_worker_killed_while_placing_a_due_check_in_call_loses_nothing(
             return len(asked)
 
         workers.append(start_worker(env, log))
-        _wait_for(lambda: calls_asked() == 1, 90, "the due-check to ask Twilio for the call", log)
-        _kill_everything(workers[0])
+        wait_for(lambda: calls_asked() == 1, 90, "the due-check to ask Twilio for the call", log)
+        kill_everything(workers[0])
         with db.session() as s:
             claimed = s.get_one(Checkin, ids["checkin"])
             assert (claimed.state, claimed.attempts, claimed.call_sid) == ("calling", 1, None)
@@ -367,7 +316,7 @@ def test_worker_killed_while_placing_a_due_check_in_call_loses_nothing(
             with db.session() as s:
                 return s.get_one(Checkin, ids["checkin"]).call_sid is not None
 
-        _wait_for(placed, 120, "the next due-check to place the call", log)
+        wait_for(placed, 120, "the next due-check to place the call", log)
         workers[1].send_signal(signal.SIGTERM)
         assert workers[1].wait(timeout=30) == 0, log.read_text()[-3000:]
         with db.session() as s:
@@ -380,7 +329,7 @@ def test_worker_killed_while_placing_a_due_check_in_call_loses_nothing(
     finally:
         for proc in workers:
             if proc.poll() is None:
-                _kill_everything(proc)
+                kill_everything(proc)
         with db.session() as s:
             if "checkin" in ids:
                 s.execute(delete(Checkin).where(Checkin.id == ids["checkin"]))
