@@ -42,7 +42,6 @@ from storage.models import (
     Report,
     ReportStatus,
     SafetyNumber,
-    Staff,
     utcnow,
 )
 from storage.vault import NumberVault
@@ -54,6 +53,7 @@ from tests.support.twilio import TwilioClient
 from tests.worker_helpers import (
     add_report,
     add_staff,
+    delete_seeded,
     job_services,
     start_worker,
     wav_bytes,
@@ -265,12 +265,7 @@ def test_worker_killed_mid_download_reruns_the_job_once(
             if "report" in ids:
                 s.execute(delete(AuditEntry).where(AuditEntry.target_id == ids["report"]))
                 s.execute(delete(Report).where(Report.id == ids["report"]))
-            if "staff" in ids:
-                s.execute(delete(Staff).where(Staff.id == ids["staff"]))
-            if "line" in ids:
-                s.execute(delete(SafetyNumber).where(SafetyNumber.id == ids["line"]))
-            if "member" in ids:
-                s.execute(delete(Member).where(Member.id == ids["member"]))
+            delete_seeded(s, ids)
         db.engine.dispose()
 
 
@@ -333,10 +328,7 @@ def test_worker_killed_while_placing_a_due_check_in_call_loses_nothing(
         with db.session() as s:
             if "checkin" in ids:
                 s.execute(delete(Checkin).where(Checkin.id == ids["checkin"]))
-            if "line" in ids:
-                s.execute(delete(SafetyNumber).where(SafetyNumber.id == ids["line"]))
-            if "member" in ids:
-                s.execute(delete(Member).where(Member.id == ids["member"]))
+            delete_seeded(s, ids)
         db.engine.dispose()
 
 

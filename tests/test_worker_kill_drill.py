@@ -38,12 +38,9 @@ from storage.models import (
     CallDirection,
     CallEvent,
     Event,
-    Member,
     RecordingState,
     Report,
     ReportStatus,
-    SafetyNumber,
-    Staff,
 )
 from storage.vault import NumberVault
 from tests.support import people
@@ -51,7 +48,7 @@ from tests.support.databases import committing_database
 from tests.support.menu import MENU
 from tests.support.suite import AppConfig, SuiteConfig
 from tests.support.twilio import TwilioClient
-from tests.worker_helpers import add_report, add_staff, start_worker, wav_bytes, worker_env
+from tests.worker_helpers import add_report, add_staff, delete_seeded, start_worker, wav_bytes, worker_env
 from tests.worker_processes import kill_everything, wait_for
 from worker.events import GRACE
 
@@ -251,10 +248,5 @@ def test_worker_killed_mid_job_with_redis_flushed_every_effect_once(
             s.execute(delete(Call).where(Call.call_sid.in_(sids)))
             s.execute(delete(AuditEntry).where(AuditEntry.target_id.in_(list(report_calls))))
             s.execute(delete(Report).where(Report.id.in_(list(report_calls))))
-            if "staff" in ids:
-                s.execute(delete(Staff).where(Staff.id == ids["staff"]))
-            if "line" in ids:
-                s.execute(delete(SafetyNumber).where(SafetyNumber.id == ids["line"]))
-            if "member" in ids:
-                s.execute(delete(Member).where(Member.id == ids["member"]))
+            delete_seeded(s, ids)
         db.engine.dispose()

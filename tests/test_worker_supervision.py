@@ -21,6 +21,7 @@ from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from tests.support.suite import SuiteConfig
 from tests.worker_helpers import job_services, start_worker, worker_env
+from tests.worker_processes import alive
 from worker.__main__ import build_worker
 
 DONE: list[str] = []
@@ -72,15 +73,7 @@ def test_a_hanging_job_is_stopped_by_its_timeout_and_the_worker_goes_on(
 
 
 def _worker_pids(redis: Redis) -> set[int]:
-    return {w.pid for w in Worker.all(connection=redis) if w.pid and _alive(w.pid)}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
+    return {w.pid for w in Worker.all(connection=redis) if w.pid and alive(w.pid)}
 
 
 def _group(pgid: int) -> list[int]:

@@ -89,6 +89,21 @@ def add_report(db: Database, member_id: int | None, recording_sid: str | None = 
         return report.id
 
 
+def delete_seeded(session: Any, ids: dict[str, int]) -> None:
+    """Delete what a committing test seeded, as far as it got: the staff,
+    the line and the member named in ``ids``."""
+    from sqlalchemy import delete
+
+    from storage.models import Member, SafetyNumber
+
+    if "staff" in ids:
+        session.execute(delete(Staff).where(Staff.id == ids["staff"]))
+    if "line" in ids:
+        session.execute(delete(SafetyNumber).where(SafetyNumber.id == ids["line"]))
+    if "member" in ids:
+        session.execute(delete(Member).where(Member.id == ids["member"]))
+
+
 def rung_jobs(db: Database, jobs: Iterable[Any]) -> list[tuple[str, tuple[Any, ...]]]:
     """What each RQ job (a doorbell carrying an event id) asks done: the
     event's job name and ids, read from its row."""
