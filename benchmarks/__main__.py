@@ -13,11 +13,13 @@ from typing import Any
 
 
 def _sections(before: str | None = None) -> dict[str, Callable[[], dict[str, Any]]]:
-    from benchmarks import drills, profiling, scale, signals, webhook, workers
+    from benchmarks import drills, metrics_cost, profiling, scale, signals, status_cost, webhook, workers
 
     return {
         "webhook": functools.partial(webhook.run, before=before),
         "workers": workers.run,
+        "status": status_cost.run,
+        "metrics": metrics_cost.run,
         "profile": profiling.run,
         "drill-redis": drills.redis_killed,
         "drill-postgres": drills.postgres_stopped,

@@ -74,12 +74,12 @@ def app_environ(database_url: str, redis_url: str | None = REDIS_URL) -> dict[st
     return env
 
 
-def in_process_app(database_url: str) -> Flask:
-    """The app built in this process with the benchmark environment; the
-    process's own environment is put back afterwards."""
+def in_process_app(database_url: str, **settings: str) -> Flask:
+    """The app built in this process with the benchmark environment (and
+    ``settings`` on top); the process's own environment is put back afterwards."""
     saved = dict(os.environ)
     os.environ.clear()
-    os.environ.update(app_environ(database_url))
+    os.environ.update(app_environ(database_url), **settings)
     try:
         from ivr import create_app
 

@@ -38,7 +38,11 @@ LIMITS = {
     # issue 15: the periodic signal count over 10,000,000 calls, and the signals page
     "signals_count_s": 60,
     "signals_page_p95_ms": 200,
+    # issue 17: inbound-webhook req/s with the metrics middleware over without, at least
+    "metrics_ratio": 0.97,
 }
+# issue 19: what durable events may add to a status callback: one indexed insert.
+STATUS_STATEMENTS = {"INSERT INTO events": 1.0}
 
 
 def write() -> None:
@@ -72,6 +76,8 @@ _SECTIONS = (
     "profile",
     "profile-before",
     "workers",
+    "status",
+    "metrics",
     "scale",
     "signals",
     "drill-redis",
@@ -128,6 +134,16 @@ def _checks(data: dict[str, Any]) -> dict[str, bool]:
     k = data.get("workers", {})
     if "ratio" in k:
         checks["workers_ratio"] = k["ratio"] >= LIMITS["workers_ratio"]
+    st = data.get("status", {})
+    if "statements_per_callback" in st:
+        checks["status_statements"] = (
+            st["statements_per_callback"] == STATUS_STATEMENTS and st["after"]["errors"] == 0
+        )
+    m = data.get("metrics", {})
+    if "with_over_without" in m:
+        checks["metrics_ratio"] = m["with_over_without"]["rps_by_round"] >= LIMITS["metrics_ratio"]
+    if "with_over_without_median" in m.get("in_process", {}):
+        checks["metrics_cpu"] = m["in_process"]["with_over_without_median"] <= 1 / LIMITS["metrics_ratio"]
     s = data.get("scale", {})
     if "p50_ratio" in s:
         checks["scale_p50"] = s["p50_ratio"] <= LIMITS["scale_p50_ratio"]
