@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 from callflows.errors import InvalidPhoneNumber, WithheldNumber
+from callflows.phone_validity import is_valid
 
 # What Twilio puts in ``From`` when the caller withheld their number. The two
 # numeric forms are the keypad spellings of "ANONYMOUS" and "RESTRICTED" that
@@ -53,8 +54,7 @@ def normalise(raw: str | None, region: str = "GB") -> str:
     text = raw.strip()
     if len(text) > 40:
         raise InvalidPhoneNumber("that is not a phone number")
-    plain = _plain_e164(text)
-    if plain is not None and phonenumbers.is_valid_number(plain):
+    if _valid_plain_e164(text):
         return text  # already the E.164 form: nothing to format
     # not plain E.164, or not valid as it stands: the parser may still make a
     # number of it (a national prefix written after the country code)
@@ -71,25 +71,25 @@ def normalise(raw: str | None, region: str = "GB") -> str:
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
-def _plain_e164(text: str) -> phonenumbers.PhoneNumber | None:
-    """``text`` read without phonenumbers' general parser when it is plain
-    E.164 (every inbound call's ``From``): the parser's patterns cost as much
-    as the validity check, and E.164 needs none of them. Country calling
-    codes are prefix-free, so the first known 1-, 2- or 3-digit prefix is the
-    code. A national number with a leading zero (Italy's) is left to the
-    parser, and so is one not valid as it stands (see :func:`normalise`), so
-    the answer is always the parser's (tests/test_phone.py compares them)."""
+def _valid_plain_e164(text: str) -> bool:
+    """Whether ``text`` is a valid number written in plain E.164 (every
+    inbound call's ``From``), read without phonenumbers' general parser: its
+    patterns cost as much as the validity check, and E.164 needs none of
+    them. Country calling codes are prefix-free, so the first known 1-, 2-
+    or 3-digit prefix is the code; validity is phonenumbers' answer, checked
+    more cheaply (:mod:`callflows.phone_validity`). A national number with a
+    leading zero (Italy's) is left to the parser, and so is one not valid as
+    it stands (see :func:`normalise`), so the answer is always the parser's
+    (tests/test_phone.py compares them)."""
     if not _E164.fullmatch(text):
-        return None
+        return False
     digits = text[1:]
     for size in (1, 2, 3):
         code = int(digits[:size])
         if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
             national = digits[size:]
-            if national.startswith("0"):
-                return None
-            return phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-    return None
+            return not national.startswith("0") and is_valid(code, national)
+    return False
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal,
     not_,
     null,
+    or_,
     select,
     true,
 )
@@ -256,7 +257,10 @@ def _log_from(dialect: str, found: Any, with_caller: bool) -> Any:
         "started_at": bindparam("now"),
         "created_at": bindparam("now"),
     }
-    values = select(*columns.values()).where(found.c.outcome.in_([o.value for o in LOGGED_OUTCOMES]))
+    # Equalities, not IN: an IN list is an "expanding" parameter, rendered
+    # into the SQL again on every execution (BENCHMARKS.md, "Profile").
+    logged = or_(*(found.c.outcome == outcome.value for outcome in sorted(LOGGED_OUTCOMES)))
+    values = select(*columns.values()).where(logged)
     stmt = dialect_insert(dialect, _table(Call)).from_select(list(columns), values)
     return stmt.on_conflict_do_update(
         index_elements=["call_sid"], set_={name: stmt.excluded[name] for name in _REFRESHED}

@@ -95,3 +95,48 @@ def test_plain_e164_read_without_the_parser_gives_the_parsers_answer() -> None:
     differ = {raw: (_normalised_or_none(raw), _general_parser(raw)) for raw in sorted(samples)}
     differ = {raw: pair for raw, pair in differ.items() if pair[0] != pair[1]}
     assert differ == {}
+
+
+def test_validity_check_gives_phonenumbers_answer() -> None:
+    """callflows.phone_validity.is_valid must say what phonenumbers'
+    is_valid_number says: every region's (and every non-geographic code's)
+    example number of every type, one digit shorter, one longer, with the
+    last digits changed, and random numbers of every length."""
+    import random
+
+    import phonenumbers
+
+    from callflows.phone_validity import is_valid
+
+    rng = random.Random(21)
+    numbers: set[tuple[int, int]] = set()
+    examples = [
+        phonenumbers.example_number_for_type(region, kind)
+        for region in phonenumbers.SUPPORTED_REGIONS
+        for kind in phonenumbers.PhoneNumberType.values()
+    ]
+    examples += [
+        phonenumbers.example_number_for_non_geo_entity(code)
+        for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+    ]
+    for example in filter(None, examples):
+        code, national = example.country_code, example.national_number
+        numbers.update(
+            {
+                (code, national),
+                (code, national // 10),
+                (code, national * 10 + 7),
+                (code, national - national % 1000 + rng.randrange(1000)),
+            }
+        )
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    numbers.update((rng.choice(codes), rng.randrange(1, 10 ** rng.randrange(4, 14))) for _ in range(5000))
+    assert len(numbers) > 5000
+    differ = {
+        (code, national): is_valid(code, str(national))
+        for code, national in sorted(numbers)
+        if national > 0
+        and is_valid(code, str(national))
+        != phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=code, national_number=national))
+    }
+    assert differ == {}
