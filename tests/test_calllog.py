@@ -211,6 +211,46 @@ def test_any_order_gives_the_same_final_row(
     assert statuses == [status for _, status, _ in LEG_EVENTS]
 
 
+# A caller's own leg (no parent): its row is recomputed in SQL
+# (worker/calllog_rows.py). Some without "in-progress", and some where it
+# arrives after "completed": the duration then dates the answer.
+CALLER_LEG_CASES = [
+    [(0, "ringing", None), (1, "in-progress", None), (2, "completed", 37)],
+    [(0, "ringing", None), (2, "completed", 37)],
+    [(0, "ringing", None), (1, "no-answer", 0)],
+    [(0, "ringing", None), (1, "in-progress", None), (3, "completed", 12), (2, "in-progress", None)],
+    [(3, "completed", 12), (2, "in-progress", None), (1, "ringing", None), (0, "initiated", None)],
+]
+
+
+@pytest.mark.parametrize("case", range(len(CALLER_LEG_CASES)))
+def test_a_callers_leg_recomputed_in_sql_follows_the_python_rule(
+    vault: NumberVault, any_db: Database, tmp_path: Path, case: int
+) -> None:
+    """The SQL recomputation of a leg without parent gives the row that
+    worker.calllog._recompute computes from the same events, on PostgreSQL
+    and SQLite: status, sequence, duration, start and end."""
+    from worker.calllog import _recompute
+
+    db = any_db
+    events = CALLER_LEG_CASES[case] * 2  # each one twice, as Twilio retries do
+    with job_services(tmp_path, db):
+        seeded = people.enrol(db, vault)
+        sid = _inbound(db, seeded.id, seeded.line_id)
+        for seq, status, duration in events:
+            record_call_event(sid, seq, status, duration, None)
+    with db.sessions() as s:
+        call = s.scalars(select(Call).where(Call.call_sid == sid)).one()
+        stored = (call.status, call.last_sequence, call.duration_seconds, call.started_at, call.ended_at)
+        with s.no_autoflush:
+            _recompute(s, call)
+            expected = (call.status, call.last_sequence, call.duration_seconds, call.started_at, call.ended_at)
+        s.rollback()
+    assert stored == expected
+    assert stored[0] == max(CALLER_LEG_CASES[case])[1]
+    assert stored[4] is not None
+
+
 @pytest.mark.usefixtures("pg_engine")  # migrated
 def test_the_same_callback_posted_100_times_concurrently_leaves_one_event(
     pg_url: str, tmp_path: Path

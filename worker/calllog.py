@@ -32,6 +32,7 @@ from core.provider_records import leave_deletion_at_provider
 from storage import masked_minutes
 from storage.models import Call, CallEvent, utcnow
 from storage.upsert import conflict_insert
+from worker import calllog_rows
 
 # The leg a child call is, by the direction of its parent.
 CHILD_DIRECTION = {
@@ -121,6 +122,13 @@ def apply_call_event(
     )
     if not inserted:
         return False
+    if not parent_call_sid:
+        row = calllog_rows.locked_row(session, call_sid)
+        if row is None:
+            return True
+        if not calllog_rows.needs_orm_path(row):
+            calllog_rows.recompute(session, row.id, call_sid)
+            return True
     call = _locked_call(session, call_sid, parent_call_sid, now)
     if call is None:
         return True
