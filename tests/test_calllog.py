@@ -239,12 +239,16 @@ def test_a_callers_leg_recomputed_in_sql_follows_the_python_rule(
         sid = _inbound(db, seeded.id, seeded.line_id)
         for seq, status, duration in events:
             record_call_event(sid, seq, status, duration, None)
+
+    def row(call: Call) -> tuple[Any, ...]:
+        return (call.status, call.last_sequence, call.duration_seconds, call.started_at, call.ended_at)
+
     with db.sessions() as s:
         call = s.scalars(select(Call).where(Call.call_sid == sid)).one()
-        stored = (call.status, call.last_sequence, call.duration_seconds, call.started_at, call.ended_at)
+        stored = row(call)
         with s.no_autoflush:
             _recompute(s, call)
-            expected = (call.status, call.last_sequence, call.duration_seconds, call.started_at, call.ended_at)
+            expected = row(call)
         s.rollback()
     assert stored == expected
     assert stored[0] == max(CALLER_LEG_CASES[case])[1]
