@@ -1,6 +1,7 @@
 """The floor: the leanest *correct* inbound-call webhook, written for the
 benchmark only (issue 20), to measure the project's ``/voice/incoming``
-against what any webhook doing the same work must cost.
+against what any webhook doing the same work must cost; and a floor of the
+same kind for the status callback and the member's whisper (below).
 
 It does what the real one must and nothing more: Flask; Twilio's signature
 (HMAC-SHA1 over the public URL and the sorted form) checked, 403 when
@@ -19,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 import queue
 import threading
@@ -30,8 +32,9 @@ from xml.sax.saxutils import escape, quoteattr
 import psycopg
 from cryptography.fernet import Fernet
 from flask import Flask, Response, request
+from redis import Redis
 
-from benchmarks.config import AUTH_TOKEN, DATA_KEY, INDEX_KEY, PUBLIC_BASE_URL
+from benchmarks.config import AUTH_TOKEN, DATA_KEY, INDEX_KEY, PUBLIC_BASE_URL, REDIS_URL
 
 # One round trip: the lookup as a CTE, the insert as a data-modifying CTE
 # (idempotent on the CallSid, as a Twilio retry needs), the lookup returned.
@@ -56,7 +59,33 @@ WITH found AS (
 SELECT phone_encrypted, blocked FROM found
 """
 
+# The status callback's honest minimum: the event written durably before
+# Twilio is answered (idempotent on its natural key), its id handed to the
+# workers by one Redis command.
+RECORD_EVENT = """
+INSERT INTO events (job, key, args, created_at, due_at, attempts)
+VALUES ('call_event', %(key)s, %(args)s, now(), now(), 0)
+ON CONFLICT (key) DO NOTHING RETURNING id
+"""
+DOORBELL = "floor:doorbell"
+CALL_STATUSES = frozenset(
+    {"queued", "initiated", "ringing", "in-progress", "answered", "completed", "busy", "no-answer",
+     "failed", "canceled"}
+)  # fmt: skip
+# The whisper's: the call the member is rung for, its caller's last digits,
+# the member's language and the categories of the caller's live warnings.
+WHISPER_FACTS = """
+SELECT c.other_party_last3, m.language,
+       ARRAY(SELECT w.category FROM warnings w
+             WHERE c.other_party_index IS NOT NULL AND w.caller_index = c.other_party_index
+               AND (w.expires_at IS NULL OR w.expires_at > now())
+             ORDER BY w.created_at DESC)
+FROM calls c LEFT JOIN members m ON m.id = c.member_id
+WHERE c.call_sid = %(sid)s AND c.direction = 'inbound'
+"""
 XML = '<?xml version="1.0" encoding="UTF-8"?>'
+EMPTY = XML + "<Response />"
+DECLINE = XML + "<Response><Hangup /></Response>"
 REJECT = XML + '<Response><Reject reason="busy" /></Response>'
 UNAVAILABLE = (
     XML + '<Response><Say language="en-GB" voice="Polly.Amy">This number is not available.</Say>'
@@ -116,6 +145,30 @@ def ring(member_phone: str, line: str, sid: str) -> str:
     )
 
 
+def whisper_twiml(last3: str | None, categories: list[str], screen_url: str) -> str:
+    """Who is calling, the warnings on file, the keys; hang up if none is pressed."""
+    say = '<Say language="en-GB" voice="Polly.Amy">'
+    caller = f"a number ending {' '.join(last3)}" if last3 else "a withheld number"
+    parts = [f"{say}Safety Number call from {escape(caller)}.</Say>"]
+    if categories:
+        kinds = escape(", ".join(sorted(set(categories))))
+        parts.append(f"{say}{len(categories)} warnings on file about this caller: {kinds}.</Say>")
+    parts.append(f"{say}Press 1 to accept, 2 to decline and block.</Say>")
+    gather = f'<Gather action={quoteattr(screen_url)} input="dtmf" method="POST" numDigits="1" timeout="6">'
+    return f"{XML}<Response>{gather}{''.join(parts)}</Gather><Hangup /></Response>"
+
+
+def signed(url: str) -> list[tuple[str, str]] | None:
+    """The request's form if Twilio's signature over ``url`` and it matches, else None."""
+    form = list(request.form.items(multi=True))
+    given = request.headers.get("X-Twilio-Signature", "").encode()
+    return form if hmac.compare_digest(twilio_signature(url, form).encode(), given) else None
+
+
+def digits(raw: str) -> int | None:
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
+
+
 def create_app() -> Flask:
     app = Flask(__name__)
     pool = Pool(os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://"), POOL_SIZE)
@@ -148,5 +201,39 @@ def create_app() -> Flask:
         if row[1]:
             return Response(REJECT, mimetype="text/xml")
         return Response(ring(fernet.decrypt(row[0].encode()).decode(), line, sid), mimetype="text/xml")
+
+    redis = Redis.from_url(REDIS_URL)
+    status_url = PUBLIC_BASE_URL + "/voice/status"
+
+    @app.post("/voice/status")
+    def status() -> Response:
+        form = signed(status_url)
+        if form is None:
+            return Response("Forbidden\n", status=403, mimetype="text/plain")
+        fields = dict(form)
+        sid = fields.get("CallSid", "")[:64]
+        if sid:
+            reported = fields.get("CallStatus", "").strip().lower()
+            state = reported if reported in CALL_STATUSES else "unknown"
+            sequence = digits(fields.get("SequenceNumber", ""))
+            args = [sid, sequence or 0, state, digits(fields.get("CallDuration", "")), None]
+            key = f"call:{sid}:{state if sequence is None else sequence}"
+            with pool.connection() as conn:
+                row = conn.execute(RECORD_EVENT, {"key": key, "args": json.dumps(args)}).fetchone()
+            if row is not None:
+                redis.lpush(DOORBELL, row[0])
+        return Response(EMPTY, mimetype="text/xml")
+
+    @app.post("/voice/whisper")
+    def whisper() -> Response:
+        call = request.args.get("call", "")[:64]
+        if signed(f"{PUBLIC_BASE_URL}/voice/whisper?call={call}") is None:
+            return Response("Forbidden\n", status=403, mimetype="text/plain")
+        with pool.connection() as conn:
+            row = conn.execute(WHISPER_FACTS, {"sid": call}).fetchone()
+        if row is None:
+            return Response(DECLINE, mimetype="text/xml")
+        screen = f"{PUBLIC_BASE_URL}/voice/screen?call={call}"
+        return Response(whisper_twiml(row[0], row[2], screen), mimetype="text/xml")
 
     return app

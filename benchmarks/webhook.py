@@ -16,7 +16,7 @@ from typing import Any
 from redis import Redis
 from sqlalchemy import create_engine
 
-from benchmarks import checkout, seed, servers, signed
+from benchmarks import callbacks_floor, checkout, dial_latency, seed, servers, signed
 from benchmarks.config import (
     APP_PORT,
     BARE_PORT,
@@ -189,8 +189,23 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
             if tree
             else None
         )
+        # The status callback and the whisper, each against a floor of its own.
+        callbacks = callbacks_floor.measure(
+            [subjects[1], subjects[2]],
+            seeded,
+            url,
+            load=lambda subject, path, _round: _load(subject, path, seconds, connections),
+            rounds=RUNS,
+            status_callbacks=status_callbacks,
+            warm_up=lambda subject, reqs: dict(
+                answer_kinds(servers.warm_up(subject.port, [(r.path, r.signature, r.body) for r in reqs]))
+            ),
+        )
         peaks = app.peak_rss_kib()
     queued = Redis.from_url(REDIS_URL).llen("rq:queue:safety")
+    flush_redis()
+    # A lone caller's wait for the <Dial>, and the database's part of it.
+    dial = dial_latency.measure(url, seeded)
     flush_redis()
     bare, floor, project = subjects[:3]
     baseline, result, floor_result = _median(bare.loaded), _median(project.loaded), _median(floor.loaded)
@@ -221,11 +236,17 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
         },
         "status_callback": dataclasses.asdict(status) | {"rps": status.rps, "errors": status.errors},
         "status_warm_up_answers": dict(status_kinds),
+        "callbacks": callbacks,
+        "dial_latency": dial,
         "peak_rss_kib": peaks,
         "jobs_queued_in_redis": queued,
     }
     lone = {name: u["median"]["p50_ms"] for name, u in measured["unloaded"].items()}
     measured["unloaded_p50_over_floor"] = lone["app"] / lone["floor"] if lone["floor"] else 0.0
+    # The wait a lone caller has over HTTP (the unloaded runs' median), and
+    # the database's share of it (its statements' time, measured in-process).
+    dial["http_p50_ms"] = lone["app"]
+    dial["database_share_of_http_p50"] = dial["database_ms_p50"] / lone["app"] if lone["app"] else 0.0
     if tree:
         old = subjects[3]
         median = _median(old.loaded)

@@ -112,27 +112,21 @@ def incoming() -> Response:
 def whisper() -> Response:
     """The member's leg, before bridging: who is calling, warnings, 1 or 2."""
     parent = _parent_sid()
-    session = requestdb.session()
-    call = calls.inbound_call(session, parent)
-    if call is None:
+    # Reads only: a standalone connection, no transaction to open or end.
+    facts = calls.whisper_facts(requestdb.standalone_connection(), parent)
+    if facts is None:
         # Not a call we rang the member for: end their leg, never bridge.
         return twiml(
             flow.screened(flow.ScreenChoice.DECLINE, caller_withheld=True, speaker=english_speaker())
         )
-    categories = (
-        [Category(w.category) for w in repo.warnings_for(session, call.other_party_index)]
-        if call.other_party_index
-        else []
-    )
-    facts = flow.WhisperFacts(
-        caller_last3=None if call.withheld else call.other_party_last3,
-        warning_categories=categories,
-    )
     return twiml(
         flow.whisper(
-            facts,
+            flow.WhisperFacts(
+                caller_last3=None if facts.withheld else facts.caller_last3,
+                warning_categories=[Category(category) for category in facts.warning_categories],
+            ),
             # The member's own phone: their own language.
-            speaker=speaker_for(calls.member_languages(session, call.member_id).own),
+            speaker=speaker_for(facts.language),
             screen_url=external_url("voice.screen", call=parent),
             timeout_seconds=current_services().settings.gather_timeout_seconds,
         )

@@ -312,3 +312,55 @@ def inbound_call(session: Session, call_sid: str) -> Call | None:
     return session.scalars(
         select(Call).where(Call.call_sid == call_sid, Call.direction == CallDirection.INBOUND)
     ).first()
+
+
+class WhisperFacts(NamedTuple):
+    """What the whisper tells the member about the call they are rung for."""
+
+    withheld: bool
+    caller_last3: str | None
+    language: str  # the member's own ("en" for a call without member)
+    warning_categories: list[str]  # of the caller's live warnings, newest first
+
+
+def whisper_facts(connection: Connection, call_sid: str, now: datetime | None = None) -> WhisperFacts | None:
+    """The inbound call ``call_sid`` with its member's language and its
+    caller's live warnings, in one statement (a row per warning), or None.
+
+    The whisper ran three ORM queries in a transaction of their own (five
+    round trips, and the statements built per request); it reads on a
+    standalone connection instead (BENCHMARKS.md, "Status callback and
+    whisper")."""
+    if not call_sid:
+        return None
+    rows = connection.execute(_whisper(), {"sid": call_sid, "now": now or utcnow()}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return WhisperFacts(
+        withheld=bool(first.withheld),
+        caller_last3=first.other_party_last3,
+        language=first.language or "en",
+        warning_categories=[row.category for row in rows if row.category is not None],
+    )
+
+
+@functools.cache
+def _whisper() -> Any:
+    calls, members, warnings = _table(Call), _table(Member), _table(CallerWarning)
+    live = warnings.c.expires_at.is_(None) | (warnings.c.expires_at > bindparam("now"))
+    return (
+        select(
+            calls.c.withheld,
+            calls.c.other_party_last3,
+            members.c.language,
+            warnings.c.category,
+        )
+        .select_from(
+            calls.outerjoin(members, members.c.id == calls.c.member_id).outerjoin(
+                warnings, and_(warnings.c.caller_index == calls.c.other_party_index, live)
+            )
+        )
+        .where(calls.c.call_sid == bindparam("sid"), calls.c.direction == CallDirection.INBOUND.value)
+        .order_by(warnings.c.created_at.desc(), warnings.c.id.desc())
+    )
