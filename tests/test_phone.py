@@ -121,6 +121,7 @@ def test_validity_check_gives_phonenumbers_answer() -> None:
     ]
     for example in filter(None, examples):
         code, national = example.country_code, example.national_number
+        assert code is not None and national is not None
         numbers.update(
             {
                 (code, national),
