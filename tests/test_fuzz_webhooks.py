@@ -213,7 +213,9 @@ def test_signed_random_forms_get_twiml(
     path=st.sampled_from(PATHS),
     form=FORMS,
     query=QUERIES,
-    signature=st.none() | st.just("") | TEXT.filter(lambda s: s.isascii()),
+    # Any ASCII a header can carry: CR, LF and NUL end or break a header
+    # line, so no HTTP server hands such a value to the app.
+    signature=st.none() | st.just("") | TEXT.filter(lambda s: s.isascii() and not set(s) & set("\r\n\0")),
 )
 def test_unsigned_or_wrongly_signed_requests_get_403(
     fuzz_app: Flask, path: str, form: list[tuple[str, str]], query: str, signature: str | None
