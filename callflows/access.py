@@ -1,4 +1,4 @@
-"""The members' access line (DESIGN.md, call flow 4): the caller keys a
+"""The members' access line (docs/members-and-callers.md, the member menu): the caller keys a
 Safety Number, then its PIN, and only the full pair from that member's
 registered phone opens the menu.
 

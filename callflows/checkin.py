@@ -1,4 +1,4 @@
-"""The check-in timer (DESIGN.md, call flow 9): what it decides and what is said.
+"""The check-in timer (docs/members-and-callers.md, Check-in timer): what it decides and what is said.
 
 Before a booking a member sets a timer from the menu. When it runs out the
 service calls the member from their Safety Number and asks for the PIN: the

@@ -102,7 +102,7 @@ def answer_inbound(
     access_timeout_seconds: int,
 ) -> VoiceResponse:
     """The TwiML of a screened call: the first verb Twilio acts on decides
-    whether the call is answered and billed (DESIGN.md, call flow 1)."""
+    whether the call is answered and billed (docs/reference.md, How Twilio behaves)."""
     outcome = screening.outcome
     if outcome is InboundOutcome.RING:
         return ring_member(screening, caller, urls, timeout_seconds)
@@ -256,7 +256,7 @@ def screened(choice: ScreenChoice, *, caller_withheld: bool, speaker: Speaker) -
 
 
 # DialCallStatus values of a Dial whose callee answered: Twilio reports a
-# connected call as "completed" or as "answered" (twilio-behaviour.md).
+# connected call as "completed" or as "answered" (docs/reference.md, How Twilio behaves).
 ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
 
 

@@ -5,7 +5,8 @@ After ``max_attempts`` failures in a row the account locks for ``duration``
 and the counter starts again from zero, so once the lock runs out the full
 number of attempts is back. A success clears both. The policy only decides:
 the caller keeps the counter and the lock on its row and changes them under
-a row lock (DESIGN.md: counters that guard access change atomically).
+a row lock (docs/architecture.md: counters that guard access or money
+change atomically).
 """
 
 from __future__ import annotations

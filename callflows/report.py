@@ -43,7 +43,7 @@ def record_report(
         recording_status_callback_event="completed absent",
         recording_status_callback_method="POST",
     )
-    # Reached only when nothing was recorded (reference/twilio-behaviour.md).
+    # Reached only when nothing was recorded (docs/reference.md, How Twilio behaves).
     gather_keys(
         response,
         speaker=speaker,

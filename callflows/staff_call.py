@@ -10,7 +10,7 @@ calling". The member hears "Safety Number call from the scheme" and presses
 in the member's voicemail (its greeting may carry a real name) and a
 caseworker's voicemail never rings the member. Neither TwiML document
 carries the caseworker's number; the member's appears only in the
-``<Number>`` that rings them (DESIGN.md).
+``<Number>`` that rings them (docs/members-and-callers.md, calls from the scheme).
 
 Here: who may call (a pure decision over facts storage gathers), what each
 side hears, and how Twilio's answers map to an outcome the console shows.

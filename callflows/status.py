@@ -22,7 +22,7 @@ class Greeting(enum.StrEnum):
 
     Any spoken word before ``<Dial answerOnBridge>`` answers the call, so the
     caller pays from then on even if the member never accepts
-    (reference/twilio-behaviour.md): no greeting is the default, and the
+    (docs/reference.md, How Twilio behaves): no greeting is the default, and the
     spoken one is the member's explicit choice.
     """
 

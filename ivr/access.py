@@ -5,7 +5,7 @@ A call to an access line is answered by ``/voice/incoming`` with the first
 prompt; the keyed digits come here. Nothing about them travels in a URL:
 the keyed Safety Number is kept against the call's CallSid, and every
 caller gets the same prompts, the same URLs and the same single Argon2
-check, whichever part of their attempt was wrong (DESIGN.md, flow 4).
+check, whichever part of their attempt was wrong (docs/members-and-callers.md, the member menu: getting in).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """When status callbacks reach the app: in order, or as the real network may.
 
 Twilio does not promise the order in which status callbacks arrive, and a
-callback it retries arrives twice (twilio-behaviour.md). :class:`Delivery`
+callback it retries arrives twice (docs/reference.md, How Twilio behaves). :class:`Delivery`
 either sends each callback the moment it happens, or — given a seed — holds
 a call's callbacks until the call ends and then sends them in a shuffled
 order with some of them repeated. The seed makes the disorder the same on

@@ -6,7 +6,7 @@ for what it accepts), follows action URLs and redirects, rings dialled
 numbers (running a ``<Number url>`` whisper on the callee's leg before
 bridging), produces recordings and fires status and recording callbacks.
 
-It follows ``reference/twilio-behaviour.md``, not the app: each leg knows
+It follows Twilio's real behaviour (``docs/reference.md, How Twilio behaves``), not the app: each leg knows
 whether and why it was answered (and so billed); ``<Record>`` ends on its
 silence timeout and may record nothing (see :mod:`simulator.speech`);
 status callbacks carry Twilio's fields and may arrive out of order and
@@ -572,7 +572,7 @@ class Simulator:
         """Record what the person says until silence, a key, maxLength or a hangup.
 
         Nothing recorded: no action request, the next verb runs, and the
-        recording status callback says ``absent`` (twilio-behaviour.md).
+        recording status callback says ``absent`` (docs/reference.md, How Twilio behaves).
         """
         settings = RecordSettings(
             timeout=verb.number("timeout", 5),

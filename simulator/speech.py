@@ -7,7 +7,7 @@ alone says nothing at all. ``"speak 12, pause 7, speak 20, press #"`` is a
 report with a seven-second pause in it.
 
 :func:`record` plays a script against a ``<Record>``'s attributes as Twilio
-does (twilio-behaviour.md): the recording ends after ``timeout`` seconds of
+does (docs/reference.md, How Twilio behaves): the recording ends after ``timeout`` seconds of
 silence (default 5; 0 never ends on silence), at ``maxLength``, at a key in
 ``finishOnKey`` or at a hangup. With ``trim="trim-silence"`` (the default)
 silence before the first and after the last word is cut from the recording.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from callflows.phone import last_three
 
-# Every form a withheld or unknown caller arrives as (twilio-behaviour.md,
+# Every form a withheld or unknown caller arrives as (docs/reference.md, How Twilio behaves,
 # "Caller ID"): the simulator sends them and shows them as withheld, whatever
 # the app under test makes of them.
 WITHHELD_CALLER_IDS = (

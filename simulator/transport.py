@@ -24,7 +24,7 @@ from simulator.errors import OutsideTheApp, WebhookUnreachable
 
 USER_AGENT = "TwilioProxy/1.1 (Safety Number simulator)"
 FORM_TYPE = "application/x-www-form-urlencoded"
-# Incoming-message webhooks name their charset (twilio-behaviour.md, SMS).
+# Incoming-message webhooks name their charset (docs/reference.md, How Twilio behaves).
 SMS_FORM_TYPE = FORM_TYPE + "; charset=UTF-8"
 
 

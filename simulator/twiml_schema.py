@@ -5,7 +5,7 @@ The simulator must fail where Twilio fails: a document Twilio would refuse
 it would reject, a verb nested where it is not allowed, a ``<Dial>`` inside
 a whisper) raises :class:`TwimlRejected` with a message naming the problem,
 instead of being skipped silently. A whisper may hold ``<Say>``, ``<Play>``,
-``<Pause>``, ``<Gather>`` and ``<Hangup>``, as twilio-behaviour.md says,
+``<Pause>``, ``<Gather>`` and ``<Hangup>``, as docs/reference.md, How Twilio behaves says,
 and nothing else. Verbs Twilio knows but this simulator
 does not play (``<Connect>``, ``<Enqueue>`` …) raise :class:`NotSimulated`.
 """

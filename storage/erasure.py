@@ -1,6 +1,6 @@
 """What cancelling a member erases, at once (issue 12, item 6).
 
-DESIGN.md: cancelling erases the member's personal data — name, phone, PIN,
+docs/architecture.md, Rules the code keeps: cancelling erases the member's personal data — name, phone, PIN,
 blocks, recordings of their voice, their callers' numbers — and keeps only
 anonymous counts. Before, the recordings stayed playable and the callers'
 encrypted numbers stayed linked to the member until retention ran.

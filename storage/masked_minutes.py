@@ -2,7 +2,7 @@
 settled from the call's real duration when it ends.
 
 Masked calls are paid for by the scheme, so a stolen PIN must not buy more
-than the daily caps (DESIGN.md flow 5). Reading today's usage and then
+than the daily caps (docs/members-and-callers.md, the member menu, key 1). Reading today's usage and then
 dialling would let parallel calls all see the same budget (the attack that
 got 24 dials of an hour each against caps of 20 calls and 120 minutes). So:
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 typed models: the whole data model of DESIGN.md.
+"""SQLAlchemy 2 typed models: the whole data model (docs/architecture.md, Rules the code keeps).
 
 Real phone numbers appear only as ``*_encrypted`` (Fernet token) and
 ``*_index`` (keyed HMAC) pairs; no column ever holds a plaintext number except

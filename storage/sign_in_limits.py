@@ -2,8 +2,8 @@
 
 A check of a password or code is *reserved* before the slow hash runs, and the
 reservation is committed at once; so of N parallel attempts no more than the
-limit ever reach the hash, on one web process or many (DESIGN.md: counters
-that guard access change atomically in the database).
+limit ever reach the hash, on one web process or many (docs/architecture.md:
+counters that guard access or money change atomically).
 
 - Per account: ``failed_logins`` counts checks taken since the last lock or
   success. ``reserve_check`` takes one only while the account is not locked;

@@ -4,7 +4,7 @@ the call takes (``callflows.staff_call`` decides; this keeps the record).
 A call is requested under a row lock on the caseworker's ``staff`` row, so
 the per-caseworker limit holds under parallel clicks: the count of their
 calls in the last hour and the new row are read and written by one request
-at a time (DESIGN.md: counters that guard money change atomically).
+at a time (docs/architecture.md: counters that guard access or money change atomically).
 
 Afterwards the call only moves forward, each step one conditional UPDATE
 from the state before it and, once Twilio has named the caseworker's leg,

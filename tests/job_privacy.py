@@ -2,7 +2,7 @@
 
 The ``redis`` fixture runs it before flushing, so every job any test
 enqueued through Redis is inspected: its arguments, description, metadata
-and raw serialized data. Jobs must carry opaque ids only (DESIGN.md).
+and raw serialized data. Jobs must carry opaque ids only (docs/architecture.md, Rules the code keeps).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The members' access line (DESIGN.md flow 4): Safety Number, PIN and the
+"""The members' access line (docs/members-and-callers.md, the member menu): Safety Number, PIN and the
 registered phone together open the menu, and nothing else tells a caller
 anything — not which part was wrong, whether the number is a Safety Number,
 nor whether that menu is locked."""

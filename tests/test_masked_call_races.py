@@ -1,5 +1,5 @@
 """Masked calls fired in parallel at a real server: the daily caps hold
-(DESIGN.md flow 5: caps are reservations taken atomically before dialling).
+(docs/members-and-callers.md, the member menu, key 1: caps are reservations taken atomically before dialling).
 
 The attack this reproduces: 40 member calls past the PIN keyed their
 destination at once and got 24 dials against a cap of 20, each with a

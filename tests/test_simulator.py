@@ -419,7 +419,7 @@ def test_over_http_to_a_running_server(served_toy: tuple[ToyTwilioApp, str]) -> 
     assert toy.posted("/voice/dial_result")[0]["DialBridged"] == "true"
 
 
-# -- twilio-behaviour.md: what answers (and bills) a call ----------------------------
+# -- docs/reference.md, How Twilio behaves: what answers (and bills) a call --------
 
 DIAL_FIRST = {
     **SCREENED,

@@ -1,5 +1,5 @@
 """What real Twilio does with a TwiML document, as a table: the attributes and
-nesting Twilio accepts, and the rules of ``../shared/reference/twilio-behaviour.md``
+nesting Twilio accepts, and the rules of ``docs/reference.md`` (How Twilio behaves)
 that decide billing, whispers and recordings.
 
 Written from Twilio's documentation and the reference page, not from the
@@ -205,7 +205,7 @@ LOGGED_GREETINGS = frozenset(speaker(language).text(LOGGED_GREETING) for languag
 
 def violations(document: str, where: Where) -> list[str]:
     """Everything in ``document`` (a served TwiML text) that real Twilio would
-    refuse, or that would behave otherwise than DESIGN.md promises ``where``
+    refuse, or that would behave otherwise than docs/members-and-callers.md promises ``where``
     it is served. Empty when the document is fine."""
     body = document.split("?>", 1)[1] if document.startswith("<?xml") else document
     root = ET.fromstring(body)  # noqa: S314  (the app's own output, in tests)
@@ -345,7 +345,7 @@ def _first_verb_billing_rule(top: list[ET.Element]) -> list[str]:
 def _still_unanswered_rule(top: list[ET.Element]) -> list[str]:
     """After a <Dial answerOnBridge> nobody accepted, the caller's leg is still
     unanswered: any verb but <Reject> would answer it now and bill the caller
-    for not being put through (DESIGN.md flow 1: nobody pays unless the
+    for not being put through (docs/members-and-callers.md, calls to a Safety Number: nobody pays unless the
     member accepts)."""
     rejection = _rejection(top)
     if rejection is not None:

@@ -1,5 +1,5 @@
 """Parallel sign-in attempts fired at a real server: the counters hold
-(DESIGN.md: counters that guard access change atomically in the database).
+(docs/architecture.md: counters that guard access or money change atomically).
 
 The attack this reproduces: 40 parallel wrong passwords had 27 checked and
 never locked the account (the count was read, increased and written back).

@@ -1,6 +1,6 @@
 """Parallel clicks on "Call the member" fired at a real server: the hourly
-limit per caseworker holds (DESIGN.md: counters that guard money change
-atomically). Without the lock on the caseworker's row, every request counted
+limit per caseworker holds (docs/architecture.md: counters that guard access or
+money change atomically). Without the lock on the caseworker's row, every request counted
 the calls already committed, all saw room, and all placed one.
 """
 
