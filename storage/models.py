@@ -615,3 +615,21 @@ class Event(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
     failed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class KeptForm(Base):
+    """A console form posted just after its session timed out, kept so its
+    author can send it again once signed in (``storage.kept_forms``): one
+    per staff account at most, for an hour at most. The fields are
+    encrypted as one JSON token: they may hold a report's notes or a
+    caller's number. ``handle`` is random and is what the browser's session
+    cookie names."""
+
+    __tablename__ = "kept_forms"
+
+    handle: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), unique=True)
+    # The path the form was posted to (inside /staff/).
+    action: Mapped[str] = mapped_column(String(300))
+    fields_encrypted: Mapped[ciphertext]
+    kept_at: Mapped[datetime] = mapped_column(DateTime, index=True)

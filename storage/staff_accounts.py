@@ -22,6 +22,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from callflows.status import StaffRole
+from storage import kept_forms
 from storage.hashing import hash_secret
 from storage.models import Staff
 
@@ -62,10 +63,12 @@ def keep_an_active_admin(session: Session, staff_id: int) -> None:
 
 
 def end_sessions(session: Session, staff_id: int) -> None:
-    """End every session of the account, this one included."""
+    """End every session of the account, this one included; a form kept from
+    one of them (``storage.kept_forms``) goes with them."""
     session.execute(
         update(Staff).where(Staff.id == staff_id).values(session_version=Staff.session_version + 1)
     )
+    kept_forms.forget_for(session, staff_id)
 
 
 def check_password_rule(password: str) -> None:

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from callflows.lockout import LockoutPolicy
 from ivr.services import current_services
-from ivr.staff import signed_in
+from ivr.staff import kept_forms, signed_in
 from ivr.staff.blueprint import bp
 from ivr.staff.common import audit, clock, db
 from ivr.staff.forms import CodeForm, SignInForm
@@ -54,14 +54,28 @@ def load_signed_in_staff() -> Response | None:
             lifetime_seconds=current_services().settings.staff_session_hours * 3600,
         )
         if ended is not None:
+            # Before the old session goes: its CSRF token vouches for the form.
+            kept = kept_forms.keep_typed_form(staff) if ended in signed_in.TIMED_OUT else None
             session.clear()
             flash(ended)
+            if kept is not None:
+                session[kept_forms.SESSION_KEY] = kept
+                flash(KEPT)
         else:
             g.staff = staff
             session["seen"] = now
     if request.endpoint in PUBLIC_ENDPOINTS or g.staff is not None:
         return None
-    return redirect(url_for("staff.login", next=safe_next(request.full_path)))
+    return redirect(url_for("staff.login", next=safe_next(_return_to())))
+
+
+def _return_to() -> str | None:
+    """The page to come back to after signing in: the one asked for, or for a
+    form that was sent, the page it belongs to (a form's own URL answers
+    only POST: coming back to it was a 405 page)."""
+    if request.method in ("GET", "HEAD"):
+        return request.full_path
+    return kept_forms.page_of(request.path)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -85,6 +99,7 @@ def _client_ip() -> str:
 
 IP_WINDOW = timedelta(minutes=15)
 TOO_MANY_FROM_HERE = "Too many failed sign-ins from here. Wait a while."
+KEPT = "What you were sending was kept: sign in again to send it."
 
 
 def _counters() -> AbstractContextManager[Connection]:
@@ -156,11 +171,15 @@ def _start_session(staff: Staff, client_window: sign_in_limits.CountedAttempt) -
     staff.locked_until = None
     sign_in_limits.give_back_client_attempt(db(), _client_ip(), client_window)
     target = safe_next(session.get("next"))
-    # A fresh session at sign-in: nothing from before survives (no fixation).
+    kept = session.get(kept_forms.SESSION_KEY)
+    # A fresh session at sign-in: nothing from before survives (no fixation)
+    # but the handle of a form this same account sent as its session timed out.
     session.clear()
     signed_in.open_session(session, staff, clock())
     g.staff = staff
     audit("login.ok", "staff", staff.id, f"ip={_client_ip()}")
+    if kept is not None and kept_forms.offer_after_sign_in(kept, staff):
+        target = url_for("staff.kept_form_page")
     db().commit()
     return redirect(target or url_for("staff.inbox"))
 

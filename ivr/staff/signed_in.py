@@ -18,6 +18,8 @@ from storage.models import Staff
 SIGNED_OUT = "You were signed out. Please sign in again."
 IDLE = "You were signed out after a period of inactivity. Please sign in again."
 TOO_OLD = "Your session reached its time limit. Please sign in again."
+# The session ran out of time, rather than being ended on purpose.
+TIMED_OUT = (IDLE, TOO_OLD)
 
 
 def open_session(session: SessionMixin, staff: Staff, now: float) -> None:
