@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from ivr.staff.kept_forms import MAX_CHARS
+from ivr.staff.kept_forms import MAX_CHARS, TYPED_TEXT_FORMS
 from storage.db import Database
 from storage.models import KeptForm, Report
 from tests.staff.helpers import PASSWORD, Clock, People, csrf_from, make_report, post, sign_in_as
@@ -222,3 +222,9 @@ def test_too_big_a_form_or_a_password_form_is_not_kept(
 def test_sign_in_never_returns_to_another_site(clocked_app: Flask, people: People, target: str) -> None:
     via = "/staff/login?" + urlencode({"next": target})
     assert _sign_in_again(clocked_app.test_client(), "alice@example.org", via) == "/staff/reports"
+
+
+def test_every_form_that_may_be_kept_is_a_console_post(inline_app: Flask) -> None:
+    """A renamed view would silently stop being kept: each name is a POST view."""
+    rules = {rule.endpoint: rule.methods or set() for rule in inline_app.url_map.iter_rules()}
+    assert all("POST" in rules.get(endpoint, set()) for endpoint in TYPED_TEXT_FORMS)
