@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -71,18 +75,34 @@ AS_RUN = {
 }
 
 
-def test_a_fresh_clone_runs_the_readmes_commands_as_written(tmp_path: Path) -> None:
-    """Clone, then every command of the README's ```sh blocks in one shell,
-    in order: the demo (which installs .venv), the suite's command, the PATH
-    line, and the simulator calls to the demo's member that follow it."""
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
-    lines = [
-        AS_RUN.get(line.strip(), line)
-        for block in shell_blocks(clone / "README.md")
+@dataclass(frozen=True)
+class FreshClone:
+    """A clone of this repository after the README's commands ran in it."""
+
+    path: Path
+    env: dict[str, str]
+    returncode: int
+    output: str
+
+
+def commands(page: Path) -> list[str]:
+    """Each command line of the page's ```sh blocks, in order (comments dropped)."""
+    return [
+        line
+        for block in shell_blocks(page)
         for line in block.splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
+
+
+@pytest.fixture(scope="module")
+def fresh_clone(tmp_path_factory: pytest.TempPathFactory) -> FreshClone:
+    """Clone, then every command of the README's ```sh blocks in one shell,
+    in order: the demo (which installs .venv), the suite's command, the PATH
+    line, and the simulator calls to the demo's member that follow it."""
+    clone = tmp_path_factory.mktemp("fresh") / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+    lines = [AS_RUN.get(line.strip(), line) for line in commands(clone / "README.md")]
     assert any(line.startswith("flask --app ivr simulate call") for line in lines)
     script = "set -euo pipefail\n" + "\n".join(f"echo '$ {line}'\n{line}" for line in lines)
     env = {
@@ -94,13 +114,54 @@ def test_a_fresh_clone_runs_the_readmes_commands_as_written(tmp_path: Path) -> N
     result = subprocess.run(
         ["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True, timeout=1500
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
+    return FreshClone(clone, env, result.returncode, result.stdout + result.stderr)
+
+
+def test_a_fresh_clone_runs_the_readmes_commands_as_written(fresh_clone: FreshClone) -> None:
+    output = fresh_clone.output
+    assert fresh_clone.returncode == 0, output[-4000:]
     assert re.search(r"(\d+) of \1 scenarios came out as expected", output), output[-4000:]
     # The client's call reached the member (the demo leaves this caller unblocked) ...
     assert "connects the member" in output, output[-4000:]
     # ... and the member's report through the access line was recorded.
     assert "after the tone" in output.lower(), output[-4000:]
+
+
+# What a command that asks for a password reads from its standard input
+# (``staff add``, ``staff password``): typed twice, as at the prompt.
+TYPED_PASSWORD = "a long enough passphrase\n" * 2
+
+
+def test_the_operations_pages_commands_run_as_written_on_the_embedded_defaults(
+    fresh_clone: FreshClone,
+) -> None:
+    """Every command of docs/operations.md's ```sh blocks (key generation,
+    provisioning, the fallback document), in order, in the fresh clone with
+    `.venv/bin` first on the PATH as the README says, against the embedded
+    defaults: a new SQLite database in the clone's instance folder."""
+    assert fresh_clone.returncode == 0, "the README's commands failed first"
+    lines = commands(fresh_clone.path / "docs" / "operations.md")
+    assert sum(line.startswith("flask --app ivr") for line in lines) >= 15
+    # Each command in braces (its trailing comment stays inside) with the
+    # password on its standard input; the rest ignore it.
+    script = "set -euo pipefail\n" + "\n".join(
+        f"echo {shlex.quote('$ ' + line)}\n{{ {line}\n}} <<'PASSWORD'\n{TYPED_PASSWORD}PASSWORD"
+        for line in lines
+    )
+    env = {
+        **fresh_clone.env,
+        "PATH": f"{fresh_clone.path / '.venv' / 'bin'}{os.pathsep}{fresh_clone.env['PATH']}",
+    }
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=fresh_clone.path, env=env, capture_output=True, text=True, timeout=600
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    # The embedded default: SQLite in the instance folder (the demo's is instance/demo).
+    assert (fresh_clone.path / "instance" / "safety.db").exists()
+    for expected in ("member 3 enrolled", "staff 2 added (caseworker)", "staff 1: disabled", "<Response>"):
+        assert expected in output, output[-4000:]
+    assert "<Hangup" in (fresh_clone.path / "fallback.xml").read_text()
 
 
 # Design documents that lived beside the repository and are not in it: a
