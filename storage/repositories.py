@@ -378,7 +378,7 @@ class RotationResult:
 
 def rotate_encrypted_fields(session: Session, cipher: FieldCipher) -> RotationResult:
     """Re-encrypt every encrypted column under the newest data key."""
-    from storage.models import Call, Staff
+    from storage.models import Call, KeptForm, Staff
 
     targets = (
         (Member, Member.phone_encrypted),
@@ -386,6 +386,7 @@ def rotate_encrypted_fields(session: Session, cipher: FieldCipher) -> RotationRe
         (Call, Call.other_party_encrypted),
         (Staff, Staff.totp_secret_encrypted),
         (Staff, Staff.phone_encrypted),
+        (KeptForm, KeptForm.fields_encrypted),
     )
     rotated = current = 0
     for model, column in targets:

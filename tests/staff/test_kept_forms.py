@@ -8,6 +8,7 @@ account, after signing out, or beyond its bounds."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -17,9 +18,11 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from ivr.staff.kept_forms import MAX_CHARS, TYPED_TEXT_FORMS
+from storage.crypto import FieldCipher
 from storage.db import Database
 from storage.models import KeptForm, Report
 from tests.staff.helpers import PASSWORD, Clock, People, csrf_from, make_report, post, sign_in_as
+from tests.support.suite import SuiteConfig
 
 NOTES = "Rang her twice after she said no.\nSays he knows where she lives."
 IDLE_TIMEOUT = 30 * 60
@@ -228,3 +231,20 @@ def test_every_form_that_may_be_kept_is_a_console_post(inline_app: Flask) -> Non
     """A renamed view would silently stop being kept: each name is a POST view."""
     rules = {rule.endpoint: rule.methods or set() for rule in inline_app.url_map.iter_rules()}
     assert all("POST" in rules.get(endpoint, set()) for endpoint in TYPED_TEXT_FORMS)
+
+
+def test_keys_rotate_reencrypts_a_kept_form(
+    clocked_app: Flask,
+    make_app: Callable[..., Flask],
+    suite: SuiteConfig,
+    people: People,
+    clock: Clock,
+    db: Database,
+    report_id: int,
+) -> None:
+    _save_notes(_timed_out(clocked_app, people.alice, clock), report_id)
+    new_key = "mK6S4y3U9qV0cX2bN8aL5dF7gH1jR3tW6zE9pQ0oI2s="
+    rotated = make_app(REDIS_URL=None, SAFETY_DATA_KEYS=f"{new_key},{suite.data_key},{suite.old_data_key}")
+    assert rotated.test_cli_runner().invoke(args=["keys", "rotate"]).exit_code == 0
+    [kept] = _kept(db)
+    assert "Rang her twice" in FieldCipher([new_key]).decrypt(kept.fields_encrypted)
