@@ -6,7 +6,7 @@ request and a failed job. For tests that open every page
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 
@@ -17,6 +17,7 @@ from storage import callback_requests, checkins
 from storage import repositories as repo
 from storage.events import MAX_ATTEMPTS
 from storage.models import Call, CallDirection, Event, Report, utcnow
+from storage.vault import ProtectedNumber
 from tests.staff.helpers import PASSWORD, wav_bytes
 from tests.support.people import cheap_hashing
 from worker.signals import compute_signals
@@ -42,17 +43,14 @@ def seed_console(app: Flask) -> dict[str, int]:
         ruby = members[0]
         caller = vault.protect(CALLER)
         calls = [
-            Call(
-                call_sid=f"CAworld{day:03d}{i:03d}",
-                direction=CallDirection.INBOUND,
-                member_id=ruby.id,
-                other_party_index=caller.index,
-                other_party_encrypted=caller.token,
-                other_party_last3=caller.last3,
+            _inbound(
+                f"CAworld{day:03d}{i:03d}",
+                ruby.id,
+                caller,
+                now - timedelta(days=day, minutes=i + 5),
                 bridged=i % 2 == 0,
                 declined=i == 1,
                 warned=i == 2,
-                created_at=now - timedelta(days=day, minutes=i + 5),
             )
             for day in range(14)
             for i in range(day % 4 + 1)
@@ -60,19 +58,10 @@ def seed_console(app: Flask) -> dict[str, int]:
         s.add_all(calls)
         # Declined by every member: enough for a risk signal.
         signalled = vault.protect(SIGNALLED)
-        for k, member in enumerate(members):
-            s.add(
-                Call(
-                    call_sid=f"CAworldsignal{k}",
-                    direction=CallDirection.INBOUND,
-                    member_id=member.id,
-                    other_party_index=signalled.index,
-                    other_party_encrypted=signalled.token,
-                    other_party_last3=signalled.last3,
-                    declined=True,
-                    created_at=now - timedelta(hours=k + 1),
-                )
-            )
+        s.add_all(
+            _inbound(f"CAworldsignal{k}", member.id, signalled, now - timedelta(hours=k + 1), declined=True)
+            for k, member in enumerate(members)
+        )
         s.flush()
         report = Report(
             member_id=ruby.id,
@@ -125,3 +114,17 @@ def seed_console(app: Flask) -> dict[str, int]:
         raised = compute_signals().raised
     assert raised, "the seeded declines should raise a risk signal"
     return {**facts, "signal_id": raised[0]}
+
+
+def _inbound(sid: str, member_id: int, caller: ProtectedNumber, at: datetime, **flags: bool) -> Call:
+    """A call from ``caller`` to the member's Safety Number at ``at``."""
+    return Call(
+        call_sid=sid,
+        direction=CallDirection.INBOUND,
+        member_id=member_id,
+        other_party_index=caller.index,
+        other_party_encrypted=caller.token,
+        other_party_last3=caller.last3,
+        created_at=at,
+        **flags,
+    )
