@@ -1,7 +1,7 @@
 """kept_forms: a console form posted after its session timed out, kept for its author
 
-Revision ID: 0017_kept_forms
-Revises: 0016_signal_covering_indexes
+Revision ID: 0018_kept_forms
+Revises: 0017_staff_links
 Create Date: 2026-12-03 15:45:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_kept_forms"
-down_revision: str | None = "0016_signal_covering_indexes"
+revision: str = "0018_kept_forms"
+down_revision: str | None = "0017_staff_links"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
