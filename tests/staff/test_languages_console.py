@@ -42,7 +42,9 @@ def test_the_console_sets_both_languages_and_shows_review_status(
     assert "Polly.Carmen (ro-RO)" in languages and "Google.th-TH-Standard-A (th-TH)" in languages
     # Every catalogue says every prompt members hear; the caseworkers' English is not a gap.
     heard = [entry for entry in prompts.CATALOGUE.values() if prompts.heard_by_members(entry)]
-    assert languages.count(f"<td>0 of {len(heard)} prompts</td>") == len(LANGUAGES)
+    assert languages.count(f'<td data-label="Said in English">0 of {len(heard)} prompts</td>') == len(
+        LANGUAGES
+    )
 
 
 def test_admins_translate_a_warning_summary_and_a_changed_summary_drops_it(

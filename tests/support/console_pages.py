@@ -55,6 +55,9 @@ CONSOLE_PAGES: tuple[ConsolePage, ...] = (
     ConsolePage("/staff/export", (ADMIN,)),
     ConsolePage("/staff/audit", (ADMIN,)),
     ConsolePage("/staff/jobs", (ADMIN,)),
+    ConsolePage("/staff/staff", (ADMIN, CASEWORKER)),
+    ConsolePage("/staff/staff/new", (ADMIN,)),
+    ConsolePage("/staff/staff/{caseworker_id}", (ADMIN,)),
 )
 
 

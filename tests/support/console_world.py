@@ -109,6 +109,7 @@ def seed_console(app: Flask) -> dict[str, int]:
             "warning_id": warning.id,
             "alarm_id": alarm.id,
             "member_id": ruby.id,
+            "caseworker_id": case.id,
         }
     with bound(services):
         raised = compute_signals().raised
