@@ -159,7 +159,7 @@ def test_the_operations_pages_commands_run_as_written_on_the_embedded_defaults(
     assert result.returncode == 0, output[-4000:]
     # The embedded default: SQLite in the instance folder (the demo's is instance/demo).
     assert (fresh_clone.path / "instance" / "safety.db").exists()
-    for expected in ("member 3 enrolled", "staff 2 added (caseworker)", "staff 1: disabled", "<Response>"):
+    for expected in ("member 3 enrolled", "staff 3 added (caseworker)", "staff 2: disabled", "<Response>"):
         assert expected in output, output[-4000:]
     assert "<Hangup" in (fresh_clone.path / "fallback.xml").read_text()
 
