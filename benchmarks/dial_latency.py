@@ -5,7 +5,8 @@ database.
 The wait itself is the webhook section's unloaded run (one connection, over
 HTTP through gunicorn). Its database share is measured here, in-process,
 with SQLAlchemy's cursor hooks around every statement of the app's engine
-(the statement sent, PostgreSQL's work, the answer read): the same
+and the bare driver's own timing of the statements it runs (the statement
+sent, PostgreSQL's work, the answer read): the same
 ``POST /voice/incoming`` served one at a time through Flask's test client,
 each request timed whole and its statements' time summed.
 """
@@ -39,6 +40,12 @@ def measure(url: str, seeded: seed.Seeded, calls: int = CALLS) -> dict[str, Any]
     def _ended(conn: Any, _cursor: Any, _sql: Any, _params: Any, _context: Any, _many: Any) -> None:
         in_statements[0] += time.perf_counter() - conn.info.pop("statement_started")
 
+    # The inbound call's statement runs on the bare driver (storage.statements),
+    # which reports each statement's time from sending it to its rows read.
+    def _driver(_conn: Any, _sql: str, _params: Any, seconds: float) -> None:
+        in_statements[0] += seconds
+
+    services_of(app).db.statements.observers.append(_driver)  # type: ignore[attr-defined]
     client = app.test_client()
     requests = signed.incoming_calls(seeded.lines, seeded.callers, calls + WARM_UP, seed=31)
     walls, databases, dials = [], [], 0

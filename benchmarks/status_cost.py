@@ -72,7 +72,8 @@ def run(before: str | None = None) -> dict[str, Any]:
 
 def statements_per_callback(url: str, seeded: Any, count: int = 50) -> dict[str, float]:
     """The SQL statements one status callback of the current code sends, by
-    their first words (counted in-process over ``count`` callbacks)."""
+    their first words (counted in-process over ``count`` callbacks, through
+    SQLAlchemy's engine and the bare driver both)."""
     from collections import Counter
 
     from sqlalchemy import event
@@ -90,6 +91,9 @@ def statements_per_callback(url: str, seeded: Any, count: int = 50) -> dict[str,
     client = app.test_client()
     callbacks = webhook.status_callbacks(seeded, count, 29)
     event.listen(engine, "before_cursor_execute", count_statement)
+    # Statements that stand alone go through the bare driver (storage.statements).
+    driver = services_of(app).db.statements.observers  # type: ignore[attr-defined]
+    driver.append(lambda _conn, statement, _params, _seconds: count_statement(None, None, statement))
     try:
         for r in callbacks:
             headers = {"X-Twilio-Signature": r.signature, "Content-Type": "application/x-www-form-urlencoded"}

@@ -16,7 +16,7 @@ from typing import Any
 from redis import Redis
 from sqlalchemy import create_engine
 
-from benchmarks import callbacks_floor, checkout, dial_latency, seed, servers, signed
+from benchmarks import callbacks_floor, checkout, dial_latency, floor_profile, seed, servers, signed
 from benchmarks.config import (
     APP_PORT,
     BARE_PORT,
@@ -207,6 +207,8 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
     # A lone caller's wait for the <Dial>, and the database's part of it.
     dial = dial_latency.measure(url, seeded)
     flush_redis()
+    # Where the project's call spends CPU the floor's does not (in-process).
+    profile = floor_profile.measure(url, seeded)
     bare, floor, project = subjects[:3]
     baseline, result, floor_result = _median(bare.loaded), _median(project.loaded), _median(floor.loaded)
     measured: dict[str, Any] = {
@@ -238,6 +240,7 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
         "status_warm_up_answers": dict(status_kinds),
         "callbacks": callbacks,
         "dial_latency": dial,
+        "floor_profile": profile,
         "peak_rss_kib": peaks,
         "jobs_queued_in_redis": queued,
     }

@@ -121,6 +121,9 @@ def caller_from(raw: str | None, region: str = "GB") -> Caller:
 
 def last_three(e164: str) -> str:
     """The last three digits: the most of any number a log or a voice may show."""
+    tail = e164[-3:]
+    if len(tail) == 3 and tail.isascii() and tail.isdigit():
+        return tail  # E.164, as every stored number is
     digits = [c for c in e164 if c.isdigit()]
     return "".join(digits[-3:])
 

@@ -28,12 +28,12 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 from sqlalchemy import event as orm_event
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from callflows.errortext import safe_traceback
 from storage import events
 from storage.db import Database
+from storage.statements import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +132,8 @@ class EventQueue:
         """One autocommitted INSERT (no BEGIN/COMMIT round trips), then the doorbell."""
         _check(job, args)
         try:
-            with self.db.standalone_connection() as connection:
-                event_id = events.insert(connection, job, args, key, delay_seconds)
-        except SQLAlchemyError as exc:
+            event_id = events.insert(self.db.statements, job, args, key, delay_seconds)
+        except DATABASE_ERRORS as exc:
             self.database_down(job, args, key, delay_seconds, exc)
             return
         if event_id is not None:
@@ -253,10 +252,17 @@ class RedisQueue(EventQueue):
         self.push(RECORD_AND_RUN, (job, key, *args), delay_seconds)
 
     def push(self, path: str, args: tuple[JobArg, ...], delay_seconds: float = 0) -> None:
-        if delay_seconds > 0:
-            self.rq.enqueue_in(timedelta(seconds=delay_seconds), path, *args, **_job_options())
-        else:
-            self.rq.enqueue(path, *args, **_job_options())
+        # One pipeline for RQ's writes: left to itself, RQ sends the queue's
+        # registration and the job as two transactions, each a round trip
+        # (BENCHMARKS.md, "Status callback and whisper").
+        with self.redis.pipeline() as pipe:
+            if delay_seconds > 0:
+                self.rq.enqueue_in(
+                    timedelta(seconds=delay_seconds), path, *args, pipeline=pipe, **_job_options()
+                )
+            else:
+                self.rq.enqueue(path, *args, pipeline=pipe, **_job_options())
+            pipe.execute()
 
 
 def _job_options() -> dict[str, Any]:

@@ -12,6 +12,7 @@ every call flow's output and over random text.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from twilio.twiml import TwiML
@@ -78,3 +79,50 @@ def _write(node: TwiML, parts: list[str]) -> None:
         if tail:
             parts.append(_escape(tail, _TEXT_ESCAPES))
     parts.append(f"</{node.name}>")
+
+
+class Stencil:
+    """A document rendered once, with named slots filled in per answer.
+
+    For the hottest answer (ringing the member), building twilio's verb
+    objects and writing them out was most of what is left of the view's own
+    CPU (BENCHMARKS.md, "Webhook against its floor"), yet only a few values
+    change from call to call. The document is built by the call flow as
+    usual, once per shape, with :meth:`slot` markers where those values go;
+    :meth:`fill` writes each value escaped as :func:`render` would escape it
+    there (as an attribute or as text), so the bytes are those of rendering
+    the same document built with the values (``tests/test_twiml_text.py``).
+    """
+
+    _MARK = "__stencil_slot_{}__"
+    _FIND = re.compile(r"__stencil_slot_([a-z_]+)__")
+
+    def __init__(self, document: TwiML) -> None:
+        pieces = self._FIND.split(render(document))
+        # pieces: literal, slot name, literal, slot name, ..., literal
+        self._literals = pieces[0::2]
+        self._slots: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+        written = ""
+        for literal, name in zip(pieces[0::2], pieces[1::2], strict=False):
+            written += literal
+            in_attribute = written.rfind("<") > written.rfind(">")  # inside a tag: an attribute value
+            self._slots.append((name, _ATTRIBUTE_ESCAPES if in_attribute else _TEXT_ESCAPES))
+
+    @classmethod
+    def slot(cls, name: str) -> str:
+        """The marker to build the document with where ``name``'s value goes
+        (as many places as the document needs it)."""
+        return cls._MARK.format(name)
+
+    def fill(self, **values: str) -> str | None:
+        """The document with ``values`` in its slots; None when a slot that
+        is an element's whole text is given none (that element would be
+        written ``<Verb />``, another shape: render the document instead)."""
+        parts = [self._literals[0]]
+        for (name, escapes), literal in zip(self._slots, self._literals[1:], strict=True):
+            value = values[name]
+            if not value and escapes is _TEXT_ESCAPES:
+                return None
+            parts.append(_escape(value, escapes))
+            parts.append(literal)
+        return "".join(parts)

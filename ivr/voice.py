@@ -11,18 +11,20 @@ carries a number.
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from callflows import inbound as flow
-from callflows.languages import language_or_english
-from callflows.phone import caller_from
+from callflows.languages import Language, language_or_english
+from callflows.phone import Caller, caller_from
 from callflows.speech import english_speaker, speaker_for
-from callflows.status import CallStatus, Category
+from callflows.status import CallStatus, Category, Greeting
 from core.metrics import INBOUND_CALLS, SCREEN_CHOICES
-from ivr import requestdb
+from ivr import requestdb, twiml_text
 from ivr.services import current_services
+from ivr.twiml_text import Stencil
 from ivr.webhook import (
     apology,
     external_url,
@@ -32,6 +34,7 @@ from ivr.webhook import (
     require_twilio_signature,
     twilio_form,
     twiml,
+    xml_answer,
 )
 from storage import inbound_repository as calls
 from storage import repositories as repo
@@ -47,6 +50,10 @@ ANSWERED = "answered"
 # Statuses Twilio reports for a call leg; anything else is logged as "unknown"
 # rather than passed on as free text.
 CALL_STATUSES = frozenset(CallStatus) - {CallStatus.UNKNOWN}
+
+
+# Each outcome's counter, bound once (``labels()`` locks and builds a key per call).
+_INBOUND_BY_OUTCOME = {outcome: INBOUND_CALLS.labels(outcome.value) for outcome in flow.InboundOutcome}
 
 
 def _parent_sid() -> str:
@@ -79,21 +86,20 @@ def incoming() -> Response:
     caller = caller_from(form.get("From"), services.settings.default_region)
     # The statement stands alone, so it commits on its own (no BEGIN/COMMIT).
     screening = calls.screen_and_log(
-        requestdb.standalone_connection(),
+        services.db.statements,
         services.vault,
         line_e164=form.get("To", "").strip(),
         caller=caller,
         call_sid=call_sid,
     )
     # Ids and the decision only: never a number, not even the line's.
-    log.info("inbound call %s: %s", call_sid, screening.outcome.value)
-    INBOUND_CALLS.labels(screening.outcome.value).inc()
-    # Whether the caller's leg is already answered when the Dial ends decides
-    # what may follow it (flow.after_dial); the URL says what was served.
-    answered = {ANSWERED: "1"} if flow.answered_before_ringing(screening) else {}
+    log.info("inbound call %s: %s", call_sid, screening.outcome)
+    _INBOUND_BY_OUTCOME[screening.outcome].inc()
+    if screening.outcome is flow.InboundOutcome.RING:
+        return xml_answer(_ring_member(screening, caller, call_sid, services.settings.dial_timeout_seconds))
     urls = flow.InboundUrls(
         access_number=external_url("access.number"),
-        dial_action=external_url("voice.dial_result", call=call_sid, **answered),
+        dial_action=external_url("voice.dial_result", call=call_sid),
         whisper=external_url("voice.whisper", call=call_sid),
         status_callback=external_url("voice.status"),
     )
@@ -107,13 +113,64 @@ def incoming() -> Response:
     return twiml(answer)
 
 
+def _ring_member(screening: flow.Screening, caller: Caller, call_sid: str, timeout_seconds: int) -> str:
+    """:func:`_ring_document` as text, from the stencil of its shape
+    (:class:`ivr.twiml_text.Stencil`): the same bytes, without building and
+    writing the document on every call."""
+    key = (request.script_root, screening.greeting, screening.caller_language.code, timeout_seconds)
+    stencils: dict[tuple[str, Greeting, str, int], Stencil] = current_app.extensions.setdefault(
+        "ring_stencils", {}
+    )
+    stencil = stencils.get(key)
+    if stencil is None:
+        stencil = stencils[key] = _ring_stencil(
+            screening.greeting, screening.caller_language, timeout_seconds
+        )
+    filled = stencil.fill(
+        call=quote(call_sid, safe=""),
+        shown_caller_id=flow.shown_caller_id(screening, caller),
+        member_phone=screening.member_phone,
+    )
+    if filled is None:  # a value the stencil's shape cannot hold: the document itself
+        return twiml_text.render(_ring_document(screening, caller, call_sid, timeout_seconds))
+    return filled
+
+
+def _ring_stencil(greeting: Greeting, language: Language, timeout_seconds: int) -> Stencil:
+    slot = Stencil.slot
+    shape = flow.Screening(
+        flow.InboundOutcome.RING,
+        safety_number=slot("shown_caller_id"),  # shown, as the caller is withheld here
+        member_phone=slot("member_phone"),
+        greeting=greeting,
+        caller_language=language,
+    )
+    return Stencil(_ring_document(shape, Caller(None), slot("call"), timeout_seconds))
+
+
+def _ring_document(
+    screening: flow.Screening, caller: Caller, call_sid: str, timeout_seconds: int
+) -> VoiceResponse:
+    """flow.ring_member for this call, with its URLs."""
+    # Whether the caller's leg is already answered when the Dial ends decides
+    # what may follow it (flow.after_dial); the URL says what was served.
+    answered = {ANSWERED: "1"} if flow.answered_before_ringing(screening) else {}
+    urls = flow.InboundUrls(
+        access_number="",  # not in a ringing answer
+        dial_action=external_url("voice.dial_result", call=call_sid, **answered),
+        whisper=external_url("voice.whisper", call=call_sid),
+        status_callback=external_url("voice.status"),
+    )
+    return flow.ring_member(screening, caller, urls, timeout_seconds)
+
+
 @bp.post("/whisper")
 @never_fails
 def whisper() -> Response:
     """The member's leg, before bridging: who is calling, warnings, 1 or 2."""
     parent = _parent_sid()
-    # Reads only: a standalone connection, no transaction to open or end.
-    facts = calls.whisper_facts(requestdb.standalone_connection(), parent)
+    # Reads only: a statement on its own, no transaction to open or end.
+    facts = calls.whisper_facts(current_services().db.statements, parent)
     if facts is None:
         # Not a call we rang the member for: end their leg, never bridge.
         return twiml(

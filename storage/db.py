@@ -12,6 +12,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.statements import ConnectionStatements, DriverPool, DriverStatements, Statements
+
 # A pooled connection is pinged before use only after sitting idle this long.
 # A busy web process reuses its connections within milliseconds, and pinging
 # at every checkout (``pool_pre_ping``) cost a round trip per webhook
@@ -19,6 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 # first statement to meet a dead connection invalidates the whole pool, so a
 # connection that died unnoticed is still replaced before any statement runs.
 IDLE_PING_SECONDS = 1.0
+
+# Connections of the driver pool (storage.statements) per process: one per
+# gunicorn thread (the Procfile's default is 4) and one to spare.
+DRIVER_POOL_SIZE = 5
 
 # Execution option of a SQLite connection whose statements each commit on
 # their own (see Database.standalone_connection): no BEGIN is issued for it.
@@ -94,14 +100,36 @@ def _savepoint_on(connection: Connection) -> Iterator[Connection]:
             savepoint.rollback()
 
 
-class Database:
-    """Holds the engine and the session factory for one app or worker."""
+@contextmanager
+def _driver_connection_in_savepoint(connection: Connection) -> Iterator[Any]:
+    """The psycopg connection under ``connection``, inside a savepoint: the
+    production path's driver statements, in the tests' transaction."""
+    with _savepoint_on(connection) as inside:
+        yield inside.connection.driver_connection
 
-    def __init__(self, url: str, engine: Engine | None = None) -> None:
+
+class Database:
+    """Holds the engine and the session factory for one app or worker, and
+    the runner of the statements that stand alone (:attr:`statements`)."""
+
+    def __init__(self, url: str, engine: Engine | None = None, statements: Statements | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
+        self.driver_pool: DriverPool | None = None  # PostgreSQL's, when this Database made its own
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.standalone_connection: Callable[[], AbstractContextManager[Connection]] = self._standalone
+        self.statements: Statements = statements or self._own_statements()
+
+    def _own_statements(self) -> Statements:
+        """PostgreSQL: a bare driver pool of its own (:attr:`driver_pool`),
+        closed with the engine's ``dispose``. SQLite: the standalone connection."""
+        if self.engine.dialect.name != "postgresql":
+            return ConnectionStatements(self._standalone, self.engine.dialect.name)
+        pool = self.driver_pool = DriverPool.for_url(
+            self.engine.url.render_as_string(hide_password=False), DRIVER_POOL_SIZE, IDLE_PING_SECONDS
+        )
+        event.listen(self.engine, "engine_disposed", lambda _engine: pool.close())
+        return DriverStatements(pool.connection)
 
     def _standalone(self) -> Connection:
         """A connection on which every statement commits by itself.
@@ -126,7 +154,12 @@ class Database:
         Tests use it: everything a test commits is rolled back with the outer
         transaction at its end.
         """
-        db = cls(str(connection.engine.url), engine=connection.engine)
+        statements: Statements = (
+            DriverStatements(lambda: _driver_connection_in_savepoint(connection))
+            if connection.dialect.name == "postgresql"
+            else ConnectionStatements(lambda: _savepoint_on(connection), connection.dialect.name)
+        )
+        db = cls(str(connection.engine.url), engine=connection.engine, statements=statements)
         db.sessions = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )

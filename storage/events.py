@@ -29,6 +29,7 @@ from sqlalchemy import Connection, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Event, utcnow
+from storage.statements import Statements
 from storage.upsert import conflict_insert
 
 # A failed attempt's next try, by attempt number (the last is given up on).
@@ -55,16 +56,33 @@ def _insert_statement(dialect: str) -> Any:
 
 
 def insert(
-    executor: Executor,
+    target: Executor | Statements,
     job: str,
     args: Sequence[Any],
     key: str | None = None,
     delay_seconds: float = 0,
     now: datetime | None = None,
 ) -> int | None:
-    """Write one event; its id, or None when its key was already written."""
+    """Write one event; its id, or None when its key was already written.
+
+    In a session's or connection's transaction, or, given the database's
+    :class:`Statements`, as a statement on its own, committed by itself (a
+    status callback's one write: storage/statements.py)."""
+    values = _values(job, args, key, delay_seconds, now)
+    if isinstance(target, Session):
+        row = target.execute(_insert_statement(target.get_bind().dialect.name), values).first()
+    elif isinstance(target, Connection):
+        row = target.execute(_insert_statement(target.dialect.name), values).first()
+    else:
+        row = target.first(_insert_statement(target.dialect), values)
+    return None if row is None else int(row[0])
+
+
+def _values(
+    job: str, args: Sequence[Any], key: str | None, delay_seconds: float, now: datetime | None
+) -> dict[str, Any]:
     now = now or utcnow()
-    values = {
+    return {
         "job": job,
         "key": key,
         "args": list(args),
@@ -72,9 +90,6 @@ def insert(
         "due_at": now + timedelta(seconds=max(delay_seconds, 0)),
         "attempts": 0,
     }
-    dialect = executor.get_bind().dialect.name if isinstance(executor, Session) else executor.dialect.name
-    row = executor.execute(_insert_statement(dialect), values).first()
-    return None if row is None else int(row[0])
 
 
 def claim(session: Session, event_id: int) -> Event | None:

@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    Connection,
     Table,
     and_,
     bindparam,
@@ -53,12 +52,13 @@ from callflows.status import (
     MemberStatus,
 )
 from storage.models import Block, Call, CallerWarning, Member, SafetyNumber, utcnow
+from storage.statements import Statements
 from storage.upsert import dialect_insert
 from storage.vault import NumberVault
 
 
 def screen_and_log(
-    connection: Connection,
+    statements: Statements,
     vault: NumberVault,
     *,
     line_e164: str,
@@ -90,13 +90,13 @@ def screen_and_log(
             caller_index=protected.index, caller_token=protected.token, caller_last3=protected.last3
         )
     with_caller = caller.e164 is not None
-    dialect = connection.dialect.name
+    dialect = statements.dialect
     if call_sid and dialect == "postgresql":
-        row = connection.execute(_screen_and_log(with_caller), params).first()
+        row = statements.first(_screen_and_log(with_caller), params)
     else:
-        row = connection.execute(_screen(with_caller), params).first()
+        row = statements.first(_screen(with_caller), params)
         if call_sid and row is not None and row.outcome in LOGGED_OUTCOMES:
-            connection.execute(_log(dialect, with_caller), params)
+            statements.execute(_log(dialect, with_caller), params)
     if row is None:
         return Screening(InboundOutcome.UNAVAILABLE)
     outcome = InboundOutcome(row.outcome)
@@ -323,7 +323,7 @@ class WhisperFacts(NamedTuple):
     warning_categories: list[str]  # of the caller's live warnings, newest first
 
 
-def whisper_facts(connection: Connection, call_sid: str, now: datetime | None = None) -> WhisperFacts | None:
+def whisper_facts(statements: Statements, call_sid: str, now: datetime | None = None) -> WhisperFacts | None:
     """The inbound call ``call_sid`` with its member's language and its
     caller's live warnings, in one statement (a row per warning), or None.
 
@@ -333,7 +333,7 @@ def whisper_facts(connection: Connection, call_sid: str, now: datetime | None = 
     whisper")."""
     if not call_sid:
         return None
-    rows = connection.execute(_whisper(), {"sid": call_sid, "now": now or utcnow()}).all()
+    rows = statements.all(_whisper(), {"sid": call_sid, "now": now or utcnow()})
     if not rows:
         return None
     first = rows[0]

@@ -71,12 +71,9 @@ def twiml_rendered_as_twilio_does() -> Iterator[None]:
     from ivr import twiml_text
     from tests import twiml_rules
 
-    fast = twiml_text.render
+    fast, fill = twiml_text.render, twiml_text.Stencil.fill
 
-    def checked(document: Any) -> str:
-        text = fast(document)
-        expected = str(document).encode("utf-8")
-        assert text.encode("utf-8", "xmlcharrefreplace") == expected, (text, expected)
+    def check_served(text: str) -> None:
         if has_request_context():  # served, not just rendered by a unit test
             where = twiml_rules.where_served(request.path, request.form.get("CallStatus"))
             # Collected, not raised: a voice view's never_fails would turn the
@@ -84,11 +81,27 @@ def twiml_rendered_as_twilio_does() -> Iterator[None]:
             twiml_rules.SERVED_VIOLATIONS.extend(
                 f"{request.path}: {v}\n{text}" for v in twiml_rules.violations(text, where)
             )
+
+    def checked(document: Any) -> str:
+        text = fast(document)
+        expected = str(document).encode("utf-8")
+        assert text.encode("utf-8", "xmlcharrefreplace") == expected, (text, expected)
+        check_served(text)
+        return text
+
+    def checked_fill(stencil: twiml_text.Stencil, **values: str) -> str | None:
+        # A stencil's bytes are held to the document's by tests/test_twiml_text.py;
+        # what it serves is held to Twilio's rules here, as a rendered document is.
+        text = fill(stencil, **values)
+        if text is not None:
+            check_served(text)
         return text
 
     twiml_text.render = checked
+    twiml_text.Stencil.fill = checked_fill  # type: ignore[method-assign,assignment]
     yield
     twiml_text.render = fast
+    twiml_text.Stencil.fill = fill  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

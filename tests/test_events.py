@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from redis import Redis
 from rq import Queue
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
 from core.queue import QUEUE_NAME, RedisQueue
 from ivr import create_app
@@ -104,6 +104,42 @@ def test_a_replayed_status_callback_writes_and_rings_nothing(
         ("call_event", f"call:{sid}:completed"),
     ]
     assert len(Queue(QUEUE_NAME, connection=redis).jobs) == 2
+
+
+def test_a_status_callback_costs_one_statement_and_one_redis_round_trip(
+    app_config: AppConfig, suite: SuiteConfig, db: Database, redis: Redis
+) -> None:
+    """The event's INSERT, on its own (the bare driver's or the engine's:
+    both are watched), and RQ's job written in one Redis transaction."""
+    statements: list[str] = []
+
+    def engine_statement(_conn, _cursor, statement, *_rest) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    app = create_app(app_config(database=db))
+    client = TwilioClient(app.test_client(), suite)
+    queue = services_of(app).queue
+    assert isinstance(queue, RedisQueue)
+    transactions: list[int] = []
+    pipeline = queue.redis.pipeline
+
+    def counted_pipeline(*args, **kwargs):
+        transactions.append(1)
+        return pipeline(*args, **kwargs)
+
+    queue.redis.pipeline = counted_pipeline  # type: ignore[method-assign]
+    observers = db.statements.observers  # type: ignore[attr-defined]
+    observers.append(lambda _conn, statement, _params, _seconds: statements.append(statement))
+    event.listen(db.engine, "before_cursor_execute", engine_statement)
+    try:
+        _status(client, _sid(), 2, "ringing")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", engine_statement)
+        observers.clear()
+    assert [" ".join(s.split()[:3]) for s in statements] == ["INSERT INTO events"]
+    assert len(transactions) == 1
+    assert len(Queue(QUEUE_NAME, connection=redis).jobs) == 1
 
 
 def test_an_event_rung_again_and_again_takes_effect_once(

@@ -294,22 +294,32 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_the_next_ca
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Pooled connections are pinged only after sitting idle (storage/db.py):
-    one cut while idle must cost the next caller nothing."""
+    """Pooled connections are pinged only after sitting idle (storage/db.py,
+    storage/statements.py): one cut while idle must cost the next caller
+    nothing, in both pools (the engine's, and the bare driver's that the
+    inbound call uses)."""
     import storage.db
 
     parts = urlsplit(pg_url.replace("postgresql+psycopg", "http"))
     link = Link(parts.hostname or "127.0.0.1", parts.port or 5432)
     try:
         url = pg_url.replace(parts.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{link.port}")
-        client = TwilioClient(create_app(app_config(DATABASE_URL=url)).test_client(), suite)
+        app = create_app(app_config(DATABASE_URL=url))
+        client = TwilioClient(app.test_client(), suite)
         form = {"CallSid": "CAidle", "From": "+447911123456", "To": "+442079469999"}
         assert APOLOGY_WORDS not in "".join(twiml_of(client.send("/voice/incoming", form)).root.itertext())
-        link.set("down")  # the pooled connection is cut while nobody uses it
+        assert app.test_client().get("/healthz").status_code == 200  # the engine's pool, used once
+        link.set("down")  # the pooled connections are cut while nobody uses them
         link.set("up")
-        monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)  # it has sat idle long enough
+        # They have sat idle long enough to be pinged before their next use.
+        monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)
+        driver_pool = services_of(app).db.driver_pool
+        assert driver_pool is not None
+        monkeypatch.setattr(driver_pool, "idle_ping_seconds", 0.0)
         root = twiml_of(client.send("/voice/incoming", form))
         assert APOLOGY_WORDS not in "".join(root.root.itertext())
         assert root[0].tag == "Reject"  # the ordinary rejection of a number not in the pool
+        health = app.test_client().get("/healthz")
+        assert health.status_code == 200 and health.get_json()["database"] == "ok", health.get_json()
     finally:
         link.close()

@@ -309,18 +309,22 @@ def test_an_inbound_call_costs_one_indexed_statement(
     with sequential scans disabled."""
     with db.session() as s:
         repo.add_warning(s, caller_index=vault.index(CALLER), category="robbery", summary="took the money")
-    engine = db.engine
     seen: list[tuple[str, Any]] = []
 
     def count(_conn, _cursor, statement, parameters, _context, _many) -> None:
         if not re.match(r"\s*(SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT)", statement, re.IGNORECASE):
             seen.append((statement, parameters))
 
-    event.listen(engine, "before_cursor_execute", count)
+    # Both ways to the database: SQLAlchemy's engine and the bare driver's
+    # statements (storage.statements) that the inbound call uses.
+    observers = db.statements.observers  # type: ignore[attr-defined]  # the driver's, on PostgreSQL
+    observers.append(lambda _conn, sql, params, _seconds: seen.append((sql, params)))
+    event.listen(db.engine, "before_cursor_execute", count)
     try:
         assert call_in(twilio, sid="CAcount1").verbs == ["Dial"]
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        observers.clear()
+        event.remove(db.engine, "before_cursor_execute", count)
     assert len(seen) == 1, [s for s, _ in seen]
     assert seen[0][0].lstrip().upper().startswith("WITH")
     assert "INSERT INTO calls" in seen[0][0]
@@ -373,22 +377,20 @@ def test_lookup_and_idempotent_row_on_both_databases(any_db: Database, vault: Nu
     with any_db.session() as s:
         repo.block_caller(s, member.id, index, "456")
         repo.add_warning(s, caller_index=index, category="robbery", summary="took the money")
-    with any_db.session() as s:
-        connection = s.connection()
 
-        def look(line: str, caller: str | None, sid: str = "") -> Screening:
-            return inbound_repository.screen_and_log(
-                connection, vault, line_e164=line, caller=Caller(caller), call_sid=sid
-            )
+    def look(line: str, caller: str | None, sid: str = "") -> Screening:
+        return inbound_repository.screen_and_log(
+            any_db.statements, vault, line_e164=line, caller=Caller(caller), call_sid=sid
+        )
 
-        assert look(LINE, CALLER).outcome is InboundOutcome.REJECT  # blocked
-        ringing = look(LINE, None)
-        assert ringing.outcome is InboundOutcome.RING and ringing.member_phone == member.phone
-        assert look("+442079469999", CALLER, "CAnowhere").outcome is InboundOutcome.UNAVAILABLE
-        assert look(LINE, member.phone).outcome is InboundOutcome.RING  # the member's own phone: a caller
-        assert look(access_line, member.phone).outcome is InboundOutcome.ACCESS
-        for _ in range(2):  # a retried webhook: one row
-            assert look(LINE, CALLER, "CAboth1").outcome is InboundOutcome.REJECT
+    assert look(LINE, CALLER).outcome is InboundOutcome.REJECT  # blocked
+    ringing = look(LINE, None)
+    assert ringing.outcome is InboundOutcome.RING and ringing.member_phone == member.phone
+    assert look("+442079469999", CALLER, "CAnowhere").outcome is InboundOutcome.UNAVAILABLE
+    assert look(LINE, member.phone).outcome is InboundOutcome.RING  # the member's own phone: a caller
+    assert look(access_line, member.phone).outcome is InboundOutcome.ACCESS
+    for _ in range(2):  # a retried webhook: one row
+        assert look(LINE, CALLER, "CAboth1").outcome is InboundOutcome.REJECT
     (row,) = calls(any_db)
     assert (row.call_sid, row.blocked, row.warned, row.other_party_last3) == ("CAboth1", True, True, "456")
     with any_db.session() as s:
@@ -428,7 +430,12 @@ def test_on_a_real_engine_the_two_statements_commit_on_their_own(
             (statement.split()[0].upper(), getattr(conn.connection.dbapi_connection, "autocommit", None))
         )
 
+    def note_driver(conn, statement, _parameters, _seconds) -> None:
+        seen.append((statement.split()[0].upper(), conn.autocommit))
+
     event.listen(db.engine, "before_cursor_execute", note)
+    if dialect == "postgresql":  # the bare driver's statements, beside the engine's
+        db.statements.observers.append(note_driver)  # type: ignore[attr-defined]
     try:
         answer = call_in(TwilioClient(app.test_client(), suite), sid="CAstandalone", line="+442079460077")
         assert answer.verbs == ["Dial"]

@@ -123,10 +123,9 @@ def test_the_statement_decides_as_the_pure_rule(any_db: Database, vault: NumberV
         member_id = member.id if member is not None else None
 
     call_sid = f"CAdecide{n:06d}" if world.with_call_sid else ""
-    with any_db.standalone_connection() as connection:
-        screening = inbound_repository.screen_and_log(
-            connection, vault, line_e164=line_e164, caller=caller, call_sid=call_sid, now=now
-        )
+    screening = inbound_repository.screen_and_log(
+        any_db.statements, vault, line_e164=line_e164, caller=caller, call_sid=call_sid, now=now
+    )
 
     phone_on_file = world.has_member and world.member_phone_on_file
     expected = screen_inbound(

@@ -100,8 +100,7 @@ def record_and_run(job: str, key: str | None, *args: JobArg) -> None:
     """What Redis carried while the database was down: write the event now
     (a replay of one already written writes nothing), then ring for it."""
     svc = services.current()
-    with svc.db.standalone_connection() as connection:
-        event_id = events.insert(connection, job, args, key)
+    event_id = events.insert(svc.db.statements, job, args, key)
     if event_id is not None:
         svc.queue.ring(event_id)
 

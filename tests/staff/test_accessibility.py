@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 
 from ivr import create_app, services_of
-from tests.staff.helpers import PASSWORD
+from tests.staff.browser_helpers import new_tab, sign_in
 from tests.staff.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, sync_api
 from tests.support.console_pages import ADMIN, ANONYMOUS, CASEWORKER, WIDTHS, pages_for
 from tests.support.console_world import ADMIN_EMAIL, CASEWORKER_EMAIL, seed_console
@@ -72,17 +72,15 @@ def violations(tab: Any) -> list[str]:
 def _tab(chromium: Any, base: str, role: str, width: int) -> Any:
     """A phone-sized tab, signed in as ``role`` (or not, for ANONYMOUS)."""
     # The console's CSP forbids scripts from anywhere but itself: axe is let in.
-    context = chromium.new_context(
-        viewport={"width": width, "height": 800}, device_scale_factor=2, is_mobile=True, bypass_csp=True
+    tab = new_tab(
+        chromium,
+        viewport={"width": width, "height": 800},
+        device_scale_factor=2,
+        is_mobile=True,
+        bypass_csp=True,
     )
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
     if role != ANONYMOUS:
-        tab.goto(base + "/staff/login")
-        tab.get_by_label("Email").fill(EMAILS[role])
-        tab.get_by_label("Password").fill(PASSWORD)
-        tab.get_by_role("button", name="Sign in").click()
-        tab.wait_for_url("**/staff/reports")
+        sign_in(tab, base, EMAILS[role])
     return tab
 
 

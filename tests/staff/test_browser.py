@@ -39,6 +39,7 @@ from storage.models import (
     Staff,
     utcnow,
 )
+from tests.staff.browser_helpers import fill_sign_in, new_tab, sign_in
 from tests.staff.helpers import PASSWORD, wav_bytes
 from tests.support.databases import scratch_database
 from tests.support.suite import SuiteConfig
@@ -189,18 +190,14 @@ def browser(live: dict[str, Any]) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def page(browser: Any, live: dict[str, Any]) -> Iterator[Any]:
     """One signed-in admin tab, shared by the tests below (they run in order)."""
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
+    tab = new_tab(browser, accept_downloads=True, viewport={"width": 1200, "height": 900})
     tab.goto(live["base"] + "/staff/")
     assert "/staff/login" in tab.url
-    tab.get_by_label("Email").fill("admin@example.org")
-    tab.get_by_label("Password").fill(PASSWORD)
-    tab.get_by_role("button", name="Sign in").click()
+    fill_sign_in(tab, "admin@example.org")
     # Back to the page first asked for.
     tab.wait_for_url(live["base"] + "/staff/")
     yield tab
-    context.close()
+    tab.context.close()
 
 
 def test_sign_in_lands_on_the_inbox(page: Any, live: dict[str, Any]) -> None:
@@ -211,14 +208,11 @@ def test_sign_in_lands_on_the_inbox(page: Any, live: dict[str, Any]) -> None:
 
 
 def test_wrong_password_is_refused_in_the_browser(browser: Any, live: dict[str, Any]) -> None:
-    context = browser.new_context()
-    tab = context.new_page()
+    tab = new_tab(browser)
     tab.goto(live["base"] + "/staff/login")
-    tab.get_by_label("Email").fill("case@example.org")
-    tab.get_by_label("Password").fill("wrong password!")
-    tab.get_by_role("button", name="Sign in").click()
+    fill_sign_in(tab, "case@example.org", "wrong password!")
     assert tab.get_by_role("alert").inner_text().startswith("That email and password did not match")
-    context.close()
+    tab.context.close()
 
 
 def _poll(page: Any, condition: Any, tries: int = 100) -> bool:
@@ -347,16 +341,8 @@ def test_phone_layout_and_keyboard(browser: Any, live: dict[str, Any]) -> None:
 
 def _phone(browser: Any, live: dict[str, Any], width: int) -> Any:
     """A signed-in admin tab on a phone ``width`` CSS pixels wide."""
-    context = browser.new_context(
-        viewport={"width": width, "height": 800}, device_scale_factor=2, is_mobile=True
-    )
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    tab.goto(live["base"] + "/staff/login")
-    tab.get_by_label("Email").fill("admin@example.org")
-    tab.get_by_label("Password").fill(PASSWORD)
-    tab.get_by_role("button", name="Sign in").click()
-    tab.wait_for_url("**/staff/reports")
+    tab = new_tab(browser, viewport={"width": width, "height": 800}, device_scale_factor=2, is_mobile=True)
+    sign_in(tab, live["base"], "admin@example.org")
     return tab
 
 
@@ -404,16 +390,8 @@ def test_the_inbox_reflows_at_320_px(browser: Any, live: dict[str, Any]) -> None
 
 def test_a_check_in_alarm_on_a_phone_from_banner_to_closed(browser: Any, live: dict[str, Any]) -> None:
     """The on-call caseworker's path: the banner, the alarm, closed as safe."""
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
-    )
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    tab.goto(live["base"] + "/staff/login")
-    tab.get_by_label("Email").fill("case@example.org")
-    tab.get_by_label("Password").fill(PASSWORD)
-    tab.get_by_role("button", name="Sign in").click()
-    tab.wait_for_url("**/staff/reports")
+    tab = new_tab(browser, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    sign_in(tab, live["base"], "case@example.org")
     banner = tab.get_by_role("region", name="Check-in alarms")
     assert banner.inner_text().startswith("1 check-in alarm open.")
     tab.get_by_role("link", name="See it now").click()
@@ -428,4 +406,4 @@ def test_a_check_in_alarm_on_a_phone_from_banner_to_closed(browser: Any, live: d
     assert tab.get_by_text("Alarm closed: member safe.").is_visible()
     assert tab.get_by_role("region", name="Check-in alarms").count() == 0
     assert _count(live["app"], CheckinAlarm, CheckinAlarm.outcome == "safe") == 1
-    context.close()
+    tab.context.close()

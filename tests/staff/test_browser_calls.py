@@ -21,7 +21,7 @@ from simulator.fake_twilio import FakeTwilio
 from storage.db import Database
 from storage.models import AuditEntry
 from tests.leak_scan import number_forms
-from tests.staff.helpers import PASSWORD
+from tests.staff.browser_helpers import new_tab, sign_in
 from tests.staff.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.support import people
 from tests.support.live_server import migrated_database, serving
@@ -55,13 +55,8 @@ def test_call_the_member_from_a_report_page(
     with serving(app) as base, sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            tab = chromium.new_context(viewport={"width": 1200, "height": 900}).new_page()
-            tab.set_default_timeout(15_000)
-            tab.goto(base + "/staff/login")
-            tab.get_by_label("Email").fill("case@example.org")
-            tab.get_by_label("Password").fill(PASSWORD)
-            tab.get_by_role("button", name="Sign in").click()
-            tab.wait_for_url("**/staff/reports")
+            tab = new_tab(chromium, viewport={"width": 1200, "height": 900})
+            sign_in(tab, base, "case@example.org")
             tab.goto(f"{base}/staff/reports/{world.report}")
             tab.get_by_role("button", name="Call the member").click()
             tab.wait_for_url(f"**/staff/reports/{world.report}")

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import AuditEntry, Staff
+from tests.staff.browser_helpers import new_tab, sign_in
 from tests.staff.helpers import PASSWORD
 from tests.staff.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.support.live_server import migrated_database, serving
@@ -62,20 +63,8 @@ def chromium() -> Iterator[Any]:
 
 
 def _phone(chromium: Any, width: int) -> Any:
-    context = chromium.new_context(
-        viewport={"width": width, "height": 800}, device_scale_factor=2, is_mobile=True
-    )
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
+    tab = new_tab(chromium, viewport={"width": width, "height": 800}, device_scale_factor=2, is_mobile=True)
     return tab
-
-
-def _sign_in(tab: Any, base: str, email: str, password: str) -> None:
-    tab.goto(base + "/staff/login")
-    tab.get_by_label("Email").fill(email)
-    tab.get_by_label("Password").fill(password)
-    tab.get_by_role("button", name="Sign in").click()
-    tab.wait_for_url("**/staff/reports")
 
 
 def _fits_and_taps(tab: Any, width: int) -> None:
@@ -103,7 +92,7 @@ def test_invite_set_password_disable_and_keep_the_last_admin_at_phone_width(
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     admin = _phone(chromium, 390)
-    _sign_in(admin, base, "admin@example.org", PASSWORD)
+    sign_in(admin, base, "admin@example.org", PASSWORD)
     admin.get_by_role("link", name="Staff", exact=True).click()
     admin.wait_for_url("**/staff/staff")
     admin.get_by_role("link", name="Invite a member of staff").click()
@@ -126,7 +115,7 @@ def test_invite_set_password_disable_and_keep_the_last_admin_at_phone_width(
     newcomer.get_by_role("button", name="Set password").click()
     newcomer.wait_for_url("**/staff/login")
     assert newcomer.get_by_text("Your password is set.").is_visible()
-    _sign_in(newcomer, base, "newcomer@example.org", NEW_PASSWORD)
+    sign_in(newcomer, base, "newcomer@example.org", NEW_PASSWORD)
 
     # The admin finds them in the list and disables the account: not before the box is ticked.
     admin.get_by_role("link", name="Staff", exact=True).click()
@@ -154,7 +143,7 @@ def test_invite_set_password_disable_and_keep_the_last_admin_at_phone_width(
     assert admin.get_by_text("Not changed: this is the last active admin").is_visible()
 
     narrow = _phone(chromium, 320)
-    _sign_in(narrow, base, "admin@example.org", PASSWORD)
+    sign_in(narrow, base, "admin@example.org", PASSWORD)
     narrow.goto(base + "/staff/staff")
     _fits_and_taps(narrow, 320)
     narrow.screenshot(path=str(SCREENSHOTS / "staff-list-320.png"), full_page=True)

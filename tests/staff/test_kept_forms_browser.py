@@ -15,7 +15,8 @@ from flask import Flask
 
 from storage.db import Database
 from storage.models import Report
-from tests.staff.helpers import PASSWORD, Clock
+from tests.staff.browser_helpers import fill_sign_in, new_tab
+from tests.staff.helpers import Clock
 from tests.staff.test_accessibility import violations
 from tests.staff.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, sync_api
 from tests.support.console_world import CASEWORKER_EMAIL, seed_console
@@ -32,9 +33,7 @@ def served_db() -> Iterator[Database]:
 
 
 def _sign_in(tab: Any) -> None:
-    tab.get_by_label("Email").fill(CASEWORKER_EMAIL)
-    tab.get_by_label("Password").fill(PASSWORD)
-    tab.get_by_role("button", name="Sign in").click()
+    fill_sign_in(tab, CASEWORKER_EMAIL)
 
 
 def test_notes_typed_as_the_session_times_out_are_saved_after_signing_in(
@@ -46,11 +45,13 @@ def test_notes_typed_as_the_session_times_out_are_saved_after_signing_in(
     with serving(app) as base, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(
-                viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, bypass_csp=True
+            tab = new_tab(
+                browser,
+                viewport={"width": 390, "height": 844},
+                device_scale_factor=2,
+                is_mobile=True,
+                bypass_csp=True,
             )
-            tab = context.new_page()
-            tab.set_default_timeout(15_000)
             tab.goto(base + report_path)
             _sign_in(tab)
             tab.wait_for_url(base + report_path)

@@ -11,21 +11,10 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import AuditEntry, Staff
-from tests.staff.helpers import PASSWORD, Clock, People, csrf_from, post
+from tests.staff.helpers import PASSWORD, Clock, People, post
+from tests.staff.staff_admin_helpers import sign_in
 
 NEW_PASSWORD = "a much longer new passphrase"
-
-
-def _sign_in(app: Flask, email: str, password: str = PASSWORD) -> FlaskClient:
-    """A browser signing in through the real form."""
-    client = app.test_client()
-    page = client.get("/staff/login").get_data(as_text=True)
-    response = client.post(
-        "/staff/login", data={"email": email, "password": password, "csrf_token": csrf_from(page)}
-    )
-    assert response.status_code == 302 and response.headers["Location"] == "/staff/reports", response
-    assert client.get("/staff/reports").status_code == 200  # the page gives the session its CSRF secret
-    return client
 
 
 def _copy_of(app: Flask, client: FlaskClient) -> FlaskClient:
@@ -44,7 +33,7 @@ def _signed_out(client: FlaskClient) -> bool:
 
 def test_a_copied_cookie_stops_working_after_sign_out(clocked_app: Flask, people: People) -> None:
     """The attack: copy the cookie, let its owner sign out, reuse the copy."""
-    alice = _sign_in(clocked_app, "alice@example.org")
+    alice = sign_in(clocked_app, "alice@example.org")
     thief = _copy_of(clocked_app, alice)
     assert thief.get("/staff/reports").status_code == 200  # the copy works while alice is signed in
     assert post(alice, "/staff/logout").status_code == 302
@@ -55,27 +44,27 @@ def test_a_copied_cookie_stops_working_after_sign_out(clocked_app: Flask, people
 def test_sign_out_ends_the_accounts_other_sessions_and_no_one_elses(
     clocked_app: Flask, people: People
 ) -> None:
-    laptop = _sign_in(clocked_app, "alice@example.org")
-    phone = _sign_in(clocked_app, "alice@example.org")
-    bob = _sign_in(clocked_app, "bob@example.org")
+    laptop = sign_in(clocked_app, "alice@example.org")
+    phone = sign_in(clocked_app, "alice@example.org")
+    bob = sign_in(clocked_app, "bob@example.org")
     post(laptop, "/staff/logout")
     assert _signed_out(phone)
     assert bob.get("/staff/reports").status_code == 200
     # Signing in again opens a fresh session that works.
-    assert _sign_in(clocked_app, "alice@example.org").get("/staff/reports").status_code == 200
+    assert sign_in(clocked_app, "alice@example.org").get("/staff/reports").status_code == 200
 
 
 def test_a_new_password_ends_every_session_and_only_it_signs_in(
     clocked_app: Flask, people: People, db: Database
 ) -> None:
-    alice = _sign_in(clocked_app, "alice@example.org")
+    alice = sign_in(clocked_app, "alice@example.org")
     thief = _copy_of(clocked_app, alice)
     response = post(
         alice, "/staff/account/password", {"current": PASSWORD, "new": NEW_PASSWORD, "again": NEW_PASSWORD}
     )
     assert response.status_code == 302 and response.headers["Location"] == "/staff/login"
     assert _signed_out(thief) and _signed_out(alice)
-    _sign_in(clocked_app, "alice@example.org", NEW_PASSWORD)
+    sign_in(clocked_app, "alice@example.org", NEW_PASSWORD)
     with db.session() as s:
         assert s.scalar(
             select(AuditEntry.id).where(
@@ -87,7 +76,7 @@ def test_a_new_password_ends_every_session_and_only_it_signs_in(
 def test_a_password_change_with_a_wrong_current_password_changes_nothing(
     clocked_app: Flask, people: People, db: Database
 ) -> None:
-    alice = _sign_in(clocked_app, "alice@example.org")
+    alice = sign_in(clocked_app, "alice@example.org")
     with db.session() as s:
         before = s.get_one(Staff, people.alice).password_hash
     for form, message in (
@@ -110,12 +99,12 @@ def test_a_new_role_or_a_disabled_account_ends_every_session(
     clocked_app: Flask, people: People, db: Database
 ) -> None:
     runner = clocked_app.test_cli_runner()
-    alice = _sign_in(clocked_app, "alice@example.org")
+    alice = sign_in(clocked_app, "alice@example.org")
     result = runner.invoke(args=["staff", "role", "--email", "alice@example.org", "--role", "admin"])
     assert result.exit_code == 0, result.output
     assert _signed_out(alice)
     # Signed in again she is an admin; disabling the account ends that session too.
-    alice = _sign_in(clocked_app, "alice@example.org")
+    alice = sign_in(clocked_app, "alice@example.org")
     assert alice.get("/staff/members").status_code == 200
     result = runner.invoke(args=["staff", "disable", "--email", "alice@example.org"])
     assert result.exit_code == 0, result.output
@@ -125,14 +114,14 @@ def test_a_new_role_or_a_disabled_account_ends_every_session(
 
 
 def test_a_password_set_by_the_cli_ends_every_session(clocked_app: Flask, people: People) -> None:
-    alice = _sign_in(clocked_app, "alice@example.org")
+    alice = sign_in(clocked_app, "alice@example.org")
     runner = clocked_app.test_cli_runner()
     result = runner.invoke(
         args=["staff", "password", "--email", "alice@example.org"], input=NEW_PASSWORD + "\n"
     )
     assert result.exit_code == 0, result.output
     assert _signed_out(alice)
-    _sign_in(clocked_app, "alice@example.org", NEW_PASSWORD)
+    sign_in(clocked_app, "alice@example.org", NEW_PASSWORD)
 
 
 def test_staff_commands_refuse_an_unknown_email_and_a_short_password(
@@ -143,7 +132,7 @@ def test_staff_commands_refuse_an_unknown_email_and_a_short_password(
     assert unknown.exit_code != 0 and "no staff account" in unknown.output
     short = runner.invoke(args=["staff", "password", "--email", "alice@example.org"], input="short\n")
     assert short.exit_code != 0 and "at least 10 characters" in short.output
-    _sign_in(clocked_app, "alice@example.org")  # the old password still works
+    sign_in(clocked_app, "alice@example.org")  # the old password still works
 
 
 def test_a_busy_session_still_ends_at_its_absolute_lifetime(
@@ -151,7 +140,7 @@ def test_a_busy_session_still_ends_at_its_absolute_lifetime(
 ) -> None:
     """Each request refreshes only the idle time: a session used every 20
     minutes (inside the 30-minute idle timeout) ends 12 hours after sign-in."""
-    alice = _sign_in(clocked_app, "alice@example.org")
+    alice = sign_in(clocked_app, "alice@example.org")
     for _ in range(12 * 3):
         clock.advance(20 * 60)
         assert alice.get("/staff/reports").status_code == 200
@@ -163,7 +152,7 @@ def test_a_busy_session_still_ends_at_its_absolute_lifetime(
 def test_an_idle_session_ends_after_the_idle_timeout(
     clocked_app: Flask, people: People, clock: Clock
 ) -> None:
-    alice = _sign_in(clocked_app, "alice@example.org")
+    alice = sign_in(clocked_app, "alice@example.org")
     clock.advance(30 * 60)
     assert alice.get("/staff/reports").status_code == 200
     clock.advance(30 * 60 + 1)
@@ -173,7 +162,7 @@ def test_an_idle_session_ends_after_the_idle_timeout(
 
 def test_the_session_lifetime_is_a_setting(make_app, people: People, clock: Clock) -> None:
     app = make_app(REDIS_URL=None, clock=clock, STAFF_SESSION_HOURS=1)
-    alice = _sign_in(app, "alice@example.org")
+    alice = sign_in(app, "alice@example.org")
     clock.advance(25 * 60)
     assert alice.get("/staff/reports").status_code == 200
     clock.advance(25 * 60)

@@ -18,6 +18,7 @@ from ivr import services_of
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import AuditEntry, CallerWarning, RiskSignal, utcnow
+from tests.staff.browser_helpers import new_tab, sign_in
 from tests.staff.helpers import PASSWORD, make_call
 from tests.staff.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, sync_api
 from tests.support.live_server import migrated_database, serving
@@ -58,14 +59,8 @@ def _seed(app: Flask) -> None:
 
 
 def _signed_in(browser: Any, base: str) -> Any:
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    tab.goto(base + "/staff/login")
-    tab.get_by_label("Email").fill("case@example.org")
-    tab.get_by_label("Password").fill(PASSWORD)
-    tab.get_by_role("button", name="Sign in").click()
-    tab.wait_for_url("**/staff/reports")
+    tab = new_tab(browser, viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    sign_in(tab, base, "case@example.org")
     return tab
 
 
