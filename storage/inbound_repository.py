@@ -18,6 +18,7 @@ costs the same whatever the size of the tables.
 
 from __future__ import annotations
 
+import enum
 import functools
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -83,20 +84,23 @@ def screen_and_log(
     One statement on PostgreSQL (the insert is a data-modifying ``WITH``);
     SQLite, which has no such thing, runs the lookup and then the insert.
     """
-    params: dict[str, Any] = {"line_e164": line_e164, "call_sid": call_sid, "now": now or utcnow()}
+    dialect = statements.dialect
+    clock = _clock(dialect, now)
+    params: dict[str, Any] = {"line_e164": line_e164, "call_sid": call_sid}
+    if clock is Clock.GIVEN:
+        params["now"] = now or utcnow()
     if caller.e164 is not None:
         protected = vault.protect(caller.e164)
         params.update(
             caller_index=protected.index, caller_token=protected.token, caller_last3=protected.last3
         )
     with_caller = caller.e164 is not None
-    dialect = statements.dialect
     if call_sid and dialect == "postgresql":
-        row = statements.first(_screen_and_log(with_caller), params)
+        row = statements.first(_screen_and_log(with_caller, clock), params)
     else:
-        row = statements.first(_screen(with_caller), params)
+        row = statements.first(_screen(with_caller, clock), params)
         if call_sid and row is not None and row.outcome in LOGGED_OUTCOMES:
-            statements.execute(_log(dialect, with_caller), params)
+            statements.execute(_log(dialect, with_caller, clock), params)
     if row is None:
         return Screening(InboundOutcome.UNAVAILABLE)
     outcome = InboundOutcome(row.outcome)
@@ -118,13 +122,33 @@ def screen_and_log(
 LOGGED_OUTCOMES = frozenset({InboundOutcome.RING, InboundOutcome.REJECT})
 
 
+class Clock(enum.Enum):
+    """Where a statement's "now" comes from."""
+
+    DATABASE = "database"  # PostgreSQL's own, as naive UTC like every timestamp column
+    GIVEN = "given"  # a bound parameter: a caller's ``now`` (tests), or SQLite's
+
+
+def _clock(dialect: str, now: datetime | None) -> Clock:
+    """PostgreSQL's clock unless a ``now`` is given: a datetime sent with
+    every call was the costliest of its parameters for the driver to convert
+    (BENCHMARKS.md, "Webhook against its floor"). SQLite has no such function."""
+    return Clock.DATABASE if now is None and dialect == "postgresql" else Clock.GIVEN
+
+
+def _now(clock: Clock) -> Any:
+    # clock_timestamp(), not now(): the time of the statement even inside a
+    # longer transaction (the tests' own), where now() is the transaction's start.
+    return func.timezone("UTC", func.clock_timestamp()) if clock is Clock.DATABASE else bindparam("now")
+
+
 # The statements of an inbound call are built once, with bound parameters,
 # and reused: building them per request (and SQLAlchemy's cache key over
 # their literal values) cost more CPU than the rest of the webhook
 # (BENCHMARKS.md, "Profile"). Table columns, not mapped attributes: Core
 # statements run on the connection without the ORM's execution machinery.
 @functools.cache
-def _screen(with_caller: bool) -> Any:
+def _screen(with_caller: bool, clock: Clock) -> Any:
     """The lookup, with the outcome decided in SQL (see :func:`outcome_case`)."""
     lines, members = _table(SafetyNumber), _table(Member)
     live = and_(
@@ -143,7 +167,7 @@ def _screen(with_caller: bool) -> Any:
             select(func.count(on_file.c.id))
             .where(
                 on_file.c.caller_index == caller_index,
-                on_file.c.expires_at.is_(None) | (on_file.c.expires_at > bindparam("now")),
+                on_file.c.expires_at.is_(None) | (on_file.c.expires_at > _now(clock)),
             )
             .scalar_subquery()
         )
@@ -174,6 +198,7 @@ def _screen(with_caller: bool) -> Any:
             members.c.caller_language,
             warnings.label("warnings"),
             outcome.label("outcome"),
+            _now(clock).label("logged_at"),  # one time for the row's two
         )
         .select_from(lines.outerjoin(members, lines.c.member_id == members.c.id))
         .where(lines.c.e164 == bindparam("line_e164"))
@@ -229,7 +254,7 @@ _REFRESHED = (
 )
 
 
-def _log_from(dialect: str, found: Any, with_caller: bool) -> Any:
+def _log_from(dialect: str, found: Any, with_caller: bool, clock: Clock) -> Any:
     """INSERT … SELECT from the screened row ``found`` … ON CONFLICT (call_sid)
     DO UPDATE: the call's row, for the outcomes in :data:`LOGGED_OUTCOMES`."""
     if with_caller:
@@ -254,8 +279,8 @@ def _log_from(dialect: str, found: Any, with_caller: bool) -> Any:
         "blocked": found.c.outcome == InboundOutcome.REJECT.value,
         "warned": found.c.warnings > 0,
         **_LOGGED,
-        "started_at": bindparam("now"),
-        "created_at": bindparam("now"),
+        "started_at": found.c.logged_at,
+        "created_at": found.c.logged_at,
     }
     # Equalities, not IN: an IN list is an "expanding" parameter, rendered
     # into the SQL again on every execution (BENCHMARKS.md, "Profile").
@@ -268,18 +293,24 @@ def _log_from(dialect: str, found: Any, with_caller: bool) -> Any:
 
 
 @functools.cache
-def _screen_and_log(with_caller: bool) -> Any:
+def _screen_and_log(with_caller: bool, clock: Clock) -> Any:
     """PostgreSQL: the screening as a CTE, the insert as a data-modifying CTE
-    (run once, whether or not the query reads it), the screened row returned."""
-    found = _screen(with_caller).cte("found")
-    logged = _log_from("postgresql", found, with_caller).cte("logged")
-    return select(found).add_cte(logged)
+    (run once, whether or not the query reads it), and of the screened row
+    what answering the call needs (each column returned costs the driver a
+    conversion on every call)."""
+    found = _screen(with_caller, clock).cte("found")
+    logged = _log_from("postgresql", found, with_caller, clock).cte("logged")
+    return select(*(found.c[name] for name in _ANSWERED_FROM)).add_cte(logged)
+
+
+# The screened row's columns :func:`screen_and_log` reads.
+_ANSWERED_FROM = ("outcome", "line_e164", "phone_encrypted", "greeting", "caller_id_shown", "caller_language")
 
 
 @functools.cache
-def _log(dialect: str, with_caller: bool) -> Any:
+def _log(dialect: str, with_caller: bool, clock: Clock) -> Any:
     """The insert on its own, reading the screening as a subquery (SQLite)."""
-    return _log_from(dialect, _screen(with_caller).subquery("found"), with_caller)
+    return _log_from(dialect, _screen(with_caller, clock).subquery("found"), with_caller, clock)
 
 
 def _table(model: type[Any]) -> Table:
@@ -333,7 +364,11 @@ def whisper_facts(statements: Statements, call_sid: str, now: datetime | None = 
     whisper")."""
     if not call_sid:
         return None
-    rows = statements.all(_whisper(), {"sid": call_sid, "now": now or utcnow()})
+    clock = _clock(statements.dialect, now)
+    params: dict[str, Any] = {"sid": call_sid}
+    if clock is Clock.GIVEN:
+        params["now"] = now or utcnow()
+    rows = statements.all(_whisper(clock), params)
     if not rows:
         return None
     first = rows[0]
@@ -346,9 +381,9 @@ def whisper_facts(statements: Statements, call_sid: str, now: datetime | None = 
 
 
 @functools.cache
-def _whisper() -> Any:
+def _whisper(clock: Clock) -> Any:
     calls, members, warnings = _table(Call), _table(Member), _table(CallerWarning)
-    live = warnings.c.expires_at.is_(None) | (warnings.c.expires_at > bindparam("now"))
+    live = warnings.c.expires_at.is_(None) | (warnings.c.expires_at > _now(clock))
     return (
         select(
             calls.c.withheld,

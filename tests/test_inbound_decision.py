@@ -84,8 +84,12 @@ def test_the_case_is_the_rule_branch_for_branch(any_db: Database, facts: Inbound
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(world=worlds())
-def test_the_statement_decides_as_the_pure_rule(any_db: Database, vault: NumberVault, world: World) -> None:
+@given(world=worlds(), database_clock=st.booleans())
+def test_the_statement_decides_as_the_pure_rule(
+    any_db: Database, vault: NumberVault, world: World, database_clock: bool
+) -> None:
+    """``database_clock``: no ``now`` given, so PostgreSQL's own clock
+    decides which warnings are live (SQLite still takes Python's)."""
     n = next(_serial)
     line_e164 = f"+44113496{n:04d}"
     member_phone = f"+44117496{n:04d}"
@@ -124,7 +128,12 @@ def test_the_statement_decides_as_the_pure_rule(any_db: Database, vault: NumberV
 
     call_sid = f"CAdecide{n:06d}" if world.with_call_sid else ""
     screening = inbound_repository.screen_and_log(
-        any_db.statements, vault, line_e164=line_e164, caller=caller, call_sid=call_sid, now=now
+        any_db.statements,
+        vault,
+        line_e164=line_e164,
+        caller=caller,
+        call_sid=call_sid,
+        now=None if database_clock else now,
     )
 
     phone_on_file = world.has_member and world.member_phone_on_file
