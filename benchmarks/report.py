@@ -40,6 +40,10 @@ LIMITS = {
     "signals_page_p95_ms": 200,
     # issue 17: inbound-webhook req/s with the metrics middleware over without, at least
     "metrics_ratio": 0.97,
+    # issue 20: the inbound webhook against its floor (benchmarks/floor_app.py)
+    "floor_throughput": 0.9,  # req/s at 50 connections, at least this share of the floor's
+    "floor_p99": 1.2,  # p99 at 50 connections, at most this multiple of the floor's
+    "floor_lone_p50": 1.2,  # a lone caller's median, at most this multiple of the floor's
 }
 # issue 19: what durable events may add to a status callback: one indexed insert.
 STATUS_STATEMENTS = {"INSERT INTO events": 1.0}
@@ -131,6 +135,10 @@ def _checks(data: dict[str, Any]) -> dict[str, bool]:
         checks["webhook_ratio"] = w["ratio"] >= LIMITS["webhook_ratio"]
         checks["webhook_p99"] = w["app"]["p99_ms"] < LIMITS["webhook_p99_ms"]
         checks["webhook_errors"] = w["app"]["errors"] == 0
+    if "floor_ratio" in w:
+        checks["floor_throughput"] = w["floor_ratio"] >= LIMITS["floor_throughput"]
+        checks["floor_p99"] = w["p99_over_floor"] <= LIMITS["floor_p99"]
+        checks["floor_lone_p50"] = w["unloaded_p50_over_floor"] <= LIMITS["floor_lone_p50"]
     k = data.get("workers", {})
     if "ratio" in k:
         checks["workers_ratio"] = k["ratio"] >= LIMITS["workers_ratio"]
