@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, delete, select, update
+from sqlalchemy import ColumnElement, Select, Table, delete, select
 from sqlalchemy.orm import Session
 
 from callflows.status import MemberStatus
 from storage.models import CallbackRequest, Member
+from storage.rows import update_rows
 from storage.upsert import dialect_insert
 
 
@@ -45,44 +46,36 @@ def open_for(session: Session, member_id: int) -> CallbackRequest | None:
 
 def close(session: Session, request_id: int, staff_id: int, now: datetime) -> bool:
     """A caseworker closes the task by hand; False when it was not open."""
-    result = session.execute(
-        update(CallbackRequest)
-        .where(CallbackRequest.id == request_id, CallbackRequest.closed_at.is_(None))
-        .values(closed_at=now, closed_by_staff_id=staff_id)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(_close(session, CallbackRequest.id == request_id, closed_at=now, closed_by_staff_id=staff_id))
 
 
 def close_by_call(session: Session, member_id: int, call_id: int, staff_id: int, now: datetime) -> None:
     """A call from the scheme reached the member: their open request is done."""
-    session.execute(
-        update(CallbackRequest)
-        .where(CallbackRequest.member_id == member_id, CallbackRequest.closed_at.is_(None))
-        .values(closed_at=now, closed_by_staff_id=staff_id, closed_by_call_id=call_id)
-        .execution_options(synchronize_session=False)
+    _close(
+        session,
+        CallbackRequest.member_id == member_id,
+        closed_at=now,
+        closed_by_staff_id=staff_id,
+        closed_by_call_id=call_id,
     )
 
 
 def close_unwanted(session: Session, member_id: int, now: datetime) -> None:
     """The member cancelled, or asked not to be called: nobody is to call them back."""
-    session.execute(
-        update(CallbackRequest)
-        .where(CallbackRequest.member_id == member_id, CallbackRequest.closed_at.is_(None))
-        .values(closed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    _close(session, CallbackRequest.member_id == member_id, closed_at=now)
+
+
+def _close(session: Session, which: ColumnElement[bool], **closing: object) -> int:
+    """Close the open requests ``which`` selects, setting the ``closing`` columns; how many."""
+    return update_rows(session, CallbackRequest, which, CallbackRequest.closed_at.is_(None), **closing)
 
 
 def forget_old(session: Session, cutoff: datetime, old_calls: Select[Any]) -> None:
     """Retention: requests closed before ``cutoff`` go; newer ones let go of
     the old calls (``old_calls``) that closed them, which are about to go."""
     session.execute(delete(CallbackRequest).where(CallbackRequest.closed_at < cutoff))
-    session.execute(
-        update(CallbackRequest)
-        .where(CallbackRequest.closed_by_call_id.in_(old_calls))
-        .values(closed_by_call_id=None)
-        .execution_options(synchronize_session=False)
+    update_rows(
+        session, CallbackRequest, CallbackRequest.closed_by_call_id.in_(old_calls), closed_by_call_id=None
     )
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callflows.checkin import Miss, RetryPolicy
 from callflows.status import AlarmKind, AlarmOutcome, CallDirection, CheckinState
 from storage.events import FollowUp
 from storage.models import Call, Checkin, CheckinAlarm, Member
+from storage.rows import for_update, update_rows
 
 OPEN = (CheckinState.OPEN, CheckinState.CALLING)
 
@@ -58,14 +59,11 @@ def end_checkins(session: Session, member_id: int, now: datetime, state: Checkin
 
 
 def _close_open(session: Session, member_id: int, state: CheckinState, now: datetime) -> int:
-    result = session.execute(
-        update(Checkin)
-        .where(Checkin.member_id == member_id, Checkin.state.in_(OPEN))
-        .values(state=state, closed_at=now)
-        .execution_options(synchronize_session=False)
+    closed = update_rows(
+        session, Checkin, Checkin.member_id == member_id, Checkin.state.in_(OPEN), state=state, closed_at=now
     )
     session.flush()
-    return int(getattr(result, "rowcount", 0) or 0)
+    return closed
 
 
 def open_checkins(session: Session) -> Sequence[Checkin]:
@@ -91,12 +89,10 @@ def due_checkin_ids(session: Session, now: datetime, limit: int = 100) -> list[i
 def claim_due(session: Session, checkin_id: int, now: datetime) -> Checkin | None:
     """The check-in, locked, if it is still due; None when another worker holds
     it or has already acted (``SKIP LOCKED``: two workers never both act)."""
-    return session.scalars(
-        select(Checkin)
-        .where(Checkin.id == checkin_id, Checkin.state.in_(OPEN), Checkin.next_attempt_at <= now)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    ).first()
+    due = select(Checkin).where(
+        Checkin.id == checkin_id, Checkin.state.in_(OPEN), Checkin.next_attempt_at <= now
+    )
+    return session.scalars(for_update(due, skip_locked=True)).first()
 
 
 def start_call(checkin: Checkin, now: datetime, policy: RetryPolicy) -> int:
@@ -126,18 +122,16 @@ def forget_unplaced_call(checkin: Checkin) -> None:
 
 def keep_call_sid(session: Session, checkin_id: int, attempt: int, call_sid: str) -> bool:
     """Attach the CallSid of attempt ``attempt``; False when it is no longer that call."""
-    result = session.execute(
-        update(Checkin)
-        .where(
-            Checkin.id == checkin_id,
-            Checkin.attempts == attempt,
-            Checkin.state == CheckinState.CALLING,
-            (Checkin.call_sid.is_(None)) | (Checkin.call_sid == call_sid),
-        )
-        .values(call_sid=call_sid)
-        .execution_options(synchronize_session=False)
+    kept = update_rows(
+        session,
+        Checkin,
+        Checkin.id == checkin_id,
+        Checkin.attempts == attempt,
+        Checkin.state == CheckinState.CALLING,
+        (Checkin.call_sid.is_(None)) | (Checkin.call_sid == call_sid),
+        call_sid=call_sid,
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return kept == 1
 
 
 # --- the check-in call's webhooks ----------------------------------------------------
@@ -150,12 +144,10 @@ def calling_checkin(session: Session, checkin_id: int, attempt: int, call_sid: s
     CallSid. A call whose CallSid the worker had not yet kept adopts this one."""
     if not call_sid:
         return None
-    checkin = session.scalars(
-        select(Checkin)
-        .where(Checkin.id == checkin_id, Checkin.attempts == attempt, Checkin.state == CheckinState.CALLING)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    calling = select(Checkin).where(
+        Checkin.id == checkin_id, Checkin.attempts == attempt, Checkin.state == CheckinState.CALLING
+    )
+    checkin = session.scalars(for_update(calling)).first()
     if checkin is None or checkin.call_sid not in (None, call_sid):
         return None
     checkin.call_sid = call_sid
@@ -216,12 +208,7 @@ def _last_caller_call_id(session: Session, member_id: int) -> int | None:
 
 
 def alarm_for_update(session: Session, alarm_id: int) -> CheckinAlarm | None:
-    return session.scalars(
-        select(CheckinAlarm)
-        .where(CheckinAlarm.id == alarm_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    return session.scalars(for_update(select(CheckinAlarm).where(CheckinAlarm.id == alarm_id))).first()
 
 
 def alarm_follow_ups(alarm: CheckinAlarm) -> list[FollowUp]:

@@ -31,6 +31,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storage.models import Block, Call, Member, MemberStatus, RecordingState, Report
 from storage.recordings import RecordingStore
+from storage.rows import rowcount
+
+# The member row's personal data: erased by ``repositories.cancel_member`` and,
+# as a backstop, by the retention sweep (worker/retention.py).
+MEMBER_PERSONAL_COLUMNS = ("working_name", "phone_encrypted", "phone_index", "pin_hash")
 
 
 class RecordingStoreNeeded(RuntimeError):
@@ -73,8 +78,8 @@ def _erase(
     as a recording that cannot be played — never a recording kept.
     """
     erased = Erased()
-    erased.blocks = _rowcount(session.execute(delete(Block).where(theirs(Block.member_id))))
-    erased.calls = _rowcount(
+    erased.blocks = rowcount(session.execute(delete(Block).where(theirs(Block.member_id))))
+    erased.calls = rowcount(
         session.execute(
             update(Call)
             .where(
@@ -108,7 +113,3 @@ def _erase(
     erased.reports = len(reports)
     session.flush()
     return erased
-
-
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)

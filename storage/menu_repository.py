@@ -9,9 +9,8 @@ forged or replayed request with another CallSid finds nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from callflows.lockout import Attempts
 from callflows.status import CallDirection, LineStatus, MemberStatus, RecordingState
 from storage.events import FollowUp
 from storage.models import Call, Member, Report, SafetyNumber
+from storage.rows import for_update, update_rows
 from storage.vault import ProtectedNumber
 
 # Directions a call has once it passed the PIN.
@@ -29,13 +29,8 @@ AUTHENTICATED = (CallDirection.MENU, CallDirection.MASKED)
 
 def member_for_update(session: Session, member_id: int) -> Member | None:
     """The member row, locked so two calls cannot both count one failure."""
-    return session.scalars(
-        select(Member)
-        .where(Member.id == member_id)
-        .with_for_update()
-        # Re-read under the lock: the row may already be loaded, with a stale count.
-        .execution_options(populate_existing=True)
-    ).first()
+    # Re-read under the lock (for_update): the row may already be loaded, with a stale count.
+    return session.scalars(for_update(select(Member).where(Member.id == member_id))).first()
 
 
 def pin_attempts(member: Member) -> Attempts:
@@ -170,13 +165,10 @@ def claim_recording(session: Session, report_id: int, recording_sid: str) -> boo
     One conditional UPDATE, so two deliveries of the same callback racing
     each other cannot both win. True only for the delivery that attached it.
     """
-    result = session.execute(
-        update(Report)
-        .where(Report.id == report_id, Report.recording_sid.is_(None))
-        .values(recording_sid=recording_sid, recording_state=RecordingState.AWAITED)
-        .execution_options(synchronize_session=False)
+    attached = _update_unrecorded(
+        session, report_id, recording_sid=recording_sid, recording_state=RecordingState.AWAITED
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return attached == 1
 
 
 def mark_recording_lost(session: Session, report_id: int, twilio_status: str) -> bool:
@@ -189,13 +181,13 @@ def mark_recording_lost(session: Session, report_id: int, twilio_status: str) ->
         state, error = RecordingState.ABSENT, "nothing was recorded"
     else:
         state, error = RecordingState.FAILED, f"Twilio reported {twilio_status}"
-    result: Any = session.execute(
-        update(Report)
-        .where(Report.id == report_id, Report.recording_sid.is_(None))
-        .values(recording_state=state, recording_error=error)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)
+    return bool(_update_unrecorded(session, report_id, recording_state=state, recording_error=error))
+
+
+def _update_unrecorded(session: Session, report_id: int, **values: object) -> int:
+    """Set ``values`` on the report only while no recording is attached to it
+    (one conditional UPDATE: racing callbacks cannot both win); 1 or 0."""
+    return update_rows(session, Report, Report.id == report_id, Report.recording_sid.is_(None), **values)
 
 
 # --- recording-status callbacks ----------------------------------------------------

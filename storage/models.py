@@ -124,6 +124,11 @@ def _enum(e: type[enum.StrEnum]) -> String:
     return String(max(len(m.value) for m in e) + 4)
 
 
+def _partial_index(name: str, *columns: str, where: str, **options: Any) -> Index:
+    """An index of the rows ``where`` selects, the same on PostgreSQL and SQLite."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where), **options)
+
+
 class Member(Base):
     __tablename__ = "members"
 
@@ -219,19 +224,17 @@ class Call(Base):
         # last two carry what the count reads (INCLUDE), so it reads index
         # pages only, never the call rows scattered over the table.
         Index("ix_calls_caller_created", "other_party_index", "created_at"),
-        Index(
+        _partial_index(
             "ix_calls_declined_created",
             "created_at",
+            where="declined OR blocked",
             postgresql_include=_SIGNAL_COUNTED,
-            postgresql_where=text("declined OR blocked"),
-            sqlite_where=text("declined OR blocked"),
         ),
-        Index(
+        _partial_index(
             "ix_calls_known_caller_created",
             "created_at",
+            where="member_id IS NOT NULL AND other_party_index IS NOT NULL",
             postgresql_include=_SIGNAL_COUNTED,
-            postgresql_where=text("member_id IS NOT NULL AND other_party_index IS NOT NULL"),
-            sqlite_where=text("member_id IS NOT NULL AND other_party_index IS NOT NULL"),
         ),
     )
 
@@ -503,12 +506,8 @@ class CallbackRequest(Base):
     __tablename__ = "callback_requests"
     __table_args__ = (
         # One open request per member: asking again keeps the first.
-        Index(
-            "uq_callback_requests_open_member",
-            "member_id",
-            unique=True,
-            postgresql_where=text("closed_at IS NULL"),
-            sqlite_where=text("closed_at IS NULL"),
+        _partial_index(
+            "uq_callback_requests_open_member", "member_id", where="closed_at IS NULL", unique=True
         ),
     )
 
@@ -532,12 +531,8 @@ class Checkin(Base):
     __tablename__ = "checkins"
     __table_args__ = (
         # One open check-in per member, whatever races: starting another replaces it.
-        Index(
-            "uq_checkins_open_member",
-            "member_id",
-            unique=True,
-            postgresql_where=text("state IN ('open', 'calling')"),
-            sqlite_where=text("state IN ('open', 'calling')"),
+        _partial_index(
+            "uq_checkins_open_member", "member_id", where="state IN ('open', 'calling')", unique=True
         ),
         Index("ix_checkins_state_next", "state", "next_attempt_at"),
     )
@@ -594,12 +589,7 @@ class Event(Base):
     __table_args__ = (
         # The sweep's question ("what is still to do, and since when?"),
         # answered from the small set of unfinished rows only.
-        Index(
-            "ix_events_pending",
-            "due_at",
-            postgresql_where=text("done_at IS NULL AND failed_at IS NULL"),
-            sqlite_where=text("done_at IS NULL AND failed_at IS NULL"),
-        ),
+        _partial_index("ix_events_pending", "due_at", where="done_at IS NULL AND failed_at IS NULL"),
     )
 
     id: Mapped[intpk]

@@ -28,7 +28,7 @@ from callflows.sanitise import sanitise_summary
 from callflows.status import CATEGORIES, CheckinState, LineKind, LineStatus, MemberStatus, StaffRole
 from storage import callback_requests, checkin_setup, checkins
 from storage.crypto import FieldCipher
-from storage.erasure import Erased, erase_member_data
+from storage.erasure import MEMBER_PERSONAL_COLUMNS, Erased, erase_member_data
 from storage.hashing import hash_secret
 from storage.models import (
     AuditEntry,
@@ -175,10 +175,8 @@ def cancel_member(
     now = now or utcnow()
     member.status = MemberStatus.CANCELLED
     member.cancelled_at = now
-    member.working_name = None
-    member.phone_encrypted = None
-    member.phone_index = None
-    member.pin_hash = None
+    for column in MEMBER_PERSONAL_COLUMNS:
+        setattr(member, column, None)
     member.menu_locked_until = None
     checkin_setup.erase_safety_net(member)
     checkins.end_checkins(session, member.id, now, CheckinState.CANCELLED)

@@ -33,6 +33,7 @@ from callflows.status import (
 )
 from storage import callback_requests
 from storage.models import Member, SafetyNumber, Staff, StaffCall
+from storage.rows import for_update, rowcount
 
 RATE_WINDOW = timedelta(hours=1)
 PLACE_WITHIN = timedelta(minutes=2)
@@ -69,12 +70,7 @@ def request_call(
 ) -> StaffCall | CallRefusal:
     """Write a queued call, or say why not. The caseworker's row is locked
     first, so parallel requests count each other's calls."""
-    staff = session.scalars(
-        select(Staff)
-        .where(Staff.id == request.staff_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    staff = session.scalars(for_update(select(Staff).where(Staff.id == request.staff_id))).one()
     member = session.get(Member, request.member_id) if request.member_id is not None else None
     recent = session.scalar(
         select(func.count())
@@ -322,5 +318,4 @@ def delete_older_than(session: Session, cutoff: datetime) -> int:
     as the call log) and call-back requests closed before it; how many calls."""
     old = select(StaffCall.id).where(StaffCall.created_at < cutoff)
     callback_requests.forget_old(session, cutoff, old)
-    result = session.execute(delete(StaffCall).where(StaffCall.created_at < cutoff))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(session.execute(delete(StaffCall).where(StaffCall.created_at < cutoff)))

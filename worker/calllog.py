@@ -31,6 +31,7 @@ from core import services
 from core.provider_records import leave_deletion_at_provider
 from storage import masked_minutes
 from storage.models import Call, CallEvent, utcnow
+from storage.rows import for_update
 from storage.upsert import conflict_insert
 from worker import calllog_rows
 
@@ -177,12 +178,7 @@ def _locked_call(session: Session, call_sid: str, parent_call_sid: str | None, n
             },
             ["call_sid"],
         )
-    call = session.scalars(
-        select(Call)
-        .where(Call.call_sid == call_sid)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    call = session.scalars(for_update(select(Call).where(Call.call_sid == call_sid))).first()
     if call is not None and parent_call_sid and not call.parent_call_sid:
         call.parent_call_sid = parent_call_sid
     return call

@@ -20,6 +20,8 @@ The email carries no name or number, only a link.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import select
@@ -133,15 +135,21 @@ def _leave_alarm_jobs(svc: Services, session: Session, alarm: CheckinAlarm | Non
         svc.queue.enqueue_with(session, follow_up.job, *follow_up.args, key=follow_up.key)
 
 
+@contextmanager
+def _locked_alarm(svc: Services, alarm_id: int) -> Iterator[tuple[Session, CheckinAlarm | None]]:
+    """A transaction holding the alarm's row locked: each step of an alarm
+    (its email, its buddy call) is done once however many runners try."""
+    with svc.db.session() as session:
+        yield session, checkins.alarm_for_update(session, alarm_id)
+
+
 def email_checkin_alarm(alarm_id: int) -> None:
     """Job "checkin_alarm_mail": email the on-call staff a link to the alarm.
 
     Sent before the alarm is marked: a failed send is retried (at worst the
     staff get it twice, never not at all)."""
     svc = services.current()
-    alarm_id = int(alarm_id)
-    with svc.db.session() as session:
-        alarm = checkins.alarm_for_update(session, alarm_id)
+    with _locked_alarm(svc, int(alarm_id)) as (session, alarm):
         if alarm is None or alarm.staff_notified_at is not None:
             return
         send_mail(
@@ -165,8 +173,7 @@ def call_checkin_buddy(alarm_id: int) -> None:
     called twice is better than a buddy never called."""
     svc = services.current()
     alarm_id = int(alarm_id)
-    with svc.db.session() as session:
-        alarm = checkins.alarm_for_update(session, alarm_id)
+    with _locked_alarm(svc, alarm_id) as (session, alarm):
         if alarm is None or alarm.buddy_call not in BUDDY_TO_CALL:
             return
         member = session.get_one(Member, alarm.member_id)
@@ -196,7 +203,6 @@ def call_checkin_buddy(alarm_id: int) -> None:
 
 
 def _mark_buddy_call(svc: Services, alarm_id: int, state: str, call_sid: str | None) -> None:
-    with svc.db.session() as session:
-        alarm = checkins.alarm_for_update(session, alarm_id)
+    with _locked_alarm(svc, alarm_id) as (_, alarm):
         if alarm is not None:
             alarm.buddy_call, alarm.buddy_call_sid = state, call_sid

@@ -37,8 +37,9 @@ from callflows.status import TERMINAL_STATUSES, MemberStatus, RecordingState, Re
 from core import services
 from core.services import Services, recording_store
 from storage import events, staff_calls
-from storage.erasure import erase_cancelled_members_data
+from storage.erasure import MEMBER_PERSONAL_COLUMNS, erase_cancelled_members_data
 from storage.models import Call, CallEvent, Member, Report, utcnow
+from storage.rows import rowcount
 from worker.provider_records import delete_provider_records
 from worker.twilio_adapter import TwilioAdapter
 
@@ -94,12 +95,7 @@ def _erase_cancelled_members(svc: Services, result: RetentionResult) -> None:
             session.scalars(
                 select(Member.id).where(
                     Member.status == MemberStatus.CANCELLED,
-                    or_(
-                        Member.working_name.is_not(None),
-                        Member.phone_encrypted.is_not(None),
-                        Member.phone_index.is_not(None),
-                        Member.pin_hash.is_not(None),
-                    ),
+                    or_(*(getattr(Member, column).is_not(None) for column in MEMBER_PERSONAL_COLUMNS)),
                 )
             )
         )
@@ -107,7 +103,7 @@ def _erase_cancelled_members(svc: Services, result: RetentionResult) -> None:
             session.execute(
                 update(Member)
                 .where(Member.id.in_(leftover))
-                .values(working_name=None, phone_encrypted=None, phone_index=None, pin_hash=None)
+                .values(dict.fromkeys(MEMBER_PERSONAL_COLUMNS, None))
             )
         # Cancelling erased the rest at once; this catches what came later
         # or what an older version left (storage/erasure.py).
@@ -123,7 +119,7 @@ def _drop_old_numbers(svc: Services, now: datetime, result: RetentionResult) -> 
             .where(Call.created_at < cutoff, Call.other_party_encrypted.is_not(None))
             .values(other_party_encrypted=None)
         )
-        result.numbers_dropped = int(getattr(dropped, "rowcount", 0) or 0)
+        result.numbers_dropped = rowcount(dropped)
 
 
 def _delete_old_recordings(svc: Services, now: datetime, result: RetentionResult) -> None:
@@ -187,8 +183,8 @@ def _delete_old_calls(svc: Services, now: datetime, result: RetentionResult) -> 
                 sids = [sid for _, sid in deletable]
                 events = session.execute(delete(CallEvent).where(CallEvent.call_sid.in_(sids)))
                 calls = session.execute(delete(Call).where(Call.id.in_([i for i, _ in deletable])))
-                result.events_deleted += int(getattr(events, "rowcount", 0) or 0)
-                result.calls_deleted += int(getattr(calls, "rowcount", 0) or 0)
+                result.events_deleted += rowcount(events)
+                result.calls_deleted += rowcount(calls)
     # Events whose call row never existed (or was removed by hand) age out too.
     with svc.db.session() as session:
         orphans = session.execute(
@@ -197,7 +193,7 @@ def _delete_old_calls(svc: Services, now: datetime, result: RetentionResult) -> 
                 CallEvent.call_sid.not_in(select(Call.call_sid)),
             )
         )
-        result.events_deleted += int(getattr(orphans, "rowcount", 0) or 0)
+        result.events_deleted += rowcount(orphans)
 
 
 def _sweep_provider_records(svc: Services, now: datetime, result: RetentionResult) -> None:
