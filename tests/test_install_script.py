@@ -34,15 +34,12 @@ def _project(tmp_path: Path) -> Path:
     return project
 
 
-def _ensure_venv(project: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", "-c", "set -euo pipefail; source scripts/_env.sh; ensure_venv"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+ENSURE_VENV = ["bash", "-c", "set -euo pipefail; source scripts/_env.sh; ensure_venv"]
+
+
+def _ensure_venv(project: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the install step in ``project``; ``check=False`` lets a test look at a failure."""
+    return subprocess.run(ENSURE_VENV, cwd=project, capture_output=True, text=True, timeout=60, check=check)
 
 
 def _pip_runs(project: Path) -> int:
@@ -73,13 +70,7 @@ def test_a_failed_install_says_so_and_stops(tmp_path: Path) -> None:
     project = _project(tmp_path)
     python = project / ".venv" / "bin" / "python"
     python.write_text(FAKE_PYTHON.replace('echo "Successfully installed safety-number";;', "exit 1;;"))
-    result = subprocess.run(
-        ["bash", "-c", "set -euo pipefail; source scripts/_env.sh; ensure_venv"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _ensure_venv(project, check=False)
     assert result.returncode == 1
     assert "pip install failed (full log: .venv/install.log)" in result.stderr
     assert not (project / ".venv" / ".safety-install-stamp").exists()
