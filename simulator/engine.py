@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 from simulator.audio import recording_wav
 from simulator.callbacks import Callback, Delivery
 from simulator.errors import OutsideTheApp, SimulationError, TwimlRejected, WebhookUnreachable
-from simulator.fake_twilio import PlacedCall
+from simulator.fake_twilio import PlacedCall, twilio_recording_url
 from simulator.keypad import HANGUP, Callee, Keypad, ScriptedKeypad
 from simulator.speech import Recorded, RecordSettings, Segment, Speech, record
 from simulator.transcript import Phonebook, Transcript
@@ -628,7 +628,7 @@ class Simulator:
 
     def recording_url(self, sid: str) -> str:
         """Where Twilio says a recording is: no extension, under the REST API origin."""
-        return f"{self.api_base_url}/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{sid}"
+        return twilio_recording_url(self.api_base_url, self.account_sid, sid)
 
     def _recording_event(
         self,

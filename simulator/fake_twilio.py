@@ -132,7 +132,45 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class FakeTwilio:
+def twilio_recording_url(api_base_url: str, account_sid: str, sid: str) -> str:
+    """The RecordingUrl Twilio posts in a recording callback: no extension, under the REST API origin."""
+    return f"{api_base_url}{API}{account_sid}/Recordings/{sid}"
+
+
+class RecordingsAtTwilio:
+    """Where the simulator leaves a call's recordings for the app to fetch: this
+    module's FakeTwilio keeps them in memory, simulator/remote.py's RemoteTwilio
+    sends them to the demo's. A subclass says where (``base_url``) and keeps
+    each recording (``_keep``)."""
+
+    account_sid: str
+
+    @property
+    def base_url(self) -> str:
+        raise NotImplementedError
+
+    def add_recording(
+        self,
+        sid: str,
+        audio: bytes,
+        *,
+        call_sid: str | None = None,
+        content_type: str = "audio/x-wav",
+        duration: int | None = None,
+    ) -> str:
+        """Make a recording downloadable; return its media URL (as Twilio sends it)."""
+        self._keep(FakeRecording(sid, audio, call_sid, duration, content_type))
+        return self.recording_url(sid)
+
+    def recording_url(self, sid: str) -> str:
+        """The RecordingUrl Twilio would post in a recording callback (no extension)."""
+        return twilio_recording_url(self.base_url, self.account_sid, sid)
+
+    def _keep(self, recording: FakeRecording) -> None:
+        raise NotImplementedError
+
+
+class FakeTwilio(RecordingsAtTwilio):
     """Twilio REST + media API on loopback, with its state in memory."""
 
     def __init__(self, account_sid: str, auth_token: str) -> None:
@@ -202,23 +240,9 @@ class FakeTwilio:
 
     # --- state set up by tests ------------------------------------------------
 
-    def add_recording(
-        self,
-        sid: str,
-        audio: bytes,
-        *,
-        call_sid: str | None = None,
-        duration: int | None = None,
-        content_type: str = "audio/x-wav",
-    ) -> str:
-        """Make a recording downloadable; return its media URL (as Twilio sends it)."""
+    def _keep(self, recording: FakeRecording) -> None:
         with self._lock:
-            self.recordings[sid] = FakeRecording(sid, audio, call_sid, duration, content_type)
-        return self.recording_url(sid)
-
-    def recording_url(self, sid: str) -> str:
-        """The RecordingUrl Twilio would post in a recording callback (no extension)."""
-        return f"{self.base_url}{API}{self.account_sid}/Recordings/{sid}"
+            self.recordings[recording.sid] = recording
 
     def add_call(self, sid: str, from_: str, to: str, parent_sid: str | None = None) -> None:
         """Keep the record of a call leg, as Twilio does for every leg it places."""
@@ -317,23 +341,21 @@ def _page(key: str, items: list[dict[str, Any]], uri: str) -> dict[str, Any]:
     }
 
 
-_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
-    ("GET", re.compile(r"^/Recordings\.json$"), "recordings_list"),
-    ("GET", re.compile(r"^/Recordings/(RE\w+)\.json$"), "recording_meta"),
-    ("GET", re.compile(r"^/Recordings/(RE\w+)(\.wav|\.mp3)?$"), "recording_media"),
-    ("DELETE", re.compile(r"^/Recordings/(RE\w+)\.json$"), "recording_delete"),
-    ("DELETE", re.compile(r"^/Calls/(CA\w+)\.json$"), "call_delete"),
-    ("POST", re.compile(r"^/Calls\.json$"), "call_create"),
-    ("GET", re.compile(r"^/AvailablePhoneNumbers/([A-Z]{2})/Local\.json$"), "available"),
-    ("GET", re.compile(r"^/IncomingPhoneNumbers\.json$"), "numbers_list"),
-    ("POST", re.compile(r"^/IncomingPhoneNumbers\.json$"), "numbers_buy"),
-    ("POST", re.compile(r"^/IncomingPhoneNumbers/(PN\w+)\.json$"), "number_update"),
-    ("GET", re.compile(r"^/IncomingPhoneNumbers/(PN\w+)\.json$"), "number_fetch"),
+# Path (below the account) -> the handler, by method, of the resource there.
+_ROUTES: dict[re.Pattern[str], dict[str, str]] = {
+    re.compile(r"^/Recordings\.json$"): {"GET": "recordings_list"},
+    re.compile(r"^/Recordings/(RE\w+)\.json$"): {"GET": "recording_meta", "DELETE": "recording_delete"},
+    re.compile(r"^/Recordings/(RE\w+)(\.wav|\.mp3)?$"): {"GET": "recording_media"},
+    re.compile(r"^/Calls/(CA\w+)\.json$"): {"DELETE": "call_delete"},
+    re.compile(r"^/Calls\.json$"): {"POST": "call_create"},
+    re.compile(r"^/AvailablePhoneNumbers/([A-Z]{2})/Local\.json$"): {"GET": "available"},
+    re.compile(r"^/IncomingPhoneNumbers\.json$"): {"GET": "numbers_list", "POST": "numbers_buy"},
+    re.compile(r"^/IncomingPhoneNumbers/(PN\w+)\.json$"): {"POST": "number_update", "GET": "number_fetch"},
     # Not Twilio's: how a simulator in another process (``simulate --server``
     # against the demo) leaves what a call made at "Twilio" (simulator/remote.py).
-    ("POST", re.compile(r"^/Simulator/Recordings\.json$"), "simulator_recording"),
-    ("POST", re.compile(r"^/Simulator/Calls\.json$"), "simulator_call"),
-]
+    re.compile(r"^/Simulator/Recordings\.json$"): {"POST": "simulator_recording"},
+    re.compile(r"^/Simulator/Calls\.json$"): {"POST": "simulator_call"},
+}
 
 
 def _first_of(form: dict[str, list[str]]) -> Any:
@@ -388,10 +410,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found()
             return
         rest = parts.path[len(prefix) :]
-        for verb, pattern, name in _ROUTES:
+        for pattern, handlers in _ROUTES.items():
             match = pattern.match(rest)
-            if verb == method and match:
-                entry.status = getattr(self, "_" + name)(*match.groups(), query=entry.query, form=form)
+            if match and method in handlers:
+                entry.status = getattr(self, "_" + handlers[method])(
+                    *match.groups(), query=entry.query, form=form
+                )
                 return
         entry.status = 404
         self._not_found()

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
-from simulator.fake_twilio import API
+from simulator.fake_twilio import API, FakeRecording, RecordingsAtTwilio
 
 ADDRESS_FILE = "fake_twilio_url"
 
@@ -32,31 +32,25 @@ def publish_address(instance: Path, base_url: str) -> Path:
     return path
 
 
-class RemoteTwilio:
+class RemoteTwilio(RecordingsAtTwilio):
     """What the simulator's engine needs of a fake Twilio, over HTTP."""
 
     def __init__(self, base_url: str, account_sid: str, auth_token: str) -> None:
-        self.base_url = base_url.rstrip("/")
+        self._base_url = base_url.rstrip("/")
         self.account_sid = account_sid
         credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self._auth = f"Basic {credentials}"
 
-    def recording_url(self, sid: str) -> str:
-        return f"{self.base_url}{API}{self.account_sid}/Recordings/{sid}"
+    @property
+    def base_url(self) -> str:
+        return self._base_url
 
-    def add_recording(
-        self,
-        sid: str,
-        audio: bytes,
-        *,
-        call_sid: str | None = None,
-        duration: int | None = None,
-        content_type: str = "audio/x-wav",
-    ) -> str:
-        fields = {"Sid": sid, "Audio": base64.b64encode(audio).decode(), "ContentType": content_type}
-        fields.update({"CallSid": call_sid or "", "Duration": "" if duration is None else str(duration)})
+    def _keep(self, recording: FakeRecording) -> None:
+        audio = base64.b64encode(recording.audio).decode()
+        fields = {"Sid": recording.sid, "Audio": audio, "ContentType": recording.content_type}
+        duration = "" if recording.duration is None else str(recording.duration)
+        fields.update({"CallSid": recording.call_sid or "", "Duration": duration})
         self._post("Recordings", fields)
-        return self.recording_url(sid)
 
     def add_call(self, sid: str, from_: str, to: str, parent_sid: str | None = None) -> None:
         self._post("Calls", {"Sid": sid, "From": from_, "To": to, "ParentCallSid": parent_sid or ""})
