@@ -362,14 +362,7 @@ def workers_killed(jobs: int = 2000, kill_seconds: float = 30.0) -> dict[str, An
     stranded_scheduled = call_events(scheduled.get_job_ids())
     pending = [(sid, seq) for _, sid, seq in [*runnable(), *stranded_intermediate, *stranded_scheduled]]
     left = {"queued": queue.count, "scheduled": scheduled.count, "started": started_registry.count}
-    for w in workers:
-        w.send_signal(signal.SIGTERM)
-    for w in workers:
-        try:
-            w.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            w.kill()
-            w.wait()
+    servers.terminate(*workers, timeout=20)
     log.close()
     # A work horse whose worker process was SIGKILLed is re-parented to init;
     # end any we saw that is still running, so nothing outlives the drill.

@@ -114,9 +114,17 @@ def gunicorn(app: str, port: int, env: Mapping[str, str], name: str, cwd: Path =
         time.sleep(1.0)
         yield server
     finally:
+        terminate(process, timeout=15)
+
+
+def terminate(*processes: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM all ``processes`` at once, then wait for each in turn, killing
+    (and reaping) any still running ``timeout`` seconds into its wait."""
+    for process in processes:
         process.send_signal(signal.SIGTERM)
+    for process in processes:
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -9,7 +9,6 @@ and after the deployed worker's jobs."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -92,11 +91,7 @@ def _deployed(url: str, jobs: int, enqueue: Any) -> dict[str, Any]:
             "sweep_period_seconds": SWEEP_PERIOD,
         }
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        servers.terminate(process, timeout=30)
         log.close()
         redis.close()
 
