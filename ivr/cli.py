@@ -7,8 +7,9 @@ non-zero with a clear message on stderr. No command prints a real number.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import click
 from flask import Flask
@@ -29,7 +30,7 @@ from ivr.staff_phone import encrypted_staff_phone
 from storage import checkins, staff_accounts
 from storage import repositories as repo
 from storage.migrate import upgrade
-from storage.models import CATEGORIES, Member, Staff
+from storage.models import CATEGORIES, Checkin, Member, Staff
 
 db_cli = AppGroup("db", help="Database schema.")
 numbers_cli = AppGroup("numbers", help="The pool of Safety Numbers.")
@@ -46,6 +47,18 @@ def _number(raw: str) -> str:
         return normalise(raw, current_services().settings.default_region)
     except SafetyNumberError as exc:
         raise click.ClickException(f"{exc} (check the number and try again)") from exc
+
+
+Row = TypeVar("Row")
+
+
+def _print_table(rows: Callable[[Session], Iterable[Row]], header: str, line: Callable[[Row], str]) -> None:
+    """Print ``header``, then a ``line`` for each of the ``rows`` read in one session."""
+    with current_services().db.session() as session:
+        found = rows(session)
+        click.echo(header)
+        for row in found:
+            click.echo(line(row))
 
 
 @contextmanager
@@ -128,12 +141,13 @@ def members_enrol(
 @members_cli.command("list")
 def members_list() -> None:
     """Id, working name, Safety Number and status of each member."""
-    with current_services().db.session() as session:
-        rows = repo.list_members(session)
-        click.echo(f"{'id':>5}  {'name':<24} {'safety number':<16} status")
-        for member, number in rows:
-            name = member.working_name or "(erased)"
-            click.echo(f"{member.id:>5}  {name:<24} {number or '-':<16} {member.status}")
+
+    def line(row: tuple[Member, str | None]) -> str:
+        member, number = row
+        name = member.working_name or "(erased)"
+        return f"{member.id:>5}  {name:<24} {number or '-':<16} {member.status}"
+
+    _print_table(repo.list_members, f"{'id':>5}  {'name':<24} {'safety number':<16} status", line)
 
 
 @members_cli.command("cancel")
@@ -159,12 +173,13 @@ def members_cancel(member: str) -> None:
 @checkins_cli.command("list")
 def checkins_list() -> None:
     """Open check-in timers: id, member id, due time (UTC), state — never a number."""
-    with current_services().db.session() as session:
-        rows = checkins.open_checkins(session)
-        click.echo(f"{'id':>5}  {'member':>6}  {'due (UTC)':<16}  {'calls':>5}  state")
-        for row in rows:
-            due = row.due_at.strftime("%Y-%m-%d %H:%M")
-            click.echo(f"{row.id:>5}  {row.member_id:>6}  {due:<16}  {row.attempts:>5}  {row.state}")
+
+    def line(row: Checkin) -> str:
+        due = row.due_at.strftime("%Y-%m-%d %H:%M")
+        return f"{row.id:>5}  {row.member_id:>6}  {due:<16}  {row.attempts:>5}  {row.state}"
+
+    header = f"{'id':>5}  {'member':>6}  {'due (UTC)':<16}  {'calls':>5}  state"
+    _print_table(checkins.open_checkins, header, line)
 
 
 @warnings_cli.command("add")
