@@ -212,17 +212,26 @@ def member_reset_pin(member_id: int) -> str | Response:
 
 
 def _change_safety_net(
-    member: Member, action: str, removing: bool, change: Callable[[], None], done: str
+    member_id: int,
+    action: str,
+    form: DuressForm | BuddyForm,
+    set_net: Callable[[Member], None],
+    remove_net: Callable[[Member], None],
+    done: tuple[str, str],
 ) -> Response:
-    """Apply one change of a member's duress PIN or buddy; a refusal is shown and nothing changes."""
+    """Set a member's duress PIN or buddy, or remove it when ``form`` says so, audited as
+    ``action``, and flash ``done`` (said on setting, on removing); a refusal is shown and
+    nothing changes."""
+    member = _active(member_id)
+    removing = bool(form.remove.data)
     try:
-        change()
+        (remove_net if removing else set_net)(member)
     except (BadPin, BadBuddy) as exc:
         flash(_sentence(exc))
         return redirect(url_for("staff.member_page", member_id=member.id))
     audit(action, "member", member.id, "removed" if removing else "set")
     db().commit()
-    flash(done)
+    flash(done[1] if removing else done[0])
     return redirect(url_for("staff.member_page", member_id=member.id))
 
 
@@ -230,37 +239,31 @@ def _change_safety_net(
 def member_duress(member_id: int) -> Response:
     """Set the duress PIN (same rules as the PIN, not the PIN), or remove it."""
     require_admin()
-    member = _active(member_id)
     form = DuressForm()
     pin_min = current_services().settings.pin_min_length
 
-    def change() -> None:
-        if form.remove.data:
-            checkin_setup.remove_duress_pin(member)
-        else:
-            checkin_setup.set_duress_pin(member, form.pin.data or "", pin_min, _phone(member))
+    def set_pin(member: Member) -> None:
+        checkin_setup.set_duress_pin(member, form.pin.data or "", pin_min, _phone(member))
 
-    done = "Duress PIN removed." if form.remove.data else "Duress PIN set."
-    return _change_safety_net(member, "member.duress_pin", bool(form.remove.data), change, done)
+    done = ("Duress PIN set.", "Duress PIN removed.")
+    return _change_safety_net(
+        member_id, "member.duress_pin", form, set_pin, checkin_setup.remove_duress_pin, done
+    )
 
 
 @bp.route("/members/<int(max=2147483647):member_id>/buddy", methods=["POST"])
 def member_buddy(member_id: int) -> Response:
     """Set the buddy called on a missed check-in (not premium, foreign or emergency), or remove it."""
     require_admin()
-    member = _active(member_id)
     form = BuddyForm()
     svc = current_services()
 
-    def change() -> None:
-        if form.remove.data:
-            checkin_setup.remove_buddy(member)
-        else:
-            buddy = check_buddy(svc.settings.destination_policy, form.phone.data or "", _phone(member))
-            checkin_setup.set_buddy(member, svc.vault, buddy)
+    def set_buddy(member: Member) -> None:
+        buddy = check_buddy(svc.settings.destination_policy, form.phone.data or "", _phone(member))
+        checkin_setup.set_buddy(member, svc.vault, buddy)
 
-    done = "Buddy removed." if form.remove.data else "Buddy saved."
-    return _change_safety_net(member, "member.buddy", bool(form.remove.data), change, done)
+    done = ("Buddy saved.", "Buddy removed.")
+    return _change_safety_net(member_id, "member.buddy", form, set_buddy, checkin_setup.remove_buddy, done)
 
 
 @bp.route("/members/<int(max=2147483647):member_id>/cancel", methods=["POST"])
