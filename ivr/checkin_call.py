@@ -13,6 +13,9 @@ next to the member hears "checked in" either way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import Blueprint, Response, request
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
@@ -35,6 +38,8 @@ bp = Blueprint("checkin_call", __name__, url_prefix="/voice/checkin")
 bp.before_request(require_twilio_signature)
 
 BUDDY_CALL_STATES = ("calling", "called")
+# What a check-in's call is about: the check-in (the member's call) or an alarm (the buddy's).
+Row = TypeVar("Row", Checkin, CheckinAlarm)
 
 
 def _ids(*names: str) -> tuple[int, ...] | None:
@@ -132,20 +137,33 @@ def pin() -> Response:
     return twiml(flow.ask_checkin_pin(speaker, url, settings.gather_timeout_seconds, first=False))
 
 
+def _checkin_call_ended(session: Session, checkin: Checkin, reported: str) -> None:
+    _miss(session, checkin, flow.MISS_BY_STATUS.get(reported, flow.Miss.FAILED))
+
+
+def _final_status(
+    find: Callable[[Session], Row | None], ended: Callable[[Session, Row, str], None]
+) -> Response:
+    """A status callback: once the call is over (a terminal CallStatus), Twilio's record of
+    the leg is to be deleted and, if ``find`` finds the row the call is about, ``ended`` is
+    given it and the status; Twilio gets an empty answer either way."""
+    session = requestdb.session()
+    reported = twilio_form().get("CallStatus", "").strip().lower()
+    if reported in TERMINAL_STATUSES:
+        forget_leg_at_twilio(session)
+        row = find(session)
+        if row is not None:
+            ended(session, row, reported)
+        session.commit()
+    return twiml(VoiceResponse())
+
+
 @bp.post("/status")
 @never_fails
 def status() -> Response:
     """The check-in call's final status: if it ended without a check-in, it
     was missed (no answer, busy, failed, or hung up before a PIN)."""
-    session = requestdb.session()
-    reported = twilio_form().get("CallStatus", "").strip().lower()
-    if reported in TERMINAL_STATUSES:
-        forget_leg_at_twilio(session)
-        checkin = _calling(session)
-        if checkin is not None:
-            _miss(session, checkin, flow.MISS_BY_STATUS.get(reported, flow.Miss.FAILED))
-        session.commit()
-    return twiml(VoiceResponse())
+    return _final_status(_calling, _checkin_call_ended)
 
 
 # --- the buddy's call -------------------------------------------------------------------
@@ -180,16 +198,12 @@ def buddy() -> Response:
     return twiml(flow.buddy_message(language, url, current_services().settings.gather_timeout_seconds))
 
 
+def _buddy_call_ended(_: Session, alarm: CheckinAlarm, reported: str) -> None:
+    alarm.buddy_call = "answered" if reported == "completed" else reported
+
+
 @bp.post("/buddy-status")
 @never_fails
 def buddy_status() -> Response:
     """The buddy call's final status, shown to staff on the alarm."""
-    session = requestdb.session()
-    reported = twilio_form().get("CallStatus", "").strip().lower()
-    if reported in TERMINAL_STATUSES:
-        forget_leg_at_twilio(session)
-        alarm = _buddy_alarm(session)
-        if alarm is not None:
-            alarm.buddy_call = "answered" if reported == "completed" else reported
-        session.commit()
-    return twiml(VoiceResponse())
+    return _final_status(_buddy_alarm, _buddy_call_ended)
