@@ -11,6 +11,9 @@ Staff's own phones show their last three digits at most.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from flask import abort, flash, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -20,7 +23,7 @@ from callflows.status import StaffRole
 from ivr.services import current_services
 from ivr.staff.account import phone_last3
 from ivr.staff.blueprint import bp
-from ivr.staff.common import audit, db, require_admin
+from ivr.staff.common import audit, db, require_admin, viewer
 from ivr.staff.forms import OnCallForm
 from ivr.staff.staff_forms import ConfirmForm, InviteForm, RoleForm
 from storage import repositories as repo
@@ -85,6 +88,8 @@ def _show_link(me: Staff, staff: Staff, purpose: LinkPurpose) -> str:
 
 
 def _account(staff_id: int) -> Staff:
+    """The account an admin acts on: 403 for anyone but an admin, 404 for no such account."""
+    require_admin()
     staff = db().get(Staff, staff_id)
     if staff is None:
         abort(404)
@@ -94,7 +99,6 @@ def _account(staff_id: int) -> Staff:
 @bp.route(ACCOUNT)
 def staff_page(staff_id: int) -> str:
     """One account and what an admin can do to it."""
-    require_admin()
     staff = _account(staff_id)
     return render_template(
         "staff/staff_page.html",
@@ -110,71 +114,75 @@ def _back(staff: Staff, message: str) -> Response:
     return redirect(url_for("staff.staff_page", staff_id=staff.id))
 
 
+def _save(staff: Staff, action: str, said: str, detail: str = "") -> Response:
+    """Audit ``action`` on the account, commit, and say ``said`` on its page."""
+    audit(action, "staff", staff.id, detail)
+    db().commit()
+    return _back(staff, said)
+
+
+def _save_unless_last_admin(
+    staff: Staff, change: Callable[[], None], refused: str, action: str, said: str, detail: str = ""
+) -> Response:
+    """Make ``change`` and save it, unless it would leave no active admin: then
+    nothing changes and the page says why, after ``refused``."""
+    try:
+        change()
+    except staff_accounts.LastActiveAdmin as exc:
+        db().rollback()
+        return _back(staff, f"{refused}: {exc}.")
+    return _save(staff, action, said, detail)
+
+
 @bp.route(ACCOUNT + "/role", methods=["POST"])
 def staff_role(staff_id: int) -> Response:
     """Another role; the account's sessions end. Confirmed first."""
-    require_admin()
     staff = _account(staff_id)
     form = RoleForm()
     if not form.validate():
         abort(400)
     if not form.confirm.data:
         return _back(staff, NOT_CONFIRMED)
-    try:
-        staff_accounts.change_role(db(), staff.id, form.role.data)
-    except staff_accounts.LastActiveAdmin as exc:
-        db().rollback()
-        return _back(staff, f"Not changed: {exc}.")
-    audit("staff.role", "staff", staff.id, form.role.data)
-    db().commit()
-    return _back(staff, f"{staff.email} is now {form.role.data}, and signed out everywhere.")
+    role = form.role.data
+    said = f"{staff.email} is now {role}, and signed out everywhere."
+    change = partial(staff_accounts.change_role, db(), staff.id, role)
+    return _save_unless_last_admin(staff, change, "Not changed", "staff.role", said, role)
 
 
 @bp.route(ACCOUNT + "/on-call", methods=["POST"])
 def staff_on_call(staff_id: int) -> Response:
     """On or off call for check-in alarms (on call: each alarm is emailed to them)."""
-    require_admin()
     staff = _account(staff_id)
     staff.on_call = bool(OnCallForm().on_call.data)
-    audit("staff.on_call", "staff", staff.id, "on" if staff.on_call else "off")
-    db().commit()
-    return _back(staff, f"{staff.email} is {'on' if staff.on_call else 'off'} call.")
+    on_or_off = "on" if staff.on_call else "off"
+    return _save(staff, "staff.on_call", f"{staff.email} is {on_or_off} call.", on_or_off)
 
 
 @bp.route(ACCOUNT + "/disable", methods=["POST"])
 def staff_disable(staff_id: int) -> Response:
     """The account can no longer sign in; its sessions end now. Confirmed first."""
-    require_admin()
     staff = _account(staff_id)
     if not ConfirmForm().confirm.data:
         return _back(staff, NOT_CONFIRMED)
-    try:
-        staff_accounts.set_active(db(), staff.id, False)
-    except staff_accounts.LastActiveAdmin as exc:
-        db().rollback()
-        return _back(staff, f"Not disabled: {exc}.")
-    audit("staff.disable", "staff", staff.id)
-    db().commit()
-    return _back(staff, f"{staff.email} is disabled and signed out everywhere.")
+    said = f"{staff.email} is disabled and signed out everywhere."
+    change = partial(staff_accounts.set_active, db(), staff.id, False)
+    return _save_unless_last_admin(staff, change, "Not disabled", "staff.disable", said)
 
 
 @bp.route(ACCOUNT + "/enable", methods=["POST"])
 def staff_enable(staff_id: int) -> Response:
     """The account may sign in again, with the password it had."""
-    require_admin()
     staff = _account(staff_id)
     staff_accounts.set_active(db(), staff.id, True)
-    audit("staff.enable", "staff", staff.id)
-    db().commit()
-    return _back(staff, f"{staff.email} may sign in again.")
+    return _save(staff, "staff.enable", f"{staff.email} may sign in again.")
 
 
 @bp.route(ACCOUNT + "/password-link", methods=["POST"])
 def staff_password_link(staff_id: int) -> str | Response:
     """A link to set a new password (a new invitation, while none was set).
     The old password keeps working until the link is used."""
-    me = require_admin()
     staff = _account(staff_id)
+    me = viewer()
     if not staff.active:
         return _back(staff, "Enable the account first: a disabled account's links do not work.")
     purpose = LinkPurpose.PASSWORD if staff.password_hash else LinkPurpose.INVITE
@@ -186,8 +194,8 @@ def staff_password_link(staff_id: int) -> str | Response:
 def staff_totp_link(staff_id: int) -> str | Response:
     """A link to replace a lost authenticator: its holder gives the account's
     password and a code of the new key. The old key works until then."""
-    me = require_admin()
     staff = _account(staff_id)
+    me = viewer()
     if not staff.active or not staff.totp_secret_encrypted:
         return _back(staff, "Only an active account with two-step sign-in on can have its key reset.")
     audit("staff.totp_link", "staff", staff.id)
