@@ -9,7 +9,9 @@ counts only.
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from typing import TypeVar
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from callflows.signals import RULE_WORDS, Rule
@@ -19,6 +21,9 @@ from ivr.staff.forms import DismissForm, WarningForm
 from storage import repositories as repo
 from storage import signals as store
 from storage.models import CATEGORIES, RiskSignal
+
+# The two decisions a signal's page offers.
+Decision = TypeVar("Decision", DismissForm, WarningForm)
 
 VIEW_TITLES = {
     store.NEW: "New signals",
@@ -96,6 +101,16 @@ def _signal_page(
     return html, status
 
 
+def _valid(signal: RiskSignal, form: Decision) -> Decision:
+    """The posted decision ``form`` once it validates; else the signal's page is the
+    answer (400), with that form's errors and the other form empty."""
+    if not form.validate_on_submit():
+        dismiss = form if isinstance(form, DismissForm) else DismissForm(formdata=None)
+        warning = form if isinstance(form, WarningForm) else WarningForm(formdata=None)
+        abort(make_response(_signal_page(signal, dismiss, warning, 400)))
+    return form
+
+
 @bp.route("/signals/<int(max=2147483647):signal_id>")
 def signal_page(signal_id: int) -> tuple[str, int]:
     """One signal: its rules, counts, dates, linked reports' categories, and the two decisions."""
@@ -107,13 +122,11 @@ def signal_page(signal_id: int) -> tuple[str, int]:
 
 
 @bp.route("/signals/<int(max=2147483647):signal_id>/dismiss", methods=["POST"])
-def signal_dismiss(signal_id: int) -> Response | tuple[str, int]:
+def signal_dismiss(signal_id: int) -> Response:
     """Dismiss with a reason: it stays dismissed until new members cross a threshold."""
     staff = viewer()
     signal = _signal(signal_id)
-    form = DismissForm()
-    if not form.validate_on_submit():
-        return _signal_page(signal, form, WarningForm(formdata=None), 400)
+    form = _valid(signal, DismissForm())
     store.dismiss(db(), signal, staff_id=staff.id, reason=form.reason.data or "")
     audit("signal.dismiss", "signal", signal.id, _counts_text(signal))
     db().commit()
@@ -122,13 +135,11 @@ def signal_dismiss(signal_id: int) -> Response | tuple[str, int]:
 
 
 @bp.route("/signals/<int(max=2147483647):signal_id>/warning", methods=["POST"])
-def signal_warning(signal_id: int) -> Response | tuple[str, int]:
+def signal_warning(signal_id: int) -> Response:
     """Turn the signal into a warning about its caller (by blind index only)."""
     staff = viewer()
     signal = _signal(signal_id)
-    form = WarningForm()
-    if not form.validate_on_submit():
-        return _signal_page(signal, DismissForm(formdata=None), form, 400)
+    form = _valid(signal, WarningForm())
     warning = store.warn(
         db(),
         signal,
