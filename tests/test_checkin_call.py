@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -24,7 +25,7 @@ from callflows.languages import language
 from callflows.status import AlarmKind, CheckinState
 from core.services import bound
 from ivr.services import services_of
-from simulator.fake_twilio import FakeTwilio
+from simulator.fake_twilio import FakeTwilio, PlacedCall
 from storage import checkin_setup, checkins
 from storage.db import Database
 from storage.models import Checkin, Event, Member, SafetyNumber, utcnow
@@ -52,12 +53,25 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def calls(
+def calls_on(
     make_app: Callable[..., Flask], clock: Clock, fake_twilio: FakeTwilio, db: Database, suite: SuiteConfig
-) -> CheckinCalls:
-    app = make_app(REDIS_URL=None, clock=clock, TWILIO_API_BASE_URL=fake_twilio.base_url)
+) -> Callable[..., CheckinCalls]:
+    """``calls_on(**config)``: check-in calls on an app on the test clock,
+    configured with ``config``, that places its calls at the fake Twilio
+    (unless ``config`` names another Twilio)."""
     fake_twilio.add_number(LINE)  # Twilio places calls only from the account's own numbers
-    return CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
+
+    def make(**config: Any) -> CheckinCalls:
+        app = make_app(**{"clock": clock, "TWILIO_API_BASE_URL": fake_twilio.base_url, **config})
+        return CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
+
+    return make
+
+
+@pytest.fixture
+def calls(calls_on: Callable[..., CheckinCalls]) -> CheckinCalls:
+    """The embedded queue: jobs run as they are queued."""
+    return calls_on(REDIS_URL=None)
 
 
 @pytest.fixture
@@ -70,16 +84,29 @@ def ready(member: EnrolledMember, db: Database, vault: NumberVault) -> EnrolledM
     return member
 
 
-def start(db: Database, calls: CheckinCalls, member_id: int, minutes: int = 60) -> int:
-    with db.session() as s:
+def start(calls: CheckinCalls, member_id: int, minutes: int = 60) -> int:
+    with calls.db.session() as s:
         return checkins.start_checkin(s, s.get_one(Member, member_id), minutes, calls.app_now()).id
 
 
-def due(db: Database, calls: CheckinCalls, member_id: int) -> int:
+def due(calls: CheckinCalls, member_id: int) -> int:
     """A 15-minute check-in of the member, with the clock moved on to its due time."""
-    checkin_id = start(db, calls, member_id, 15)
+    checkin_id = start(calls, member_id, 15)
     calls.clock.advance(15 * MINUTE)
     return checkin_id
+
+
+def ringing(calls: CheckinCalls, member_id: int) -> tuple[int, PlacedCall]:
+    """A check-in come due, and the one call to the member the due-check placed for it."""
+    checkin_id = due(calls, member_id)
+    [call] = calls.fire()
+    return checkin_id, call
+
+
+def keyed(calls: CheckinCalls, member_id: int, pin: str) -> tuple[PlacedCall, TwiML]:
+    """A check-in come due, its call answered and ``pin`` keyed: the call and what the member heard."""
+    _, call = ringing(calls, member_id)
+    return call, calls.key(calls.answer(call), call, pin)
 
 
 def mail(calls: CheckinCalls) -> str:
@@ -88,9 +115,9 @@ def mail(calls: CheckinCalls) -> str:
 
 
 def test_nothing_rings_before_the_due_time_then_the_member_is_called_from_their_safety_number(
-    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
+    calls: CheckinCalls, ready: EnrolledMember, clock: Clock
 ) -> None:
-    checkin_id = start(db, calls, ready.id, 60)
+    checkin_id = start(calls, ready.id, 60)
     clock.advance(59 * MINUTE)
     assert calls.fire() == []
     clock.advance(MINUTE)
@@ -104,9 +131,8 @@ def test_nothing_rings_before_the_due_time_then_the_member_is_called_from_their_
     assert (row.state, row.attempts, row.call_sid) == (CheckinState.CALLING, 1, call.sid)
 
 
-def test_the_pin_checks_in(calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock) -> None:
-    checkin_id = due(db, calls, ready.id)
-    [call] = calls.fire()
+def test_the_pin_checks_in(calls: CheckinCalls, ready: EnrolledMember) -> None:
+    checkin_id, call = ringing(calls, ready.id)
     ask = calls.answer(call)
     gather = ask.one("Gather")
     assert (
@@ -121,14 +147,10 @@ def test_the_pin_checks_in(calls: CheckinCalls, db: Database, ready: EnrolledMem
 
 
 def test_the_duress_pin_sounds_exactly_like_the_pin_and_raises_the_alarm_silently(
-    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
+    calls: CheckinCalls, db: Database, ready: EnrolledMember
 ) -> None:
     add_staff(db, "oncall@example.org")
-    answers = []
-    for pin in (PIN, DURESS):
-        due(db, calls, ready.id)
-        [call] = calls.fire()
-        answers.append(calls.key(calls.answer(call), call, pin).body)
+    answers = [keyed(calls, ready.id, pin)[1].body for pin in (PIN, DURESS)]
     assert answers[0] == answers[1]
     [alarm] = calls.alarms()
     assert alarm.kind == AlarmKind.DURESS and alarm.staff_notified_at is not None
@@ -143,7 +165,7 @@ def test_no_answer_is_tried_again_then_escalated_to_the_buddy_and_staff(
     calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
 ) -> None:
     add_staff(db, "off@example.org")
-    checkin_id = start(db, calls, ready.id, 30)
+    checkin_id = start(calls, ready.id, 30)
     clock.advance(30 * MINUTE)
     [first] = calls.fire()
     calls.end(first, "no-answer")
@@ -179,10 +201,9 @@ def test_no_answer_is_tried_again_then_escalated_to_the_buddy_and_staff(
 
 @pytest.mark.parametrize("answered_by", ["machine_start", "fax"])
 def test_voicemail_is_hung_up_on_and_counts_as_missed(
-    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock, answered_by: str
+    calls: CheckinCalls, ready: EnrolledMember, answered_by: str
 ) -> None:
-    checkin_id = due(db, calls, ready.id)
-    [call] = calls.fire()
+    checkin_id, call = ringing(calls, ready.id)
     root = calls.answer(call, answered_by=answered_by)
     assert root.verbs == ["Hangup"]
     assert calls.checkin(checkin_id).last_miss == "machine"
@@ -192,8 +213,7 @@ def test_no_key_and_three_wrong_pins_are_missed_calls(
     calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
 ) -> None:
     add_staff(db, "case@example.org")
-    checkin_id = due(db, calls, member.id)
-    [call] = calls.fire()
+    checkin_id, call = ringing(calls, member.id)
     silent = calls.key(calls.answer(call), call, "")
     assert silent.said == prompts.NOT_CHECKED_IN.text
     assert calls.checkin(checkin_id).last_miss == "no-key"
@@ -210,10 +230,10 @@ def test_no_key_and_three_wrong_pins_are_missed_calls(
 
 
 def test_twilio_down_at_the_due_time_escalates_straight_to_staff(
-    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
+    calls: CheckinCalls, db: Database, member: EnrolledMember
 ) -> None:
     add_staff(db, "case@example.org")
-    checkin_id = due(db, calls, member.id)
+    checkin_id = due(calls, member.id)
     calls.fake.fail_next(5, status=503, method="POST")
     assert calls.fire() == []
     [alarm] = calls.alarms()
@@ -226,7 +246,7 @@ def test_a_worker_killed_before_the_call_loses_nothing_and_calls_once(
 ) -> None:
     """The claim is committed, then the worker dies before asking Twilio: once
     the call's window has passed the next run places the call (same attempt)."""
-    checkin_id = due(db, calls, member.id)
+    checkin_id = due(calls, member.id)
     with db.session() as s:
         claimed = checkins.claim_due(s, checkin_id, calls.app_now())
         assert claimed is not None
@@ -239,9 +259,9 @@ def test_a_worker_killed_before_the_call_loses_nothing_and_calls_once(
 
 
 def test_a_call_that_never_reports_back_counts_as_missed(
-    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
+    calls: CheckinCalls, member: EnrolledMember, clock: Clock
 ) -> None:
-    checkin_id = due(db, calls, member.id)
+    checkin_id = due(calls, member.id)
     assert len(calls.fire()) == 1
     clock.advance(4 * MINUTE)
     assert calls.fire() == []
@@ -249,11 +269,8 @@ def test_a_call_that_never_reports_back_counts_as_missed(
     assert (row.state, row.last_miss) == (CheckinState.OPEN, "no-outcome")
 
 
-def test_requests_about_another_call_change_nothing(
-    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
-) -> None:
-    checkin_id = due(db, calls, member.id)
-    [call] = calls.fire()
+def test_requests_about_another_call_change_nothing(calls: CheckinCalls, member: EnrolledMember) -> None:
+    checkin_id, call = ringing(calls, member.id)
     ask = calls.answer(call)
     forged = calls.request(
         f"https://safety.example.org/voice/checkin/pin?checkin={checkin_id}&attempt=2", call, Digits=PIN
@@ -265,7 +282,7 @@ def test_requests_about_another_call_change_nothing(
 
 
 def test_the_on_call_staff_get_the_alarm_and_nobody_else(
-    calls: CheckinCalls, db: Database, member: EnrolledMember, clock: Clock
+    calls: CheckinCalls, db: Database, member: EnrolledMember
 ) -> None:
     on_call = add_staff(db, "oncall@example.org")
     add_staff(db, "other@example.org")
@@ -273,7 +290,7 @@ def test_the_on_call_staff_get_the_alarm_and_nobody_else(
         from storage.models import Staff
 
         s.get_one(Staff, on_call).on_call = True
-    due(db, calls, member.id)
+    due(calls, member.id)
     calls.fake.fail_next(5, status=503, method="POST")
     calls.fire()
     sent = mail(calls)
@@ -285,7 +302,7 @@ def test_a_cancelled_member_is_never_called(
 ) -> None:
     from storage import repositories as repo
 
-    checkin_id = start(db, calls, member.id, 15)
+    checkin_id = start(calls, member.id, 15)
     with db.session() as s:
         repo.cancel_member(s, s.get_one(Member, member.id))
     clock.advance(15 * MINUTE)
@@ -314,21 +331,11 @@ def test_the_worker_sends_twilio_to_paths_the_app_serves(calls: CheckinCalls) ->
 
 
 def test_on_rq_the_alarm_job_carries_the_alarm_id_only(
-    make_app: Callable[..., Flask],
-    fake_twilio: FakeTwilio,
-    db: Database,
-    suite: SuiteConfig,
-    ready: EnrolledMember,
-    clock: Clock,
-    redis: Redis,
+    calls_on: Callable[..., CheckinCalls], db: Database, ready: EnrolledMember, redis: Redis
 ) -> None:
     """Jobs take ids only; the ``redis`` fixture also scans every job for numbers."""
-    app = make_app(clock=clock, TWILIO_API_BASE_URL=fake_twilio.base_url)
-    fake_twilio.add_number(LINE)
-    rq_calls = CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
-    due(db, rq_calls, ready.id)
-    [call] = rq_calls.fire()
-    rq_calls.key(rq_calls.answer(call), call, DURESS)
+    rq_calls = calls_on()  # the test Redis
+    keyed(rq_calls, ready.id, DURESS)
     [alarm] = rq_calls.alarms()
     queued = jobs(redis, db)
     assert ("worker.checkins.email_checkin_alarm", (alarm.id,)) in queued
@@ -368,26 +375,11 @@ def test_workers_firing_at_once_call_each_due_member_exactly_once(
 
 
 def test_a_mail_server_that_is_down_does_not_keep_the_buddy_from_being_called(
-    make_app: Callable[..., Flask],
-    fake_twilio: FakeTwilio,
-    db: Database,
-    suite: SuiteConfig,
-    ready: EnrolledMember,
-    clock: Clock,
+    calls_on: Callable[..., CheckinCalls], fake_twilio: FakeTwilio, db: Database, ready: EnrolledMember
 ) -> None:
-    app = make_app(
-        REDIS_URL=None,
-        clock=clock,
-        TWILIO_API_BASE_URL=fake_twilio.base_url,
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=1,
-    )
-    fake_twilio.add_number(LINE)
-    down = CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
+    down = calls_on(REDIS_URL=None, SMTP_HOST="127.0.0.1", SMTP_PORT=1)
     add_staff(db, "case@example.org")
-    due(db, down, ready.id)
-    [call] = down.fire()
-    assert down.key(down.answer(call), call, DURESS).said == prompts.CHECKED_IN.text
+    assert keyed(down, ready.id, DURESS)[1].said == prompts.CHECKED_IN.text
     [alarm] = down.alarms()
     assert alarm.staff_notified_at is None  # the email failed ...
     assert (fake_twilio.placed[-1].to, alarm.buddy_call) == (BUDDY, "called")  # ... the buddy was called
@@ -401,24 +393,16 @@ def test_a_mail_server_that_is_down_does_not_keep_the_buddy_from_being_called(
 
 
 def test_a_check_in_calls_webhooks_have_written_their_jobs_before_they_answer(
-    make_app: Callable[..., Flask],
-    fake_twilio: FakeTwilio,
-    db: Database,
-    suite: SuiteConfig,
-    ready: EnrolledMember,
-    clock: Clock,
+    calls_on: Callable[..., CheckinCalls], db: Database, ready: EnrolledMember
 ) -> None:
     """Redis down all along: once the webhooks have answered, the duress
     alarm's email and buddy call and the deletion of the call's record at
     Twilio are in the table, once each however often Twilio repeats itself."""
-    app = make_app(REDIS_URL="redis://127.0.0.1:1/0", clock=clock, TWILIO_API_BASE_URL=fake_twilio.base_url)
-    fake_twilio.add_number(LINE)
-    down = CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
+    down = calls_on(REDIS_URL="redis://127.0.0.1:1/0")
     with db.session() as s:
         before = s.scalar(select(func.max(Event.id))) or 0  # other tests' events, committed
-    due(db, down, ready.id)
-    [call] = down.fire()
-    assert down.key(down.answer(call), call, DURESS).said == prompts.CHECKED_IN.text
+    call, answer = keyed(down, ready.id, DURESS)
+    assert answer.said == prompts.CHECKED_IN.text
     for _ in range(2):  # and Twilio's retry
         down.end(call, "completed", "40")
     [alarm] = down.alarms()
@@ -432,14 +416,13 @@ def test_a_check_in_calls_webhooks_have_written_their_jobs_before_they_answer(
 
 
 def test_the_duress_answer_goes_out_before_the_alarm_is_acted_on(
-    calls: CheckinCalls, ready: EnrolledMember, db: Database
+    calls: CheckinCalls, ready: EnrolledMember
 ) -> None:
     """Embedded mode runs jobs in the webhook's own thread: the duress PIN's
     "checked in" must not wait for the buddy's call or the email (whoever
     stands by the member could hear the pause). The jobs run once the
     answer is sent and the server closes the response."""
-    due(db, calls, ready.id)
-    [call] = calls.fire()
+    _, call = ringing(calls, ready.id)
     action = calls.answer(call).one("Gather").get("action")
     response = calls.send(action, call, close=False, CallStatus="in-progress", Digits=DURESS)
     assert said(twiml_of(response)) == prompts.CHECKED_IN.text
@@ -471,26 +454,19 @@ def test_a_buddy_call_whose_worker_died_mid_placement_is_placed_by_the_retry(
 
 
 def test_twilio_unreachable_for_the_buddy_call_is_shown_and_retried(
-    make_app: Callable[..., Flask],
-    fake_twilio: FakeTwilio,
-    db: Database,
-    suite: SuiteConfig,
-    ready: EnrolledMember,
-    clock: Clock,
+    calls_on: Callable[..., CheckinCalls], fake_twilio: FakeTwilio, db: Database, ready: EnrolledMember
 ) -> None:
-    app = make_app(REDIS_URL=None, clock=clock, TWILIO_API_BASE_URL="http://127.0.0.1:1")
-    down = CheckinCalls(app, TwilioClient(app.test_client(), suite), fake_twilio, db, clock)
+    down = calls_on(REDIS_URL=None, TWILIO_API_BASE_URL="http://127.0.0.1:1")
     with db.session() as s:
         checkin = checkins.start_checkin(s, s.get_one(Member, ready.id), 15, down.app_now())
         alarm = checkins.raise_alarm(s, checkin, AlarmKind.DURESS, down.app_now())
         assert alarm is not None
         alarm_id = alarm.id
-    with bound(services_of(app)), pytest.raises(TwilioUnavailable):
+    with bound(services_of(down.app)), pytest.raises(TwilioUnavailable):
         call_checkin_buddy(alarm_id)  # the event's retry comes back to it
     [alarm_row] = down.alarms()
     assert alarm_row.buddy_call == "failed"
-    fake_twilio.add_number(LINE)
-    with bound(services_of(make_app(REDIS_URL=None, clock=clock, TWILIO_API_BASE_URL=fake_twilio.base_url))):
+    with bound(services_of(calls_on(REDIS_URL=None).app)):  # Twilio back
         call_checkin_buddy(alarm_id)
     [alarm_row] = down.alarms()
     assert (alarm_row.buddy_call, fake_twilio.placed[-1].to) == ("called", BUDDY)
@@ -513,7 +489,7 @@ def says(twiml: TwiML) -> list[tuple[str, str | None, str | None]]:
 
 
 def test_a_romanian_member_is_called_in_romanian_with_the_romanian_voice(
-    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
+    calls: CheckinCalls, db: Database, ready: EnrolledMember
 ) -> None:
     """The check-in call speaks the member's language, the duress PIN still
     sounds exactly like the PIN, and a wrong PIN is told in Romanian too."""
@@ -521,8 +497,7 @@ def test_a_romanian_member_is_called_in_romanian_with_the_romanian_voice(
     voice = (ROMANIAN.voice, ROMANIAN.twilio_language)
     answers = []
     for pin in (PIN, DURESS):
-        due(db, calls, ready.id)
-        [call] = calls.fire()
+        _, call = ringing(calls, ready.id)
         ask = calls.answer(call)
         assert says(ask) == [
             ("Acesta este apelul dumneavoastră de verificare de la Numărul de siguranță.", *voice),
@@ -539,14 +514,12 @@ def test_a_romanian_member_is_called_in_romanian_with_the_romanian_voice(
 
 
 def test_the_buddy_hears_the_members_language_then_english(
-    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
+    calls: CheckinCalls, db: Database, ready: EnrolledMember
 ) -> None:
     """The buddy may not share the member's language: the message and its
     "press 1" are said in Romanian, then in English, each in its own voice."""
     speak(db, ready.id, "ro")
-    due(db, calls, ready.id)
-    [call] = calls.fire()
-    calls.key(calls.answer(call), call, DURESS)
+    keyed(calls, ready.id, DURESS)
     buddy = calls.fake.placed[-1]
     assert buddy.to == BUDDY
     heard = calls.request(buddy.url, buddy, CallStatus="in-progress")
@@ -564,12 +537,8 @@ def test_the_buddy_hears_the_members_language_then_english(
     assert says(bye) == [("La revedere.", *romanian), ("Goodbye.", *english)]
 
 
-def test_an_english_members_buddy_hears_the_message_once(
-    calls: CheckinCalls, db: Database, ready: EnrolledMember, clock: Clock
-) -> None:
-    due(db, calls, ready.id)
-    [call] = calls.fire()
-    calls.key(calls.answer(call), call, DURESS)
+def test_an_english_members_buddy_hears_the_message_once(calls: CheckinCalls, ready: EnrolledMember) -> None:
+    keyed(calls, ready.id, DURESS)
     buddy = calls.fake.placed[-1]
     heard = calls.request(buddy.url, buddy, CallStatus="in-progress")
     assert [text for text, _, _ in says(heard)] == [
