@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -28,24 +29,49 @@ NOTES = "Rang her twice after she said no.\nSays he knows where she lives."
 IDLE_TIMEOUT = 30 * 60
 
 
+@dataclass
+class Console:
+    """The console on a clock moved by hand, a report assigned to Alice, and
+    the table the forms of timed-out sessions are kept in."""
+
+    app: Flask
+    people: People
+    clock: Clock
+    db: Database
+    report_id: int
+
+    @property
+    def report(self) -> str:
+        """The report's page."""
+        return f"/staff/reports/{self.report_id}"
+
+    def timed_out(self) -> FlaskClient:
+        """A browser signed in as Alice whose session has since gone idle too long."""
+        client = sign_in_as(self.app.test_client(), self.people.alice)
+        self.clock.advance(IDLE_TIMEOUT + 1)
+        return client
+
+    def signed_in(self) -> FlaskClient:
+        """Another browser of Alice's, signed in now."""
+        return sign_in_as(self.app.test_client(), self.people.alice)
+
+    def save_notes(self, client: FlaskClient, notes: str = NOTES) -> TestResponse:
+        """Send the report's form with ``notes``."""
+        return post(client, f"{self.report}/update", {"status": "in_review", "category": "", "notes": notes})
+
+    def kept(self) -> list[KeptForm]:
+        with self.db.session() as s:
+            return list(s.scalars(select(KeptForm)))
+
+    def notes(self) -> str | None:
+        with self.db.session() as s:
+            return s.get_one(Report, self.report_id).notes
+
+
 @pytest.fixture
-def report_id(db: Database, people: People) -> int:
-    return make_report(db, caseworker_id=people.alice, status="assigned", notes="before")
-
-
-def _timed_out(app: Flask, staff_id: int, clock: Clock) -> FlaskClient:
-    """A browser signed in as ``staff_id`` whose session has since gone idle too long."""
-    client = sign_in_as(app.test_client(), staff_id)
-    clock.advance(IDLE_TIMEOUT + 1)
-    return client
-
-
-def _save_notes(client: FlaskClient, report_id: int, notes: str = NOTES, **extra: str) -> TestResponse:
-    return post(
-        client,
-        f"/staff/reports/{report_id}/update",
-        {"status": "in_review", "category": "", "notes": notes, **extra},
-    )
+def console(clocked_app: Flask, people: People, clock: Clock, db: Database) -> Console:
+    report_id = make_report(db, caseworker_id=people.alice, status="assigned", notes="before")
+    return Console(clocked_app, people, clock, db, report_id)
 
 
 def _sign_in_again(client: FlaskClient, email: str, via: str = "/staff/login") -> str:
@@ -59,35 +85,20 @@ def _sign_in_again(client: FlaskClient, email: str, via: str = "/staff/login") -
     return response.headers["Location"]
 
 
-def _kept(db: Database) -> list[KeptForm]:
-    with db.session() as s:
-        return list(s.scalars(select(KeptForm)))
-
-
-def _notes(db: Database, report_id: int) -> str | None:
-    with db.session() as s:
-        return s.get_one(Report, report_id).notes
-
-
 def test_notes_sent_after_the_timeout_are_kept_shown_once_and_saved(
-    clocked_app: Flask,
-    people: People,
-    clock: Clock,
-    db: Database,
-    report_id: int,
-    caplog: pytest.LogCaptureFixture,
+    console: Console, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    alice = _timed_out(clocked_app, people.alice, clock)
-    response = _save_notes(alice, report_id)
+    alice = console.timed_out()
+    response = console.save_notes(alice)
     # Sent to sign in, to come back to the report (not to the POST-only URL: a 405 page).
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
     assert location.path == "/staff/login"
-    assert parse_qs(location.query) == {"next": [f"/staff/reports/{report_id}"]}
-    assert _notes(db, report_id) == "before"
-    [kept] = _kept(db)
-    assert kept.staff_id == people.alice and kept.action == f"/staff/reports/{report_id}/update"
+    assert parse_qs(location.query) == {"next": [console.report]}
+    assert console.notes() == "before"
+    [kept] = console.kept()
+    assert kept.staff_id == console.people.alice and kept.action == f"{console.report}/update"
     assert "Rang her" not in kept.fields_encrypted  # encrypted at rest
     login = alice.get(response.headers["Location"]).get_data(as_text=True)
     assert "inactivity" in login and "What you were sending was kept" in login
@@ -96,127 +107,98 @@ def test_notes_sent_after_the_timeout_are_kept_shown_once_and_saved(
     page = alice.get("/staff/kept-form")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert f'action="/staff/reports/{report_id}/update"' in html
+    assert f'action="{console.report}/update"' in html
     assert "Rang her twice after she said no." in html and "Says he knows where she lives." in html
-    assert _kept(db) == []  # shown once: taken out of the table
+    assert console.kept() == []  # shown once: taken out of the table
     assert alice.get("/staff/kept-form").headers["Location"] == "/staff/reports"
 
     # The page's form, sent as the browser sends it, with the new session's token.
     sent = alice.post(
-        f"/staff/reports/{report_id}/update",
+        f"{console.report}/update",
         data={"csrf_token": csrf_from(html), "status": "in_review", "category": "", "notes": NOTES},
     )
-    assert sent.status_code == 302 and sent.headers["Location"] == f"/staff/reports/{report_id}"
-    assert _notes(db, report_id) == NOTES
+    assert sent.status_code == 302 and sent.headers["Location"] == console.report
+    assert console.notes() == NOTES
     assert "Report updated." in alice.get(sent.headers["Location"]).get_data(as_text=True)
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "Rang her" not in logged and "knows where" not in logged
 
 
-def test_a_page_visited_after_the_timeout_is_where_sign_in_returns(
-    clocked_app: Flask, people: People, clock: Clock, report_id: int
-) -> None:
-    alice = _timed_out(clocked_app, people.alice, clock)
-    response = alice.get(f"/staff/reports/{report_id}")
+def test_a_page_visited_after_the_timeout_is_where_sign_in_returns(console: Console) -> None:
+    alice = console.timed_out()
+    response = alice.get(console.report)
     assert response.status_code == 302
-    assert (
-        _sign_in_again(alice, "alice@example.org", response.headers["Location"])
-        == f"/staff/reports/{report_id}"
-    )
+    assert _sign_in_again(alice, "alice@example.org", response.headers["Location"]) == console.report
 
 
-def test_another_account_signing_in_in_that_browser_never_sees_it(
-    clocked_app: Flask, people: People, clock: Clock, db: Database, report_id: int
-) -> None:
-    browser = _timed_out(clocked_app, people.alice, clock)
-    response = _save_notes(browser, report_id)
-    assert len(_kept(db)) == 1
-    assert (
-        _sign_in_again(browser, "bob@example.org", response.headers["Location"])
-        == f"/staff/reports/{report_id}"
-    )
-    assert _kept(db) == []
+def test_another_account_signing_in_in_that_browser_never_sees_it(console: Console) -> None:
+    browser = console.timed_out()
+    response = console.save_notes(browser)
+    assert len(console.kept()) == 1
+    assert _sign_in_again(browser, "bob@example.org", response.headers["Location"]) == console.report
+    assert console.kept() == []
     assert browser.get("/staff/kept-form").headers["Location"] == "/staff/reports"
 
 
-def test_nothing_is_kept_without_the_sessions_csrf_token(
-    clocked_app: Flask, people: People, clock: Clock, db: Database, report_id: int
-) -> None:
-    alice = _timed_out(clocked_app, people.alice, clock)
+def test_nothing_is_kept_without_the_sessions_csrf_token(console: Console) -> None:
+    alice = console.timed_out()
     response = alice.post(
-        f"/staff/reports/{report_id}/update", data={"csrf_token": "forged", "notes": NOTES, "status": "new"}
+        f"{console.report}/update", data={"csrf_token": "forged", "notes": NOTES, "status": "new"}
     )
     assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
-    assert _kept(db) == []
-    assert (
-        _sign_in_again(alice, "alice@example.org", response.headers["Location"])
-        == f"/staff/reports/{report_id}"
-    )
+    assert console.kept() == []
+    assert _sign_in_again(alice, "alice@example.org", response.headers["Location"]) == console.report
 
 
-def test_nothing_is_kept_once_the_account_signed_out(
-    clocked_app: Flask, people: People, clock: Clock, db: Database, report_id: int
-) -> None:
+def test_nothing_is_kept_once_the_account_signed_out(console: Console) -> None:
     """Signed out elsewhere, the session was ended on purpose: its form is not kept."""
-    laptop = sign_in_as(clocked_app.test_client(), people.alice)
-    phone = sign_in_as(clocked_app.test_client(), people.alice)
+    laptop = console.signed_in()
+    phone = console.signed_in()
     assert post(phone, "/staff/logout").status_code == 302
-    assert _save_notes(laptop, report_id).status_code == 302
-    assert _kept(db) == []
+    assert console.save_notes(laptop).status_code == 302
+    assert console.kept() == []
 
 
-def test_signing_out_drops_a_kept_form(
-    clocked_app: Flask, people: People, clock: Clock, db: Database, report_id: int
-) -> None:
-    office = _timed_out(clocked_app, people.alice, clock)
-    response = _save_notes(office, report_id)
-    assert len(_kept(db)) == 1
-    phone = sign_in_as(clocked_app.test_client(), people.alice)
-    assert post(phone, "/staff/logout").status_code == 302
-    assert _kept(db) == []
-    assert (
-        _sign_in_again(office, "alice@example.org", response.headers["Location"])
-        == f"/staff/reports/{report_id}"
-    )
+def test_signing_out_drops_a_kept_form(console: Console) -> None:
+    office = console.timed_out()
+    to_sign_in = console.save_notes(office).headers["Location"]
+    assert len(console.kept()) == 1
+    assert post(console.signed_in(), "/staff/logout").status_code == 302  # on the phone
+    assert console.kept() == []
+    assert _sign_in_again(office, "alice@example.org", to_sign_in) == console.report
 
 
-def test_one_kept_form_per_account_the_latest(
-    clocked_app: Flask, people: People, clock: Clock, db: Database, report_id: int
-) -> None:
-    first = _timed_out(clocked_app, people.alice, clock)
-    to_sign_in = _save_notes(first, report_id, "first").headers["Location"]
-    second = _timed_out(clocked_app, people.alice, clock)
-    _save_notes(second, report_id, "second")
-    assert len(_kept(db)) == 1
+def test_one_kept_form_per_account_the_latest(console: Console) -> None:
+    first = console.timed_out()
+    to_sign_in = console.save_notes(first, "first").headers["Location"]
+    second = console.timed_out()
+    console.save_notes(second, "second")
+    assert len(console.kept()) == 1
     assert _sign_in_again(second, "alice@example.org") == "/staff/kept-form"
     assert "second" in second.get("/staff/kept-form").get_data(as_text=True)
     # The first browser's handle names a form that is no longer kept.
-    assert _sign_in_again(first, "alice@example.org", to_sign_in) == f"/staff/reports/{report_id}"
+    assert _sign_in_again(first, "alice@example.org", to_sign_in) == console.report
 
 
-def test_a_kept_form_lasts_an_hour(
-    clocked_app: Flask, people: People, clock: Clock, db: Database, report_id: int
-) -> None:
-    alice = _timed_out(clocked_app, people.alice, clock)
-    to_sign_in = _save_notes(alice, report_id).headers["Location"]
-    clock.advance(3601)
-    assert _sign_in_again(alice, "alice@example.org", to_sign_in) == f"/staff/reports/{report_id}"
-    assert _kept(db) == []
+def test_a_kept_form_lasts_an_hour(console: Console) -> None:
+    alice = console.timed_out()
+    to_sign_in = console.save_notes(alice).headers["Location"]
+    console.clock.advance(3601)
+    assert _sign_in_again(alice, "alice@example.org", to_sign_in) == console.report
+    assert console.kept() == []
 
 
-def test_too_big_a_form_or_a_password_form_is_not_kept(
-    clocked_app: Flask, people: People, clock: Clock, db: Database, report_id: int
-) -> None:
-    alice = _timed_out(clocked_app, people.alice, clock)
-    _save_notes(alice, report_id, "x" * (MAX_CHARS + 1))
-    assert _kept(db) == []
-    alice = _timed_out(clocked_app, people.alice, clock)
+def test_too_big_a_form_or_a_password_form_is_not_kept(console: Console) -> None:
+    console.save_notes(console.timed_out(), "x" * (MAX_CHARS + 1))
+    assert console.kept() == []
     response = post(
-        alice, "/staff/account/password", {"current": PASSWORD, "new": "n" * 12, "again": "n" * 12}
+        console.timed_out(),
+        "/staff/account/password",
+        {"current": PASSWORD, "new": "n" * 12, "again": "n" * 12},
     )
     assert response.status_code == 302
     assert parse_qs(urlsplit(response.headers["Location"]).query) == {"next": ["/staff/account"]}
-    assert _kept(db) == []
+    assert console.kept() == []
 
 
 @pytest.mark.parametrize(
@@ -234,17 +216,11 @@ def test_every_form_that_may_be_kept_is_a_console_post(inline_app: Flask) -> Non
 
 
 def test_keys_rotate_reencrypts_a_kept_form(
-    clocked_app: Flask,
-    make_app: Callable[..., Flask],
-    suite: SuiteConfig,
-    people: People,
-    clock: Clock,
-    db: Database,
-    report_id: int,
+    console: Console, make_app: Callable[..., Flask], suite: SuiteConfig
 ) -> None:
-    _save_notes(_timed_out(clocked_app, people.alice, clock), report_id)
+    console.save_notes(console.timed_out())
     new_key = "mK6S4y3U9qV0cX2bN8aL5dF7gH1jR3tW6zE9pQ0oI2s="
     rotated = make_app(REDIS_URL=None, SAFETY_DATA_KEYS=f"{new_key},{suite.data_key},{suite.old_data_key}")
     assert rotated.test_cli_runner().invoke(args=["keys", "rotate"]).exit_code == 0
-    [kept] = _kept(db)
+    [kept] = console.kept()
     assert "Rang her twice" in FieldCipher([new_key]).decrypt(kept.fields_encrypted)
