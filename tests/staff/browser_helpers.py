@@ -1,12 +1,41 @@
-"""What the browser tests share: a tab, and signing in through the real form."""
+"""What the browser tests share: Debian's Chromium, a tab, and signing in
+through the real form."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tests.staff.helpers import PASSWORD
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
+]
 TIMEOUT_MS = 15_000
+
+
+@contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright, closed afterwards. (The test
+    modules skip themselves where Playwright or Chromium is missing.)"""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def new_tab(browser: Any, **context_options: Any) -> Any:

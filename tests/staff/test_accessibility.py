@@ -19,8 +19,8 @@ import pytest
 from flask import Flask
 
 from ivr import create_app, services_of
-from tests.staff.browser_helpers import new_tab, sign_in
-from tests.staff.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, sync_api
+from tests.staff.browser_helpers import chromium_browser, new_tab, sign_in
+from tests.staff.test_browser import SCREENSHOTS
 from tests.support.console_pages import ADMIN, ANONYMOUS, CASEWORKER, WIDTHS, pages_for
 from tests.support.console_world import ADMIN_EMAIL, CASEWORKER_EMAIL, seed_console
 from tests.support.live_server import migrated_database, serving
@@ -51,12 +51,8 @@ def console(
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        yield browser
 
 
 def violations(tab: Any) -> list[str]:

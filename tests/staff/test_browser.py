@@ -39,24 +39,15 @@ from storage.models import (
     Staff,
     utcnow,
 )
-from tests.staff.browser_helpers import fill_sign_in, new_tab, sign_in
+from tests.staff.browser_helpers import CHROMIUM, chromium_browser, fill_sign_in, new_tab, sign_in
+
+# The other browser tests (signals, kept forms) still take these from here.
+from tests.staff.browser_helpers import CHROMIUM_ARGS as CHROMIUM_ARGS
 from tests.staff.helpers import PASSWORD, wav_bytes
 from tests.support.databases import scratch_database
 from tests.support.suite import SuiteConfig
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-    "--mute-audio",
-]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' installs playwright")
 if not os.path.exists(CHROMIUM):
@@ -179,12 +170,8 @@ def _count(app: Any, model: Any, *where: Any) -> int:
 
 @pytest.fixture(scope="module")
 def browser(live: dict[str, Any]) -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")

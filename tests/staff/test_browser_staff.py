@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from storage import repositories as repo
 from storage.db import Database
 from storage.models import AuditEntry, Staff
-from tests.staff.browser_helpers import new_tab, sign_in
+from tests.staff.browser_helpers import chromium_browser, new_tab, sign_in
 from tests.staff.helpers import PASSWORD
-from tests.staff.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.staff.test_browser import CHROMIUM, SCREENSHOTS
 from tests.support.live_server import migrated_database, serving
 from tests.support.people import cheap_hashing
 from tests.support.suite import PG_URL
@@ -54,12 +54,8 @@ def base(make_app: Callable[..., Flask], served_db: Database) -> Iterator[str]:
 
 @pytest.fixture
 def chromium() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        yield browser
 
 
 def _phone(chromium: Any, width: int) -> Any:
