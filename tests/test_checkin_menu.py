@@ -178,19 +178,6 @@ def test_setting_a_duress_pin_keeps_only_its_hash(clocked: MemberMenu, db: Datab
     assert verify_secret(member.duress_pin_hash, "7395")
 
 
-@pytest.mark.parametrize(
-    ("keyed", "heard"),
-    [(PIN, "must be different from your PIN"), ("1111", "too easy to guess"), ("12", "too short")],
-)
-def test_a_duress_pin_like_the_pin_or_too_easy_is_refused(
-    clocked: MemberMenu, db: Database, keyed: str, heard: str
-) -> None:
-    member_id = clocked.seed()
-    sid = clocked.logged_in_call()
-    assert heard in _key(clocked, _settings(clocked, sid, "1"), sid, keyed).said
-    assert member_row(db, member_id).duress_pin_hash is None
-
-
 def test_setting_a_buddy_keeps_the_number_encrypted_and_says_its_last_digits(
     clocked: MemberMenu, db: Database, vault: NumberVault
 ) -> None:
@@ -204,22 +191,33 @@ def test_setting_a_buddy_keeps_the_number_encrypted_and_says_its_last_digits(
     assert "7911123456" not in (member.buddy_encrypted + member.buddy_index)
 
 
+# The check-in options' menu: what each option keys in, and the column that keeps it.
+DURESS_OPTION = ("1", "duress_pin_hash")
+BUDDY_OPTION = ("3", "buddy_encrypted")
+
+
 @pytest.mark.parametrize(
-    ("keyed", "heard"),
+    ("option", "keyed", "heard"),
     [
-        ("09011234567", "Premium rate numbers"),
-        ("999", "emergency"),
-        ("+33612345678", "Only UK numbers"),
-        ("02079460123", "must not be your own phone"),
+        (DURESS_OPTION, PIN, "must be different from your PIN"),
+        (DURESS_OPTION, "1111", "too easy to guess"),
+        (DURESS_OPTION, "12", "too short"),
+        (BUDDY_OPTION, "09011234567", "Premium rate numbers"),
+        (BUDDY_OPTION, "999", "emergency"),
+        (BUDDY_OPTION, "+33612345678", "Only UK numbers"),
+        (BUDDY_OPTION, "02079460123", "must not be your own phone"),
     ],
 )
-def test_a_premium_foreign_emergency_or_own_buddy_is_refused(
-    clocked: MemberMenu, db: Database, keyed: str, heard: str
+def test_a_refused_duress_pin_or_buddy_is_not_kept(
+    clocked: MemberMenu, db: Database, option: tuple[str, str], keyed: str, heard: str
 ) -> None:
+    """A duress PIN like the PIN, too easy or too short; a premium rate,
+    foreign, emergency or the member's own number as the buddy."""
+    key, column = option
     member_id = clocked.seed()
     sid = clocked.logged_in_call()
-    assert heard in _key(clocked, _settings(clocked, sid, "3"), sid, keyed).said
-    assert member_row(db, member_id).buddy_encrypted is None
+    assert heard in _key(clocked, _settings(clocked, sid, key), sid, keyed).said
+    assert getattr(member_row(db, member_id), column) is None
 
 
 def test_removing_the_duress_pin_and_the_buddy(clocked: MemberMenu, db: Database) -> None:
