@@ -14,14 +14,18 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from core.queue import QUEUE_NAME
 from core.services import bound
@@ -46,6 +50,7 @@ from storage.models import (
 )
 from storage.vault import NumberVault
 from tests.support import people
+from tests.support.call_rows import inbound_call
 from tests.support.databases import committing_database
 from tests.support.people import Enrol
 from tests.support.suite import AppConfig, SuiteConfig
@@ -104,18 +109,7 @@ def test_webhooks_to_workers_end_to_end(
     with db.session() as s:
         line = s.scalars(select(SafetyNumber).where(SafetyNumber.member_id == member_id)).one()
         caller = services.vault.protect(CALLER)
-        s.add(
-            Call(
-                call_sid=parent,
-                direction=CallDirection.INBOUND,
-                member_id=member_id,
-                safety_number_id=line.id,
-                other_party_index=caller.index,
-                other_party_encrypted=caller.token,
-                other_party_last3=caller.last3,
-                bridged=True,
-            )
-        )
+        s.add(inbound_call(parent, member_id, caller, safety_number_id=line.id, bridged=True))
     for seq, status in enumerate(["initiated", "ringing", "in-progress", "completed"]):
         form = {
             "CallSid": leg,
@@ -186,6 +180,29 @@ def test_webhooks_to_workers_end_to_end(
 # --- SIGKILL during ingestion ---------------------------------------------------
 
 
+@contextmanager
+def _workers(
+    db: Database, ids: dict[str, int], *made: tuple[str, InstrumentedAttribute[Any]]
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The worker processes a test starts (it appends them to the list
+    yielded), killed at the end if still running; then what the test seeded
+    is deleted, as far as it got: first the rows in ``made`` (the id's key in
+    ``ids``, the column that holds it), then the seeded member, line and staff."""
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        yield workers
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                kill_everything(proc)
+        with db.session() as s:
+            for key, column in made:
+                if key in ids:
+                    s.execute(delete(column.class_).where(column == ids[key]))
+            delete_seeded(s, ids)
+        db.engine.dispose()
+
+
 @pytest.mark.usefixtures("pg_engine")  # migrated
 def test_worker_killed_mid_download_reruns_the_job_once(
     vault: NumberVault, suite: SuiteConfig, pg_url: str, redis: Redis, tmp_path: Path, fake_twilio: FakeTwilio
@@ -198,8 +215,7 @@ def test_worker_killed_mid_download_reruns_the_job_once(
     fake_twilio.add_recording(recording, audio)
     fake_twilio.hold_media()
     ids: dict[str, int] = {}
-    workers: list[subprocess.Popen[bytes]] = []
-    try:
+    with _workers(db, ids, ("report", AuditEntry.target_id), ("report", Report.id)) as workers:
         with job_services(
             tmp_path, db, TWILIO_API_BASE_URL=fake_twilio.base_url, RECORDINGS_PATH=env["RECORDINGS_PATH"]
         ) as svc:
@@ -257,16 +273,6 @@ def test_worker_killed_mid_download_reruns_the_job_once(
         assert len(downloads) == 2  # the killed one and the re-run
         assert (tmp_path / "mail.log").read_text().count("Subject: Safety Number: a report is waiting") == 1
         assert queue.failed_job_registry.count == 0
-    finally:
-        for proc in workers:
-            if proc.poll() is None:
-                kill_everything(proc)
-        with db.session() as s:
-            if "report" in ids:
-                s.execute(delete(AuditEntry).where(AuditEntry.target_id == ids["report"]))
-                s.execute(delete(Report).where(Report.id == ids["report"]))
-            delete_seeded(s, ids)
-        db.engine.dispose()
 
 
 @pytest.mark.usefixtures("pg_engine")  # migrated
@@ -282,9 +288,8 @@ def test_worker_killed_while_placing_a_due_check_in_call_loses_nothing(
     # A short call window, so the retry comes within the test (240 s in production).
     env = worker_env(suite, pg_url, fake_twilio, tmp_path, CHECKIN_CALL_WINDOW_SECONDS="5")
     ids: dict[str, int] = {}
-    workers: list[subprocess.Popen[bytes]] = []
     fake_twilio.stall_next(1, seconds=8)  # the first call request hangs until the worker is dead
-    try:
+    with _workers(db, ids, ("checkin", Checkin.id)) as workers:
         seeded = people.enrol(db, vault, name=MEMBER_NAME, phone=MEMBER_PHONE)
         fake_twilio.add_number(people.LINE)  # calls are placed only from the account's own numbers
         ids["member"], ids["line"] = seeded.id, seeded.line_id
@@ -321,15 +326,6 @@ def test_worker_killed_while_placing_a_due_check_in_call_loses_nothing(
             assert s.scalars(select(CheckinAlarm).where(CheckinAlarm.checkin_id == checkin.id)).all() == []
         assert calls_asked() == 2
         assert fake_twilio.placed[-1].to == MEMBER_PHONE
-    finally:
-        for proc in workers:
-            if proc.poll() is None:
-                kill_everything(proc)
-        with db.session() as s:
-            if "checkin" in ids:
-                s.execute(delete(Checkin).where(Checkin.id == ids["checkin"]))
-            delete_seeded(s, ids)
-        db.engine.dispose()
 
 
 def test_the_job_inspection_finds_a_number_when_there_is_one(redis: Redis) -> None:

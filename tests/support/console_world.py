@@ -6,7 +6,7 @@ request and a failed job. For tests that open every page
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import Flask
 
@@ -16,9 +16,9 @@ from ivr import services_of
 from storage import callback_requests, checkins
 from storage import repositories as repo
 from storage.events import MAX_ATTEMPTS
-from storage.models import Call, CallDirection, Event, Report, utcnow
-from storage.vault import ProtectedNumber
+from storage.models import Event, Report, utcnow
 from tests.staff.helpers import PASSWORD, wav_bytes
+from tests.support.call_rows import inbound_call
 from tests.support.people import cheap_hashing
 from worker.signals import compute_signals
 
@@ -43,11 +43,11 @@ def seed_console(app: Flask) -> dict[str, int]:
         ruby = members[0]
         caller = vault.protect(CALLER)
         calls = [
-            _inbound(
+            inbound_call(
                 f"CAworld{day:03d}{i:03d}",
                 ruby.id,
                 caller,
-                now - timedelta(days=day, minutes=i + 5),
+                created_at=now - timedelta(days=day, minutes=i + 5),
                 bridged=i % 2 == 0,
                 declined=i == 1,
                 warned=i == 2,
@@ -58,10 +58,9 @@ def seed_console(app: Flask) -> dict[str, int]:
         s.add_all(calls)
         # Declined by every member: enough for a risk signal.
         signalled = vault.protect(SIGNALLED)
-        s.add_all(
-            _inbound(f"CAworldsignal{k}", member.id, signalled, now - timedelta(hours=k + 1), declined=True)
-            for k, member in enumerate(members)
-        )
+        for k, member in enumerate(members):
+            at = now - timedelta(hours=k + 1)
+            s.add(inbound_call(f"CAworldsignal{k}", member.id, signalled, created_at=at, declined=True))
         s.flush()
         report = Report(
             member_id=ruby.id,
@@ -115,17 +114,3 @@ def seed_console(app: Flask) -> dict[str, int]:
         raised = compute_signals().raised
     assert raised, "the seeded declines should raise a risk signal"
     return {**facts, "signal_id": raised[0]}
-
-
-def _inbound(sid: str, member_id: int, caller: ProtectedNumber, at: datetime, **flags: bool) -> Call:
-    """A call from ``caller`` to the member's Safety Number at ``at``."""
-    return Call(
-        call_sid=sid,
-        direction=CallDirection.INBOUND,
-        member_id=member_id,
-        other_party_index=caller.index,
-        other_party_encrypted=caller.token,
-        other_party_last3=caller.last3,
-        created_at=at,
-        **flags,
-    )
