@@ -119,6 +119,24 @@ def redis_link(suite: SuiteConfig) -> Iterator[Link]:
     link.close()
 
 
+@pytest.fixture
+def pg_link(pg_url: str) -> Iterator[Link]:
+    """The test database's server behind a link the test can cut."""
+    parts = urlsplit(pg_url.replace("postgresql+psycopg", "http"))
+    link = Link(parts.hostname or "127.0.0.1", parts.port or 5432)
+    yield link
+    link.close()
+
+
+@pytest.fixture
+def pg_linked_app(app_config: AppConfig, pg_url: str, pg_link: Link) -> Flask:
+    """The app, reaching the test database through ``pg_link``."""
+    parts = urlsplit(pg_url.replace("postgresql+psycopg", "http"))
+    return create_app(
+        app_config(DATABASE_URL=pg_url.replace(parts.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{pg_link.port}"))
+    )
+
+
 def _via(link: Link, url: str) -> str:
     parts = urlsplit(url)
     return parts._replace(netloc=f"127.0.0.1:{link.port}").geturl()
@@ -256,42 +274,36 @@ def test_database_that_never_answers_gets_the_caller_an_apology(
 
 
 def test_database_down_then_back_the_app_recovers_by_itself(
-    suite: SuiteConfig, app_config: AppConfig, pg_url: str, redis: Redis, tmp_path: Path
+    suite: SuiteConfig, redis: Redis, tmp_path: Path, pg_link: Link, pg_linked_app: Flask
 ) -> None:
-    parts = urlsplit(pg_url.replace("postgresql+psycopg", "http"))
-    link = Link(parts.hostname or "127.0.0.1", parts.port or 5432)
-    try:
-        url = pg_url.replace(parts.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{link.port}")
-        app = create_app(app_config(DATABASE_URL=url))
-        client = TwilioClient(app.test_client(), suite)
+    link, app = pg_link, pg_linked_app
+    client = TwilioClient(app.test_client(), suite)
 
-        def call() -> str:
-            # A number that is not in the pool: with the database up the
-            # answer is the ordinary <Reject/>; down, it is the apology.
-            root = twiml_of(
-                client.send(
-                    "/voice/incoming",
-                    {"CallSid": "CAx", "From": "+447911123456", "To": "+442079469999"},
-                )
+    def call() -> str:
+        # A number that is not in the pool: with the database up the
+        # answer is the ordinary <Reject/>; down, it is the apology.
+        root = twiml_of(
+            client.send(
+                "/voice/incoming",
+                {"CallSid": "CAx", "From": "+447911123456", "To": "+442079469999"},
             )
-            return "apology" if APOLOGY_WORDS in "".join(root.root.itertext()) else "answered"
+        )
+        return "apology" if APOLOGY_WORDS in "".join(root.root.itertext()) else "answered"
 
-        assert call() == "answered"
-        link.set("down")  # PostgreSQL stops: pooled connections cut, new ones fail
-        assert [call(), call()] == ["apology", "apology"]
-        link.set("up")  # back: no restart, no operator
-        assert call() == "answered"
-        assert app.test_client().get("/healthz").status_code == 200
-    finally:
-        link.close()
+    assert call() == "answered"
+    link.set("down")  # PostgreSQL stops: pooled connections cut, new ones fail
+    assert [call(), call()] == ["apology", "apology"]
+    link.set("up")  # back: no restart, no operator
+    assert call() == "answered"
+    assert app.test_client().get("/healthz").status_code == 200
 
 
 def test_a_pooled_connection_that_died_while_idle_is_replaced_before_the_next_call(
     suite: SuiteConfig,
-    app_config: AppConfig,
-    pg_url: str,
     redis: Redis,
     tmp_path: Path,
+    pg_link: Link,
+    pg_linked_app: Flask,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Pooled connections are pinged only after sitting idle (storage/db.py,
@@ -300,26 +312,20 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_the_next_ca
     inbound call uses)."""
     import storage.db
 
-    parts = urlsplit(pg_url.replace("postgresql+psycopg", "http"))
-    link = Link(parts.hostname or "127.0.0.1", parts.port or 5432)
-    try:
-        url = pg_url.replace(parts.netloc.rsplit("@", 1)[-1], f"127.0.0.1:{link.port}")
-        app = create_app(app_config(DATABASE_URL=url))
-        client = TwilioClient(app.test_client(), suite)
-        form = {"CallSid": "CAidle", "From": "+447911123456", "To": "+442079469999"}
-        assert APOLOGY_WORDS not in "".join(twiml_of(client.send("/voice/incoming", form)).root.itertext())
-        assert app.test_client().get("/healthz").status_code == 200  # the engine's pool, used once
-        link.set("down")  # the pooled connections are cut while nobody uses them
-        link.set("up")
-        # They have sat idle long enough to be pinged before their next use.
-        monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)
-        driver_pool = services_of(app).db.driver_pool
-        assert driver_pool is not None
-        monkeypatch.setattr(driver_pool, "idle_ping_seconds", 0.0)
-        root = twiml_of(client.send("/voice/incoming", form))
-        assert APOLOGY_WORDS not in "".join(root.root.itertext())
-        assert root[0].tag == "Reject"  # the ordinary rejection of a number not in the pool
-        health = app.test_client().get("/healthz")
-        assert health.status_code == 200 and health.get_json()["database"] == "ok", health.get_json()
-    finally:
-        link.close()
+    link, app = pg_link, pg_linked_app
+    client = TwilioClient(app.test_client(), suite)
+    form = {"CallSid": "CAidle", "From": "+447911123456", "To": "+442079469999"}
+    assert APOLOGY_WORDS not in "".join(twiml_of(client.send("/voice/incoming", form)).root.itertext())
+    assert app.test_client().get("/healthz").status_code == 200  # the engine's pool, used once
+    link.set("down")  # the pooled connections are cut while nobody uses them
+    link.set("up")
+    # They have sat idle long enough to be pinged before their next use.
+    monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)
+    driver_pool = services_of(app).db.driver_pool
+    assert driver_pool is not None
+    monkeypatch.setattr(driver_pool, "idle_ping_seconds", 0.0)
+    root = twiml_of(client.send("/voice/incoming", form))
+    assert APOLOGY_WORDS not in "".join(root.root.itertext())
+    assert root[0].tag == "Reject"  # the ordinary rejection of a number not in the pool
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 200 and health.get_json()["database"] == "ok", health.get_json()
