@@ -57,7 +57,10 @@ def test_embedded_defaults(tmp_path: Path) -> None:
     assert settings.recordings_path == str(tmp_path / "recordings")
 
 
-def test_environment_is_read_exactly_as_the_contract_names_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("region", ["ie", "gb"])
+def test_environment_is_read_exactly_as_the_contract_names_it_and_typed(tmp_path: Path, region: str) -> None:
+    """Every name, the console's and the masked calls' included; the default
+    region, in either case, is also the masked call policy's region."""
     env = {
         "DATABASE_URL": "postgresql+psycopg://u@h/db",
         "REDIS_URL": "redis://127.0.0.1:6379/3",
@@ -69,8 +72,14 @@ def test_environment_is_read_exactly_as_the_contract_names_it(tmp_path: Path) ->
         "SAFETY_DATA_KEYS": "k1, k2",
         "SAFETY_INDEX_KEY": "i" * 40,
         "SECRET_KEY": "s",
-        "DEFAULT_REGION": "ie",
+        "DEFAULT_REGION": region,
         "SAFETY_ENV": "production",
+        "STAFF_IDLE_MINUTES": "10",
+        "STAFF_MAX_FAILED_LOGINS": "3",
+        "STAFF_LOCKOUT_MINUTES": "60",
+        "STAFF_IP_FAILURES_PER_15_MIN": "7",
+        "NUMBER_QUARANTINE_DAYS": "90",
+        "MASKED_CALL_REGIONS": "ie, fr",
     }
     s = load_settings(env, tmp_path)
     assert s.database_url == env["DATABASE_URL"]
@@ -80,30 +89,16 @@ def test_environment_is_read_exactly_as_the_contract_names_it(tmp_path: Path) ->
     assert s.twilio_api_base_url == "http://127.0.0.1:9999"
     assert s.recordings_path == "/srv/rec"
     assert s.data_keys == ("k1", "k2")
-    assert s.default_region == "IE"
+    assert s.default_region == s.destination_policy.region == region.upper()
     assert s.production
+    assert (s.staff_idle_minutes, s.staff_max_failed_logins, s.staff_lockout_minutes) == (10, 3, 60)
+    assert (s.staff_ip_failures_per_15_min, s.number_quarantine_days) == (7, 90)
+    assert s.destination_policy.allowed_regions == {"GB", "GG", "IM", "JE", "IE", "FR"}
 
 
 def test_an_unknown_setting_is_refused_rather_than_ignored(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="STAFF_IDEL_MINUTES"):
         load_settings({}, tmp_path, {"STAFF_IDEL_MINUTES": 5})
-
-
-def test_console_and_masked_call_settings_are_typed_and_read_from_the_environment(tmp_path: Path) -> None:
-    env = {
-        "STAFF_IDLE_MINUTES": "10",
-        "STAFF_MAX_FAILED_LOGINS": "3",
-        "STAFF_LOCKOUT_MINUTES": "60",
-        "STAFF_IP_FAILURES_PER_15_MIN": "7",
-        "NUMBER_QUARANTINE_DAYS": "90",
-        "MASKED_CALL_REGIONS": "ie, fr",
-        "DEFAULT_REGION": "gb",
-    }
-    s = load_settings(env, tmp_path)
-    assert (s.staff_idle_minutes, s.staff_max_failed_logins, s.staff_lockout_minutes) == (10, 3, 60)
-    assert (s.staff_ip_failures_per_15_min, s.number_quarantine_days) == (7, 90)
-    assert s.destination_policy.allowed_regions == {"GB", "GG", "IM", "JE", "IE", "FR"}
-    assert s.destination_policy.region == "GB"
 
 
 def test_overrides_win_over_the_environment_by_either_name(tmp_path: Path) -> None:
