@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from callflows.signals import SignalStatus
 from storage import repositories as repo
@@ -54,6 +55,11 @@ def _audit(db: Database) -> list[AuditEntry]:
         return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
 
 
+def _warn(client: FlaskClient, signal_id: int, category: str, summary: str) -> TestResponse:
+    """Send the signal page's form that turns the signal into a warning."""
+    return post(client, f"/staff/signals/{signal_id}/warning", {"category": category, "summary": summary})
+
+
 def test_one_caller_three_members_two_declines_becomes_a_warning_a_fourth_member_hears(
     inline_app: Flask, suite: SuiteConfig, db: Database, vault: NumberVault, enrol: Enrol, alice: FlaskClient
 ) -> None:
@@ -76,11 +82,7 @@ def test_one_caller_three_members_two_declines_becomes_a_warning_a_fourth_member
 
     page = alice.get(f"/staff/signals/{signal.id}").get_data(as_text=True)
     assert "Caller ending 789" in page and "new, waiting for a decision" in page
-    made = post(
-        alice,
-        f"/staff/signals/{signal.id}/warning",
-        {"category": "threats", "summary": "Calls member after member, threatening when declined"},
-    )
+    made = _warn(alice, signal.id, "threats", "Calls member after member, threatening when declined")
     assert made.status_code == 302
     with db.session() as s:
         warning = s.scalars(select(CallerWarning)).one()
@@ -171,19 +173,13 @@ def test_a_refused_warning_form_changes_nothing_and_numbers_never_reach_a_summar
     db: Database, vault: NumberVault, alice: FlaskClient
 ) -> None:
     signal_id = _seed_signals(db, vault, 1)[0]
-    answer = post(
-        alice, f"/staff/signals/{signal_id}/warning", {"category": "nonsense", "summary": "robbed me"}
-    )
+    answer = _warn(alice, signal_id, "nonsense", "robbed me")
     assert answer.status_code == 400 and "category must be one of" in answer.get_data(as_text=True)
-    answer = post(alice, f"/staff/signals/{signal_id}/warning", {"category": "threats", "summary": "<b></b>"})
+    answer = _warn(alice, signal_id, "threats", "<b></b>")
     assert answer.status_code == 400
     with db.session() as s:
         assert s.scalars(select(CallerWarning)).first() is None
-    answer = post(
-        alice,
-        f"/staff/signals/{signal_id}/warning",
-        {"category": "robbery", "summary": "rang from 07911 123456"},
-    )
+    answer = _warn(alice, signal_id, "robbery", "rang from 07911 123456")
     assert answer.status_code == 302
     with db.session() as s:
         assert [w.summary for w in s.scalars(select(CallerWarning))] == ["rang from [number ending 456]"]
