@@ -12,6 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -70,12 +71,27 @@ def _fire(base: str, attempts: list[tuple[str, str]]) -> list[int]:
         return list(pool.map(lambda a: _sign_in(base, *a), attempts))
 
 
+def _audited(race_db: Database, action: str) -> int:
+    """How many audit entries record ``action``."""
+    with race_db.session() as s:
+        return s.scalar(select(func.count()).where(AuditEntry.action == action)) or 0
+
+
+@contextmanager
+def _served(make_app: Callable[..., Flask], race_db: Database, ip_failures: int) -> Iterator[tuple[str, int]]:
+    """The console served on ``race_db`` with Alice's account, an address
+    allowed ``ip_failures`` failed sign-ins per 15 minutes: its base URL and
+    Alice's id."""
+    app = make_app(database=race_db, STAFF_IP_FAILURES_PER_15_MIN=ip_failures)
+    staff_id = make_staff(race_db, "alice@example.org")
+    with serving(app) as base:
+        yield base, staff_id
+
+
 def test_parallel_wrong_passwords_lock_the_account_after_the_limit(
     make_app: Callable[..., Flask], race_db: Database, hash_checks: list[int]
 ) -> None:
-    app = make_app(database=race_db, STAFF_IP_FAILURES_PER_15_MIN=1000)
-    staff_id = make_staff(race_db, "alice@example.org")
-    with serving(app) as base:
+    with _served(make_app, race_db, ip_failures=1000) as (base, staff_id):
         statuses = _fire(base, [("alice@example.org", f"wrong {i}") for i in range(PARALLEL)])
         assert statuses == [401] * PARALLEL
         assert len(hash_checks) == 5  # STAFF_MAX_FAILED_LOGINS: not one more
@@ -85,31 +101,24 @@ def test_parallel_wrong_passwords_lock_the_account_after_the_limit(
     with race_db.session() as s:
         staff = s.get(Staff, staff_id)
         assert staff is not None and staff.locked_until is not None
-        locks = s.scalar(select(func.count()).where(AuditEntry.action == "login.locked"))
-        assert locks == 1
+    assert _audited(race_db, "login.locked") == 1
 
 
 def test_parallel_failures_from_one_address_stop_at_its_limit(
     make_app: Callable[..., Flask], race_db: Database, hash_checks: list[int]
 ) -> None:
-    app = make_app(database=race_db, STAFF_IP_FAILURES_PER_15_MIN=10)
-    make_staff(race_db, "alice@example.org")
-    with serving(app) as base:
+    with _served(make_app, race_db, ip_failures=10) as (base, _):
         statuses = _fire(base, [(f"x{i}@example.org", "nope") for i in range(PARALLEL)])
         assert sorted(statuses) == [401] * 10 + [429] * (PARALLEL - 10)
         # The address is over its limit: the right password waits too.
         assert _sign_in(base, "alice@example.org", PASSWORD) == 429
-    with race_db.session() as s:
-        failures = s.scalar(select(func.count()).where(AuditEntry.action == "login.failed"))
-        assert failures == 10
+    assert _audited(race_db, "login.failed") == 10
 
 
 def test_a_right_password_gives_its_address_attempt_back(
     make_app: Callable[..., Flask], race_db: Database, hash_checks: list[int]
 ) -> None:
-    app = make_app(database=race_db, STAFF_IP_FAILURES_PER_15_MIN=2)
-    make_staff(race_db, "alice@example.org")
-    with serving(app) as base:
+    with _served(make_app, race_db, ip_failures=2) as (base, _):
         for _ in range(4):
             assert _sign_in(base, "alice@example.org", PASSWORD) == 302
         assert _sign_in(base, "x@example.org", "nope") == 401
