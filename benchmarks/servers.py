@@ -238,7 +238,7 @@ def run_module(module: str, cwd: Path = ROOT, env: Mapping[str, str] | None = No
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_of(pid: int) -> float:
+def cpu_of(pid: int) -> float:
     """User + system CPU seconds of a process (all its threads); 0 if it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -266,14 +266,14 @@ def cpu_accounting(server: Gunicorn) -> Iterator[dict[str, float]]:
 
     spent: dict[str, float] = {}
     workers, postgres = server.worker_pids(), _postgres_pids()
-    web0 = sum(_cpu_of(p) for p in workers)
-    pg0 = {p: _cpu_of(p) for p in postgres}
+    web0 = sum(cpu_of(p) for p in workers)
+    pg0 = {p: cpu_of(p) for p in postgres}
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     yield spent
     children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    spent["web"] = sum(_cpu_of(p) for p in workers) - web0
+    spent["web"] = sum(cpu_of(p) for p in workers) - web0
     # Backends started during the block count from zero.
-    spent["postgres"] = sum(_cpu_of(p) - pg0.get(p, 0.0) for p in _postgres_pids())
+    spent["postgres"] = sum(cpu_of(p) - pg0.get(p, 0.0) for p in _postgres_pids())
     spent["load_generator"] = (children1.ru_utime - children0.ru_utime) + (
         children1.ru_stime - children0.ru_stime
     )

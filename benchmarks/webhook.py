@@ -16,7 +16,16 @@ from typing import Any
 from redis import Redis
 from sqlalchemy import create_engine
 
-from benchmarks import callbacks_floor, checkout, dial_latency, floor_profile, seed, servers, signed
+from benchmarks import (
+    callbacks_floor,
+    checkout,
+    dial_latency,
+    floor_profile,
+    seed,
+    servers,
+    signed,
+    statement_cost,
+)
 from benchmarks.config import (
     APP_PORT,
     BARE_PORT,
@@ -209,6 +218,8 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
     flush_redis()
     # Where the project's call spends CPU the floor's does not (in-process).
     profile = floor_profile.measure(url, seeded)
+    # PostgreSQL's side of the same: each statement on its own.
+    statements = statement_cost.measure(url, seeded)
     bare, floor, project = subjects[:3]
     baseline, result, floor_result = _median(bare.loaded), _median(project.loaded), _median(floor.loaded)
     measured: dict[str, Any] = {
@@ -241,6 +252,7 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
         "callbacks": callbacks,
         "dial_latency": dial,
         "floor_profile": profile,
+        "statement_cost": statements,
         "peak_rss_kib": peaks,
         "jobs_queued_in_redis": queued,
     }

@@ -60,6 +60,23 @@ def test_a_met_target_shows_no_analysis_of_a_miss(committed_results: dict[str, A
     assert "Missed — measured cause" not in text.split("## Profile")[0]
 
 
+def test_the_statements_measured_on_their_own_are_reported(committed_results: dict[str, Any]) -> None:
+    data = copy.deepcopy(committed_results)
+    data["webhook"]["statement_cost"] = {
+        "backend_cpu_us": {"app": 231.0, "floor": 210.0},
+        "wall_us": {"app": 612.0, "floor": 598.0},
+        "backend_cpu_ratio": 1.1,
+        "rounds": 6,
+        "statements_per_round": 1000,
+    }
+
+    text = report.render(data)
+
+    assert "cost PostgreSQL **231 µs** of CPU against the floor's\n210 µs (**1.10 ×**)" in text  # noqa: RUF001
+    assert "took 612 µs against 598 µs" in text
+    assert _unfilled(text) == []
+
+
 def test_an_earlier_commit_measured_in_the_same_run_gets_its_row(committed_results: dict[str, Any]) -> None:
     data = copy.deepcopy(committed_results)
     webhook = data["webhook"]
