@@ -13,7 +13,8 @@ from core.services import recording_store
 from simulator.fake_twilio import FakeTwilio
 from storage import repositories as repo
 from storage.db import Database
-from storage.models import Block, Call, CallDirection, CallEvent, Member, RecordingState, Report, ReportStatus
+from storage.models import Block, Call, CallEvent, Member, RecordingState, Report, ReportStatus
+from tests.support.call_rows import inbound_call
 from tests.support.people import Enrol
 from tests.worker_helpers import add_report, job_services
 from worker.retention import TWILIO_GRACE_DAYS, apply_retention
@@ -33,14 +34,11 @@ def env(enrol: Enrol, db: Database, tmp_path: Path, fake_twilio: FakeTwilio):
 def _call(env, sid: str, age_days: float, **fields) -> int:
     protected = env.svc.vault.protect(CALLER)
     with env.db.session() as s:
-        call = Call(
-            call_sid=sid,
-            direction=CallDirection.INBOUND,
-            member_id=env.member_id,
+        call = inbound_call(
+            sid,
+            env.member_id,
+            protected,
             safety_number_id=env.line_id,
-            other_party_index=protected.index,
-            other_party_encrypted=protected.token,
-            other_party_last3=protected.last3,
             created_at=NOW - timedelta(days=age_days),
             **fields,
         )
