@@ -7,6 +7,7 @@ refuses to start without them and names each one that is missing.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -352,30 +353,38 @@ def _field_set(settings: Settings, env_name: str) -> bool:
     return bool(getattr(settings, attr))
 
 
-def _fill_development_secrets(settings: Settings, instance: Path) -> Settings:
-    """Generate missing secrets once into ``instance/secrets.json`` and reuse them."""
-    if all(_field_set(settings, name) for name in GENERATED_SECRETS):
-        return settings
-    path = instance / SECRETS_FILE
-    stored: dict[str, str] = {}
-    if path.exists():
-        stored = json.loads(path.read_text())
+def _stored_or_generated_secrets(path: Path) -> dict[str, str]:
+    """The secrets in ``path``, any missing generated and written (whole, by rename)."""
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     generators = {
         "TWILIO_AUTH_TOKEN": lambda: new_index_key()[:32],
         "SAFETY_DATA_KEYS": new_fernet_key,
         "SAFETY_INDEX_KEY": new_index_key,
         "SECRET_KEY": new_index_key,
     }
-    changed = False
-    for name in GENERATED_SECRETS:
-        if name not in stored:
+    missing = [name for name in GENERATED_SECRETS if name not in stored]
+    if missing:
+        for name in missing:
             stored[name] = generators[name]()
-            changed = True
-    if changed:
-        instance.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        partial = path.with_suffix(".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(stored, fh, indent=2)
+        os.replace(partial, path)
+    return stored
+
+
+def _fill_development_secrets(settings: Settings, instance: Path) -> Settings:
+    """Generate missing secrets once into ``instance/secrets.json`` and reuse them."""
+    if all(_field_set(settings, name) for name in GENERATED_SECRETS):
+        return settings
+    instance.mkdir(parents=True, exist_ok=True)
+    # Every gunicorn worker builds the app at once: without the lock two of
+    # them could each find no file and write different keys, or one read the
+    # file half written by the other.
+    with (instance / (SECRETS_FILE + ".lock")).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored = _stored_or_generated_secrets(instance / SECRETS_FILE)
     updates: dict[str, Any] = {}
     for name in GENERATED_SECRETS:
         if not _field_set(settings, name):
