@@ -1,4 +1,11 @@
+from __future__ import annotations
+
 import json
+import multiprocessing
+import secrets
+import time
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
@@ -46,6 +53,41 @@ def test_development_generates_secrets_once_and_reuses_them(tmp_path: Path) -> N
     stored = json.loads((tmp_path / "secrets.json").read_text())
     assert stored["SECRET_KEY"] == first.secret_key
     assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
+
+
+def _load_secret_key_slowly(instance: Path, start: Barrier, results: Queue[str]) -> None:
+    """One worker booting: key generation made slow so every worker is inside it at once."""
+    import core.settings
+
+    def slow_index_key() -> str:
+        time.sleep(0.2)
+        return secrets.token_hex(32)
+
+    core.settings.new_index_key = slow_index_key
+    start.wait()
+    results.put(load_settings({}, instance).secret_key)
+
+
+def test_workers_booting_together_share_one_set_of_generated_secrets(tmp_path: Path) -> None:
+    # gunicorn's workers all build the app at the same moment; had each one
+    # written keys of its own, a session signed by one worker would be
+    # refused by the next and a phone encrypted by one unreadable by another.
+    context = multiprocessing.get_context("fork")
+    workers = 4
+    start = context.Barrier(workers)
+    results: Queue[str] = context.Queue()
+    processes = [
+        context.Process(target=_load_secret_key_slowly, args=(tmp_path, start, results))
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    keys = [results.get(timeout=30) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    stored = json.loads((tmp_path / "secrets.json").read_text())
+    assert set(keys) == {stored["SECRET_KEY"]}
 
 
 def test_embedded_defaults(tmp_path: Path) -> None:
