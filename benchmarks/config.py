@@ -34,6 +34,7 @@ APP_PORT = 8731
 BARE_PORT = 8732
 BEFORE_PORT = 8733  # the app as of an earlier commit, measured in the same run
 FLOOR_PORT = 8734  # the floor: the leanest correct webhook (benchmarks/floor_app.py)
+FLOOR_COPY_PORT = 8735  # a second floor, the same: what two identical servers differ by in a run
 
 # gunicorn: identical settings for the app and the bare baseline.
 GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))

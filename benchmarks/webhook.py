@@ -1,7 +1,11 @@
 """Webhook throughput: ``POST /voice/incoming`` (full path) against two
 yardsticks, same gunicorn settings, loaded by wrk on loopback: a bare Flask
 app (no work at all) and the floor (``benchmarks/floor_app.py``, the leanest
-correct webhook). Each at 50 connections and at one, rounds interleaved."""
+correct webhook). Each at 50 connections and at one, rounds interleaved.
+
+A second copy of the floor is measured like the others: two identical
+servers differ in a run only by the machine's noise, so their ratio is the
+resolution of every other ratio of the run."""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from benchmarks.config import (
     APP_PORT,
     BARE_PORT,
     BEFORE_PORT,
+    FLOOR_COPY_PORT,
     FLOOR_PORT,
     LOAD_CONNECTIONS,
     LOAD_SECONDS,
@@ -145,6 +150,7 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
         Subject("bare", BARE, BARE_PORT, env),
         Subject("floor", FLOOR, FLOOR_PORT, env, APOLOGY_MARKER),
         Subject("app", APP, APP_PORT, env, APOLOGY_MARKER),
+        Subject("floor_copy", FLOOR, FLOOR_COPY_PORT, env, APOLOGY_MARKER),
     ]
     if tree:
         old_env = checkout.environ(tree, env)
@@ -187,20 +193,21 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
                 subject.loaded.append(_load(subject, subject.paths[2 * i], seconds, connections))
             for subject in order:
                 subject.unloaded.append(_load(subject, subject.paths[2 * i + 1], seconds, 1))
-        app = subjects[2].server
+        named = {subject.name: subject for subject in subjects}
+        app = named["app"].server
         assert app is not None
         status_kinds = answer_kinds(
             servers.warm_up(app.port, [(r.path, r.signature, r.body) for r in status_reqs], 100)
         )
         status = servers.wrk(app.port, status_path, seconds, connections, APOLOGY_MARKER)
         old_status = (
-            servers.wrk(subjects[3].port, old_status_path, seconds, connections, APOLOGY_MARKER)
+            servers.wrk(named["before"].port, old_status_path, seconds, connections, APOLOGY_MARKER)
             if tree
             else None
         )
         # The status callback and the whisper, each against a floor of its own.
         callbacks = callbacks_floor.measure(
-            [subjects[1], subjects[2]],
+            [named["floor"], named["app"]],
             seeded,
             url,
             load=lambda subject, path, _round: _load(subject, path, seconds, connections),
@@ -220,7 +227,7 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
     profile = floor_profile.measure(url, seeded)
     # PostgreSQL's side of the same: each statement on its own.
     statements = statement_cost.measure(url, seeded)
-    bare, floor, project = subjects[:3]
+    bare, floor, project, copy = (named[name] for name in ("bare", "floor", "app", "floor_copy"))
     baseline, result, floor_result = _median(bare.loaded), _median(project.loaded), _median(floor.loaded)
     measured: dict[str, Any] = {
         "server": servers.gunicorn_description(),
@@ -239,6 +246,11 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
         "ratio": result["rps"] / baseline["rps"] if baseline["rps"] else 0.0,
         "floor_ratio": result["rps"] / floor_result["rps"] if floor_result["rps"] else 0.0,
         "p99_over_floor": result["p99_ms"] / floor_result["p99_ms"] if floor_result["p99_ms"] else 0.0,
+        # The resolution: two identical floors, measured alike in the same rounds.
+        "floor_copy": _median(copy.loaded),
+        "floor_copy_runs": copy.loaded,
+        "floor_copy_ratio": _ratio(_median(copy.loaded)["rps"], floor_result["rps"]),
+        "round_ratios": {"app": _round_ratios(project, floor), "floor_copy": _round_ratios(copy, floor)},
         # one connection: what a lone caller waits, median and p99 of each run
         "unloaded": {s.name: {"median": _median_latency(s.unloaded), "runs": s.unloaded} for s in subjects},
         # CPU microseconds per request, by process group, in the median runs
@@ -258,12 +270,13 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
     }
     lone = {name: u["median"]["p50_ms"] for name, u in measured["unloaded"].items()}
     measured["unloaded_p50_over_floor"] = lone["app"] / lone["floor"] if lone["floor"] else 0.0
+    measured["unloaded_p50_floor_copy_over_floor"] = _ratio(lone["floor_copy"], lone["floor"])
     # The wait a lone caller has over HTTP (the unloaded runs' median), and
     # the database's share of it (its statements' time, measured in-process).
     dial["http_p50_ms"] = lone["app"]
     dial["database_share_of_http_p50"] = dial["database_ms_p50"] / lone["app"] if lone["app"] else 0.0
     if tree:
-        old = subjects[3]
+        old = named["before"]
         median = _median(old.loaded)
         old_measured: dict[str, Any] = {
             "commit": before,
@@ -300,8 +313,9 @@ class Subject:
 
 
 def _load(subject: Subject, path: Path, seconds: int, connections: int) -> dict[str, Any]:
-    """One wrk run, with where the CPU went during it."""
+    """One wrk run, with where the CPU went during it, from a fresh checkpoint."""
     assert subject.server is not None
+    _checkpoint(subject.env["DATABASE_URL"])
     with servers.cpu_accounting(subject.server) as spent:
         result = servers.wrk(subject.port, path, seconds, connections, subject.marker)
     return dataclasses.asdict(result) | {
@@ -309,6 +323,31 @@ def _load(subject: Subject, path: Path, seconds: int, connections: int) -> dict[
         "errors": result.errors,
         "cpu_us_per_request": _per_request(spent, result.requests),
     }
+
+
+def _checkpoint(database_url: str) -> None:
+    """Have PostgreSQL write its checkpoint now, before the run rather than
+    inside it. A run writes about 100 MB of WAL; PostgreSQL checkpoints every
+    few hundred MB, so without this a checkpoint (its writes, and the
+    full-page images every page changed after it costs) fell inside one
+    server's run or another's, by chance, and was counted as that server's
+    CPU and latency."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CHECKPOINT")
+    finally:
+        engine.dispose()
+
+
+def _round_ratios(subject: Subject, baseline: Subject) -> list[float]:
+    """Each round's req/s of ``subject`` over ``baseline``'s (their runs were in the same round)."""
+    pairs = zip(subject.loaded, baseline.loaded, strict=True)
+    return [_ratio(mine["rps"], theirs["rps"]) for mine, theirs in pairs]
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
