@@ -243,9 +243,9 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
         "baseline_runs": bare.loaded,
         "floor_runs": floor.loaded,
         "app_runs": project.loaded,
-        "ratio": result["rps"] / baseline["rps"] if baseline["rps"] else 0.0,
-        "floor_ratio": result["rps"] / floor_result["rps"] if floor_result["rps"] else 0.0,
-        "p99_over_floor": result["p99_ms"] / floor_result["p99_ms"] if floor_result["p99_ms"] else 0.0,
+        "ratio": _ratio(result["rps"], baseline["rps"]),
+        "floor_ratio": _ratio(result["rps"], floor_result["rps"]),
+        "p99_over_floor": _ratio(result["p99_ms"], floor_result["p99_ms"]),
         # The resolution: two identical floors, measured alike in the same rounds.
         "floor_copy": _median(copy.loaded),
         "floor_copy_runs": copy.loaded,
@@ -269,12 +269,12 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
         "jobs_queued_in_redis": queued,
     }
     lone = {name: u["median"]["p50_ms"] for name, u in measured["unloaded"].items()}
-    measured["unloaded_p50_over_floor"] = lone["app"] / lone["floor"] if lone["floor"] else 0.0
+    measured["unloaded_p50_over_floor"] = _ratio(lone["app"], lone["floor"])
     measured["unloaded_p50_floor_copy_over_floor"] = _ratio(lone["floor_copy"], lone["floor"])
     # The wait a lone caller has over HTTP (the unloaded runs' median), and
     # the database's share of it (its statements' time, measured in-process).
     dial["http_p50_ms"] = lone["app"]
-    dial["database_share_of_http_p50"] = dial["database_ms_p50"] / lone["app"] if lone["app"] else 0.0
+    dial["database_share_of_http_p50"] = _ratio(dial["database_ms_p50"], lone["app"])
     if tree:
         old = named["before"]
         median = _median(old.loaded)
@@ -283,7 +283,7 @@ def _run(seconds: int, connections: int, before: str | None, tree: Path | None) 
             "app": median,
             "app_runs": old.loaded,
             "warm_up_answers": dict(old.answers),
-            "current_over_before": result["rps"] / median["rps"] if median["rps"] else 0.0,
+            "current_over_before": _ratio(result["rps"], median["rps"]),
         }
         if old_status is not None:
             old_measured["status_callback"] = dataclasses.asdict(old_status) | {

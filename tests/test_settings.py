@@ -64,7 +64,7 @@ def _load_secret_key_slowly(instance: Path, start: Barrier, results: Queue[str])
         return secrets.token_hex(32)
 
     core.settings.new_index_key = slow_index_key
-    start.wait()
+    start.wait(timeout=20)
     results.put(load_settings({}, instance).secret_key)
 
 
@@ -77,7 +77,7 @@ def test_workers_booting_together_share_one_set_of_generated_secrets(tmp_path: P
     start = context.Barrier(workers)
     results: Queue[str] = context.Queue()
     processes = [
-        context.Process(target=_load_secret_key_slowly, args=(tmp_path, start, results))
+        context.Process(target=_load_secret_key_slowly, args=(tmp_path, start, results), daemon=True)
         for _ in range(workers)
     ]
     for process in processes:
